@@ -1,0 +1,28 @@
+# The third-party packages gluegen's headers use. Shared by the build tree and by the installed
+# package config, so a consumer's find_package(gluegen) finds exactly what the build found.
+include(CMakeFindDependencyMacro)
+# Inside a consumer's find_package(gluegen) a missing dependency makes gluegen "not found" with a
+# message; in gluegen's own build it is a hard error.
+macro(gluegen_find_dependency name)
+  if(CMAKE_FIND_PACKAGE_NAME STREQUAL "gluegen")
+    find_dependency(${name} ${ARGN})
+  else()
+    find_package(${name} ${ARGN} REQUIRED)
+  endif()
+endmacro()
+gluegen_find_dependency(Eigen3 3.4 NO_MODULE)
+gluegen_find_dependency(xtensor)
+gluegen_find_dependency(nlohmann_json 3)
+gluegen_find_dependency(fmt)
+gluegen_find_dependency(OpenMP COMPONENTS CXX)
+gluegen_find_dependency(HDF5 COMPONENTS C)
+
+# CUDA flags for translation units that include <gluegen/tensor/cuda.cuh>:
+#  - C++20 through a generator expression (CMake 3.25 has no CUDA20 dialect flag for nvcc 13);
+#  - relaxed constexpr and silenced host/device remarks for Eigen's headers;
+#  - FMT_USE_CONSTEXPR=1 (gluegen::cuda target), which fmt 9 needs to compile under nvcc.
+set(GLUEGEN_CUDA_FLAGS
+    $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>
+    $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr>
+    $<$<COMPILE_LANGUAGE:CUDA>:-diag-suppress=20011,20012,20013,20014,20015,20208>
+    $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-fopenmp>)

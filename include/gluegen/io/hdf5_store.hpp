@@ -1,0 +1,435 @@
+#pragma once
+// The HDF5 weight store: named tensors as datasets in nested groups (a dotted name
+// "encoder.layers.0.fc1.weight" is the dataset /encoder/layers/0/fc1/weight), stored in their native
+// dtype (f32, f64, f16, bf16), and root attributes `gluegen_format` (int), `model_type` and `config`
+// (JSON text). h5py reads and writes the same layout, which is how tools/ exchanges weights with
+// PyTorch.
+//
+// Writing goes to "<path>.tmp.<pid>" and is renamed over <path> only by commit(), after an fsync, so
+// a crash or an exception never leaves a half-written file under the real name.
+#include <gluegen/core/dtype.hpp>
+#include <gluegen/core/error.hpp>
+#include <gluegen/core/strings.hpp>
+#include <gluegen/tensor/cpu.hpp>
+#include <gluegen/tensor/ops.hpp>
+#include <gluegen/tensor/tensor.hpp>
+
+#include <hdf5.h>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace gluegen::io {
+
+inline constexpr int kGluegenFormat = 1;
+
+/// What a model file says about itself (root attributes).
+struct ModelMeta {
+  int gluegen_format = kGluegenFormat;  ///< 0 when the file has no such attribute (not written by gluegen)
+  std::string model_type;
+  nlohmann::json config = nlohmann::json::object();
+};
+
+/// Shape and stored dtype of one dataset.
+struct TensorInfo {
+  Shape shape;
+  DType dtype = DType::f32;
+};
+
+namespace detail {
+
+/// Owns an HDF5 identifier and closes it with the matching H5*close.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  Handle(hid_t id, Closer close) : id_(id), close_(close) {}
+  Handle(Handle&& o) noexcept : id_(std::exchange(o.id_, H5I_INVALID_HID)), close_(o.close_) {}
+  Handle& operator=(Handle&& o) noexcept {
+    if (this != &o) {
+      reset();
+      id_ = std::exchange(o.id_, H5I_INVALID_HID);
+      close_ = o.close_;
+    }
+    return *this;
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() { reset(); }
+  void reset() {
+    if (id_ >= 0 && close_) close_(id_);
+    id_ = H5I_INVALID_HID;
+  }
+  [[nodiscard]] hid_t get() const noexcept { return id_; }
+  [[nodiscard]] bool valid() const noexcept { return id_ >= 0; }
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer close_ = nullptr;
+};
+
+/// HDF5 prints its error stack to stderr by default; gluegen turns it into exception text instead.
+inline void silence_hdf5_errors() {
+  static const bool once = [] { return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0; }();
+  (void)once;
+}
+
+/// The descriptions on HDF5's current error stack, innermost first, joined by "; ".
+inline std::string hdf5_error_text() {
+  std::string text;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD,
+           [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
+             auto& out = *static_cast<std::string*>(data);
+             if (e->desc && *e->desc) out += (out.empty() ? "" : "; ") + std::string(e->desc);
+             return 0;
+           },
+           &text);
+  H5Eclear2(H5E_DEFAULT);
+  return text.empty() ? "no detail from HDF5" : text;
+}
+
+/// IEEE binary16 and bfloat16 as HDF5 float types (the layout h5py uses for numpy float16).
+inline Handle half_type(DType dtype) {
+  Handle t(H5Tcopy(H5T_IEEE_F32LE), H5Tclose);
+  if (dtype == DType::f16) {
+    H5Tset_fields(t.get(), 15, 10, 5, 0, 10);
+    H5Tset_size(t.get(), 2);
+    H5Tset_ebias(t.get(), 15);
+  } else {
+    H5Tset_fields(t.get(), 15, 7, 8, 0, 7);
+    H5Tset_size(t.get(), 2);
+    H5Tset_ebias(t.get(), 127);
+  }
+  return t;
+}
+
+/// The in-memory HDF5 type for a dtype (HDF5 converts from the file's byte order on read).
+inline Handle memory_type(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return Handle(H5Tcopy(H5T_NATIVE_FLOAT), H5Tclose);
+    case DType::f64: return Handle(H5Tcopy(H5T_NATIVE_DOUBLE), H5Tclose);
+    default: return half_type(dtype);
+  }
+}
+
+/// "a.b.c" -> "/a/b/c"; rejects names HDF5 would misread.
+inline std::string dataset_path(std::string_view name) {
+  GLUEGEN_CHECK_AS(ValueError, !name.empty() && name.front() != '.' && name.back() != '.' && name.find("..") == std::string_view::npos &&
+                                   name.find('/') == std::string_view::npos,
+                   "tensor name '{}' is not a dotted name like 'encoder.layers.0.weight'", name);
+  std::string path = "/";
+  for (char c : name) path += c == '.' ? '/' : c;
+  return path;
+}
+
+inline Handle string_type() {
+  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(t.get(), H5T_VARIABLE);
+  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  return t;
+}
+
+}  // namespace detail
+
+/// Writes a model file atomically. Call write() per tensor, then commit(); without commit() (an
+/// exception, an early return) the temporary file is removed and any earlier file at `path` is untouched.
+class WeightWriter {
+ public:
+  WeightWriter(std::filesystem::path path, const ModelMeta& meta) : path_(std::move(path)) {
+    detail::silence_hdf5_errors();
+    temp_ = path_;
+    temp_ += ".tmp." + std::to_string(::getpid());
+    if (path_.has_parent_path() && !std::filesystem::exists(path_.parent_path()))
+      GLUEGEN_THROW(FileNotFoundError, "cannot write '{}': directory '{}' does not exist", path_.string(), path_.parent_path().string());
+    file_ = detail::Handle(H5Fcreate(temp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    GLUEGEN_CHECK_AS(IoError, file_.valid(), "cannot create '{}': {}", temp_.string(), detail::hdf5_error_text());
+    write_int_attribute("gluegen_format", meta.gluegen_format);
+    write_string_attribute("model_type", meta.model_type);
+    write_string_attribute("config", meta.config.dump());
+  }
+  WeightWriter(const WeightWriter&) = delete;
+  WeightWriter& operator=(const WeightWriter&) = delete;
+  ~WeightWriter() {
+    if (!committed_) {
+      file_.reset();
+      std::error_code ignored;
+      std::filesystem::remove(temp_, ignored);
+    }
+  }
+
+  /// Stores `tensor` under the dotted `name`, converted to `storage` (default: its own dtype).
+  template <Element T, TensorPolicy P>
+  void write(std::string_view name, const Tensor<T, P>& tensor, std::optional<DType> storage = std::nullopt) {
+    const DType dtype = storage.value_or(dtype_of<T>);
+    switch (dtype) {
+      case DType::f32: write_as<float>(name, tensor); break;
+      case DType::f64: write_as<double>(name, tensor); break;
+      case DType::f16: write_as<f16>(name, tensor); break;
+      case DType::bf16: write_as<bf16>(name, tensor); break;
+    }
+  }
+
+  /// Makes the file visible under its real name: flush, fsync, rename (atomic on POSIX).
+  void commit() {
+    GLUEGEN_CHECK(!committed_, "WeightWriter::commit called twice for '{}'", path_.string());
+    GLUEGEN_CHECK_AS(IoError, H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) >= 0, "flushing '{}' failed: {}", temp_.string(), detail::hdf5_error_text());
+    file_.reset();
+    if (const int fd = ::open(temp_.c_str(), O_RDONLY); fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
+    std::error_code ec;
+    std::filesystem::rename(temp_, path_, ec);
+    GLUEGEN_CHECK_AS(IoError, !ec, "renaming '{}' to '{}' failed: {}", temp_.string(), path_.string(), ec.message());
+    committed_ = true;
+  }
+
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  template <Element S, Element T, TensorPolicy P>
+  void write_as(std::string_view name, const Tensor<T, P>& tensor) {
+    GLUEGEN_CHECK_AS(ShapeError, tensor.defined(), "cannot write undefined tensor '{}' to '{}'", name, path_.string());
+    const std::vector<T> values = tensor.to_vector();
+    std::vector<S> stored(values.size());
+    Cpu::convert(stored.data(), values.data(), static_cast<index_t>(values.size()));
+
+    std::vector<hsize_t> dims(tensor.shape().begin(), tensor.shape().end());
+    detail::Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+    detail::Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(lcpl.get(), 1);
+    const detail::Handle type = detail::memory_type(dtype_of<S>);
+    const std::string path = detail::dataset_path(name);
+    detail::Handle dataset(H5Dcreate2(file_.get(), path.c_str(), type.get(), space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    GLUEGEN_CHECK_AS(IoError, dataset.valid(), "cannot create dataset '{}' in '{}' (does it exist already?): {}", name, path_.string(),
+                     detail::hdf5_error_text());
+    GLUEGEN_CHECK_AS(IoError, stored.empty() || H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, stored.data()) >= 0,
+                     "writing dataset '{}' to '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
+  }
+
+  void write_int_attribute(const char* name, int value) {
+    detail::Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    detail::Handle attr(H5Acreate2(file_.get(), name, H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    GLUEGEN_CHECK_AS(IoError, attr.valid() && H5Awrite(attr.get(), H5T_NATIVE_INT, &value) >= 0, "writing attribute '{}' to '{}' failed: {}",
+                     name, temp_.string(), detail::hdf5_error_text());
+  }
+  void write_string_attribute(const char* name, const std::string& value) {
+    detail::Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    const detail::Handle type = detail::string_type();
+    detail::Handle attr(H5Acreate2(file_.get(), name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    const char* text = value.c_str();
+    GLUEGEN_CHECK_AS(IoError, attr.valid() && H5Awrite(attr.get(), type.get(), &text) >= 0, "writing attribute '{}' to '{}' failed: {}", name,
+                     temp_.string(), detail::hdf5_error_text());
+  }
+
+  std::filesystem::path path_, temp_;
+  detail::Handle file_;
+  bool committed_ = false;
+};
+
+struct ReadOptions {
+  /// Throw ValueError when a dataset holds NaN or Inf (a diverged checkpoint), naming it and the file.
+  bool reject_nonfinite = true;
+};
+
+/// Reads a model file (any HDF5 file: attributes are optional). Every failure is a typed Error naming
+/// the file and, where there is one, the dataset.
+class WeightReader {
+ public:
+  explicit WeightReader(std::filesystem::path path, ReadOptions options = {}) : path_(std::move(path)), options_(options) {
+    detail::silence_hdf5_errors();
+    std::error_code ec;
+    GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::is_regular_file(path_, ec), "model file '{}' does not exist", path_.string());
+    const htri_t is_hdf5 = H5Fis_hdf5(path_.c_str());
+    GLUEGEN_CHECK_AS(NotHdf5Error, is_hdf5 > 0, "'{}' is not an HDF5 file (no HDF5 signature; {} bytes)", path_.string(),
+                     std::filesystem::file_size(path_, ec));
+    file_ = detail::Handle(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    if (!file_.valid()) {
+      const std::string why = detail::hdf5_error_text();
+      if (why.find("truncated") != std::string::npos)
+        GLUEGEN_THROW(TruncatedFileError, "'{}' is truncated ({} bytes on disk): {}", path_.string(), std::filesystem::file_size(path_, ec), why);
+      GLUEGEN_THROW(IoError, "cannot open '{}': {}", path_.string(), why);
+    }
+    read_meta();
+  }
+
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+  [[nodiscard]] const ModelMeta& meta() const noexcept { return meta_; }
+
+  /// All dataset names, dotted, sorted.
+  [[nodiscard]] std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    H5Lvisit(file_.get(), H5_INDEX_NAME, H5_ITER_INC,
+             [](hid_t group, const char* name, const H5L_info_t*, void* data) -> herr_t {
+               detail::Handle object(H5Oopen(group, name, H5P_DEFAULT), H5Oclose);
+               if (object.valid() && H5Iget_type(object.get()) == H5I_DATASET) {
+                 std::string dotted = name;
+                 std::replace(dotted.begin(), dotted.end(), '/', '.');
+                 static_cast<std::vector<std::string>*>(data)->push_back(std::move(dotted));
+               }
+               return 0;
+             },
+             &out);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  [[nodiscard]] bool contains(std::string_view name) const {
+    const std::string path = detail::dataset_path(name);
+    // Check each prefix group first: H5Oexists_by_name fails (rather than answering no) on a missing parent.
+    for (std::size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1))
+      if (H5Lexists(file_.get(), path.substr(0, pos).c_str(), H5P_DEFAULT) <= 0) return false;
+    if (H5Lexists(file_.get(), path.c_str(), H5P_DEFAULT) <= 0) return false;
+    detail::Handle object(H5Oopen(file_.get(), path.c_str(), H5P_DEFAULT), H5Oclose);
+    return object.valid() && H5Iget_type(object.get()) == H5I_DATASET;
+  }
+
+  [[nodiscard]] TensorInfo info(std::string_view name) const {
+    const detail::Handle dataset = open_dataset(name);
+    return info_of(name, dataset);
+  }
+
+  /// Reads `name` as element type T on policy P, converting from the stored dtype. With `expected`,
+  /// a different stored shape is a ShapeError naming both shapes, the dataset and the file.
+  template <Element T, TensorPolicy P = Cpu>
+  [[nodiscard]] Tensor<T, P> read(std::string_view name, std::optional<Shape> expected = std::nullopt) const {
+    const detail::Handle dataset = open_dataset(name);
+    const TensorInfo info = info_of(name, dataset);
+    if (expected)
+      GLUEGEN_CHECK_AS(ShapeError, info.shape == *expected, "dataset '{}' in '{}' has shape {}, expected {}", name, path_.string(), info.shape,
+                       *expected);
+    Tensor<T, Cpu> host(info.shape);
+    switch (info.dtype) {
+      case DType::f32: read_converted<float>(name, dataset, host); break;
+      case DType::f64: read_converted<double>(name, dataset, host); break;
+      case DType::f16: read_converted<f16>(name, dataset, host); break;
+      case DType::bf16: read_converted<bf16>(name, dataset, host); break;
+    }
+    if constexpr (std::same_as<P, Cpu>) return host;
+    else return ops::transfer<P>(host);
+  }
+
+  /// Reads `name` into an existing tensor (a module's parameter), whose shape it must have.
+  template <Element T, TensorPolicy P>
+  void read_into(std::string_view name, Tensor<T, P>& target) const {
+    GLUEGEN_CHECK_AS(ShapeError, target.defined(), "read_into('{}'): the target tensor is undefined", name);
+    const Tensor<T, P> loaded = read<T, P>(name, target.shape());
+    GLUEGEN_CHECK_AS(ShapeError, target.is_contiguous(), "read_into('{}'): the target tensor is not contiguous", name);
+    if constexpr (P::is_device) P::copy_strided(target.data(), loaded.data(), target.shape(), target.shape().contiguous_strides());
+    else Cpu::copy_from_host(target.data(), loaded.data(), loaded.numel());
+  }
+
+ private:
+  detail::Handle open_dataset(std::string_view name) const {
+    if (!contains(name)) {
+      std::string hint;
+      const auto near = closest_names(name, names());
+      for (const auto& n : near) hint += (hint.empty() ? "" : ", ") + ("'" + n + "'");
+      GLUEGEN_THROW(MissingDatasetError, "dataset '{}' not found in '{}'{}", name, path_.string(),
+                    hint.empty() ? std::string(" (the file holds no datasets)") : "; closest: " + hint);
+    }
+    const std::string path = detail::dataset_path(name);
+    detail::Handle dataset(H5Dopen2(file_.get(), path.c_str(), H5P_DEFAULT), H5Dclose);
+    GLUEGEN_CHECK_AS(IoError, dataset.valid(), "cannot open dataset '{}' in '{}': {}", name, path_.string(), detail::hdf5_error_text());
+    return dataset;
+  }
+
+  TensorInfo info_of(std::string_view name, const detail::Handle& dataset) const {
+    TensorInfo info;
+    detail::Handle space(H5Dget_space(dataset.get()), H5Sclose);
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    GLUEGEN_CHECK_AS(ShapeError, rank >= 0 && rank <= Shape::kMaxRank, "dataset '{}' in '{}' has rank {}; gluegen tensors have rank 0..{}",
+                     name, path_.string(), rank, Shape::kMaxRank);
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    std::vector<index_t> extents(dims.begin(), dims.end());
+    info.shape = Shape(std::span<const index_t>(extents));
+
+    detail::Handle type(H5Dget_type(dataset.get()), H5Tclose);
+    const H5T_class_t cls = H5Tget_class(type.get());
+    const std::size_t size = H5Tget_size(type.get());
+    std::size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+    if (cls == H5T_FLOAT) H5Tget_fields(type.get(), &spos, &epos, &esize, &mpos, &msize);
+    if (cls == H5T_FLOAT && size == 4) info.dtype = DType::f32;
+    else if (cls == H5T_FLOAT && size == 8) info.dtype = DType::f64;
+    else if (cls == H5T_FLOAT && size == 2 && esize == 5 && msize == 10) info.dtype = DType::f16;
+    else if (cls == H5T_FLOAT && size == 2 && esize == 8 && msize == 7) info.dtype = DType::bf16;
+    else
+      GLUEGEN_THROW(DTypeError, "dataset '{}' in '{}' has an unsupported element type ({} of {} bytes); weights must be f32, f64, f16 or bf16",
+                    name, path_.string(), cls == H5T_FLOAT ? "float" : cls == H5T_INTEGER ? "integer" : "non-numeric", size);
+    return info;
+  }
+
+  template <Element S, Element T>
+  void read_converted(std::string_view name, const detail::Handle& dataset, Tensor<T, Cpu>& out) const {
+    const index_t n = out.numel();
+    std::vector<S> stored(static_cast<std::size_t>(n));
+    const detail::Handle type = detail::memory_type(dtype_of<S>);
+    if (n > 0 && H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, stored.data()) < 0) {
+      const std::string why = detail::hdf5_error_text();
+      std::error_code ec;
+      GLUEGEN_THROW(TruncatedFileError, "reading dataset '{}' from '{}' ({} bytes on disk) failed, the file is truncated or corrupt: {}", name,
+                    path_.string(), std::filesystem::file_size(path_, ec), why);
+    }
+    if (options_.reject_nonfinite) {
+      const index_t bad = std::count_if(stored.begin(), stored.end(), [](S v) { return !std::isfinite(convert<double>(v)); });
+      GLUEGEN_CHECK_AS(ValueError, bad == 0, "dataset '{}' in '{}' holds {} non-finite value(s) (NaN or Inf) out of {}", name, path_.string(), bad, n);
+    }
+    Cpu::convert(out.data(), stored.data(), n);
+  }
+
+  void read_meta() {
+    meta_ = ModelMeta{};
+    meta_.gluegen_format = 0;
+    if (H5Aexists(file_.get(), "gluegen_format") > 0) {
+      detail::Handle attr(H5Aopen(file_.get(), "gluegen_format", H5P_DEFAULT), H5Aclose);
+      H5Aread(attr.get(), H5T_NATIVE_INT, &meta_.gluegen_format);
+    }
+    meta_.model_type = read_string_attribute("model_type").value_or("");
+    if (const auto text = read_string_attribute("config"); text && !text->empty()) {
+      try {
+        meta_.config = nlohmann::json::parse(*text);
+      } catch (const nlohmann::json::exception& e) {
+        GLUEGEN_THROW(IoError, "the 'config' attribute of '{}' is not valid JSON: {}", path_.string(), e.what());
+      }
+    }
+  }
+
+  /// A string attribute of the root group, variable- or fixed-length (h5py writes either).
+  std::optional<std::string> read_string_attribute(const char* name) const {
+    if (H5Aexists(file_.get(), name) <= 0) return std::nullopt;
+    detail::Handle attr(H5Aopen(file_.get(), name, H5P_DEFAULT), H5Aclose);
+    detail::Handle type(H5Aget_type(attr.get()), H5Tclose);
+    GLUEGEN_CHECK_AS(IoError, H5Tget_class(type.get()) == H5T_STRING, "attribute '{}' of '{}' is not a string", name, path_.string());
+    if (H5Tis_variable_str(type.get()) > 0) {
+      const detail::Handle mem = detail::string_type();
+      char* text = nullptr;
+      GLUEGEN_CHECK_AS(IoError, H5Aread(attr.get(), mem.get(), &text) >= 0, "reading attribute '{}' of '{}' failed: {}", name, path_.string(),
+                       detail::hdf5_error_text());
+      std::string value = text ? text : "";
+      H5free_memory(text);
+      return value;
+    }
+    std::string value(H5Tget_size(type.get()), '\0');
+    GLUEGEN_CHECK_AS(IoError, H5Aread(attr.get(), type.get(), value.data()) >= 0, "reading attribute '{}' of '{}' failed: {}", name, path_.string(),
+                     detail::hdf5_error_text());
+    value.erase(std::find(value.begin(), value.end(), '\0'), value.end());
+    return value;
+  }
+
+  std::filesystem::path path_;
+  ReadOptions options_;
+  detail::Handle file_;
+  ModelMeta meta_;
+};
+
+}  // namespace gluegen::io

@@ -1,0 +1,315 @@
+#pragma once
+// The Cpu tensor policy: xtensor storage (xt::uvector, uninitialised) and xtensor expressions for
+// elementwise work, Eigen for GEMM and row-wise kernels (reductions, softmax, LayerNorm).
+//
+// Threads: Eigen's GEMM uses OpenMP by itself once a product is large enough; row kernels and flat
+// elementwise loops split across OpenMP threads above kParallelElements, where the fork/join cost
+// (a few microseconds) is small beside the work.
+#include <gluegen/core/rng.hpp>
+#include <gluegen/tensor/kernels.hpp>
+
+#include <Eigen/Core>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
+#include <xtensor/xstrided_view.hpp>
+#include <xtensor/xtensor.hpp>
+#include <xtensor/xutils.hpp>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <numbers>
+#include <utility>
+
+namespace gluegen {
+
+namespace detail {
+
+inline constexpr index_t kParallelElements = index_t{1} << 15;
+
+/// Runs f(begin, end) over [0, n) in one chunk per OpenMP thread, or inline when n is small.
+template <typename F>
+void parallel_ranges(index_t n, index_t parallel_above, F&& f) {
+  if (n < parallel_above || omp_in_parallel() || omp_get_max_threads() == 1) {
+    f(index_t{0}, n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const index_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const index_t begin = n * t / threads, end = n * (t + 1) / threads;
+    if (begin < end) f(begin, end);
+  }
+}
+
+/// Calls f.template operator()<R>() with R the run-time rank (1..kMaxRank), so xtensor adaptors get a
+/// fixed-rank, allocation-free shape type.
+template <typename F>
+decltype(auto) with_rank(int rank, F&& f) {
+  switch (rank) {
+    case 1: return f.template operator()<1>();
+    case 2: return f.template operator()<2>();
+    case 3: return f.template operator()<3>();
+    case 4: return f.template operator()<4>();
+    case 5: return f.template operator()<5>();
+    default: GLUEGEN_THROW(ShapeError, "rank {} is outside 1..{}", rank, Shape::kMaxRank);
+  }
+}
+
+/// An xtensor view of R axes over raw memory. A zero stride marks a broadcast axis: it is given
+/// extent 1, and xtensor's own broadcasting stretches it, so the adaptor's element count always
+/// equals the memory it spans (xtensor requires that of an adaptor).
+template <std::size_t R, typename T>
+auto strided_adapt(T* ptr, const Shape& shape, const Shape& strides) {
+  std::array<std::size_t, R> sh{};
+  std::array<std::ptrdiff_t, R> st{};
+  std::size_t size = 1;
+  for (std::size_t i = 0; i < R; ++i) {
+    const int axis = static_cast<int>(i);
+    sh[i] = strides[axis] == 0 ? 1 : static_cast<std::size_t>(shape[axis]);
+    st[i] = sh[i] == 1 ? 0 : static_cast<std::ptrdiff_t>(strides[axis]);
+    size *= sh[i];
+  }
+  return xt::adapt(ptr, size, xt::no_ownership(), sh, st);
+}
+
+template <typename T>
+auto flat_adapt(T* ptr, index_t n) {
+  return xt::adapt(ptr, static_cast<std::size_t>(n), xt::no_ownership(), std::array<std::size_t, 1>{static_cast<std::size_t>(n)});
+}
+
+template <typename T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using ConstRowMap = Eigen::Map<const RowMatrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <typename T>
+using RowMap = Eigen::Map<RowMatrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+}  // namespace detail
+
+struct Cpu {
+  static constexpr std::string_view name = "cpu";
+  static constexpr bool is_device = false;
+
+  template <Element T>
+  using Storage = xt::uvector<T>;
+
+  template <Element T>
+  static std::shared_ptr<Storage<T>> allocate(index_t n) { return std::make_shared<Storage<T>>(static_cast<std::size_t>(n)); }
+  template <Element T>
+  static T* raw(Storage<T>& s) noexcept { return s.data(); }
+
+  template <Element T>
+  static void copy_from_host(T* dst, const T* src, index_t n) { if (n > 0) std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T)); }
+  template <Element T>
+  static void copy_to_host(T* dst, const T* src, index_t n) { copy_from_host(dst, src, n); }
+  template <Element T>
+  static void fill(T* dst, index_t n, T value) { std::fill(dst, dst + n, value); }
+
+  template <Element To, Element From>
+  static void convert(To* dst, const From* src, index_t n) {
+    detail::parallel_ranges(n, detail::kParallelElements, [&](index_t b, index_t e) {
+      for (index_t i = b; i < e; ++i) dst[i] = gluegen::convert<To>(src[i]);
+    });
+  }
+
+  /// dst (contiguous, `shape`) = src read through `src_strides`.
+  template <Element T>
+  static void copy_strided(T* dst, const T* src, const Shape& shape, const Shape& src_strides) {
+    if constexpr (ComputeElement<T>) {
+      detail::with_rank(shape.rank(), [&]<std::size_t R>() {
+        auto out = detail::strided_adapt<R>(dst, shape, shape.contiguous_strides());
+        xt::noalias(out) = detail::strided_adapt<R>(src, shape, src_strides);
+      });
+    } else {  // 16-bit storage types have no xtensor arithmetic; walk the index space directly
+      const Shape out_strides = shape.contiguous_strides();
+      for (index_t i = 0; i < shape.numel(); ++i) {
+        index_t offset = 0;
+        for (int axis = 0; axis < shape.rank(); ++axis) offset += (i / out_strides[axis]) % shape[axis] * src_strides[axis];
+        dst[i] = src[offset];
+      }
+    }
+  }
+
+  /// out (contiguous, out_shape) = a op b, each read through its own strides (0 on broadcast axes),
+  /// all three already expanded to out's rank by ops.hpp.
+  template <ComputeElement T>
+  static void binary(BinaryOp op, const T* a, const Shape& a_strides, const T* b, const Shape& b_strides,
+                     T* out, const Shape& out_shape) {
+    const index_t n = out_shape.numel();
+    const Shape dense = out_shape.contiguous_strides();
+    if (a_strides == dense && b_strides == dense) {  // the common case: flat, vectorisable, threaded
+      detail::parallel_ranges(n, detail::kParallelElements, [&](index_t begin, index_t end) {
+        auto x = detail::flat_adapt(a + begin, end - begin);
+        auto y = detail::flat_adapt(b + begin, end - begin);
+        auto z = detail::flat_adapt(out + begin, end - begin);
+        apply_binary(op, x, y, z);
+      });
+      return;
+    }
+    detail::with_rank(out_shape.rank(), [&]<std::size_t R>() {
+      auto x = detail::strided_adapt<R>(a, out_shape, a_strides);
+      auto y = detail::strided_adapt<R>(b, out_shape, b_strides);
+      auto z = detail::strided_adapt<R>(out, out_shape, dense);
+      apply_binary(op, x, y, z);
+    });
+  }
+
+  /// out = f(x) elementwise over n contiguous values; `param` is the factor of UnaryOp::scale.
+  template <ComputeElement T>
+  static void unary(UnaryOp op, const T* x, index_t n, T* out, T param) {
+    detail::parallel_ranges(n, detail::kParallelElements / 4, [&](index_t begin, index_t end) {
+      auto v = detail::flat_adapt(x + begin, end - begin);
+      auto o = detail::flat_adapt(out + begin, end - begin);
+      constexpr T half = T(0.5), one = T(1);
+      switch (op) {
+        case UnaryOp::scale: xt::noalias(o) = param * v; break;
+        // GELU(x) = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))  (Hendrycks & Gimpel 2016, eq. 1)
+        case UnaryOp::gelu_erf: xt::noalias(o) = half * v * (one + xt::erf(v * T(std::numbers::sqrt2 / 2))); break;
+        // tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))  (same paper, sec. 2)
+        case UnaryOp::gelu_tanh:
+          xt::noalias(o) = half * v * (one + xt::tanh(T(0.79788456080286535588) * (v + T(0.044715) * v * v * v)));
+          break;
+        // SiLU(x) = x * sigmoid(x)  (Elfwing et al. 2018)
+        case UnaryOp::silu: xt::noalias(o) = v / (one + xt::exp(-v)); break;
+      }
+    });
+  }
+
+  /// y += alpha * x over n contiguous values.
+  template <ComputeElement T>
+  static void axpy(index_t n, T alpha, const T* x, T* y) {
+    detail::parallel_ranges(n, detail::kParallelElements, [&](index_t begin, index_t end) {
+      auto xv = detail::flat_adapt(x + begin, end - begin);
+      auto yv = detail::flat_adapt(y + begin, end - begin);
+      xt::noalias(yv) += alpha * xv;
+    });
+  }
+
+  /// out[r] = reduce(x[r, :]) for a contiguous [rows, cols] matrix. var is the population variance,
+  /// two-pass (mean first) so large offsets do not cancel.
+  template <ComputeElement T>
+  static void reduce_last(ReduceOp op, const T* x, index_t rows, index_t cols, T* out) {
+    for_rows(x, rows, cols, [&](auto row, index_t r) {
+      const T sum = row.sum();
+      switch (op) {
+        case ReduceOp::sum: out[r] = sum; break;
+        case ReduceOp::mean: out[r] = sum / T(cols); break;
+        case ReduceOp::var: out[r] = (row.array() - sum / T(cols)).square().sum() / T(cols); break;
+      }
+    });
+  }
+
+  /// Numerically stable softmax along the last axis: exp(x - max) / sum exp(x - max).
+  template <ComputeElement T>
+  static void softmax_last(const T* x, index_t rows, index_t cols, T* out) {
+    for_rows(x, rows, cols, [&](auto row, index_t r) {
+      Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> o(out + r * cols, cols);
+      o = (row.array() - row.maxCoeff()).exp();
+      o /= o.sum();
+    });
+  }
+
+  /// LayerNorm over the last axis (Ba et al. 2016): y = (x - mean) * rstd * gamma + beta, with
+  /// rstd = 1 / sqrt(var + eps). mean and rstd per row are kept for the backward pass.
+  template <ComputeElement T>
+  static void layer_norm(const T* x, const T* gamma, const T* beta, index_t rows, index_t cols, T eps,
+                         T* y, T* mean, T* rstd) {
+    Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>> g(gamma, cols), b(beta, cols);
+    for_rows(x, rows, cols, [&](auto row, index_t r) {
+      const T mu = row.sum() / T(cols);
+      const T inv = T(1) / std::sqrt((row.array() - mu).square().sum() / T(cols) + eps);
+      Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> o(y + r * cols, cols);
+      o = (row.array() - mu) * inv * g + b;
+      mean[r] = mu;
+      rstd[r] = inv;
+    });
+  }
+
+  /// Batched GEMM through Eigen. Large single products let Eigen thread internally; many small
+  /// products are spread over threads by batch entry instead.
+  template <Element T>
+  static void gemm(const GemmArgs<T>& g) {
+    if constexpr (!ComputeElement<T>) {
+      GLUEGEN_THROW(DTypeError, "Cpu::gemm: {} inputs are a storage type on the CPU; cast<float>() first", dtype_name(dtype_of<T>));
+    } else {
+      const index_t work = g.m * g.n * g.k;
+      auto one = [&](index_t i) {
+        const index_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
+        const index_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
+        detail::ConstRowMap<T> A(g.a + i * g.stride_a, a_rows, a_cols, Eigen::OuterStride<>(g.lda));
+        detail::ConstRowMap<T> B(g.b + i * g.stride_b, b_rows, b_cols, Eigen::OuterStride<>(g.ldb));
+        detail::RowMap<T> C(g.c + i * g.stride_c, g.m, g.n, Eigen::OuterStride<>(g.ldc));
+        const T alpha = static_cast<T>(g.alpha);
+        auto assign = [&](const auto& opA, const auto& opB) {
+          if (g.beta == 0) C.noalias() = alpha * (opA * opB);  // never reads C: it may be uninitialised
+          else {
+            C *= static_cast<T>(g.beta);
+            C.noalias() += alpha * (opA * opB);
+          }
+        };
+        if (!g.trans_a && !g.trans_b) assign(A, B);
+        else if (!g.trans_a) assign(A, B.transpose());
+        else if (!g.trans_b) assign(A.transpose(), B);
+        else assign(A.transpose(), B.transpose());
+      };
+      if (g.batch > 1 && work * g.batch >= detail::kParallelElements * 4 && !omp_in_parallel()) {
+#pragma omp parallel for schedule(static)
+        for (index_t i = 0; i < g.batch; ++i) one(i);
+      } else {
+        for (index_t i = 0; i < g.batch; ++i) one(i);
+      }
+    }
+  }
+
+  /// Element i = lo + (hi - lo) * U_i with U_i from Philox(seed, stream, i): the Cuda policy fills alike.
+  template <ComputeElement T>
+  static void fill_uniform(T* dst, index_t n, std::uint64_t seed, std::uint64_t stream, T lo, T hi) {
+    detail::parallel_ranges(n, detail::kParallelElements / 8, [&](index_t b, index_t e) {
+      for (index_t i = b; i < e; ++i) dst[i] = static_cast<T>(lo + (hi - lo) * rng::uniform_at(seed, stream, static_cast<std::uint64_t>(i)));
+    });
+  }
+  template <ComputeElement T>
+  static void fill_normal(T* dst, index_t n, std::uint64_t seed, std::uint64_t stream, T mean, T stddev) {
+    detail::parallel_ranges(n, detail::kParallelElements / 8, [&](index_t b, index_t e) {
+      for (index_t i = b; i < e; ++i) dst[i] = static_cast<T>(mean + stddev * rng::normal_at(seed, stream, static_cast<std::uint64_t>(i)));
+    });
+  }
+
+  /// How many of n contiguous values are NaN or infinite.
+  template <ComputeElement T>
+  static index_t count_nonfinite(const T* x, index_t n) {
+    index_t bad = 0;
+#pragma omp parallel for reduction(+ : bad) if (n >= detail::kParallelElements)
+    for (index_t i = 0; i < n; ++i) bad += !std::isfinite(x[i]);
+    return bad;
+  }
+
+ private:
+  template <typename X, typename Y, typename Z>
+  static void apply_binary(BinaryOp op, const X& x, const Y& y, Z& z) {
+    switch (op) {
+      case BinaryOp::add: xt::noalias(z) = x + y; break;
+      case BinaryOp::sub: xt::noalias(z) = x - y; break;
+      case BinaryOp::mul: xt::noalias(z) = x * y; break;
+      case BinaryOp::div: xt::noalias(z) = x / y; break;
+    }
+  }
+
+  /// Calls f(row, r) for each row of a contiguous [rows, cols] matrix, threaded when large.
+  template <typename T, typename F>
+  static void for_rows(const T* x, index_t rows, index_t cols, F&& f) {
+    detail::parallel_ranges(rows, std::max<index_t>(1, detail::kParallelElements / std::max<index_t>(cols, 1)), [&](index_t b, index_t e) {
+      for (index_t r = b; r < e; ++r) f(Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(x + r * cols, cols), r);
+    });
+  }
+};
+
+static_assert(TensorPolicy<Cpu>);
+
+}  // namespace gluegen

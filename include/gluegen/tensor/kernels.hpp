@@ -1,0 +1,65 @@
+#pragma once
+// The kernel vocabulary every tensor policy implements. Shape logic lives once in ops.hpp; a policy
+// only sees raw pointers, extents and strides that ops.hpp has already checked, so a new policy is
+// a list of loops (or launches) and nothing else.
+#include <gluegen/core/dtype.hpp>
+#include <gluegen/core/shape.hpp>
+
+#include <concepts>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+namespace gluegen {
+
+enum class BinaryOp : std::uint8_t { add, sub, mul, div };
+enum class UnaryOp : std::uint8_t { scale, gelu_erf, gelu_tanh, silu };
+enum class ReduceOp : std::uint8_t { sum, mean, var };
+
+/// The scalar type alpha/beta take in a GEMM over T (cuBLAS convention: f32 for f16/bf16 inputs).
+template <Element T>
+using GemmScalar = std::conditional_t<std::same_as<T, double>, double, float>;
+
+/// One (possibly batched) row-major GEMM: C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b], with
+/// op(A) of size m x k and op(B) of size k x n. A is stored [m, k] (lda >= k) or, when trans_a,
+/// [k, m] (lda >= m); likewise B. A batch stride of 0 reuses one matrix for every batch entry.
+template <Element T>
+struct GemmArgs {
+  bool trans_a = false, trans_b = false;
+  index_t m = 0, n = 0, k = 0, batch = 1;
+  GemmScalar<T> alpha = 1, beta = 0;
+  const T* a = nullptr;
+  index_t lda = 0, stride_a = 0;
+  const T* b = nullptr;
+  index_t ldb = 0, stride_b = 0;
+  T* c = nullptr;
+  index_t ldc = 0, stride_c = 0;
+};
+
+/// What a tensor policy provides. The concept lists the contract so that a policy missing a kernel
+/// fails at the `static_assert(TensorPolicy<P>)` beside its definition with the missing member named.
+template <typename P>
+concept TensorPolicy = requires(float* out, const float* in, const Shape& shape, index_t n,
+                                const GemmArgs<float>& gemm, std::uint64_t seed) {
+  typename P::template Storage<float>;
+  { P::name } -> std::convertible_to<std::string_view>;
+  { P::is_device } -> std::convertible_to<bool>;
+  P::template allocate<float>(n);
+  P::copy_from_host(out, in, n);
+  P::copy_to_host(out, in, n);
+  P::fill(out, n, 1.0f);
+  P::copy_strided(out, in, shape, shape);
+  P::template convert<double, float>(static_cast<double*>(nullptr), in, n);
+  P::binary(BinaryOp::add, in, shape, in, shape, out, shape);
+  P::unary(UnaryOp::silu, in, n, out, 1.0f);
+  P::axpy(n, 1.0f, in, out);
+  P::reduce_last(ReduceOp::sum, in, n, n, out);
+  P::softmax_last(in, n, n, out);
+  P::layer_norm(in, in, in, n, n, 1e-5f, out, out, out);
+  P::gemm(gemm);
+  P::fill_uniform(out, n, seed, seed, 0.0f, 1.0f);
+  P::fill_normal(out, n, seed, seed, 0.0f, 1.0f);
+  { P::count_nonfinite(in, n) } -> std::convertible_to<index_t>;
+};
+
+}  // namespace gluegen

@@ -1,0 +1,358 @@
+#pragma once
+// Tensor operations for any TensorPolicy. Each checks shapes once, here, and hands raw pointers to
+// the policy's kernel. Every op has two forms:
+//   ops::add(a, b)        returns a new tensor;
+//   ops::add(a, b, out)   writes into `out`: allocated on first use when undefined, else its shape
+//                         must match. Layers keep such outputs in their Cache so a steady-state
+//                         training loop allocates nothing.
+// Outputs are contiguous. Elementwise outputs may alias a same-shaped contiguous input (in place).
+#include <gluegen/tensor/tensor.hpp>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace gluegen::ops {
+
+namespace detail {
+
+/// Allocates `out` when undefined; otherwise it must already be contiguous with the expected shape.
+template <Element T, TensorPolicy P>
+void prepare_output(const char* op, Tensor<T, P>& out, const Shape& expected) {
+  if (!out.defined()) {
+    out = Tensor<T, P>(expected);
+    return;
+  }
+  GLUEGEN_CHECK_AS(ShapeError, out.shape() == expected, "{}: output has shape {}, expected {}", op, out.shape(), expected);
+  GLUEGEN_CHECK_AS(ShapeError, out.is_contiguous(), "{}: output of shape {} is not contiguous (strides {})", op, out.shape(), out.strides());
+}
+
+template <Element T, TensorPolicy P>
+void require_rank(const char* op, const char* name, const Tensor<T, P>& t, int min_rank) {
+  GLUEGEN_CHECK_AS(ShapeError, t.defined(), "{}: tensor '{}' is undefined", op, name);
+  GLUEGEN_CHECK_AS(ShapeError, t.rank() >= min_rank, "{}: tensor '{}' needs rank >= {}, got shape {}", op, name, min_rank, t.shape());
+}
+
+/// Strides that read `t` as if it had shape `out` (numpy broadcasting): 0 on broadcast axes.
+template <Element T, TensorPolicy P>
+Shape broadcast_strides(const Tensor<T, P>& t, const Shape& out) {
+  std::array<index_t, Shape::kMaxRank> s{};
+  const int shift = out.rank() - t.rank();
+  for (int i = 0; i < out.rank(); ++i) {
+    const int axis = i - shift;
+    s[i] = (axis < 0 || t.shape()[axis] == 1) ? 0 : t.strides()[axis];
+  }
+  return Shape(std::span<const index_t>(s.data(), out.rank()));
+}
+
+/// How a GEMM operand's last two axes lie in memory, and its batch layout.
+struct MatrixLayout {
+  bool ok = false;        // false: needs a contiguous copy first
+  bool transposed = false;  // stored as the transpose of its logical [rows, cols]
+  index_t ld = 0, batch = 1, batch_stride = 0;
+};
+
+template <Element T, TensorPolicy P>
+MatrixLayout matrix_layout(const Tensor<T, P>& t) {
+  MatrixLayout l;
+  const int r = t.rank();
+  const index_t rows = t.shape()[r - 2], cols = t.shape()[r - 1];
+  const index_t sr = t.strides()[r - 2], sc = t.strides()[r - 1];
+  if (sc == 1 && (sr >= cols || rows == 1)) {
+    l.ld = std::max<index_t>({sr, cols, 1});
+  } else if (sr == 1 && (sc >= rows || cols == 1)) {  // a transpose_last2() view
+    l.transposed = true;
+    l.ld = std::max<index_t>({sc, rows, 1});
+  } else {
+    return l;
+  }
+  // The batch axes (all but the last two) must collapse into one: walking outwards over the axes of
+  // extent > 1, each stride must equal the next-inner axis' stride times its extent.
+  index_t expected = -1;
+  for (int i = r - 3; i >= 0; --i) {
+    const index_t extent = t.shape()[i], stride = t.strides()[i];
+    l.batch *= extent;
+    if (extent == 1) continue;
+    if (expected < 0) l.batch_stride = stride;
+    else if (stride != expected) return l;
+    expected = stride * extent;
+  }
+  l.ok = true;
+  return l;
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------------
+// Creation and transfer
+
+/// A tensor of i.i.d. U(lo, hi) values; element i depends only on (seed, stream, i), on every policy.
+template <ComputeElement T, TensorPolicy P>
+void fill_uniform(Tensor<T, P>& t, std::uint64_t seed, T lo = T(0), T hi = T(1), std::uint64_t stream = 0) {
+  GLUEGEN_CHECK_AS(ShapeError, t.is_contiguous(), "fill_uniform: tensor of shape {} is not contiguous", t.shape());
+  P::fill_uniform(t.data(), t.numel(), seed, stream, lo, hi);
+}
+
+/// A tensor of i.i.d. N(mean, stddev^2) values (Philox + Box-Muller), the same on every policy.
+template <ComputeElement T, TensorPolicy P>
+void fill_normal(Tensor<T, P>& t, std::uint64_t seed, T mean = T(0), T stddev = T(1), std::uint64_t stream = 0) {
+  GLUEGEN_CHECK_AS(ShapeError, t.is_contiguous(), "fill_normal: tensor of shape {} is not contiguous", t.shape());
+  P::fill_normal(t.data(), t.numel(), seed, stream, mean, stddev);
+}
+
+template <ComputeElement T, TensorPolicy P>
+[[nodiscard]] Tensor<T, P> randn(const Shape& shape, std::uint64_t seed, std::uint64_t stream = 0) {
+  Tensor<T, P> t(shape);
+  fill_normal(t, seed, T(0), T(1), stream);
+  return t;
+}
+
+template <ComputeElement T, TensorPolicy P>
+[[nodiscard]] Tensor<T, P> rand(const Shape& shape, std::uint64_t seed, std::uint64_t stream = 0) {
+  Tensor<T, P> t(shape);
+  fill_uniform(t, seed, T(0), T(1), stream);
+  return t;
+}
+
+/// A contiguous copy of `src` owned by policy Dst (host <-> device, or a clone within one policy).
+template <TensorPolicy Dst, Element T, TensorPolicy Src>
+[[nodiscard]] Tensor<T, Dst> transfer(const Tensor<T, Src>& src) {
+  if constexpr (std::same_as<Dst, Src>) {
+    return src.clone();
+  } else {
+    const Tensor<T, Src> s = src.contiguous();
+    Tensor<T, Dst> out(s.shape());
+    if constexpr (!Src::is_device) Dst::copy_from_host(out.data(), s.data(), s.numel());
+    else if constexpr (!Dst::is_device) Src::copy_to_host(out.data(), s.data(), s.numel());
+    else {
+      const std::vector<T> staged = s.to_vector();
+      Dst::copy_from_host(out.data(), staged.data(), s.numel());
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Elementwise
+
+/// out = a op b with numpy broadcasting.
+template <ComputeElement T, TensorPolicy P>
+void binary(BinaryOp op, const Tensor<T, P>& a, const Tensor<T, P>& b, Tensor<T, P>& out) {
+  static constexpr const char* names[] = {"add", "sub", "mul", "div"};
+  const char* name = names[static_cast<int>(op)];
+  detail::require_rank(name, "a", a, 1);
+  detail::require_rank(name, "b", b, 1);
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  detail::prepare_output(name, out, shape);
+  if (shape.numel() == 0) return;
+  P::binary(op, a.data(), detail::broadcast_strides(a, shape), b.data(), detail::broadcast_strides(b, shape), out.data(), shape);
+}
+
+#define GLUEGEN_BINARY_OP(fn, op)                                                                              \
+  template <ComputeElement T, TensorPolicy P>                                                                  \
+  void fn(const Tensor<T, P>& a, const Tensor<T, P>& b, Tensor<T, P>& out) { binary(op, a, b, out); }         \
+  template <ComputeElement T, TensorPolicy P>                                                                  \
+  [[nodiscard]] Tensor<T, P> fn(const Tensor<T, P>& a, const Tensor<T, P>& b) {                                \
+    Tensor<T, P> out;                                                                                          \
+    binary(op, a, b, out);                                                                                     \
+    return out;                                                                                                \
+  }
+GLUEGEN_BINARY_OP(add, BinaryOp::add)
+GLUEGEN_BINARY_OP(sub, BinaryOp::sub)
+GLUEGEN_BINARY_OP(mul, BinaryOp::mul)
+GLUEGEN_BINARY_OP(div, BinaryOp::div)
+#undef GLUEGEN_BINARY_OP
+
+/// out = f(x) elementwise (x is copied first if it is a non-contiguous view).
+template <ComputeElement T, TensorPolicy P>
+void unary(UnaryOp op, const Tensor<T, P>& x, Tensor<T, P>& out, T param = T(1)) {
+  static constexpr const char* names[] = {"scale", "gelu_erf", "gelu_tanh", "silu"};
+  detail::require_rank(names[static_cast<int>(op)], "x", x, 1);
+  const Tensor<T, P> src = x.contiguous();
+  detail::prepare_output(names[static_cast<int>(op)], out, x.shape());
+  P::unary(op, src.data(), src.numel(), out.data(), param);
+}
+
+enum class GeluApproximation : std::uint8_t { erf, tanh };
+
+template <ComputeElement T, TensorPolicy P>
+void gelu(const Tensor<T, P>& x, Tensor<T, P>& out, GeluApproximation approx = GeluApproximation::erf) {
+  unary(approx == GeluApproximation::erf ? UnaryOp::gelu_erf : UnaryOp::gelu_tanh, x, out);
+}
+template <ComputeElement T, TensorPolicy P>
+[[nodiscard]] Tensor<T, P> gelu(const Tensor<T, P>& x, GeluApproximation approx = GeluApproximation::erf) {
+  Tensor<T, P> out;
+  gelu(x, out, approx);
+  return out;
+}
+
+template <ComputeElement T, TensorPolicy P>
+void silu(const Tensor<T, P>& x, Tensor<T, P>& out) { unary(UnaryOp::silu, x, out); }
+template <ComputeElement T, TensorPolicy P>
+[[nodiscard]] Tensor<T, P> silu(const Tensor<T, P>& x) {
+  Tensor<T, P> out;
+  silu(x, out);
+  return out;
+}
+
+template <ComputeElement T, TensorPolicy P>
+void scale(const Tensor<T, P>& x, T alpha, Tensor<T, P>& out) { unary(UnaryOp::scale, x, out, alpha); }
+template <ComputeElement T, TensorPolicy P>
+[[nodiscard]] Tensor<T, P> scale(const Tensor<T, P>& x, T alpha) {
+  Tensor<T, P> out;
+  scale(x, alpha, out);
+  return out;
+}
+
+/// y += alpha * x (same shapes; y contiguous). The optimizer and gradient-accumulation primitive.
+template <ComputeElement T, TensorPolicy P>
+void axpy(T alpha, const Tensor<T, P>& x, Tensor<T, P>& y) {
+  GLUEGEN_CHECK_AS(ShapeError, x.shape() == y.shape(), "axpy: x has shape {}, y has shape {}", x.shape(), y.shape());
+  GLUEGEN_CHECK_AS(ShapeError, y.is_contiguous(), "axpy: y of shape {} is not contiguous", y.shape());
+  const Tensor<T, P> src = x.contiguous();
+  P::axpy(y.numel(), alpha, src.data(), y.data());
+}
+
+/// Number of NaN or infinite elements.
+template <ComputeElement T, TensorPolicy P>
+[[nodiscard]] index_t count_nonfinite(const Tensor<T, P>& x) {
+  const Tensor<T, P> src = x.contiguous();
+  return P::count_nonfinite(src.data(), src.numel());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Row-wise (last axis)
+
+/// out[..., 0] = reduce(x[..., :]); keeps the last axis with extent 1 so the result broadcasts back.
+template <ComputeElement T, TensorPolicy P>
+void reduce_last(ReduceOp op, const Tensor<T, P>& x, Tensor<T, P>& out) {
+  static constexpr const char* names[] = {"sum_last", "mean_last", "var_last"};
+  const char* name = names[static_cast<int>(op)];
+  detail::require_rank(name, "x", x, 1);
+  GLUEGEN_CHECK_AS(ShapeError, x.size(-1) > 0, "{}: the last axis of shape {} is empty", name, x.shape());
+  const Tensor<T, P> src = x.contiguous();
+  detail::prepare_output(name, out, x.shape().with_last(1));
+  P::reduce_last(op, src.data(), x.numel() / x.size(-1), x.size(-1), out.data());
+}
+
+#define GLUEGEN_REDUCE_OP(fn, op)                                                                               \
+  template <ComputeElement T, TensorPolicy P>                                                                   \
+  void fn(const Tensor<T, P>& x, Tensor<T, P>& out) { reduce_last(op, x, out); }                               \
+  template <ComputeElement T, TensorPolicy P>                                                                   \
+  [[nodiscard]] Tensor<T, P> fn(const Tensor<T, P>& x) {                                                        \
+    Tensor<T, P> out;                                                                                           \
+    reduce_last(op, x, out);                                                                                    \
+    return out;                                                                                                 \
+  }
+GLUEGEN_REDUCE_OP(sum_last, ReduceOp::sum)
+GLUEGEN_REDUCE_OP(mean_last, ReduceOp::mean)
+GLUEGEN_REDUCE_OP(var_last, ReduceOp::var)
+#undef GLUEGEN_REDUCE_OP
+
+/// Softmax over the last axis, stable for any input scale (subtracts the row maximum).
+template <ComputeElement T, TensorPolicy P>
+void softmax_last(const Tensor<T, P>& x, Tensor<T, P>& out) {
+  detail::require_rank("softmax_last", "x", x, 1);
+  GLUEGEN_CHECK_AS(ShapeError, x.size(-1) > 0, "softmax_last: the last axis of shape {} is empty", x.shape());
+  const Tensor<T, P> src = x.contiguous();
+  detail::prepare_output("softmax_last", out, x.shape());
+  P::softmax_last(src.data(), x.numel() / x.size(-1), x.size(-1), out.data());
+}
+template <ComputeElement T, TensorPolicy P>
+[[nodiscard]] Tensor<T, P> softmax_last(const Tensor<T, P>& x) {
+  Tensor<T, P> out;
+  softmax_last(x, out);
+  return out;
+}
+
+/// LayerNorm over the last axis. `mean` and `rstd` ([..., 1]) are what the backward pass needs.
+template <ComputeElement T, TensorPolicy P>
+void layer_norm(const Tensor<T, P>& x, const Tensor<T, P>& gamma, const Tensor<T, P>& beta, T eps,
+                Tensor<T, P>& y, Tensor<T, P>& mean, Tensor<T, P>& rstd) {
+  detail::require_rank("layer_norm", "x", x, 1);
+  const index_t d = x.size(-1);
+  GLUEGEN_CHECK_AS(ShapeError, gamma.shape() == Shape{d} && beta.shape() == Shape{d},
+                   "layer_norm: x has shape {}, so gamma and beta need shape [{}]; got {} and {}", x.shape(), d, gamma.shape(), beta.shape());
+  GLUEGEN_CHECK_AS(ValueError, eps > T(0), "layer_norm: eps must be positive, got {}", eps);
+  const Tensor<T, P> src = x.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
+  detail::prepare_output("layer_norm", y, x.shape());
+  detail::prepare_output("layer_norm (mean)", mean, x.shape().with_last(1));
+  detail::prepare_output("layer_norm (rstd)", rstd, x.shape().with_last(1));
+  P::layer_norm(src.data(), g.data(), b.data(), x.numel() / d, d, eps, y.data(), mean.data(), rstd.data());
+}
+template <ComputeElement T, TensorPolicy P>
+[[nodiscard]] Tensor<T, P> layer_norm(const Tensor<T, P>& x, const Tensor<T, P>& gamma, const Tensor<T, P>& beta, T eps = T(1e-5)) {
+  Tensor<T, P> y, mean, rstd;
+  layer_norm(x, gamma, beta, eps, y, mean, rstd);
+  return y;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Matrix products
+
+struct MatmulOptions {
+  bool trans_a = false;  ///< use a's last two axes transposed
+  bool trans_b = false;  ///< use b's last two axes transposed
+  double alpha = 1.0;
+  double beta = 0.0;  ///< out = alpha * op(a) op(b) + beta * out; out must be defined when beta != 0
+};
+
+/// Batched matrix product over the last two axes: out[..., m, n] = alpha op(a)[..., m, k] op(b)[..., k, n]
+/// (+ beta out). a and b have equal batch axes, or one of them is rank 2 and is used for every batch
+/// entry (e.g. activations [B, L, D] times a weight [D, E]). transpose_last2() views cost no copy.
+template <Element T, TensorPolicy P>
+void matmul(const Tensor<T, P>& a_in, const Tensor<T, P>& b_in, Tensor<T, P>& out, MatmulOptions opt = {}) {
+  detail::require_rank("matmul", "a", a_in, 2);
+  detail::require_rank("matmul", "b", b_in, 2);
+  auto layout_of = [](const Tensor<T, P>& t, Tensor<T, P>& holder) {
+    detail::MatrixLayout l = detail::matrix_layout(t);
+    if (!l.ok) {
+      holder = t.contiguous();
+      l = detail::matrix_layout(holder);
+    } else {
+      holder = t;
+    }
+    return l;
+  };
+  Tensor<T, P> a, b;
+  const detail::MatrixLayout la = layout_of(a_in, a), lb = layout_of(b_in, b);
+  const index_t m = opt.trans_a ? a.size(-1) : a.size(-2), ka = opt.trans_a ? a.size(-2) : a.size(-1);
+  const index_t kb = opt.trans_b ? b.size(-1) : b.size(-2), n = opt.trans_b ? b.size(-2) : b.size(-1);
+  GLUEGEN_CHECK_AS(ShapeError, ka == kb, "matmul: inner extents differ: a {}{} gives k = {}, b {}{} gives k = {}", a.shape(),
+                   opt.trans_a ? " (transposed)" : "", ka, b.shape(), opt.trans_b ? " (transposed)" : "", kb);
+  const Tensor<T, P>& batched = a.rank() >= b.rank() ? a : b;
+  if (a.rank() > 2 && b.rank() > 2) {
+    GLUEGEN_CHECK_AS(ShapeError, a.rank() == b.rank() && std::equal(a.shape().begin(), a.shape().end() - 2, b.shape().begin()),
+                     "matmul: batch axes of a {} and b {} differ (use equal batch axes or a rank-2 operand)", a.shape(), b.shape());
+  }
+  std::array<index_t, Shape::kMaxRank> dims{};
+  const int out_rank = batched.rank();
+  std::copy(batched.shape().begin(), batched.shape().end() - 2, dims.begin());
+  dims[out_rank - 2] = m;
+  dims[out_rank - 1] = n;
+  const Shape out_shape(std::span<const index_t>(dims.data(), out_rank));
+  GLUEGEN_CHECK_AS(ValueError, opt.beta == 0.0 || out.defined(), "matmul: beta = {} accumulates into out, which is undefined", opt.beta);
+  detail::prepare_output("matmul", out, out_shape);
+  if (m == 0 || n == 0) return;
+
+  GemmArgs<T> g;
+  g.trans_a = opt.trans_a != la.transposed;
+  g.trans_b = opt.trans_b != lb.transposed;
+  g.m = m; g.n = n; g.k = ka;
+  g.batch = std::max(la.batch, lb.batch);
+  g.alpha = static_cast<GemmScalar<T>>(opt.alpha);
+  g.beta = static_cast<GemmScalar<T>>(opt.beta);
+  g.a = a.data(); g.lda = la.ld; g.stride_a = la.batch_stride;
+  g.b = b.data(); g.ldb = lb.ld; g.stride_b = lb.batch_stride;
+  g.c = out.data(); g.ldc = n; g.stride_c = m * n;
+  P::gemm(g);
+}
+
+template <Element T, TensorPolicy P>
+[[nodiscard]] Tensor<T, P> matmul(const Tensor<T, P>& a, const Tensor<T, P>& b, MatmulOptions opt = {}) {
+  GLUEGEN_CHECK_AS(ValueError, opt.beta == 0.0, "matmul: beta = {} needs an output to accumulate into; use the overload taking out", opt.beta);
+  Tensor<T, P> out;
+  matmul(a, b, out, opt);
+  return out;
+}
+
+}  // namespace gluegen::ops
