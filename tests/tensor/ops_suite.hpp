@@ -147,6 +147,29 @@ TYPED_TEST_P(OpsTest, BinaryOpsBroadcastLikeNumpy) {
   EXPECT_THROW(ops::add(Tn::zeros({2, 3}), Tn::zeros({2, 3}), wrong), ShapeError);
 }
 
+// The row/column broadcast shapes of bias adds and normalisation, scalar on either side of sub/div.
+TYPED_TEST_P(OpsTest, BinaryRowAndColumnBroadcasts) {
+  using Tn = typename TestFixture::Tn;
+  const std::vector<std::pair<Shape, Shape>> cases = {
+      {{4, 7, 48}, {48}},     {{48}, {4, 7, 48}},       {{4, 7, 48}, {4, 7, 1}}, {{4, 7, 1}, {4, 7, 48}},
+      {{3, 20, 17}, {20, 1}}, {{3, 20, 17}, {1, 20, 17}}, {{5, 1, 32}, {5, 9, 1}}, {{2, 3, 4, 16}, {3, 1, 16}}};
+  std::uint32_t seed = 500;
+  for (const auto& [lhs, rhs] : cases) {
+    const auto a = this->rounded(random_values(static_cast<std::size_t>(lhs.numel()), ++seed));
+    auto b = this->rounded(random_values(static_cast<std::size_t>(rhs.numel()), ++seed));
+    for (auto& v : b) v = v == 0 ? 1.0 : v;
+    const Shape out = broadcast_shapes(lhs, rhs, "test");
+    std::vector<double> sub, div;
+    for (index_t i = 0; i < out.numel(); ++i) {
+      const double x = a[broadcast_offset(i, out, lhs)], y = b[broadcast_offset(i, out, rhs)];
+      sub.push_back(x - y), div.push_back(x / y);
+    }
+    const Tn ta = this->make(lhs, a), tb = this->make(rhs, b);
+    EXPECT_TRUE(all_close(this->host(ops::sub(ta, tb)), sub, this->tol)) << fmt::format("{} - {}", lhs, rhs);
+    EXPECT_TRUE(all_close(this->host(ops::div(ta, tb)), div, this->tol)) << fmt::format("{} / {}", lhs, rhs);
+  }
+}
+
 TYPED_TEST_P(OpsTest, BinaryOpsReadTransposedViewsAndWorkInPlace) {
   using Tn = typename TestFixture::Tn;
   const auto a = this->rounded(random_values(3 * 5 * 7, 20)), b = this->rounded(random_values(3 * 7 * 5, 21));
@@ -348,7 +371,7 @@ TYPED_TEST_P(OpsTest, CountNonfinite) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(OpsTest, CreationAndHostRoundTrip, ViewsShareStorageAndCopyOnlyWhenAsked, CastThroughStorageTypesRoundsOnce,
-                            BinaryOpsBroadcastLikeNumpy, BinaryOpsReadTransposedViewsAndWorkInPlace, UnaryActivationsMatchTheirDefinitions,
+                            BinaryOpsBroadcastLikeNumpy, BinaryRowAndColumnBroadcasts, BinaryOpsReadTransposedViewsAndWorkInPlace, UnaryActivationsMatchTheirDefinitions,
                             AxpyAccumulates, ReductionsOverTheLastAxis, SoftmaxIsStableForLargeInputs, LayerNormMatchesDefinitionAndKeepsStatistics,
                             MatmulAllTransposesBatchesAndBroadcasts, MatmulAlphaBetaAccumulateAndRejectBadShapes,
                             RandomFillsAreSeededAndHaveTheRightMoments, CountNonfinite);

@@ -63,15 +63,24 @@ GLUEGEN_HOST_DEVICE inline double uniform_at(std::uint64_t seed, std::uint64_t s
   return u[index % 4];
 }
 
-/// Element `index` of a standard normal fill: Box-Muller on the block's uniform pairs (u0,u1), (u2,u3).
+/// The 4 standard normals of block `block`: Box-Muller on its uniform pairs (u0,u1) and (u2,u3).
 /// Computed in double, so CPU and CUDA agree to the last bit of an f32 except in rare libm ties.
-GLUEGEN_HOST_DEVICE inline double normal_at(std::uint64_t seed, std::uint64_t stream, std::uint64_t index) {
+GLUEGEN_HOST_DEVICE inline void normal4(std::uint64_t seed, std::uint64_t stream, std::uint64_t block, double z[4]) {
   double u[4];
-  uniform4(seed, stream, index / 4, u);
-  const int pair = static_cast<int>(index % 4) / 2;
-  const double radius = std::sqrt(-2.0 * std::log(u[2 * pair]));
-  const double angle = 6.283185307179586476925286766559 * u[2 * pair + 1];
-  return (index % 2 == 0) ? radius * std::cos(angle) : radius * std::sin(angle);
+  uniform4(seed, stream, block, u);
+  for (int pair = 0; pair < 2; ++pair) {
+    const double radius = std::sqrt(-2.0 * std::log(u[2 * pair]));
+    const double angle = 6.283185307179586476925286766559 * u[2 * pair + 1];
+    z[2 * pair] = radius * std::cos(angle);
+    z[2 * pair + 1] = radius * std::sin(angle);
+  }
+}
+
+/// Element `index` of a standard normal fill (element i of a fill is normal4's value i % 4 of block i / 4).
+GLUEGEN_HOST_DEVICE inline double normal_at(std::uint64_t seed, std::uint64_t stream, std::uint64_t index) {
+  double z[4];
+  normal4(seed, stream, index / 4, z);
+  return z[index % 4];
 }
 
 }  // namespace gluegen::rng

@@ -235,9 +235,14 @@ __global__ void fill_uniform_kernel(T* out, index_t n, std::uint64_t seed, std::
   GLUEGEN_GRID_LOOP(i, n) out[i] = static_cast<T>(lo + (hi - lo) * rng::uniform_at(seed, stream, static_cast<std::uint64_t>(i)));
 }
 
+/// One thread per Philox block of 4 values (Box-Muller pairs share their log and sincos).
 template <typename T>
 __global__ void fill_normal_kernel(T* out, index_t n, std::uint64_t seed, std::uint64_t stream, T mean, T stddev) {
-  GLUEGEN_GRID_LOOP(i, n) out[i] = static_cast<T>(mean + stddev * rng::normal_at(seed, stream, static_cast<std::uint64_t>(i)));
+  GLUEGEN_GRID_LOOP(block, (n + 3) / 4) {
+    double z[4];
+    rng::normal4(seed, stream, static_cast<std::uint64_t>(block), z);
+    for (index_t j = 0, i = 4 * block; j < 4 && i < n; ++j, ++i) out[i] = static_cast<T>(mean + stddev * z[j]);
+  }
 }
 
 #undef GLUEGEN_GRID_LOOP
@@ -367,7 +372,7 @@ struct Cuda {
   template <ComputeElement T>
   static void fill_normal(T* dst, index_t n, std::uint64_t seed, std::uint64_t stream, T mean, T stddev) {
     if (n == 0) return;
-    detail::cuda::fill_normal_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(dst, n, seed, stream, mean, stddev);
+    detail::cuda::fill_normal_kernel<<<detail::cuda::grid_for((n + 3) / 4), detail::cuda::kThreads>>>(dst, n, seed, stream, mean, stddev);
     detail::cuda::check_launch("fill_normal_kernel");
   }
   template <ComputeElement T>
