@@ -41,6 +41,7 @@ if ((want_tools)); then
   venv="$here/.venv-tools"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q torch==2.15.0
   "$venv/bin/python" -m pip install -q -r "$here/tools/requirements.txt"
   echo "setup.sh: tools venv ready at $venv"
 fi
