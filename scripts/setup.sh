@@ -2,7 +2,7 @@
 # Installs everything gluegen's build, tests and benchmarks need on Debian 12. Idempotent:
 # packages already present are skipped, so a second run costs a few seconds.
 #   scripts/setup.sh           Debian packages for building and testing (what CI needs)
-#   scripts/setup.sh --tools   also a Python venv in .venv-tools/ for tools/ (torch CPU, transformers, ...)
+#   scripts/setup.sh --tools   also a Python venv in .venv-tools/ for tools/ (torch, transformers, diffusers, ...)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

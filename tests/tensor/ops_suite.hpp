@@ -4,6 +4,7 @@
 // (support/reference.hpp) on random shapes that include size-1 and odd extents.
 #include <gluegen/tensor.hpp>
 
+#include "support/policy.hpp"
 #include "support/reference.hpp"
 
 #include <gtest/gtest.h>
@@ -11,10 +12,6 @@
 #include <numbers>
 
 namespace gluegen::test {
-
-/// Whether policy P can run here. Cpu: always. A device policy's TU specialises it.
-template <TensorPolicy P>
-bool policy_available() { return !P::is_device; }
 
 template <TensorPolicy P, ComputeElement T>
 struct Config {

@@ -77,6 +77,40 @@ TEST_F(CpuCudaParity, HalfPrecisionGemmAccumulatesInF32) {
   }
 }
 
+// The fused training kernels: optimizer steps, dropout masks and squared norms agree with the Cpu policy.
+TEST_F(CpuCudaParity, TrainingKernelsAgree) {
+  const auto grad = ops::randn<float, Cpu>({1000}, 21), p0 = ops::randn<float, Cpu>({1000}, 22);
+  for (const bool decoupled : {false, true}) {
+    auto p = p0.clone(), m = Tensor<float, Cpu>::zeros({1000}), v = m.clone();
+    auto gp = ops::transfer<Cuda>(p0), gm = ops::transfer<Cuda>(m), gv = ops::transfer<Cuda>(m), gg = ops::transfer<Cuda>(grad);
+    const AdamStep s{.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.1, .bias_correction1 = 0.1, .bias_correction2 = 0.001,
+                     .decoupled = decoupled};
+    ops::adam_step(p, grad, m, v, s);
+    ops::adam_step(gp, gg, gm, gv, s);
+    EXPECT_TRUE(all_close(host(gp), host(p), 1e-6));
+    EXPECT_TRUE(all_close(host(gv), host(v), 1e-6));
+  }
+  auto p = p0.clone(), buf = Tensor<float, Cpu>::zeros({1000});
+  auto gp = ops::transfer<Cuda>(p0), gbuf = ops::transfer<Cuda>(buf), gg = ops::transfer<Cuda>(grad);
+  for (const bool first : {true, false}) {
+    const SgdStep s{.lr = 0.05, .momentum = 0.9, .dampening = 0, .weight_decay = 1e-3, .nesterov = true, .first_step = first};
+    ops::sgd_step(p, grad, buf, s);
+    ops::sgd_step(gp, gg, gbuf, s);
+  }
+  EXPECT_TRUE(all_close(host(gp), host(p), 1e-6));
+  EXPECT_NEAR(ops::sum_squares(gg), ops::sum_squares(grad), 1e-6 * ops::sum_squares(grad));
+  auto mask = Tensor<float, Cpu>({4099});
+  auto gmask = Tensor<float, Cuda>({4099});
+  ops::dropout_mask(mask, 0.7f, 5, 2);
+  ops::dropout_mask(gmask, 0.7f, 5, 2);
+  EXPECT_EQ(gmask.to_vector(), mask.to_vector());
+  Tensor<float, Cpu> col;
+  Tensor<float, Cuda> gcol;
+  ops::sum_leading(p0.reshape({40, 25}), col, false);
+  ops::sum_leading(ops::transfer<Cuda>(p0).reshape({40, 25}), gcol, false);
+  EXPECT_TRUE(all_close(host(gcol), host(col), 1e-5));
+}
+
 TEST_F(CpuCudaParity, TransferRoundTripsAndViews) {
   const auto x = ops::randn<float, Cpu>({3, 5, 7}, 9);
   const auto back = ops::transfer<Cpu>(ops::transfer<Cuda>(x.transpose_last2()));

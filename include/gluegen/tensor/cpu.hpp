@@ -27,6 +27,7 @@
 #include <numbers>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace gluegen {
 
@@ -225,23 +226,54 @@ struct Cpu {
     });
   }
 
-  /// out = f(x) elementwise over n contiguous values; `param` is the factor of UnaryOp::scale.
+  /// out = f(x) elementwise over n contiguous values (alpha, beta: the factors of scale and affine).
   /// Eigen arrays rather than xtensor here: Eigen has vectorised erf/tanh/exp (polynomial, a few ulp),
   /// xtensor calls scalar libm per element, 6-15x slower for these activations.
   template <ComputeElement T>
-  static void unary(UnaryOp op, const T* x, index_t n, T* out, T param) {
+  static void unary(UnaryOp op, const T* x, index_t n, T* out, T alpha, T beta) {
     detail::parallel_ranges(n, detail::kParallelElements / 4, [&](index_t begin, index_t end) {
       Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> v(x + begin, end - begin);
       Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> o(out + begin, end - begin);
       constexpr T half = T(0.5), one = T(1);
       switch (op) {
-        case UnaryOp::scale: o = param * v; break;
+        case UnaryOp::scale: o = alpha * v; break;
+        case UnaryOp::affine: o = alpha * v + beta; break;
         // GELU(x) = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))  (Hendrycks & Gimpel 2016, eq. 1)
         case UnaryOp::gelu_erf: o = half * v * (one + (v * T(std::numbers::sqrt2 / 2)).erf()); break;
         // tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))  (same paper, sec. 2)
         case UnaryOp::gelu_tanh: o = half * v * (one + (T(0.79788456080286535588) * (v + T(0.044715) * v.cube())).tanh()); break;
         // SiLU(x) = x * sigmoid(x)  (Elfwing et al. 2018)
         case UnaryOp::silu: o = v / (one + (-v).exp()); break;
+        case UnaryOp::relu: o = v.max(T(0)); break;
+      }
+    });
+  }
+
+  /// dx = dy * f'(x) for the activations (scale/affine gradients are a scale, done by ops.hpp).
+  template <ComputeElement T>
+  static void unary_backward(UnaryOp op, const T* x, const T* dy, index_t n, T* dx) {
+    detail::parallel_ranges(n, detail::kParallelElements / 4, [&](index_t begin, index_t end) {
+      Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> v(x + begin, end - begin), g(dy + begin, end - begin);
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> o(dx + begin, end - begin);
+      constexpr T half = T(0.5), one = T(1);
+      switch (op) {
+        // d/dx x Phi(x) = Phi(x) + x phi(x)
+        case UnaryOp::gelu_erf:
+          o = g * (half * (one + (v * T(std::numbers::sqrt2 / 2)).erf()) + v * (T(-0.5) * v.square()).exp() * T(0.39894228040143267794));
+          break;
+        case UnaryOp::gelu_tanh: {
+          constexpr T c = T(0.79788456080286535588), a = T(0.044715);
+          const auto t = (c * (v + a * v.cube())).tanh().eval();
+          o = g * (half * (one + t) + half * v * (one - t.square()) * c * (one + T(3) * a * v.square()));
+          break;
+        }
+        case UnaryOp::silu: {  // s (1 + x (1 - s)), s = sigmoid(x)
+          const auto sig = (one / (one + (-v).exp())).eval();
+          o = g * sig * (one + v * (one - sig));
+          break;
+        }
+        case UnaryOp::relu: o = (v > T(0)).select(g, T(0)); break;
+        default: GLUEGEN_THROW(ValueError, "unary_backward: op {} has no activation derivative", static_cast<int>(op));
       }
     });
   }
@@ -280,20 +312,141 @@ struct Cpu {
     });
   }
 
-  /// LayerNorm over the last axis (Ba et al. 2016): y = (x - mean) * rstd * gamma + beta, with
-  /// rstd = 1 / sqrt(var + eps). mean and rstd per row are kept for the backward pass.
+  /// Row normalisation, the kernel behind LayerNorm (Ba et al. 2016, center = true), RMSNorm (Zhang &
+  /// Sennrich 2019, center = false) and GroupNorm (rows = groups, no per-column affine):
+  ///   y = (x - mean) * rstd * gamma + beta,  rstd = 1 / sqrt(mean((x - mean)^2) + eps),
+  /// with mean = 0 when !center and gamma/beta optional (nullptr: 1 and 0). mean and rstd per row are
+  /// kept for the backward pass.
   template <ComputeElement T>
-  static void layer_norm(const T* x, const T* gamma, const T* beta, index_t rows, index_t cols, T eps,
-                         T* y, T* mean, T* rstd) {
-    Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>> g(gamma, cols), b(beta, cols);
+  static void norm_rows(const T* x, const T* gamma, const T* beta, index_t rows, index_t cols, T eps, bool center, T* y, T* mean,
+                        T* rstd) {
     for_rows(x, rows, cols, [&](auto row, index_t r) {
-      const T mu = row.sum() / T(cols);
+      const T mu = center ? row.sum() / T(cols) : T(0);
       const T inv = T(1) / std::sqrt((row.array() - mu).square().sum() / T(cols) + eps);
       Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> o(y + r * cols, cols);
-      o = (row.array() - mu) * inv * g + b;
+      o = (row.array() - mu) * inv;
+      if (gamma) o *= Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(gamma, cols);
+      if (beta) o += Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(beta, cols);
       mean[r] = mu;
       rstd[r] = inv;
     });
+  }
+
+  /// Backward of norm_rows. With xhat = (x - mean) rstd and g = dy * gamma:
+  ///   dx = rstd (g - mean(g) - xhat mean(g xhat))   (the mean(g) term only when centred),
+  ///   dgamma += sum_rows(dy xhat), dbeta += sum_rows(dy)   (each optional).
+  /// Parameter gradients sum per-chunk partials in chunk order: deterministic for a thread count.
+  template <ComputeElement T>
+  static void norm_rows_backward(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, index_t rows, index_t cols,
+                                 bool center, T* dx, T* dgamma, T* dbeta) {
+    using Row = Eigen::Array<T, 1, Eigen::Dynamic>;
+    using RowMap = Eigen::Map<Row>;
+    const bool params = dgamma || dbeta;
+    T* partials = nullptr;  // [chunks][2][cols]: per-chunk sums of dy * xhat and dy
+    chunked(rows, cols, [&](int chunks) {
+      if (params) {
+        partials = scratch<T, struct NormPartials>(static_cast<std::size_t>(2 * chunks * cols));
+        std::fill(partials, partials + 2 * chunks * cols, T(0));
+      }
+    }, [&](int chunk, index_t begin, index_t end) {
+      T* rows_buf = scratch<T, struct NormRows>(static_cast<std::size_t>(2 * cols));  // this thread's xhat and g
+      RowMap xhat(rows_buf, cols), g(rows_buf + cols, cols);
+      for (index_t r = begin; r < end; ++r) {
+        Eigen::Map<const Row> xr(x + r * cols, cols), dyr(dy + r * cols, cols);
+        xhat = (xr - mean[r]) * rstd[r];
+        if (gamma) g = dyr * Eigen::Map<const Row>(gamma, cols);
+        else g = dyr;
+        const T mean_gx = (g * xhat).sum() / T(cols);
+        const T mean_g = center ? g.sum() / T(cols) : T(0);
+        RowMap(dx + r * cols, cols) = rstd[r] * (g - mean_g - xhat * mean_gx);
+        if (params) {
+          RowMap(partials + (2 * chunk) * cols, cols) += dyr * xhat;
+          RowMap(partials + (2 * chunk + 1) * cols, cols) += dyr;
+        }
+      }
+    });
+    if (!params) return;
+    const index_t chunks = chunk_count(rows, cols);
+    for (index_t c = 0; c < chunks; ++c) {
+      if (dgamma) RowMap(dgamma, cols) += RowMap(partials + (2 * c) * cols, cols);
+      if (dbeta) RowMap(dbeta, cols) += RowMap(partials + (2 * c + 1) * cols, cols);
+    }
+  }
+
+  /// dx = y * (dy - sum(dy * y)) per row: the softmax Jacobian-vector product.
+  template <ComputeElement T>
+  static void softmax_backward(const T* y, const T* dy, index_t rows, index_t cols, T* dx) {
+    for_rows(y, rows, cols, [&](auto yr, index_t r) {
+      Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>> g(dy + r * cols, cols);
+      const T dot = (g * yr.array()).sum();
+      Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>(dx + r * cols, cols) = yr.array() * (g - dot);
+    });
+  }
+
+  /// out[c] = (accumulate ? out[c] : 0) + sum_r x[r, c] (bias gradients). Deterministic per thread count.
+  template <ComputeElement T>
+  static void column_sum(const T* x, index_t rows, index_t cols, T* out, bool accumulate) {
+    using RowMap = Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>;
+    T* parts = nullptr;  // [chunks][cols]
+    chunked(rows, cols, [&](int chunks) { parts = scratch<T, struct ColumnParts>(static_cast<std::size_t>(chunks * cols)); },
+            [&](int chunk, index_t begin, index_t end) {
+              RowMap(parts + chunk * cols, cols) =
+                  Eigen::Map<const detail::RowMatrix<T>>(x + begin * cols, end - begin, cols).colwise().sum().array();
+            });
+    RowMap o(out, cols);
+    if (!accumulate) o.setZero();
+    for (index_t c = 0; c < chunk_count(rows, cols); ++c) o += RowMap(parts + c * cols, cols);
+  }
+
+  /// mask[i] = 1 / keep if U_i < keep else 0 (inverted dropout; Srivastava et al. 2014), U_i from Philox.
+  template <ComputeElement T>
+  static void bernoulli_scale(T* mask, index_t n, std::uint64_t seed, std::uint64_t stream, T keep) {
+    fill_blocks(mask, n, [&](std::uint64_t block, double v[4]) {
+      rng::uniform4(seed, stream, block, v);
+      for (int j = 0; j < 4; ++j) v[j] = v[j] < keep ? 1.0 / keep : 0.0;
+    });
+  }
+
+  /// One Adam/AdamW step over n values, in PyTorch's operation order (torch.optim.Adam, single tensor).
+  template <ComputeElement T>
+  static void adam_step(index_t n, T* param, const T* grad, T* m, T* v, const AdamStep& s) {
+    const T lr = T(s.lr), b1 = T(s.beta1), b2 = T(s.beta2), eps = T(s.eps), wd = T(s.weight_decay);
+    const T step_size = T(s.lr / s.bias_correction1), bc2_sqrt = T(std::sqrt(s.bias_correction2));
+    detail::parallel_ranges(n, detail::kParallelElements, [&](index_t begin, index_t end) {
+      for (index_t i = begin; i < end; ++i) {
+        T g = grad[i];
+        if (s.decoupled) param[i] *= T(1) - lr * wd;
+        else g += wd * param[i];
+        m[i] += (T(1) - b1) * (g - m[i]);
+        v[i] = b2 * v[i] + (T(1) - b2) * g * g;
+        param[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
+      }
+    });
+  }
+
+  /// One SGD step over n values (torch.optim.SGD, single tensor).
+  template <ComputeElement T>
+  static void sgd_step(index_t n, T* param, const T* grad, T* buf, const SgdStep& s) {
+    const T lr = T(s.lr), mom = T(s.momentum), damp = T(s.dampening), wd = T(s.weight_decay);
+    detail::parallel_ranges(n, detail::kParallelElements, [&](index_t begin, index_t end) {
+      for (index_t i = begin; i < end; ++i) {
+        T d = grad[i] + wd * param[i];
+        if (mom != T(0)) {
+          buf[i] = s.first_step ? d : mom * buf[i] + (T(1) - damp) * d;
+          d = s.nesterov ? d + mom * buf[i] : buf[i];
+        }
+        param[i] -= lr * d;
+      }
+    });
+  }
+
+  /// sum x^2 in double (global gradient norms).
+  template <ComputeElement T>
+  static double sum_squares(const T* x, index_t n) {
+    double total = 0;
+#pragma omp parallel for reduction(+ : total) if (n >= detail::kParallelElements)
+    for (index_t i = 0; i < n; ++i) total += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+    return total;
   }
 
   /// Batched GEMM through Eigen. Large single products let Eigen thread internally; many small
@@ -367,6 +520,29 @@ struct Cpu {
       case BinaryOp::mul: xt::noalias(z) = x * y; break;
       case BinaryOp::div: xt::noalias(z) = x / y; break;
     }
+  }
+
+  /// Splits rows into one chunk per thread (one chunk when small): prepare(chunks), then
+  /// body(chunk, begin, end) for each chunk in parallel. Callers combine per-chunk results in order.
+  static index_t chunk_count(index_t rows, index_t cols) {
+    const bool parallel = rows * cols >= detail::kParallelElements && !omp_in_parallel();
+    return parallel ? std::max<index_t>(1, std::min<index_t>(omp_get_max_threads(), rows)) : 1;
+  }
+  template <typename Prepare, typename Body>
+  static void chunked(index_t rows, index_t cols, Prepare&& prepare, Body&& body) {
+    const int chunks = static_cast<int>(chunk_count(rows, cols));
+    prepare(chunks);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (int c = 0; c < chunks; ++c) body(c, rows * c / chunks, rows * (c + 1) / chunks);
+  }
+
+  /// A per-thread buffer of at least n values that only grows: kernels' temporaries allocate on
+  /// the first call of a shape and never again in a steady-state loop. Tag keeps uses apart.
+  template <typename T, typename Tag>
+  static T* scratch(std::size_t n) {
+    thread_local std::vector<T> buffer;
+    if (buffer.size() < n) buffer.resize(n);
+    return buffer.data();
   }
 
   template <typename T, typename F>

@@ -15,6 +15,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <thrust/device_vector.h>
+#include <thrust/functional.h>
+#include <thrust/transform_reduce.h>
 
 #include <cmath>
 #include <memory>
@@ -129,14 +131,41 @@ __global__ void binary_dense_kernel(BinaryOp op, const T* a, const T* b, T* out,
 }
 
 template <typename T>
-__global__ void unary_kernel(UnaryOp op, const T* x, T* out, index_t n, T param) {
+__global__ void unary_kernel(UnaryOp op, const T* x, T* out, index_t n, T alpha, T beta) {
   GLUEGEN_GRID_LOOP(i, n) {
     const T v = x[i];
     switch (op) {
-      case UnaryOp::scale: out[i] = param * v; break;
+      case UnaryOp::scale: out[i] = alpha * v; break;
+      case UnaryOp::affine: out[i] = alpha * v + beta; break;
       case UnaryOp::gelu_erf: out[i] = T(0.5) * v * (T(1) + erf(v * T(0.70710678118654752440))); break;
       case UnaryOp::gelu_tanh: out[i] = T(0.5) * v * (T(1) + tanh(T(0.79788456080286535588) * (v + T(0.044715) * v * v * v))); break;
       case UnaryOp::silu: out[i] = v / (T(1) + exp(-v)); break;
+      case UnaryOp::relu: out[i] = v > T(0) ? v : T(0); break;
+    }
+  }
+}
+
+template <typename T>
+__global__ void unary_backward_kernel(UnaryOp op, const T* x, const T* dy, index_t n, T* dx) {
+  GLUEGEN_GRID_LOOP(i, n) {
+    const T v = x[i], g = dy[i];
+    switch (op) {
+      case UnaryOp::gelu_erf:
+        dx[i] = g * (T(0.5) * (T(1) + erf(v * T(0.70710678118654752440))) + v * exp(T(-0.5) * v * v) * T(0.39894228040143267794));
+        break;
+      case UnaryOp::gelu_tanh: {
+        const T c = T(0.79788456080286535588), a = T(0.044715);
+        const T t = tanh(c * (v + a * v * v * v));
+        dx[i] = g * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * c * (T(1) + T(3) * a * v * v));
+        break;
+      }
+      case UnaryOp::silu: {
+        const T sig = T(1) / (T(1) + exp(-v));
+        dx[i] = g * sig * (T(1) + v * (T(1) - sig));
+        break;
+      }
+      case UnaryOp::relu: dx[i] = v > T(0) ? g : T(0); break;
+      default: dx[i] = NAN; break;  // ops.hpp only passes activations
     }
   }
 }
@@ -214,21 +243,119 @@ __global__ void softmax_last_kernel(const T* x, index_t cols, T* out) {
 }
 
 template <typename T>
-__global__ void layer_norm_kernel(const T* x, const T* gamma, const T* beta, index_t cols, T eps, T* y, T* mean_out, T* rstd_out) {
+__global__ void norm_rows_kernel(const T* x, const T* gamma, const T* beta, index_t cols, T eps, bool center, T* y, T* mean_out, T* rstd_out) {
   const T* row = x + blockIdx.x * cols;
-  T sum = 0;
-  for (index_t c = threadIdx.x; c < cols; c += blockDim.x) sum += row[c];
-  const T mean = block_sum(sum) / T(cols);
+  T mean = 0;
+  if (center) {
+    T sum = 0;
+    for (index_t c = threadIdx.x; c < cols; c += blockDim.x) sum += row[c];
+    mean = block_sum(sum) / T(cols);
+  }
   T sq = 0;
   for (index_t c = threadIdx.x; c < cols; c += blockDim.x) sq += (row[c] - mean) * (row[c] - mean);
   const T rstd = T(1) / sqrt(block_sum(sq) / T(cols) + eps);
   T* o = y + blockIdx.x * cols;
-  for (index_t c = threadIdx.x; c < cols; c += blockDim.x) o[c] = (row[c] - mean) * rstd * gamma[c] + beta[c];
+  for (index_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    T v = (row[c] - mean) * rstd;
+    if (gamma) v *= gamma[c];
+    if (beta) v += beta[c];
+    o[c] = v;
+  }
   if (threadIdx.x == 0) {
     mean_out[blockIdx.x] = mean;
     rstd_out[blockIdx.x] = rstd;
   }
 }
+
+/// dx per row (one block per row); see Cpu::norm_rows_backward for the formula.
+template <typename T>
+__global__ void norm_rows_backward_dx_kernel(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, index_t cols, bool center, T* dx) {
+  const index_t r = blockIdx.x;
+  const T* xr = x + r * cols;
+  const T* gr = dy + r * cols;
+  T sum_g = 0, sum_gx = 0;
+  for (index_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    const T g = gamma ? gr[c] * gamma[c] : gr[c];
+    sum_g += g;
+    sum_gx += g * (xr[c] - mean[r]) * rstd[r];
+  }
+  const T mean_g = center ? block_sum(sum_g) / T(cols) : T(0);
+  const T mean_gx = block_sum(sum_gx) / T(cols);
+  for (index_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    const T g = gamma ? gr[c] * gamma[c] : gr[c];
+    dx[r * cols + c] = rstd[r] * (g - mean_g - (xr[c] - mean[r]) * rstd[r] * mean_gx);
+  }
+}
+
+/// dgamma[c] += sum_r dy xhat, dbeta[c] += sum_r dy: one thread per column, rows in order (deterministic).
+template <typename T>
+__global__ void norm_rows_backward_params_kernel(const T* x, const T* mean, const T* rstd, const T* dy, index_t rows, index_t cols, T* dgamma, T* dbeta) {
+  GLUEGEN_GRID_LOOP(c, cols) {
+    T g = 0, b = 0;
+    for (index_t r = 0; r < rows; ++r) {
+      g += dy[r * cols + c] * (x[r * cols + c] - mean[r]) * rstd[r];
+      b += dy[r * cols + c];
+    }
+    if (dgamma) dgamma[c] += g;
+    if (dbeta) dbeta[c] += b;
+  }
+}
+
+template <typename T>
+__global__ void softmax_backward_kernel(const T* y, const T* dy, index_t cols, T* dx) {
+  const T* yr = y + blockIdx.x * cols;
+  const T* gr = dy + blockIdx.x * cols;
+  T dot = 0;
+  for (index_t c = threadIdx.x; c < cols; c += blockDim.x) dot += yr[c] * gr[c];
+  dot = block_sum(dot);
+  for (index_t c = threadIdx.x; c < cols; c += blockDim.x) dx[blockIdx.x * cols + c] = yr[c] * (gr[c] - dot);
+}
+
+template <typename T>
+__global__ void column_sum_kernel(const T* x, index_t rows, index_t cols, T* out, bool accumulate) {
+  GLUEGEN_GRID_LOOP(c, cols) {
+    T sum = 0;
+    for (index_t r = 0; r < rows; ++r) sum += x[r * cols + c];
+    out[c] = accumulate ? out[c] + sum : sum;
+  }
+}
+
+template <typename T>
+__global__ void bernoulli_scale_kernel(T* mask, index_t n, std::uint64_t seed, std::uint64_t stream, T keep) {
+  GLUEGEN_GRID_LOOP(i, n) mask[i] = rng::uniform_at(seed, stream, static_cast<std::uint64_t>(i)) < keep ? T(1) / keep : T(0);
+}
+
+template <typename T>
+__global__ void adam_step_kernel(index_t n, T* param, const T* grad, T* m, T* v, AdamStep s) {
+  const T lr = T(s.lr), b1 = T(s.beta1), b2 = T(s.beta2), eps = T(s.eps), wd = T(s.weight_decay);
+  const T step_size = T(s.lr / s.bias_correction1), bc2_sqrt = T(sqrt(s.bias_correction2));
+  GLUEGEN_GRID_LOOP(i, n) {
+    T g = grad[i];
+    if (s.decoupled) param[i] *= T(1) - lr * wd;
+    else g += wd * param[i];
+    m[i] += (T(1) - b1) * (g - m[i]);
+    v[i] = b2 * v[i] + (T(1) - b2) * g * g;
+    param[i] -= step_size * m[i] / (sqrt(v[i]) / bc2_sqrt + eps);
+  }
+}
+
+template <typename T>
+__global__ void sgd_step_kernel(index_t n, T* param, const T* grad, T* buf, SgdStep s) {
+  const T lr = T(s.lr), mom = T(s.momentum), damp = T(s.dampening), wd = T(s.weight_decay);
+  GLUEGEN_GRID_LOOP(i, n) {
+    T d = grad[i] + wd * param[i];
+    if (mom != T(0)) {
+      buf[i] = s.first_step ? d : mom * buf[i] + (T(1) - damp) * d;
+      d = s.nesterov ? d + mom * buf[i] : buf[i];
+    }
+    param[i] -= lr * d;
+  }
+}
+
+template <typename T>
+struct Square {
+  __host__ __device__ double operator()(T v) const { return static_cast<double>(v) * static_cast<double>(v); }
+};
 
 template <typename T>
 __global__ void fill_uniform_kernel(T* out, index_t n, std::uint64_t seed, std::uint64_t stream, T lo, T hi) {
@@ -319,10 +446,16 @@ struct Cuda {
     detail::cuda::check_launch("binary_kernel");
   }
   template <ComputeElement T>
-  static void unary(UnaryOp op, const T* x, index_t n, T* out, T param) {
+  static void unary(UnaryOp op, const T* x, index_t n, T* out, T alpha, T beta) {
     if (n == 0) return;
-    detail::cuda::unary_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(op, x, out, n, param);
+    detail::cuda::unary_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(op, x, out, n, alpha, beta);
     detail::cuda::check_launch("unary_kernel");
+  }
+  template <ComputeElement T>
+  static void unary_backward(UnaryOp op, const T* x, const T* dy, index_t n, T* dx) {
+    if (n == 0) return;
+    detail::cuda::unary_backward_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(op, x, dy, n, dx);
+    detail::cuda::check_launch("unary_backward_kernel");
   }
   template <ComputeElement T>
   static void axpy(index_t n, T alpha, const T* x, T* y) {
@@ -343,10 +476,56 @@ struct Cuda {
     detail::cuda::check_launch("softmax_last_kernel");
   }
   template <ComputeElement T>
-  static void layer_norm(const T* x, const T* gamma, const T* beta, index_t rows, index_t cols, T eps, T* y, T* mean, T* rstd) {
+  static void norm_rows(const T* x, const T* gamma, const T* beta, index_t rows, index_t cols, T eps, bool center, T* y, T* mean, T* rstd) {
     if (rows == 0) return;
-    detail::cuda::layer_norm_kernel<<<static_cast<unsigned>(rows), detail::cuda::kThreads>>>(x, gamma, beta, cols, eps, y, mean, rstd);
-    detail::cuda::check_launch("layer_norm_kernel");
+    detail::cuda::norm_rows_kernel<<<static_cast<unsigned>(rows), detail::cuda::kThreads>>>(x, gamma, beta, cols, eps, center, y, mean, rstd);
+    detail::cuda::check_launch("norm_rows_kernel");
+  }
+  template <ComputeElement T>
+  static void norm_rows_backward(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, index_t rows, index_t cols, bool center,
+                                 T* dx, T* dgamma, T* dbeta) {
+    if (rows == 0) return;
+    detail::cuda::norm_rows_backward_dx_kernel<<<static_cast<unsigned>(rows), detail::cuda::kThreads>>>(x, gamma, mean, rstd, dy, cols, center, dx);
+    detail::cuda::check_launch("norm_rows_backward_dx_kernel");
+    if (dgamma || dbeta) {
+      detail::cuda::norm_rows_backward_params_kernel<<<detail::cuda::grid_for(cols), detail::cuda::kThreads>>>(x, mean, rstd, dy, rows, cols, dgamma, dbeta);
+      detail::cuda::check_launch("norm_rows_backward_params_kernel");
+    }
+  }
+  template <ComputeElement T>
+  static void softmax_backward(const T* y, const T* dy, index_t rows, index_t cols, T* dx) {
+    if (rows == 0) return;
+    detail::cuda::softmax_backward_kernel<<<static_cast<unsigned>(rows), detail::cuda::kThreads>>>(y, dy, cols, dx);
+    detail::cuda::check_launch("softmax_backward_kernel");
+  }
+  template <ComputeElement T>
+  static void column_sum(const T* x, index_t rows, index_t cols, T* out, bool accumulate) {
+    if (cols == 0) return;
+    detail::cuda::column_sum_kernel<<<detail::cuda::grid_for(cols), detail::cuda::kThreads>>>(x, rows, cols, out, accumulate);
+    detail::cuda::check_launch("column_sum_kernel");
+  }
+  template <ComputeElement T>
+  static void bernoulli_scale(T* mask, index_t n, std::uint64_t seed, std::uint64_t stream, T keep) {
+    if (n == 0) return;
+    detail::cuda::bernoulli_scale_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(mask, n, seed, stream, keep);
+    detail::cuda::check_launch("bernoulli_scale_kernel");
+  }
+  template <ComputeElement T>
+  static void adam_step(index_t n, T* param, const T* grad, T* m, T* v, const AdamStep& s) {
+    if (n == 0) return;
+    detail::cuda::adam_step_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(n, param, grad, m, v, s);
+    detail::cuda::check_launch("adam_step_kernel");
+  }
+  template <ComputeElement T>
+  static void sgd_step(index_t n, T* param, const T* grad, T* buf, const SgdStep& s) {
+    if (n == 0) return;
+    detail::cuda::sgd_step_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(n, param, grad, buf, s);
+    detail::cuda::check_launch("sgd_step_kernel");
+  }
+  template <ComputeElement T>
+  static double sum_squares(const T* x, index_t n) {
+    const thrust::device_ptr<const T> p(x);
+    return thrust::transform_reduce(p, p + n, detail::cuda::Square<T>{}, 0.0, thrust::plus<double>());
   }
 
   /// Row-major C = A B is column-major C^T = B^T A^T, so cuBLAS gets the operands swapped.

@@ -13,8 +13,23 @@
 namespace gluegen {
 
 enum class BinaryOp : std::uint8_t { add, sub, mul, div };
-enum class UnaryOp : std::uint8_t { scale, gelu_erf, gelu_tanh, silu };
+/// y = f(x); `affine` is alpha * x + beta, `scale` alpha * x.
+enum class UnaryOp : std::uint8_t { scale, affine, gelu_erf, gelu_tanh, silu, relu };
 enum class ReduceOp : std::uint8_t { sum, mean, var };
+
+/// Hyperparameters of one fused Adam/AdamW step (Kingma & Ba 2015, Alg. 1; Loshchilov & Hutter 2019,
+/// Alg. 2). bias_correction1/2 are 1 - beta^t for the step t being taken.
+struct AdamStep {
+  double lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2;
+  bool decoupled;  ///< AdamW (decay the weight directly) rather than Adam's L2 term in the gradient
+};
+
+/// One SGD step with momentum (PyTorch's formulation: buf = momentum * buf + (1 - dampening) * g,
+/// initialised to g on the first step; nesterov uses g + momentum * buf).
+struct SgdStep {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov, first_step;
+};
 
 /// The scalar type alpha/beta take in a GEMM over T (cuBLAS convention: f32 for f16/bf16 inputs).
 template <Element T>
@@ -51,11 +66,19 @@ concept TensorPolicy = requires(float* out, const float* in, const Shape& shape,
   P::copy_strided(out, in, shape, shape);
   P::template convert<double, float>(static_cast<double*>(nullptr), in, n);
   P::binary(BinaryOp::add, in, shape, in, shape, out, shape);
-  P::unary(UnaryOp::silu, in, n, out, 1.0f);
+  P::unary(UnaryOp::silu, in, n, out, 1.0f, 0.0f);
+  P::unary_backward(UnaryOp::silu, in, in, n, out);
   P::axpy(n, 1.0f, in, out);
   P::reduce_last(ReduceOp::sum, in, n, n, out);
   P::softmax_last(in, n, n, out);
-  P::layer_norm(in, in, in, n, n, 1e-5f, out, out, out);
+  P::norm_rows(in, in, in, n, n, 1e-5f, true, out, out, out);
+  P::norm_rows_backward(in, in, in, in, in, n, n, true, out, out, out);
+  P::softmax_backward(in, in, n, n, out);
+  P::column_sum(in, n, n, out, true);
+  P::bernoulli_scale(out, n, seed, seed, 0.5f);
+  P::adam_step(n, out, in, out, out, AdamStep{});
+  P::sgd_step(n, out, in, out, SgdStep{});
+  { P::sum_squares(in, n) } -> std::convertible_to<double>;
   P::gemm(gemm);
   P::fill_uniform(out, n, seed, seed, 0.0f, 1.0f);
   P::fill_normal(out, n, seed, seed, 0.0f, 1.0f);

@@ -131,6 +131,13 @@ template <TensorPolicy Dst, Element T, TensorPolicy Src>
   }
 }
 
+/// out = src (any view: transposed, permuted, sliced), written contiguously into a reused buffer.
+template <Element T, TensorPolicy P>
+void copy(const Tensor<T, P>& src, Tensor<T, P>& out) {
+  detail::prepare_output("copy", out, src.shape());
+  if (src.numel() > 0) P::copy_strided(out.data(), src.data(), src.shape(), src.strides());
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Elementwise
 
@@ -164,12 +171,21 @@ GLUEGEN_BINARY_OP(div, BinaryOp::div)
 
 /// out = f(x) elementwise (x is copied first if it is a non-contiguous view).
 template <ComputeElement T, TensorPolicy P>
-void unary(UnaryOp op, const Tensor<T, P>& x, Tensor<T, P>& out, T param = T(1)) {
-  static constexpr const char* names[] = {"scale", "gelu_erf", "gelu_tanh", "silu"};
+void unary(UnaryOp op, const Tensor<T, P>& x, Tensor<T, P>& out, T alpha = T(1), T beta = T(0)) {
+  static constexpr const char* names[] = {"scale", "affine", "gelu_erf", "gelu_tanh", "silu", "relu"};
   detail::require_rank(names[static_cast<int>(op)], "x", x, 1);
   const Tensor<T, P> src = x.contiguous();
   detail::prepare_output(names[static_cast<int>(op)], out, x.shape());
-  P::unary(op, src.data(), src.numel(), out.data(), param);
+  P::unary(op, src.data(), src.numel(), out.data(), alpha, beta);
+}
+
+/// dx = dy * f'(x) for an activation op (gelu_erf, gelu_tanh, silu, relu).
+template <ComputeElement T, TensorPolicy P>
+void unary_backward(UnaryOp op, const Tensor<T, P>& x, const Tensor<T, P>& dy, Tensor<T, P>& dx) {
+  GLUEGEN_CHECK_AS(ShapeError, x.shape() == dy.shape(), "activation backward: x has shape {}, dy has shape {}", x.shape(), dy.shape());
+  const Tensor<T, P> xs = x.contiguous(), gs = dy.contiguous();
+  detail::prepare_output("activation backward", dx, x.shape());
+  P::unary_backward(op, xs.data(), gs.data(), xs.numel(), dx.data());
 }
 
 enum class GeluApproximation : std::uint8_t { erf, tanh };
@@ -196,6 +212,23 @@ template <ComputeElement T, TensorPolicy P>
 
 template <ComputeElement T, TensorPolicy P>
 void scale(const Tensor<T, P>& x, T alpha, Tensor<T, P>& out) { unary(UnaryOp::scale, x, out, alpha); }
+/// out = alpha * x + beta
+template <ComputeElement T, TensorPolicy P>
+void affine(const Tensor<T, P>& x, T alpha, T beta, Tensor<T, P>& out) { unary(UnaryOp::affine, x, out, alpha, beta); }
+template <ComputeElement T, TensorPolicy P>
+[[nodiscard]] Tensor<T, P> affine(const Tensor<T, P>& x, T alpha, T beta) {
+  Tensor<T, P> out;
+  affine(x, alpha, beta, out);
+  return out;
+}
+template <ComputeElement T, TensorPolicy P>
+void relu(const Tensor<T, P>& x, Tensor<T, P>& out) { unary(UnaryOp::relu, x, out); }
+template <ComputeElement T, TensorPolicy P>
+[[nodiscard]] Tensor<T, P> relu(const Tensor<T, P>& x) {
+  Tensor<T, P> out;
+  relu(x, out);
+  return out;
+}
 template <ComputeElement T, TensorPolicy P>
 [[nodiscard]] Tensor<T, P> scale(const Tensor<T, P>& x, T alpha) {
   Tensor<T, P> out;
@@ -264,26 +297,103 @@ template <ComputeElement T, TensorPolicy P>
   return out;
 }
 
-/// LayerNorm over the last axis. `mean` and `rstd` ([..., 1]) are what the backward pass needs.
+/// Normalisation over the last axis (LayerNorm when center, RMSNorm when not), with optional
+/// per-column gamma and beta (nullptr: none). `mean` and `rstd` ([..., 1]) are kept for backward.
 template <ComputeElement T, TensorPolicy P>
-void layer_norm(const Tensor<T, P>& x, const Tensor<T, P>& gamma, const Tensor<T, P>& beta, T eps,
-                Tensor<T, P>& y, Tensor<T, P>& mean, Tensor<T, P>& rstd) {
-  detail::require_rank("layer_norm", "x", x, 1);
+void norm_rows(const Tensor<T, P>& x, const Tensor<T, P>* gamma, const Tensor<T, P>* beta, T eps, bool center, Tensor<T, P>& y,
+               Tensor<T, P>& mean, Tensor<T, P>& rstd) {
+  const char* name = center ? "layer_norm" : "rms_norm";
+  detail::require_rank(name, "x", x, 1);
   const index_t d = x.size(-1);
-  GLUEGEN_CHECK_AS(ShapeError, gamma.shape() == Shape{d} && beta.shape() == Shape{d},
-                   "layer_norm: x has shape {}, so gamma and beta need shape [{}]; got {} and {}", x.shape(), d, gamma.shape(), beta.shape());
-  GLUEGEN_CHECK_AS(ValueError, eps > T(0), "layer_norm: eps must be positive, got {}", eps);
-  const Tensor<T, P> src = x.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
-  detail::prepare_output("layer_norm", y, x.shape());
-  detail::prepare_output("layer_norm (mean)", mean, x.shape().with_last(1));
-  detail::prepare_output("layer_norm (rstd)", rstd, x.shape().with_last(1));
-  P::layer_norm(src.data(), g.data(), b.data(), x.numel() / d, d, eps, y.data(), mean.data(), rstd.data());
+  for (const Tensor<T, P>* p : {gamma, beta})
+    GLUEGEN_CHECK_AS(ShapeError, !p || p->shape() == Shape{d}, "{}: x has shape {}, so gamma and beta need shape [{}]; got {}", name, x.shape(), d,
+                     p->shape());
+  GLUEGEN_CHECK_AS(ValueError, eps > T(0), "{}: eps must be positive, got {}", name, eps);
+  const Tensor<T, P> src = x.contiguous();
+  detail::prepare_output(name, y, x.shape());
+  detail::prepare_output(name, mean, x.shape().with_last(1));
+  detail::prepare_output(name, rstd, x.shape().with_last(1));
+  P::norm_rows(src.data(), gamma ? gamma->data() : nullptr, beta ? beta->data() : nullptr, x.numel() / d, d, eps, center, y.data(), mean.data(),
+               rstd.data());
+}
+
+/// Backward of norm_rows: writes dx; adds the gamma and beta gradients into *dgamma, *dbeta when given.
+template <ComputeElement T, TensorPolicy P>
+void norm_rows_backward(const Tensor<T, P>& x, const Tensor<T, P>* gamma, const Tensor<T, P>& mean, const Tensor<T, P>& rstd,
+                        const Tensor<T, P>& dy, bool center, Tensor<T, P>& dx, Tensor<T, P>* dgamma, Tensor<T, P>* dbeta) {
+  const index_t d = x.size(-1);
+  GLUEGEN_CHECK_AS(ShapeError, dy.shape() == x.shape() && mean.shape() == x.shape().with_last(1) && rstd.shape() == mean.shape(),
+                   "norm backward: x {}, dy {}, mean {}, rstd {} do not match", x.shape(), dy.shape(), mean.shape(), rstd.shape());
+  for (const Tensor<T, P>* p : {gamma, static_cast<const Tensor<T, P>*>(dgamma), static_cast<const Tensor<T, P>*>(dbeta)})
+    GLUEGEN_CHECK_AS(ShapeError, !p || (p->shape() == Shape{d} && p->is_contiguous()), "norm backward: parameter of shape {} for rows of {}",
+                     p->shape(), d);
+  const Tensor<T, P> xs = x.contiguous(), gs = dy.contiguous();
+  detail::prepare_output("norm backward", dx, x.shape());
+  P::norm_rows_backward(xs.data(), gamma ? gamma->data() : nullptr, mean.data(), rstd.data(), gs.data(), x.numel() / d, d, center, dx.data(),
+                        dgamma ? dgamma->data() : nullptr, dbeta ? dbeta->data() : nullptr);
+}
+
+template <ComputeElement T, TensorPolicy P>
+void layer_norm(const Tensor<T, P>& x, const Tensor<T, P>& gamma, const Tensor<T, P>& beta, T eps, Tensor<T, P>& y, Tensor<T, P>& mean,
+                Tensor<T, P>& rstd) {
+  norm_rows(x, &gamma, &beta, eps, true, y, mean, rstd);
 }
 template <ComputeElement T, TensorPolicy P>
 [[nodiscard]] Tensor<T, P> layer_norm(const Tensor<T, P>& x, const Tensor<T, P>& gamma, const Tensor<T, P>& beta, T eps = T(1e-5)) {
   Tensor<T, P> y, mean, rstd;
   layer_norm(x, gamma, beta, eps, y, mean, rstd);
   return y;
+}
+
+/// dx = y * (dy - sum(dy * y)) over the last axis, for y = softmax_last(x).
+template <ComputeElement T, TensorPolicy P>
+void softmax_backward(const Tensor<T, P>& y, const Tensor<T, P>& dy, Tensor<T, P>& dx) {
+  GLUEGEN_CHECK_AS(ShapeError, y.shape() == dy.shape(), "softmax_backward: y has shape {}, dy has shape {}", y.shape(), dy.shape());
+  const Tensor<T, P> ys = y.contiguous(), gs = dy.contiguous();
+  detail::prepare_output("softmax_backward", dx, y.shape());
+  P::softmax_backward(ys.data(), gs.data(), y.numel() / y.size(-1), y.size(-1), dx.data());
+}
+
+/// out[d] (+)= sum of x[..., d] over all leading axes (bias gradients). out must have shape [d].
+template <ComputeElement T, TensorPolicy P>
+void sum_leading(const Tensor<T, P>& x, Tensor<T, P>& out, bool accumulate) {
+  detail::require_rank("sum_leading", "x", x, 1);
+  const index_t d = x.size(-1);
+  GLUEGEN_CHECK_AS(ValueError, !accumulate || out.defined(), "sum_leading: accumulate needs a defined output");
+  detail::prepare_output("sum_leading", out, Shape{d});
+  const Tensor<T, P> src = x.contiguous();
+  P::column_sum(src.data(), x.numel() / std::max<index_t>(d, 1), d, out.data(), accumulate);
+}
+
+/// Fills mask with 1/keep (probability keep) or 0: inverted-dropout scales, seeded like fill_uniform.
+template <ComputeElement T, TensorPolicy P>
+void dropout_mask(Tensor<T, P>& mask, T keep, std::uint64_t seed, std::uint64_t stream = 0) {
+  GLUEGEN_CHECK_AS(ValueError, keep > T(0) && keep <= T(1), "dropout_mask: keep probability {} is outside (0, 1]", keep);
+  GLUEGEN_CHECK_AS(ShapeError, mask.is_contiguous(), "dropout_mask: mask of shape {} is not contiguous", mask.shape());
+  P::bernoulli_scale(mask.data(), mask.numel(), seed, stream, keep);
+}
+
+/// Sum of squares, accumulated in double.
+template <ComputeElement T, TensorPolicy P>
+[[nodiscard]] double sum_squares(const Tensor<T, P>& x) {
+  const Tensor<T, P> src = x.contiguous();
+  return P::sum_squares(src.data(), src.numel());
+}
+
+/// One fused Adam/AdamW step on a parameter and its moment buffers (all the same shape, contiguous).
+template <ComputeElement T, TensorPolicy P>
+void adam_step(Tensor<T, P>& param, const Tensor<T, P>& grad, Tensor<T, P>& m, Tensor<T, P>& v, const AdamStep& step) {
+  GLUEGEN_CHECK_AS(ShapeError, grad.shape() == param.shape() && m.shape() == param.shape() && v.shape() == param.shape(),
+                   "adam_step: param {}, grad {}, m {}, v {} differ", param.shape(), grad.shape(), m.shape(), v.shape());
+  P::adam_step(param.numel(), param.data(), grad.contiguous().data(), m.data(), v.data(), step);
+}
+
+/// One fused SGD (momentum, Nesterov, weight decay) step; `buf` is the momentum buffer.
+template <ComputeElement T, TensorPolicy P>
+void sgd_step(Tensor<T, P>& param, const Tensor<T, P>& grad, Tensor<T, P>& buf, const SgdStep& step) {
+  GLUEGEN_CHECK_AS(ShapeError, grad.shape() == param.shape() && buf.shape() == param.shape(), "sgd_step: param {}, grad {}, buf {} differ",
+                   param.shape(), grad.shape(), buf.shape());
+  P::sgd_step(param.numel(), param.data(), grad.contiguous().data(), buf.data(), step);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@
 #include <gluegen/core/shape.hpp>
 #include <gluegen/tensor/kernels.hpp>
 
+#include <array>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <vector>
@@ -113,6 +115,23 @@ class Tensor {
     Tensor view = *this;
     std::swap(view.shape_[rank() - 1], view.shape_[rank() - 2]);
     std::swap(view.strides_[rank() - 1], view.strides_[rank() - 2]);
+    return view;
+  }
+
+  /// Reorders the axes without copying: result axis i is this tensor's axis axes[i]
+  /// (e.g. {0, 2, 1, 3} turns [B, L, H, D] into [B, H, L, D] for per-head attention).
+  [[nodiscard]] Tensor permute(std::initializer_list<int> axes) const {
+    GLUEGEN_CHECK_AS(ShapeError, static_cast<int>(axes.size()) == rank(), "permute: {} axes given for shape {}", axes.size(), shape_);
+    Tensor view = *this;
+    std::array<bool, Shape::kMaxRank> seen{};
+    int i = 0;
+    for (int a : axes) {
+      GLUEGEN_CHECK_AS(ShapeError, 0 <= a && a < rank() && !seen[a], "permute: axes are not a permutation of 0..{} for shape {}", rank() - 1, shape_);
+      seen[a] = true;
+      view.shape_[i] = shape_[a];
+      view.strides_[i] = strides_[a];
+      ++i;
+    }
     return view;
   }
 

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Side-by-side timing of gluegen's CPU benchmarks and the same configurations in PyTorch, in one run
+on this machine (design.md section 5). Runs the C++ benchmark binaries (Google Benchmark, JSON), then
+the PyTorch equivalents with the same shapes, thread count and timing method (median of repeated
+runs after warm-up), and prints a Markdown table with the speed ratio (> 1: gluegen faster).
+
+usage: .venv-tools/bin/python benchmarks/compare_pytorch.py [--build build] [--threads 2]
+(scripts/setup.sh --tools creates .venv-tools with torch.)
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def gluegen_times(binary, filt):
+    out = subprocess.run([binary, f"--benchmark_filter={filt}", "--benchmark_format=json", "--benchmark_min_time=0.5",
+                          "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true"],
+                         check=True, capture_output=True, text=True).stdout
+    result = {}
+    for b in json.loads(out)["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            unit = {"ms": 1e-3, "us": 1e-6, "ns": 1e-9}[b["time_unit"]]
+            result[b["run_name"]] = b["real_time"] * unit
+    return result
+
+
+def torch_time(fn, min_time=0.5):
+    for _ in range(2):
+        fn()
+    samples, start = [], time.perf_counter()
+    while time.perf_counter() - start < min_time or len(samples) < 3:
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+class MixerBlock(nn.Module):
+    """The same block as gluegen::nn::MixerBlock (pre-norm token then channel mixing)."""
+
+    def __init__(self, tokens, dim):
+        super().__init__()
+        self.token_norm, self.channel_norm = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.token_mlp = nn.Sequential(nn.Linear(tokens, 4 * tokens), nn.GELU(), nn.Linear(4 * tokens, tokens))
+        self.channel_mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x):
+        u = x + self.token_mlp(self.token_norm(x).transpose(1, 2)).transpose(1, 2)
+        return u + self.channel_mlp(self.channel_norm(u))
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(dim, dim) for _ in range(4))
+
+    def forward(self, x):
+        b, l, e = x.shape
+        split = lambda t: t.view(b, l, self.heads, e // self.heads).transpose(1, 2)
+        o = F.scaled_dot_product_attention(split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x)))
+        return self.out_proj(o.transpose(1, 2).reshape(b, l, e))
+
+
+def step(module, x, dy, backward):
+    def run():
+        if backward:
+            module.zero_grad(set_to_none=False)
+            module(x).backward(dy)
+        else:
+            with torch.no_grad():
+                module(x)
+    return run
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    g = gluegen_times(f"{args.build}/benchmarks/bench_nn", "BM_")
+    for (b, l, d, bwd) in [(64, 77, 768, 0), (64, 77, 768, 1), (8, 77, 768, 1)]:
+        name = f"BM_MixerBlock/{b}/{l}/{d}/{bwd}/real_time"
+        x, dy = torch.randn(b, l, d, requires_grad=bool(bwd)), torch.randn(b, l, d)
+        rows.append((f"MixerBlock {b}x{l}x{d} {'fwd+bwd' if bwd else 'fwd'}", g[name], torch_time(step(MixerBlock(l, d), x, dy, bwd))))
+    for (b, l, d, h, bwd) in [(64, 77, 768, 12, 0), (64, 77, 768, 12, 1)]:
+        name = f"BM_SelfAttention/{b}/{l}/{d}/{h}/{bwd}/real_time"
+        x, dy = torch.randn(b, l, d, requires_grad=bool(bwd)), torch.randn(b, l, d)
+        rows.append((f"SelfAttention {b}x{l}x{d} h{h} {'fwd+bwd' if bwd else 'fwd'}", g[name], torch_time(step(SelfAttention(d, h), x, dy, bwd))))
+    g = gluegen_times(f"{args.build}/benchmarks/bench_gemm", "BM_CpuPolicyMatmul")
+    for (bt, m, n, k, tb) in [(1, 1024, 1024, 1024, 0), (1, 4928, 3072, 768, 0), (64, 77, 77, 64, 1)]:
+        name = f"BM_CpuPolicyMatmul/{bt}/{m}/{n}/{k}/{tb}/real_time"
+        a = torch.randn(bt, m, k) if bt > 1 else torch.randn(m, k)
+        bm = torch.randn(bt, n, k) if bt > 1 else torch.randn(k, n)
+        fn = (lambda a=a, bm=bm: torch.matmul(a, bm.transpose(-1, -2))) if tb else (lambda a=a, bm=bm: torch.matmul(a, bm))
+        rows.append((f"matmul {bt}x{m}x{n}x{k}{' B^T' if tb else ''}", g[name], torch_time(fn)))
+    print(f"torch {torch.__version__}, {args.threads} threads\n")
+    print("| benchmark | gluegen ms | PyTorch ms | speed ratio (PyTorch / gluegen) |")
+    print("|---|---:|---:|---:|")
+    for label, ours, theirs in rows:
+        print(f"| {label} | {ours * 1e3:.2f} | {theirs * 1e3:.2f} | {theirs / ours:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

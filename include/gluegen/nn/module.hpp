@@ -1,0 +1,128 @@
+#pragma once
+// The module contract (design.md section 3).
+//
+// A module owns Params and names them: visit_parameters(f, prefix) calls f(name, param) for each,
+// with Hugging Face / PyTorch state_dict names ("q_proj.weight", "0.bias"), so HDF5 checkpoints and
+// converted Hugging Face weights load without renaming.
+//
+// A Layer is a module with one tensor in and one out, composable in Sequential/Residual:
+//   const Tensor& forward(const Tensor& x, Cache& cache);   // output kept in the cache
+//   const Tensor& backward(const Tensor& dy, Cache& cache); // returns dL/dx; adds dL/dparam into
+//                                                           // param.grad for trainable params
+// Cache is a nested struct holding the activations backward needs and every output buffer, so a
+// composition's whole state is one struct, allocated on the first step and reused afterwards.
+// There is no tape: backward is written by hand per module and checked against finite differences
+// (tests/support/gradcheck.hpp) and PyTorch (tools/make_nn_goldens.py).
+#include <gluegen/io/hdf5_store.hpp>
+#include <gluegen/tensor.hpp>
+
+#include <concepts>
+#include <string>
+#include <vector>
+
+namespace gluegen::nn {
+
+template <ComputeElement T, TensorPolicy P>
+struct Param {
+  Tensor<T, P> value;
+  Tensor<T, P> grad;  ///< undefined until the first backward that reaches a trainable param
+  bool trainable = true;
+
+  Param() = default;
+  explicit Param(const Shape& shape) : value(Tensor<T, P>::zeros(shape)) {}
+
+  /// The gradient buffer to accumulate into, zero-filled on first use.
+  Tensor<T, P>& grad_buffer() {
+    if (!grad.defined()) grad = Tensor<T, P>::zeros(value.shape());
+    return grad;
+  }
+};
+
+namespace detail {
+/// The weakest visitor a module must accept (a named type: nvcc rejects lambdas inside concepts).
+template <typename T, typename P>
+struct ParamVisitorArchetype {
+  void operator()(const std::string&, Param<T, P>&) const {}
+};
+}  // namespace detail
+
+/// Anything that names its parameters.
+template <typename M>
+concept Module = requires(M& m, detail::ParamVisitorArchetype<typename M::value_type, typename M::policy> visitor) {
+  typename M::value_type;
+  typename M::policy;
+  m.visit_parameters(visitor, std::string());
+};
+
+/// A module with one tensor in and one tensor out, and an explicit backward pass.
+template <typename L>
+concept Layer = Module<L> && requires(L& l, typename L::Cache& cache, const Tensor<typename L::value_type, typename L::policy>& t) {
+  typename L::Cache;
+  { l.forward(t, cache) } -> std::same_as<const Tensor<typename L::value_type, typename L::policy>&>;
+  { l.backward(t, cache) } -> std::same_as<const Tensor<typename L::value_type, typename L::policy>&>;
+};
+
+/// Adds dy's contribution to a parameter gradient: grad += dy (same shape), if the param trains.
+template <ComputeElement T, TensorPolicy P>
+void accumulate_grad(Param<T, P>& p, const Tensor<T, P>& dy) {
+  if (p.trainable) ops::axpy(T(1), dy, p.grad_buffer());
+}
+
+template <Module M>
+void zero_grad(M& m) {
+  m.visit_parameters([](const std::string&, auto& p) {
+    if (p.grad.defined()) p.grad = {};  // re-zeroed on first use, no fill pass for untouched params
+  }, "");
+}
+
+/// Sets trainable = flag on every parameter whose name starts with `prefix` ("" = all). Frozen
+/// parameters drop their gradient buffers.
+template <Module M>
+void set_trainable(M& m, bool flag, const std::string& prefix = "") {
+  m.visit_parameters([&](const std::string& name, auto& p) {
+    if (name.starts_with(prefix)) {
+      p.trainable = flag;
+      if (!flag) p.grad = {};
+    }
+  }, "");
+}
+
+template <Module M>
+void freeze(M& m, const std::string& prefix = "") { set_trainable(m, false, prefix); }
+
+struct ParameterCount {
+  index_t total = 0, trainable = 0;
+};
+
+template <Module M>
+ParameterCount count_parameters(M& m) {
+  ParameterCount c;
+  m.visit_parameters([&](const std::string&, auto& p) {
+    c.total += p.value.numel();
+    if (p.trainable) c.trainable += p.value.numel();
+  }, "");
+  return c;
+}
+
+/// Every parameter name, in visiting order.
+template <Module M>
+std::vector<std::string> parameter_names(M& m) {
+  std::vector<std::string> names;
+  m.visit_parameters([&](const std::string& name, auto&) { names.push_back(name); }, "");
+  return names;
+}
+
+/// Writes every parameter as `prefix + name` (storage dtype defaults to the compute type).
+template <Module M>
+void save_parameters(M& m, io::WeightWriter& out, const std::string& prefix = "", std::optional<DType> storage = std::nullopt) {
+  m.visit_parameters([&](const std::string& name, auto& p) { out.write(prefix + name, p.value, storage); }, "");
+}
+
+/// Reads every parameter from `prefix + name`, checking shapes. Strict: a missing dataset is a
+/// MissingDatasetError naming it (with the closest names in the file).
+template <Module M>
+void load_parameters(M& m, const io::WeightReader& in, const std::string& prefix = "") {
+  m.visit_parameters([&](const std::string& name, auto& p) { in.read_into(prefix + name, p.value); }, "");
+}
+
+}  // namespace gluegen::nn

@@ -1,0 +1,194 @@
+// nn/: every layer's backward against central finite differences in double, on small odd shapes
+// (batch 1 included), plus composition, naming and bad-input errors.
+#include <gluegen/nn/attention.hpp>
+#include <gluegen/nn/dropout.hpp>
+#include <gluegen/nn/embedding.hpp>
+#include <gluegen/nn/geglu.hpp>
+#include <gluegen/nn/lora.hpp>
+#include <gluegen/nn/mixer.hpp>
+
+#include "support/gradcheck.hpp"
+#include "support/reference.hpp"
+
+namespace gluegen::test {
+namespace {
+
+using namespace gluegen::nn;
+using D = double;
+
+/// Random values for every parameter (norm weights included), so no gradient is trivially zero.
+template <typename M>
+void randomize(M& m, std::uint64_t seed) {
+  std::uint64_t stream = 0;
+  m.visit_parameters([&](const std::string&, auto& p) { ops::fill_normal(p.value, seed, D(0), D(0.5), stream++); }, "");
+}
+
+TEST(Gradients, Linear) {
+  for (const bool bias : {true, false}) {
+    Linear<D, Cpu> layer(7, 5, {.bias = bias, .seed = 1});
+    expect_layer_gradients(layer, {3, 4, 7}, 10, "Linear");
+    expect_layer_gradients(layer, {1, 7}, 11, "Linear batch 1");
+  }
+}
+
+TEST(Gradients, Norms) {
+  LayerNorm<D, Cpu> ln(9);
+  randomize(ln, 2);
+  expect_layer_gradients(ln, {2, 3, 9}, 20, "LayerNorm");
+  expect_layer_gradients(ln, {1, 9}, 21, "LayerNorm batch 1");
+  RMSNorm<D, Cpu> rms(9);
+  randomize(rms, 3);
+  expect_layer_gradients(rms, {2, 3, 9}, 22, "RMSNorm");
+}
+
+TEST(Gradients, Activations) {
+  Gelu<D, Cpu> gelu;
+  GeluTanh<D, Cpu> gelu_tanh;
+  Silu<D, Cpu> silu;
+  Relu<D, Cpu> relu;
+  expect_layer_gradients(gelu, {3, 11}, 30, "GELU");
+  expect_layer_gradients(gelu_tanh, {3, 11}, 31, "GELU tanh");
+  expect_layer_gradients(silu, {3, 11}, 32, "SiLU");
+  expect_layer_gradients(relu, {3, 11}, 33, "ReLU");  // randn values are never within eps of the kink
+}
+
+TEST(Gradients, CompositionsAndMixerBlock) {
+  FeedForward<D, Cpu> ff(6, 10, 0, 4);
+  expect_layer_gradients(ff, {2, 3, 6}, 40, "FeedForward");
+  Sequential seq(Linear<D, Cpu>(5, 8, {.seed = 5}), LayerNorm<D, Cpu>(8), Gelu<D, Cpu>{}, Linear<D, Cpu>(8, 5, {.seed = 6}));
+  randomize(seq, 6);
+  expect_layer_gradients(seq, {2, 5}, 41, "Sequential");
+  Residual res(Sequential(Linear<D, Cpu>(5, 5, {.seed = 7}), Silu<D, Cpu>{}));
+  expect_layer_gradients(res, {3, 5}, 42, "Residual");
+  TransposeLast2<D, Cpu> tr;
+  expect_layer_gradients(tr, {2, 3, 4}, 43, "TransposeLast2");
+  MixerBlock<D, Cpu> mixer({.tokens = 5, .dim = 6, .token_hidden = 7, .channel_hidden = 8}, 8);
+  randomize(mixer, 8);
+  expect_layer_gradients(mixer, {2, 5, 6}, 44, "MixerBlock");
+  expect_layer_gradients(mixer, {1, 5, 6}, 45, "MixerBlock batch 1");
+}
+
+TEST(Gradients, GegluAndLora) {
+  Geglu<D, Cpu> geglu(6, 4, 9);
+  expect_layer_gradients(geglu, {2, 3, 6}, 50, "GEGLU");
+  Lora<D, Cpu> lora(Linear<D, Cpu>(7, 5, {.seed = 10}), {.rank = 2, .alpha = 4, .seed = 11});
+  randomize(lora, 12);  // B random (it starts at zero), so dL/dA is not trivially zero
+  freeze(lora, "base_layer.");
+  expect_layer_gradients(lora, {3, 7}, 51, "LoRA");
+}
+
+/// Attention has extra inputs: check dx, dcontext, dbias and every projection against differences.
+TEST(Gradients, MultiHeadAttentionSelfCrossMaskedBiased) {
+  for (const bool causal : {false, true}) {
+    MultiHeadAttention<D, Cpu> attn({.embed_dim = 6, .num_heads = 2, .causal = causal}, 13);
+    expect_layer_gradients(attn, {2, 4, 6}, 60, causal ? "causal self-attention" : "self-attention");
+  }
+  MultiHeadAttention<D, Cpu> cross({.embed_dim = 6, .num_heads = 2, .context_dim = 4}, 14);
+  Td x = ops::randn<D, Cpu>({2, 3, 6}, 61), ctx = ops::randn<D, Cpu>({2, 5, 4}, 62);
+  Td mask = Td::from_host({2, 5}, std::vector<D>{1, 1, 1, 0, 0, 1, 1, 1, 1, 1});
+  Td bias = ops::randn<D, Cpu>({2, 3, 5}, 63);
+  MultiHeadAttention<D, Cpu>::Cache c;
+  const Td y = cross.forward(x, ctx, &mask, &bias, c).clone();
+  const Td dy = ops::randn<D, Cpu>(y.shape(), 64);
+  zero_grad(cross);
+  const Td dx = cross.backward(dy, c).clone();
+  const Td dctx = c.d_context.clone(), dbias = c.d_bias.clone();
+  const auto loss = [&] {
+    MultiHeadAttention<D, Cpu>::Cache fresh;
+    return dot(cross.forward(x, ctx, &mask, &bias, fresh), dy);
+  };
+  EXPECT_TRUE(fd_matches(loss, x, dx, "cross-attention dL/dx"));
+  EXPECT_TRUE(fd_matches(loss, ctx, dctx, "cross-attention dL/dcontext"));
+  EXPECT_TRUE(fd_matches(loss, bias, dbias, "cross-attention dL/dbias"));
+  cross.visit_parameters([&](const std::string& name, Param<D, Cpu>& p) { EXPECT_TRUE(fd_matches(loss, p.value, p.grad, "cross-attention " + name)); }, "");
+  // Padded keys get no attention and so no gradient through the context.
+  const auto g = dctx.to_vector();
+  for (int k = 3; k < 5; ++k)
+    for (int j = 0; j < 4; ++j) EXPECT_EQ(g[k * 4 + j], 0.0);
+}
+
+TEST(Dropout, InvertedScalingReproducibleMasksAndEval) {
+  Dropout<D, Cpu> drop(0.25, 99);
+  Dropout<D, Cpu>::Cache c;
+  const Td x = Td::full({100000}, 1.0);
+  const auto y = drop.forward(x, c).to_vector();
+  std::size_t zeros = 0;
+  for (double v : y) {
+    ASSERT_TRUE(v == 0.0 || std::abs(v - 1.0 / 0.75) < 1e-12);
+    zeros += v == 0.0;
+  }
+  EXPECT_NEAR(static_cast<double>(zeros) / y.size(), 0.25, 0.01);
+  EXPECT_EQ(drop.backward(Td::full({100000}, 2.0), c).to_vector()[0], y[0] * 2.0);  // same mask
+  const auto second = drop.forward(x, c).to_vector();
+  EXPECT_NE(second, y);  // a new mask per call
+  drop.calls = 0;
+  EXPECT_EQ(drop.forward(x, c).to_vector(), y);  // resumable: call k always draws mask k
+  drop.training = false;
+  EXPECT_EQ(drop.forward(x, c).to_vector(), x.to_vector());
+  EXPECT_THROW(Dropout<D>(1.0), ValueError);
+}
+
+TEST(Naming, HuggingFaceAndTorchSequentialNames) {
+  MultiHeadAttention<float, Cpu> attn({.embed_dim = 8, .num_heads = 2});
+  EXPECT_EQ(parameter_names(attn), (std::vector<std::string>{"q_proj.weight", "q_proj.bias", "k_proj.weight", "k_proj.bias", "v_proj.weight",
+                                                              "v_proj.bias", "out_proj.weight", "out_proj.bias"}));
+  Sequential seq(Linear<float, Cpu>(4, 4), LayerNorm<float, Cpu>(4), Gelu<float, Cpu>{}, Linear<float, Cpu>(4, 2, {.bias = false}));
+  EXPECT_EQ(parameter_names(seq), (std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias", "3.weight"}));
+  Lora<float, Cpu> lora(Linear<float, Cpu>(8, 8), {.rank = 4});
+  EXPECT_EQ(count_parameters(lora).total, 8 * 8 + 8 + 2 * 4 * 8);
+  EXPECT_EQ(count_parameters(lora).trainable, 2 * 4 * 8);
+  MixerBlock<float, Cpu> mixer({.tokens = 77, .dim = 768, .token_hidden = 308, .channel_hidden = 3072});
+  EXPECT_EQ(parameter_names(mixer).front(), "token_norm.weight");
+  EXPECT_EQ(count_parameters(mixer).total, 2 * 768 + (77 * 308 + 308 + 308 * 77 + 77) + 2 * 768 + (768 * 3072 + 3072 + 3072 * 768 + 768));
+}
+
+TEST(Lora, StartsAsTheBaseLayerAndMergesExactly) {
+  Linear<float, Cpu> base(16, 12, {.seed = 1});
+  Lora<float, Cpu> lora(base, {.rank = 4, .alpha = 8, .seed = 2});
+  const auto x = ops::randn<float, Cpu>({5, 16}, 3);
+  Lora<float, Cpu>::Cache c;
+  Linear<float, Cpu>::Cache bc;
+  EXPECT_EQ(lora.forward(x, c).to_vector(), base.forward(x, bc).to_vector());  // B = 0 at start
+  ops::fill_normal(lora.lora_B.weight.value, 4);
+  const auto adapted = lora.forward(x, c).clone();
+  lora.merge();
+  EXPECT_TRUE(all_close(lora.forward(x, c).to_vector(), adapted.to_vector(), 1e-5));
+  EXPECT_THROW(lora.backward(adapted, c), Error);
+  lora.unmerge();
+  EXPECT_TRUE(all_close(lora.base_layer.weight.value.to_vector(), base.weight.value.to_vector(), 1e-6));
+  EXPECT_THROW((Lora<float, Cpu>(Linear<float, Cpu>(4, 3), {.rank = 4})), ShapeError);
+}
+
+TEST(Errors, BadInputsNameTheModuleAndShapes) {
+  Linear<float, Cpu> linear(7, 5);
+  Linear<float, Cpu>::Cache lc;
+  try {
+    (void)linear.forward(Tensor<float, Cpu>::zeros({3, 6}), lc);
+    FAIL();
+  } catch (const ShapeError& e) {
+    EXPECT_NE(e.message().find("Linear(7 -> 5): input has shape [3, 6], expected [..., 7]"), std::string::npos) << e.message();
+  }
+  MultiHeadAttention<float, Cpu> attn({.embed_dim = 6, .num_heads = 2});
+  MultiHeadAttention<float, Cpu>::Cache ac;
+  const auto x = Tensor<float, Cpu>::zeros({2, 4, 6});
+  const auto bad_mask = Tensor<float, Cpu>::zeros({2, 3});
+  EXPECT_THROW((void)attn.forward(x, x, &bad_mask, nullptr, ac), ShapeError);
+  EXPECT_THROW((void)attn.forward(Tensor<float, Cpu>::zeros({2, 4}), ac), ShapeError);
+  EXPECT_THROW((MultiHeadAttention<float, Cpu>({.embed_dim = 6, .num_heads = 4})), ShapeError);
+  MixerBlock<float, Cpu> mixer({.tokens = 5, .dim = 6, .token_hidden = 7, .channel_hidden = 8});
+  MixerBlock<float, Cpu>::Cache mc;
+  EXPECT_THROW((void)mixer.forward(Tensor<float, Cpu>::zeros({2, 4, 6}), mc), ShapeError);
+}
+
+TEST(SteadyState, CachesAreReusedAcrossSteps) {
+  MixerBlock<float, Cpu> mixer({.tokens = 5, .dim = 6, .token_hidden = 7, .channel_hidden = 8});
+  MixerBlock<float, Cpu>::Cache c;
+  const auto x = ops::randn<float, Cpu>({2, 5, 6}, 1);
+  const float* y_first = mixer.forward(x, c).data();
+  const float* dx_first = mixer.backward(x, c).data();
+  EXPECT_EQ(mixer.forward(x, c).data(), y_first);
+  EXPECT_EQ(mixer.backward(x, c).data(), dx_first);
+}
+
+}  // namespace
+}  // namespace gluegen::test
