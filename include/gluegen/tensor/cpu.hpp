@@ -407,36 +407,20 @@ struct Cpu {
     });
   }
 
-  /// One Adam/AdamW step over n values, in PyTorch's operation order (torch.optim.Adam, single tensor).
+  /// One Adam/AdamW step over n values (adam_update per element).
   template <ComputeElement T>
   static void adam_step(index_t n, T* param, const T* grad, T* m, T* v, const AdamStep& s) {
-    const T lr = T(s.lr), b1 = T(s.beta1), b2 = T(s.beta2), eps = T(s.eps), wd = T(s.weight_decay);
     const T step_size = T(s.lr / s.bias_correction1), bc2_sqrt = T(std::sqrt(s.bias_correction2));
     detail::parallel_ranges(n, detail::kParallelElements, [&](index_t begin, index_t end) {
-      for (index_t i = begin; i < end; ++i) {
-        T g = grad[i];
-        if (s.decoupled) param[i] *= T(1) - lr * wd;
-        else g += wd * param[i];
-        m[i] += (T(1) - b1) * (g - m[i]);
-        v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-        param[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
-      }
+      for (index_t i = begin; i < end; ++i) adam_update(param[i], grad[i], m[i], v[i], s, step_size, bc2_sqrt);
     });
   }
 
-  /// One SGD step over n values (torch.optim.SGD, single tensor).
+  /// One SGD step over n values (sgd_update per element).
   template <ComputeElement T>
   static void sgd_step(index_t n, T* param, const T* grad, T* buf, const SgdStep& s) {
-    const T lr = T(s.lr), mom = T(s.momentum), damp = T(s.dampening), wd = T(s.weight_decay);
     detail::parallel_ranges(n, detail::kParallelElements, [&](index_t begin, index_t end) {
-      for (index_t i = begin; i < end; ++i) {
-        T d = grad[i] + wd * param[i];
-        if (mom != T(0)) {
-          buf[i] = s.first_step ? d : mom * buf[i] + (T(1) - damp) * d;
-          d = s.nesterov ? d + mom * buf[i] : buf[i];
-        }
-        param[i] -= lr * d;
-      }
+      for (index_t i = begin; i < end; ++i) sgd_update(param[i], grad[i], buf[i], s);
     });
   }
 

@@ -327,29 +327,13 @@ __global__ void bernoulli_scale_kernel(T* mask, index_t n, std::uint64_t seed, s
 
 template <typename T>
 __global__ void adam_step_kernel(index_t n, T* param, const T* grad, T* m, T* v, AdamStep s) {
-  const T lr = T(s.lr), b1 = T(s.beta1), b2 = T(s.beta2), eps = T(s.eps), wd = T(s.weight_decay);
   const T step_size = T(s.lr / s.bias_correction1), bc2_sqrt = T(sqrt(s.bias_correction2));
-  GLUEGEN_GRID_LOOP(i, n) {
-    T g = grad[i];
-    if (s.decoupled) param[i] *= T(1) - lr * wd;
-    else g += wd * param[i];
-    m[i] += (T(1) - b1) * (g - m[i]);
-    v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-    param[i] -= step_size * m[i] / (sqrt(v[i]) / bc2_sqrt + eps);
-  }
+  GLUEGEN_GRID_LOOP(i, n) adam_update(param[i], grad[i], m[i], v[i], s, step_size, bc2_sqrt);
 }
 
 template <typename T>
 __global__ void sgd_step_kernel(index_t n, T* param, const T* grad, T* buf, SgdStep s) {
-  const T lr = T(s.lr), mom = T(s.momentum), damp = T(s.dampening), wd = T(s.weight_decay);
-  GLUEGEN_GRID_LOOP(i, n) {
-    T d = grad[i] + wd * param[i];
-    if (mom != T(0)) {
-      buf[i] = s.first_step ? d : mom * buf[i] + (T(1) - damp) * d;
-      d = s.nesterov ? d + mom * buf[i] : buf[i];
-    }
-    param[i] -= lr * d;
-  }
+  GLUEGEN_GRID_LOOP(i, n) sgd_update(param[i], grad[i], buf[i], s);
 }
 
 template <typename T>

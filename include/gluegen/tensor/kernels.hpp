@@ -5,6 +5,7 @@
 #include <gluegen/core/dtype.hpp>
 #include <gluegen/core/shape.hpp>
 
+#include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <string_view>
@@ -30,6 +31,34 @@ struct SgdStep {
   double lr, momentum, dampening, weight_decay;
   bool nesterov, first_step;
 };
+
+/// One element of an Adam/AdamW step, in torch.optim.Adam's operation order. Shared by every policy
+/// (a CPU loop, a CUDA kernel) so the update is the same arithmetic everywhere.
+template <typename T>
+GLUEGEN_HOST_DEVICE inline void adam_update(T& param, T grad, T& m, T& v, const AdamStep& s, T step_size, T bc2_sqrt) {
+  const T lr = T(s.lr), wd = T(s.weight_decay);
+  if (s.decoupled) param *= T(1) - lr * wd;
+  else grad += wd * param;
+  m += (T(1) - T(s.beta1)) * (grad - m);
+  v = T(s.beta2) * v + (T(1) - T(s.beta2)) * grad * grad;
+#if defined(__CUDA_ARCH__)
+  const T root = sqrt(v);
+#else
+  const T root = std::sqrt(v);
+#endif
+  param -= step_size * m / (root / bc2_sqrt + T(s.eps));
+}
+
+/// One element of an SGD step (torch.optim.SGD's order), shared by every policy.
+template <typename T>
+GLUEGEN_HOST_DEVICE inline void sgd_update(T& param, T grad, T& buf, const SgdStep& s) {
+  T d = grad + T(s.weight_decay) * param;
+  if (s.momentum != 0) {
+    buf = s.first_step ? d : T(s.momentum) * buf + (T(1) - T(s.dampening)) * d;
+    d = s.nesterov ? d + T(s.momentum) * buf : buf;
+  }
+  param -= T(s.lr) * d;
+}
 
 /// The scalar type alpha/beta take in a GEMM over T (cuBLAS convention: f32 for f16/bf16 inputs).
 template <Element T>
