@@ -153,17 +153,23 @@ TEST_F(Hdf5StoreTest, WrongShapeNamesBothShapesAndTheFile) {
 }
 
 TEST_F(Hdf5StoreTest, UnsupportedDtypeAndNonFiniteValues) {
-  {  // an integer dataset, written with the raw C API as another tool would
+  {  // integer datasets, written with the raw C API as another tool would
     detail::Handle f(H5Fcreate(file("ints.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     const hsize_t dims[1] = {4};
     detail::Handle space(H5Screate_simple(1, dims, nullptr), H5Sclose);
     detail::Handle d(H5Dcreate2(f.get(), "ids", H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
     const int values[4] = {1, 2, 3, 4};
     H5Dwrite(d.get(), H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values);
+    detail::Handle d64(H5Dcreate2(f.get(), "ids64", H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    const long long wide[4] = {1, 2, 3, 4};
+    H5Dwrite(d64.get(), H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, wide);
   }
   WeightReader ints(file("ints.h5"));
   EXPECT_EQ(ints.meta().gluegen_format, 0);  // not written by gluegen: attributes are optional
-  EXPECT_THROW((void)ints.read<float>("ids"), DTypeError);
+  EXPECT_EQ(ints.info("ids").dtype, DType::i32);
+  EXPECT_EQ(ints.read<std::int32_t>("ids").to_vector(), (std::vector<std::int32_t>{1, 2, 3, 4}));
+  EXPECT_EQ(ints.read<float>("ids").to_vector(), (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_THROW((void)ints.read<std::int32_t>("ids64"), DTypeError);
 
   {
     WeightWriter w(file("nan.h5"), {});

@@ -6,6 +6,8 @@
 #include <gluegen/losses/adversarial.hpp>
 #include <gluegen/losses/contrastive.hpp>
 #include <gluegen/nn/attention.hpp>
+#include <gluegen/nn/conv.hpp>
+#include <gluegen/nn/pool.hpp>
 #include <gluegen/nn/embedding.hpp>
 #include <gluegen/nn/geglu.hpp>
 #include <gluegen/nn/lora.hpp>
@@ -171,7 +173,34 @@ TYPED_TEST_P(NnGoldens, Losses) {
   EXPECT_TRUE(this->close(d, "hinge_g.dd_fake"));
 }
 
-REGISTER_TYPED_TEST_SUITE_P(NnGoldens, LinearAndNorms, Activations, FeedForwardGegluMixerLora, GlueGenTranslatorBlockIsAComposition,
+TYPED_TEST_P(NnGoldens, ConvolutionsPoolingGroupNormEmbedding) {
+  using P = TypeParam;
+  struct Case {
+    const char* name;
+    index_t in, out, kernel, stride, padding;
+  };
+  for (const Case& k : {Case{"conv2d_3x3", 3, 4, 3, 1, 1}, Case{"conv2d_3x3_s2", 3, 4, 3, 2, 1}, Case{"conv2d_1x1", 3, 5, 1, 1, 0},
+                        Case{"conv2d_4x4_s2_p0", 2, 3, 4, 2, 0}}) {
+    nn::Conv2d<float, P> conv(k.in, k.out, k.kernel, {.stride = k.stride, .padding = k.padding});
+    this->check_layer(conv, k.name);
+  }
+  nn::UpsampleNearest2d<float, P> up(2);
+  this->check_layer(up, "upsample_nearest");
+  nn::AvgPool2d<float, P> pool(2);
+  this->check_layer(pool, "avg_pool");
+  nn::GroupNorm<float, P> gn(2, 6);
+  this->check_layer(gn, "group_norm");
+
+  nn::Embedding<float, P> emb(10, 4);
+  nn::load_parameters(emb, nn_goldens(), "embedding.params.");
+  const auto ids = nn_goldens().read<std::int32_t, P>("embedding.ids");
+  typename nn::Embedding<float, P>::Cache cache;
+  EXPECT_TRUE(this->close(emb.forward(ids, cache), "embedding.y"));
+  emb.backward(this->get("embedding.dy"), cache);
+  EXPECT_TRUE(this->close(emb.weight.grad, "embedding.grads.weight"));
+}
+
+REGISTER_TYPED_TEST_SUITE_P(NnGoldens, ConvolutionsPoolingGroupNormEmbedding, LinearAndNorms, Activations, FeedForwardGegluMixerLora, GlueGenTranslatorBlockIsAComposition,
                             AttentionSelfCausalCrossBias, TimestepEmbedding, Losses);
 
 }  // namespace gluegen::test

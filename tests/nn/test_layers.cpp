@@ -1,6 +1,8 @@
 // nn/: every layer's backward against central finite differences in double, on small odd shapes
 // (batch 1 included), plus composition, naming and bad-input errors.
 #include <gluegen/nn/attention.hpp>
+#include <gluegen/nn/conv.hpp>
+#include <gluegen/nn/pool.hpp>
 #include <gluegen/nn/dropout.hpp>
 #include <gluegen/nn/embedding.hpp>
 #include <gluegen/nn/geglu.hpp>
@@ -107,6 +109,48 @@ TEST(Gradients, MultiHeadAttentionSelfCrossMaskedBiased) {
     for (int j = 0; j < 4; ++j) EXPECT_EQ(g[k * 4 + j], 0.0);
 }
 
+TEST(Gradients, ConvolutionsPoolingGroupNorm) {
+  struct Case {
+    index_t in, out, kernel, stride, padding;
+    Shape x;
+  };
+  for (const Case& k : {Case{3, 4, 3, 1, 1, {2, 3, 6, 5}}, Case{3, 4, 3, 2, 1, {1, 3, 7, 6}}, Case{3, 5, 1, 1, 0, {2, 3, 4, 4}},
+                        Case{2, 3, 4, 2, 0, {1, 2, 9, 8}}, Case{2, 2, 1, 2, 0, {1, 2, 5, 5}}}) {
+    Conv2d<D, Cpu> conv(k.in, k.out, k.kernel, {.stride = k.stride, .padding = k.padding, .seed = 20});
+    expect_layer_gradients(conv, k.x, 70, fmt::format("Conv2d k{} s{} p{}", k.kernel, k.stride, k.padding));
+  }
+  UpsampleNearest2d<D, Cpu> up(2);
+  expect_layer_gradients(up, {2, 3, 4, 5}, 71, "UpsampleNearest2d");
+  AvgPool2d<D, Cpu> pool(2);
+  expect_layer_gradients(pool, {2, 3, 4, 6}, 72, "AvgPool2d");
+  GroupNorm<D, Cpu> gn(2, 6);
+  randomize(gn, 73);
+  expect_layer_gradients(gn, {2, 6, 3, 5}, 74, "GroupNorm");
+  expect_layer_gradients(gn, {1, 6, 7}, 75, "GroupNorm 1-D");
+}
+
+TEST(Gradients, EmbeddingAccumulatesRepeatedIds) {
+  Embedding<D, Cpu> emb(10, 4, 3);
+  const auto ids = Tensor<std::int32_t, Cpu>::from_host({2, 3}, std::vector<std::int32_t>{1, 7, 3, 3, 0, 9});
+  Embedding<D, Cpu>::Cache c;
+  const Td y = emb.forward(ids, c).clone();
+  EXPECT_EQ(y.shape(), (Shape{2, 3, 4}));
+  const Td dy = ops::randn<D, Cpu>(y.shape(), 76);
+  emb.backward(dy, c);
+  const auto loss = [&] {
+    Embedding<D, Cpu>::Cache fresh;
+    return dot(emb.forward(ids, fresh), dy);
+  };
+  EXPECT_TRUE(fd_matches(loss, emb.weight.value, emb.weight.grad, "Embedding weight"));
+  const auto bad = Tensor<std::int32_t, Cpu>::from_host({2}, std::vector<std::int32_t>{4, 10});
+  try {
+    (void)emb.forward(bad, c);
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_NE(e.message().find("id 10 at position 1 is outside the vocabulary [0, 10)"), std::string::npos) << e.message();
+  }
+}
+
 TEST(Dropout, InvertedScalingReproducibleMasksAndEval) {
   Dropout<D, Cpu> drop(0.25, 99);
   Dropout<D, Cpu>::Cache c;
@@ -178,6 +222,14 @@ TEST(Errors, BadInputsNameTheModuleAndShapes) {
   MixerBlock<float, Cpu> mixer({.tokens = 5, .dim = 6, .token_hidden = 7, .channel_hidden = 8});
   MixerBlock<float, Cpu>::Cache mc;
   EXPECT_THROW((void)mixer.forward(Tensor<float, Cpu>::zeros({2, 4, 6}), mc), ShapeError);
+  Conv2d<float, Cpu> conv(3, 4, 3);
+  Conv2d<float, Cpu>::Cache cc;
+  EXPECT_THROW((void)conv.forward(Tensor<float, Cpu>::zeros({1, 2, 8, 8}), cc), ShapeError);  // wrong channels
+  EXPECT_THROW((void)conv.forward(Tensor<float, Cpu>::zeros({1, 3, 2, 2}), cc), ShapeError);  // smaller than the kernel
+  EXPECT_THROW((GroupNorm<float, Cpu>(4, 6)), ShapeError);
+  AvgPool2d<float, Cpu> pool(2);
+  AvgPool2d<float, Cpu>::Cache pc;
+  EXPECT_THROW((void)pool.forward(Tensor<float, Cpu>::zeros({1, 1, 5, 4}), pc), ShapeError);
 }
 
 TEST(SteadyState, CachesAreReusedAcrossSteps) {

@@ -18,7 +18,7 @@
 
 namespace gluegen {
 
-enum class DType : std::uint8_t { f32, f64, f16, bf16 };
+enum class DType : std::uint8_t { f32, f64, f16, bf16, i32 };
 
 [[nodiscard]] constexpr std::string_view dtype_name(DType t) noexcept {
   switch (t) {
@@ -26,12 +26,13 @@ enum class DType : std::uint8_t { f32, f64, f16, bf16 };
     case DType::f64: return "f64";
     case DType::f16: return "f16";
     case DType::bf16: return "bf16";
+    case DType::i32: return "i32";
   }
   return "?";
 }
 
 [[nodiscard]] constexpr std::size_t dtype_size(DType t) noexcept {
-  return t == DType::f64 ? 8 : t == DType::f32 ? 4 : 2;
+  return t == DType::f64 ? 8 : (t == DType::f32 || t == DType::i32) ? 4 : 2;
 }
 
 namespace detail {
@@ -112,9 +113,10 @@ struct bf16 {
   }
 };
 
-/// Element types a Tensor can hold.
+/// Element types a Tensor can hold. int32 is for indices (token ids): stored, gathered, never computed on.
 template <typename T>
-concept Element = std::same_as<T, float> || std::same_as<T, double> || std::same_as<T, f16> || std::same_as<T, bf16>;
+concept Element = std::same_as<T, float> || std::same_as<T, double> || std::same_as<T, f16> || std::same_as<T, bf16> ||
+                  std::same_as<T, std::int32_t>;
 
 /// Element types arithmetic runs in. f16/bf16 tensors are converted (Tensor::cast) before compute.
 template <typename T>
@@ -124,7 +126,8 @@ template <Element T>
 inline constexpr DType dtype_of = std::same_as<T, float> ? DType::f32
                                   : std::same_as<T, double> ? DType::f64
                                   : std::same_as<T, f16>  ? DType::f16
-                                                          : DType::bf16;
+                                  : std::same_as<T, bf16> ? DType::bf16
+                                                          : DType::i32;
 
 /// Converts between any two Element types (through f32 for the 16-bit ones).
 template <Element To, Element From>

@@ -1,7 +1,7 @@
 #pragma once
 // The HDF5 weight store: named tensors as datasets in nested groups (a dotted name
 // "encoder.layers.0.fc1.weight" is the dataset /encoder/layers/0/fc1/weight), stored in their native
-// dtype (f32, f64, f16, bf16), and root attributes `gluegen_format` (int), `model_type` and `config`
+// dtype (f32, f64, f16, bf16; i32 for indices), and root attributes `gluegen_format` (int), `model_type` and `config`
 // (JSON text). h5py reads and writes the same layout, which is how tools/ exchanges weights with
 // PyTorch.
 //
@@ -117,6 +117,7 @@ inline Handle memory_type(DType dtype) {
   switch (dtype) {
     case DType::f32: return Handle(H5Tcopy(H5T_NATIVE_FLOAT), H5Tclose);
     case DType::f64: return Handle(H5Tcopy(H5T_NATIVE_DOUBLE), H5Tclose);
+    case DType::i32: return Handle(H5Tcopy(H5T_NATIVE_INT32), H5Tclose);
     default: return half_type(dtype);
   }
 }
@@ -175,6 +176,7 @@ class WeightWriter {
       case DType::f64: write_as<double>(name, tensor); break;
       case DType::f16: write_as<f16>(name, tensor); break;
       case DType::bf16: write_as<bf16>(name, tensor); break;
+      case DType::i32: write_as<std::int32_t>(name, tensor); break;
     }
   }
 
@@ -313,6 +315,7 @@ class WeightReader {
       case DType::f64: read_converted<double>(name, dataset, host); break;
       case DType::f16: read_converted<f16>(name, dataset, host); break;
       case DType::bf16: read_converted<bf16>(name, dataset, host); break;
+      case DType::i32: read_converted<std::int32_t>(name, dataset, host); break;
     }
     if constexpr (std::same_as<P, Cpu>) return host;
     else return ops::transfer<P>(host);
@@ -363,8 +366,9 @@ class WeightReader {
     else if (cls == H5T_FLOAT && size == 8) info.dtype = DType::f64;
     else if (cls == H5T_FLOAT && size == 2 && esize == 5 && msize == 10) info.dtype = DType::f16;
     else if (cls == H5T_FLOAT && size == 2 && esize == 8 && msize == 7) info.dtype = DType::bf16;
+    else if (cls == H5T_INTEGER && size == 4 && H5Tget_sign(type.get()) == H5T_SGN_2) info.dtype = DType::i32;
     else
-      GLUEGEN_THROW(DTypeError, "dataset '{}' in '{}' has an unsupported element type ({} of {} bytes); weights must be f32, f64, f16 or bf16",
+      GLUEGEN_THROW(DTypeError, "dataset '{}' in '{}' has an unsupported element type ({} of {} bytes); tensors are f32, f64, f16, bf16 or i32",
                     name, path_.string(), cls == H5T_FLOAT ? "float" : cls == H5T_INTEGER ? "integer" : "non-numeric", size);
     return info;
   }

@@ -1,16 +1,56 @@
 #pragma once
+// Embedding: a learned table [V, D] looked up by int32 ids (torch.nn.Embedding; also learned
+// position embeddings, looked up by 0..L-1). Its input is ids, not a tensor of values, so it is a
+// Module but not a Layer: backward adds into the table's gradient and returns nothing.
+//
 // Sinusoidal timestep embedding (Vaswani et al. 2017, sec. 3.5; as diffusers' get_timestep_embedding,
 // which SD's UNet uses with flip_sin_to_cos = true and downscale_freq_shift = 0):
 //   freq_j = exp(-ln(max_period) * j / (half - shift)),  j = 0..half-1
 //   emb(t) = [sin(t freq), cos(t freq)]   (or [cos, sin] when flipped), zero-padded to an odd dim.
 // Timesteps are not differentiated, so this is a function, not a layer.
-#include <gluegen/tensor.hpp>
+#include <gluegen/nn/module.hpp>
 
 #include <cmath>
 #include <span>
 #include <vector>
 
 namespace gluegen::nn {
+
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+class Embedding {
+ public:
+  using value_type = T;
+  using policy = P;
+  using TensorT = Tensor<T, P>;
+  using Ids = Tensor<std::int32_t, P>;
+  struct Cache {
+    Ids ids;
+    TensorT y;
+  };
+
+  /// Initialised as torch.nn.Embedding: N(0, 1).
+  Embedding(index_t num_embeddings, index_t dim, std::uint64_t seed = 0) : weight(Shape{num_embeddings, dim}) {
+    ops::fill_normal(weight.value, seed);
+  }
+
+  /// ids [...] -> [..., D]; an id outside [0, V) is a ValueError naming it.
+  const TensorT& forward(const Ids& ids, Cache& c) {
+    c.ids = ids;
+    reset_if_changed(c.y, ids.shape().appended(weight.value.size(1)));
+    ops::gather_rows(weight.value, ids, c.y);
+    return c.y;
+  }
+  void backward(const TensorT& dy, Cache& c) {
+    if (weight.trainable) ops::scatter_add_rows(dy, c.ids, weight.grad_buffer());
+  }
+
+  template <typename F>
+  void visit_parameters(F&& f, const std::string& prefix) { f(prefix + "weight", weight); }
+
+  Param<T, P> weight;
+};
+
+static_assert(Module<Embedding<float, Cpu>>);
 
 struct TimestepEmbeddingOptions {
   bool flip_sin_to_cos = true;

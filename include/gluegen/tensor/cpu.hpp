@@ -424,6 +424,92 @@ struct Cpu {
     });
   }
 
+  /// cols[b] [C*kh*kw, Ho*Wo] from x [B, C, H, W]: row (c, i, j) holds the input pixel that kernel
+  /// tap (i, j) of channel c sees at each output position (0 in the padding).
+  template <ComputeElement T>
+  static void im2col(const T* x, const ConvGeometry& g, T* cols) {
+    const index_t planes = g.batch * g.channels;
+#pragma omp parallel for schedule(static) if (planes * g.col_cols() * g.kernel_h * g.kernel_w >= detail::kParallelElements)
+    for (index_t bc = 0; bc < planes; ++bc) {
+      const T* plane = x + bc * g.height * g.width;
+      T* out = cols + bc * g.kernel_h * g.kernel_w * g.col_cols();  // (b, c) rows are contiguous in [B, C*kh*kw, HoWo]
+      for (index_t i = 0; i < g.kernel_h; ++i)
+        for (index_t j = 0; j < g.kernel_w; ++j, out += g.col_cols())
+          for (index_t oh = 0; oh < g.out_h; ++oh) {
+            const index_t h = oh * g.stride_h - g.pad_h + i;
+            for (index_t ow = 0; ow < g.out_w; ++ow) {
+              const index_t w = ow * g.stride_w - g.pad_w + j;
+              out[oh * g.out_w + ow] = (h >= 0 && h < g.height && w >= 0 && w < g.width) ? plane[h * g.width + w] : T(0);
+            }
+          }
+    }
+  }
+
+  /// The adjoint of im2col: dx [B, C, H, W] = sum of every column entry back onto its input pixel.
+  template <ComputeElement T>
+  static void col2im(const T* cols, const ConvGeometry& g, T* dx) {
+    const index_t planes = g.batch * g.channels;
+#pragma omp parallel for schedule(static) if (planes * g.col_cols() * g.kernel_h * g.kernel_w >= detail::kParallelElements)
+    for (index_t bc = 0; bc < planes; ++bc) {
+      T* plane = dx + bc * g.height * g.width;
+      std::fill(plane, plane + g.height * g.width, T(0));
+      const T* in = cols + bc * g.kernel_h * g.kernel_w * g.col_cols();
+      for (index_t i = 0; i < g.kernel_h; ++i)
+        for (index_t j = 0; j < g.kernel_w; ++j, in += g.col_cols())
+          for (index_t oh = 0; oh < g.out_h; ++oh) {
+            const index_t h = oh * g.stride_h - g.pad_h + i;
+            if (h < 0 || h >= g.height) continue;
+            for (index_t ow = 0; ow < g.out_w; ++ow) {
+              const index_t w = ow * g.stride_w - g.pad_w + j;
+              if (w >= 0 && w < g.width) plane[h * g.width + w] += in[oh * g.out_w + ow];
+            }
+          }
+    }
+  }
+
+  /// y [planes, H*k, W*k] = scale * x [planes, H, W] repeated over k x k blocks (nearest upsampling).
+  template <ComputeElement T>
+  static void upsample_nearest(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale, T* y) {
+    const index_t oh = height * factor, ow = width * factor;
+    detail::parallel_ranges(planes, std::max<index_t>(1, detail::kParallelElements / (oh * ow)), [&](index_t b, index_t e) {
+      for (index_t p = b; p < e; ++p)
+        for (index_t h = 0; h < oh; ++h)
+          for (index_t w = 0; w < ow; ++w) y[(p * oh + h) * ow + w] = scale * x[(p * height + h / factor) * width + w / factor];
+    });
+  }
+
+  /// y [planes, H/k, W/k] = scale * sum of each k x k block of x [planes, H, W] (floor: a remainder
+  /// row/column is dropped, as torch's AvgPool2d).
+  template <ComputeElement T>
+  static void block_sum(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale, T* y) {
+    const index_t oh = height / factor, ow = width / factor;
+    detail::parallel_ranges(planes, std::max<index_t>(1, detail::kParallelElements / (height * width)), [&](index_t b, index_t e) {
+      for (index_t p = b; p < e; ++p)
+        for (index_t h = 0; h < oh; ++h)
+          for (index_t w = 0; w < ow; ++w) {
+            T sum = 0;
+            for (index_t i = 0; i < factor; ++i)
+              for (index_t j = 0; j < factor; ++j) sum += x[(p * height + h * factor + i) * width + w * factor + j];
+            y[(p * oh + h) * ow + w] = scale * sum;
+          }
+    });
+  }
+
+  /// out[i, :] = table[ids[i], :] (ids already range-checked by ops.hpp).
+  template <ComputeElement T>
+  static void gather_rows(const T* table, const std::int32_t* ids, index_t n, index_t dim, T* out) {
+    detail::parallel_ranges(n, std::max<index_t>(1, detail::kParallelElements / dim), [&](index_t b, index_t e) {
+      for (index_t i = b; i < e; ++i) std::copy(table + ids[i] * dim, table + (ids[i] + 1) * dim, out + i * dim);
+    });
+  }
+
+  /// dtable[ids[i], :] += dout[i, :], in order of i (deterministic; repeated ids accumulate).
+  template <ComputeElement T>
+  static void scatter_add_rows(const T* dout, const std::int32_t* ids, index_t n, index_t dim, T* dtable) {
+    for (index_t i = 0; i < n; ++i)
+      for (index_t k = 0; k < dim; ++k) dtable[ids[i] * dim + k] += dout[i * dim + k];
+  }
+
   /// sum x^2 in double (global gradient norms).
   template <ComputeElement T>
   static double sum_squares(const T* x, index_t n) {

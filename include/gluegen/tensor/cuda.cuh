@@ -336,6 +336,71 @@ __global__ void sgd_step_kernel(index_t n, T* param, const T* grad, T* buf, SgdS
   GLUEGEN_GRID_LOOP(i, n) sgd_update(param[i], grad[i], buf[i], s);
 }
 
+/// One thread per column entry (b, c, i, j, oh, ow).
+template <typename T>
+__global__ void im2col_kernel(const T* x, ConvGeometry g, T* cols) {
+  const index_t taps = g.kernel_h * g.kernel_w, n = g.batch * g.channels * taps * g.col_cols();
+  GLUEGEN_GRID_LOOP(idx, n) {
+    const index_t ow = idx % g.out_w, oh = (idx / g.out_w) % g.out_h, tap = (idx / g.col_cols()) % taps, bc = idx / (g.col_cols() * taps);
+    const index_t h = oh * g.stride_h - g.pad_h + tap / g.kernel_w, w = ow * g.stride_w - g.pad_w + tap % g.kernel_w;
+    cols[idx] = (h >= 0 && h < g.height && w >= 0 && w < g.width) ? x[(bc * g.height + h) * g.width + w] : T(0);
+  }
+}
+
+/// One thread per input pixel, gathering the column entries that read it (no atomics, deterministic).
+template <typename T>
+__global__ void col2im_kernel(const T* cols, ConvGeometry g, T* dx) {
+  const index_t n = g.batch * g.channels * g.height * g.width, taps = g.kernel_h * g.kernel_w;
+  GLUEGEN_GRID_LOOP(idx, n) {
+    const index_t w = idx % g.width, h = (idx / g.width) % g.height, bc = idx / (g.width * g.height);
+    T sum = 0;
+    for (index_t i = 0; i < g.kernel_h; ++i) {
+      const index_t oh_s = h + g.pad_h - i;
+      if (oh_s < 0 || oh_s % g.stride_h != 0 || oh_s / g.stride_h >= g.out_h) continue;
+      for (index_t j = 0; j < g.kernel_w; ++j) {
+        const index_t ow_s = w + g.pad_w - j;
+        if (ow_s < 0 || ow_s % g.stride_w != 0 || ow_s / g.stride_w >= g.out_w) continue;
+        sum += cols[((bc * taps + i * g.kernel_w + j) * g.out_h + oh_s / g.stride_h) * g.out_w + ow_s / g.stride_w];
+      }
+    }
+    dx[idx] = sum;
+  }
+}
+
+template <typename T>
+__global__ void upsample_nearest_kernel(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale, T* y) {
+  const index_t oh = height * factor, ow = width * factor;
+  GLUEGEN_GRID_LOOP(idx, planes * oh * ow) {
+    const index_t w = idx % ow, h = (idx / ow) % oh, p = idx / (oh * ow);
+    y[idx] = scale * x[(p * height + h / factor) * width + w / factor];
+  }
+}
+
+template <typename T>
+__global__ void block_sum_kernel(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale, T* y) {
+  const index_t oh = height / factor, ow = width / factor;
+  GLUEGEN_GRID_LOOP(idx, planes * oh * ow) {
+    const index_t w = idx % ow, h = (idx / ow) % oh, p = idx / (oh * ow);
+    T sum = 0;
+    for (index_t i = 0; i < factor; ++i)
+      for (index_t j = 0; j < factor; ++j) sum += x[(p * height + h * factor + i) * width + w * factor + j];
+    y[idx] = scale * sum;
+  }
+}
+
+template <typename T>
+__global__ void gather_rows_kernel(const T* table, const std::int32_t* ids, index_t n, index_t dim, T* out) {
+  GLUEGEN_GRID_LOOP(idx, n * dim) out[idx] = table[ids[idx / dim] * dim + idx % dim];
+}
+
+/// One thread per table column, rows in id order: deterministic accumulation of repeated ids.
+template <typename T>
+__global__ void scatter_add_rows_kernel(const T* dout, const std::int32_t* ids, index_t n, index_t dim, T* dtable) {
+  GLUEGEN_GRID_LOOP(k, dim) {
+    for (index_t i = 0; i < n; ++i) dtable[ids[i] * dim + k] += dout[i * dim + k];
+  }
+}
+
 template <typename T>
 struct Square {
   __host__ __device__ double operator()(T v) const { return static_cast<double>(v) * static_cast<double>(v); }
@@ -505,6 +570,46 @@ struct Cuda {
     if (n == 0) return;
     detail::cuda::sgd_step_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(n, param, grad, buf, s);
     detail::cuda::check_launch("sgd_step_kernel");
+  }
+  template <ComputeElement T>
+  static void im2col(const T* x, const ConvGeometry& g, T* cols) {
+    const index_t n = g.batch * g.col_rows() * g.col_cols();
+    if (n == 0) return;
+    detail::cuda::im2col_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(x, g, cols);
+    detail::cuda::check_launch("im2col_kernel");
+  }
+  template <ComputeElement T>
+  static void col2im(const T* cols, const ConvGeometry& g, T* dx) {
+    const index_t n = g.batch * g.channels * g.height * g.width;
+    if (n == 0) return;
+    detail::cuda::col2im_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(cols, g, dx);
+    detail::cuda::check_launch("col2im_kernel");
+  }
+  template <ComputeElement T>
+  static void upsample_nearest(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale, T* y) {
+    const index_t n = planes * height * width * factor * factor;
+    if (n == 0) return;
+    detail::cuda::upsample_nearest_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(x, planes, height, width, factor, scale, y);
+    detail::cuda::check_launch("upsample_nearest_kernel");
+  }
+  template <ComputeElement T>
+  static void block_sum(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale, T* y) {
+    const index_t n = planes * (height / factor) * (width / factor);
+    if (n == 0) return;
+    detail::cuda::block_sum_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(x, planes, height, width, factor, scale, y);
+    detail::cuda::check_launch("block_sum_kernel");
+  }
+  template <ComputeElement T>
+  static void gather_rows(const T* table, const std::int32_t* ids, index_t n, index_t dim, T* out) {
+    if (n * dim == 0) return;
+    detail::cuda::gather_rows_kernel<<<detail::cuda::grid_for(n * dim), detail::cuda::kThreads>>>(table, ids, n, dim, out);
+    detail::cuda::check_launch("gather_rows_kernel");
+  }
+  template <ComputeElement T>
+  static void scatter_add_rows(const T* dout, const std::int32_t* ids, index_t n, index_t dim, T* dtable) {
+    if (n * dim == 0) return;
+    detail::cuda::scatter_add_rows_kernel<<<detail::cuda::grid_for(dim), detail::cuda::kThreads>>>(dout, ids, n, dim, dtable);
+    detail::cuda::check_launch("scatter_add_rows_kernel");
   }
   template <ComputeElement T>
   static double sum_squares(const T* x, index_t n) {

@@ -32,6 +32,16 @@ struct SgdStep {
   bool nesterov, first_step;
 };
 
+/// Geometry of a 2-D convolution over x [batch, channels, height, width] with a kernel_h x kernel_w
+/// window, stride and zero padding; out_h/out_w as torch: (in + 2 pad - kernel) / stride + 1.
+struct ConvGeometry {
+  index_t batch = 0, channels = 0, height = 0, width = 0;
+  index_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  index_t out_h = 0, out_w = 0;
+  [[nodiscard]] GLUEGEN_HOST_DEVICE index_t col_rows() const { return channels * kernel_h * kernel_w; }
+  [[nodiscard]] GLUEGEN_HOST_DEVICE index_t col_cols() const { return out_h * out_w; }
+};
+
 /// One element of an Adam/AdamW step, in torch.optim.Adam's operation order. Shared by every policy
 /// (a CPU loop, a CUDA kernel) so the update is the same arithmetic everywhere.
 template <typename T>
@@ -109,6 +119,12 @@ concept TensorPolicy = requires(float* out, const float* in, const Shape& shape,
   P::sgd_step(n, out, in, out, SgdStep{});
   { P::sum_squares(in, n) } -> std::convertible_to<double>;
   P::gemm(gemm);
+  P::im2col(in, ConvGeometry{}, out);
+  P::col2im(in, ConvGeometry{}, out);
+  P::upsample_nearest(in, n, n, n, n, 1.0f, out);
+  P::block_sum(in, n, n, n, n, 1.0f, out);
+  P::gather_rows(in, static_cast<const std::int32_t*>(nullptr), n, n, out);
+  P::scatter_add_rows(in, static_cast<const std::int32_t*>(nullptr), n, n, out);
   P::fill_uniform(out, n, seed, seed, 0.0f, 1.0f);
   P::fill_normal(out, n, seed, seed, 0.0f, 1.0f);
   { P::count_nonfinite(in, n) } -> std::convertible_to<index_t>;

@@ -397,6 +397,71 @@ void sgd_step(Tensor<T, P>& param, const Tensor<T, P>& grad, Tensor<T, P>& buf, 
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Images ([B, C, H, W]) and lookups
+
+/// The im2col matrix [B, C*kh*kw, Ho*Wo] of x [B, C, H, W] for geometry g (g's sizes must match x).
+template <ComputeElement T, TensorPolicy P>
+void im2col(const Tensor<T, P>& x, const ConvGeometry& g, Tensor<T, P>& cols) {
+  GLUEGEN_CHECK_AS(ShapeError, x.shape() == (Shape{g.batch, g.channels, g.height, g.width}), "im2col: x has shape {}, the geometry says [{}, {}, {}, {}]",
+                   x.shape(), g.batch, g.channels, g.height, g.width);
+  const Tensor<T, P> src = x.contiguous();
+  detail::prepare_output("im2col", cols, Shape{g.batch, g.col_rows(), g.col_cols()});
+  P::im2col(src.data(), g, cols.data());
+}
+
+/// The adjoint of im2col: dx [B, C, H, W] from column gradients [B, C*kh*kw, Ho*Wo].
+template <ComputeElement T, TensorPolicy P>
+void col2im(const Tensor<T, P>& cols, const ConvGeometry& g, Tensor<T, P>& dx) {
+  GLUEGEN_CHECK_AS(ShapeError, cols.shape() == (Shape{g.batch, g.col_rows(), g.col_cols()}), "col2im: columns have shape {}, expected [{}, {}, {}]",
+                   cols.shape(), g.batch, g.col_rows(), g.col_cols());
+  const Tensor<T, P> src = cols.contiguous();
+  detail::prepare_output("col2im", dx, Shape{g.batch, g.channels, g.height, g.width});
+  P::col2im(src.data(), g, dx.data());
+}
+
+/// y [B, C, H*k, W*k] = scale * nearest-neighbour upsampling of x [B, C, H, W] by factor k.
+template <ComputeElement T, TensorPolicy P>
+void upsample_nearest(const Tensor<T, P>& x, index_t factor, Tensor<T, P>& y, T scale = T(1)) {
+  GLUEGEN_CHECK_AS(ShapeError, x.rank() == 4 && factor >= 1, "upsample_nearest: x has shape {} (needs [B, C, H, W]), factor {}", x.shape(), factor);
+  const Tensor<T, P> src = x.contiguous();
+  detail::prepare_output("upsample_nearest", y, Shape{x.size(0), x.size(1), x.size(2) * factor, x.size(3) * factor});
+  P::upsample_nearest(src.data(), x.size(0) * x.size(1), x.size(2), x.size(3), factor, scale, y.data());
+}
+
+/// y [B, C, H/k, W/k] = scale * sum over each k x k block of x (floor, as AvgPool2d).
+template <ComputeElement T, TensorPolicy P>
+void block_sum(const Tensor<T, P>& x, index_t factor, Tensor<T, P>& y, T scale = T(1)) {
+  GLUEGEN_CHECK_AS(ShapeError, x.rank() == 4 && factor >= 1 && x.size(2) >= factor && x.size(3) >= factor,
+                   "block_sum: x has shape {} (needs [B, C, H, W] with H, W >= {})", x.shape(), factor);
+  const Tensor<T, P> src = x.contiguous();
+  detail::prepare_output("block_sum", y, Shape{x.size(0), x.size(1), x.size(2) / factor, x.size(3) / factor});
+  P::block_sum(src.data(), x.size(0) * x.size(1), x.size(2), x.size(3), factor, scale, y.data());
+}
+
+/// out [ids..., D] = table [V, D] rows at ids. Every id must lie in [0, V): an IndexError-style
+/// ValueError names the first bad id and its position.
+template <ComputeElement T, TensorPolicy P>
+void gather_rows(const Tensor<T, P>& table, const Tensor<std::int32_t, P>& ids, Tensor<T, P>& out) {
+  GLUEGEN_CHECK_AS(ShapeError, table.rank() == 2, "gather_rows: table has shape {}, expected [V, D]", table.shape());
+  const auto host_ids = ids.to_vector();
+  for (std::size_t i = 0; i < host_ids.size(); ++i)
+    GLUEGEN_CHECK_AS(ValueError, host_ids[i] >= 0 && host_ids[i] < table.size(0), "gather_rows: id {} at position {} is outside the vocabulary [0, {})",
+                     host_ids[i], i, table.size(0));
+  const Tensor<std::int32_t, P> idx = ids.contiguous();
+  detail::prepare_output("gather_rows", out, ids.shape().appended(table.size(1)));
+  P::gather_rows(table.contiguous().data(), idx.data(), ids.numel(), table.size(1), out.data());
+}
+
+/// dtable[ids[i]] += dout[i] (repeated ids accumulate), for the gradient of gather_rows.
+template <ComputeElement T, TensorPolicy P>
+void scatter_add_rows(const Tensor<T, P>& dout, const Tensor<std::int32_t, P>& ids, Tensor<T, P>& dtable) {
+  GLUEGEN_CHECK_AS(ShapeError, dtable.rank() == 2 && dout.shape() == ids.shape().appended(dtable.size(1)) && dtable.is_contiguous(),
+                   "scatter_add_rows: dout {} must be ids {} x [{}]", dout.shape(), ids.shape(), dtable.size(1));
+  const Tensor<std::int32_t, P> idx = ids.contiguous();
+  P::scatter_add_rows(dout.contiguous().data(), idx.data(), ids.numel(), dtable.size(1), dtable.data());
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Matrix products
 
 struct MatmulOptions {

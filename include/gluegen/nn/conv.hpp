@@ -1,0 +1,102 @@
+#pragma once
+// Conv2d as im2col + one batched GEMM (Chellapilla et al. 2006): y[b] = W [O, C*k*k] cols[b] + bias,
+// weight [O, C, k, k] as torch.nn.Conv2d / diffusers. Backward: dW += dy[b] cols[b]^T, and
+// dx = col2im(W^T dy). A 1x1 stride-1 unpadded convolution skips im2col: its columns are x itself.
+#include <gluegen/nn/module.hpp>
+
+#include <cmath>
+
+namespace gluegen::nn {
+
+struct Conv2dOptions {
+  index_t stride = 1, padding = 0;
+  bool bias = true;
+  std::uint64_t seed = 0, stream = 0;
+};
+
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+class Conv2d {
+ public:
+  using value_type = T;
+  using policy = P;
+  using TensorT = Tensor<T, P>;
+  struct Cache {
+    ConvGeometry g;
+    TensorT cols, y, dcols, dx, bias_rows;
+  };
+
+  /// Initialised as torch.nn.Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in * k * k.
+  Conv2d(index_t in_channels, index_t out_channels, index_t kernel, Conv2dOptions opt = {})
+      : weight(Shape{out_channels, in_channels, kernel, kernel}), in_(in_channels), out_(out_channels), kernel_(kernel), opt_(opt) {
+    GLUEGEN_CHECK_AS(ShapeError, in_channels > 0 && out_channels > 0 && kernel > 0 && opt.stride > 0 && opt.padding >= 0,
+                     "Conv2d: invalid sizes (in {}, out {}, kernel {}, stride {}, padding {})", in_channels, out_channels, kernel, opt.stride, opt.padding);
+    const T bound = T(1) / std::sqrt(T(in_channels * kernel * kernel));
+    ops::fill_uniform(weight.value, opt.seed, -bound, bound, 2 * opt.stream);
+    if (opt.bias) {
+      bias = Param<T, P>(Shape{out_channels});
+      ops::fill_uniform(bias.value, opt.seed, -bound, bound, 2 * opt.stream + 1);
+    }
+  }
+
+  /// x: [B, C, H, W] -> [B, O, Ho, Wo]
+  const TensorT& forward(const TensorT& x, Cache& c) {
+    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 4 && x.size(1) == in_, "Conv2d({} -> {}, k{}): input has shape {}, expected [B, {}, H, W]", in_, out_,
+                     kernel_, x.shape(), in_);
+    const ConvGeometry g = geometry(x.shape());
+    GLUEGEN_CHECK_AS(ShapeError, g.out_h > 0 && g.out_w > 0, "Conv2d(k{}, stride {}, padding {}): input {} is smaller than the kernel", kernel_,
+                     opt_.stride, opt_.padding, x.shape());
+    if (!(c.g.batch == g.batch && c.g.height == g.height && c.g.width == g.width)) c = Cache{};
+    c.g = g;
+    if (pointwise()) c.cols = x.contiguous().reshape({g.batch, in_, g.height * g.width});
+    else ops::im2col(x, g, c.cols);
+    TensorT y3 = c.y.defined() ? c.y.reshape({g.batch, out_, g.col_cols()}) : TensorT{};
+    ops::matmul(weight.value.reshape({out_, g.col_rows()}), c.cols, y3);
+    if (opt_.bias) ops::add(y3, bias.value.reshape({out_, 1}), y3);
+    c.y = y3.reshape({g.batch, out_, g.out_h, g.out_w});
+    return c.y;
+  }
+
+  const TensorT& backward(const TensorT& dy, Cache& c) {
+    const ConvGeometry& g = c.g;
+    GLUEGEN_CHECK_AS(ShapeError, dy.shape() == c.y.shape(), "Conv2d backward: dy has shape {}, the output had {}", dy.shape(), c.y.shape());
+    const TensorT dy3 = dy.contiguous().reshape({g.batch, out_, g.col_cols()});
+    const TensorT w2d = weight.value.reshape({out_, g.col_rows()});
+    if (weight.trainable) {
+      TensorT dw2d = weight.grad_buffer().reshape({out_, g.col_rows()});
+      for (index_t b = 0; b < g.batch; ++b) ops::matmul(dy3.select(b), c.cols.select(b), dw2d, {.trans_b = true, .beta = 1.0});
+    }
+    if (opt_.bias && bias.trainable) {  // sum over batch and positions
+      ops::sum_last(dy3, c.bias_rows);
+      ops::sum_leading(c.bias_rows.reshape({g.batch, out_}), bias.grad_buffer(), true);
+    }
+    ops::matmul(w2d, dy3, c.dcols, {.trans_a = true});  // [B, C*k*k, Ho*Wo]
+    if (pointwise()) c.dx = c.dcols.reshape({g.batch, in_, g.height, g.width});
+    else ops::col2im(c.dcols, g, c.dx);
+    return c.dx;
+  }
+
+  template <typename F>
+  void visit_parameters(F&& f, const std::string& prefix) {
+    f(prefix + "weight", weight);
+    if (opt_.bias) f(prefix + "bias", bias);
+  }
+
+  Param<T, P> weight, bias;
+
+ private:
+  [[nodiscard]] bool pointwise() const noexcept { return kernel_ == 1 && opt_.stride == 1 && opt_.padding == 0; }
+  [[nodiscard]] ConvGeometry geometry(const Shape& x) const {
+    ConvGeometry g{.batch = x[0], .channels = in_, .height = x[2], .width = x[3], .kernel_h = kernel_, .kernel_w = kernel_,
+                   .stride_h = opt_.stride, .stride_w = opt_.stride, .pad_h = opt_.padding, .pad_w = opt_.padding};
+    g.out_h = (g.height + 2 * g.pad_h - g.kernel_h) / g.stride_h + 1;
+    g.out_w = (g.width + 2 * g.pad_w - g.kernel_w) / g.stride_w + 1;
+    return g;
+  }
+
+  index_t in_, out_, kernel_;
+  Conv2dOptions opt_;
+};
+
+static_assert(Layer<Conv2d<float, Cpu>>);
+
+}  // namespace gluegen::nn
