@@ -3,6 +3,7 @@
 // heap allocations per steady-state iteration (a global operator new counter): design.md section 6
 // asks for none in the training loop. compare_pytorch.py runs the same configurations in PyTorch.
 #include <gluegen/nn/attention.hpp>
+#include <gluegen/nn/conv.hpp>
 #include <gluegen/nn/mixer.hpp>
 
 #include "bench_util.hpp"
@@ -68,6 +69,26 @@ void BM_SelfAttention(benchmark::State& state) {
   gluegen::bench::report(state, backward ? 3 * fwd : fwd);
 }
 BENCHMARK(BM_SelfAttention)->Args({64, 77, 768, 12, 0})->Args({64, 77, 768, 12, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Args: batch, in channels, out channels, size, kernel, backward. SD-UNet-like widths at small size.
+void BM_Conv2d(benchmark::State& state) {
+  const index_t batch = state.range(0), in = state.range(1), out = state.range(2), size = state.range(3), k = state.range(4);
+  const bool backward = state.range(5) != 0;
+  nn::Conv2d<float, Cpu> conv(in, out, k, {.padding = k / 2, .seed = 1});
+  const Tf x = ops::randn<float, Cpu>({batch, in, size, size}, 2), dy = ops::randn<float, Cpu>({batch, out, size, size}, 3);
+  nn::Conv2d<float, Cpu>::Cache cache;
+  (void)conv.forward(x, cache);
+  if (backward) (void)conv.backward(dy, cache);
+  const long before = g_allocations.load();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(conv.forward(x, cache).data());
+    if (backward) benchmark::DoNotOptimize(conv.backward(dy, cache).data());
+  }
+  state.counters["allocs/iter"] = static_cast<double>(g_allocations.load() - before) / static_cast<double>(state.iterations());
+  const double fwd = 2.0 * batch * out * size * size * in * k * k;
+  gluegen::bench::report(state, backward ? 3 * fwd : fwd);
+}
+BENCHMARK(BM_Conv2d)->Args({4, 320, 320, 32, 3, 0})->Args({4, 320, 320, 32, 3, 1})->Args({4, 320, 640, 32, 1, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -95,6 +95,11 @@ def main():
         name = f"BM_SelfAttention/{b}/{l}/{d}/{h}/{bwd}/real_time"
         x, dy = torch.randn(b, l, d, requires_grad=bool(bwd)), torch.randn(b, l, d)
         rows.append((f"SelfAttention {b}x{l}x{d} h{h} {'fwd+bwd' if bwd else 'fwd'}", g[name], torch_time(step(SelfAttention(d, h), x, dy, bwd))))
+    for (b, cin, cout, size, k, bwd) in [(4, 320, 320, 32, 3, 0), (4, 320, 320, 32, 3, 1), (4, 320, 640, 32, 1, 0)]:
+        name = f"BM_Conv2d/{b}/{cin}/{cout}/{size}/{k}/{bwd}/real_time"
+        x, dy = torch.randn(b, cin, size, size, requires_grad=bool(bwd)), torch.randn(b, cout, size, size)
+        rows.append((f"Conv2d {cin}->{cout} k{k} {b}x{size}x{size} {'fwd+bwd' if bwd else 'fwd'}", g[name],
+                     torch_time(step(nn.Conv2d(cin, cout, k, padding=k // 2), x, dy, bwd))))
     g = gluegen_times(f"{args.build}/benchmarks/bench_gemm", "BM_CpuPolicyMatmul")
     for (bt, m, n, k, tb) in [(1, 1024, 1024, 1024, 0), (1, 4928, 3072, 768, 0), (64, 77, 77, 64, 1)]:
         name = f"BM_CpuPolicyMatmul/{bt}/{m}/{n}/{k}/{tb}/real_time"

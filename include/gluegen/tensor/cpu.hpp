@@ -546,7 +546,8 @@ struct Cpu {
         else if (!g.trans_b) assign(A.transpose(), B);
         else assign(A.transpose(), B.transpose());
       };
-      if (g.batch > 1 && work * g.batch >= detail::kParallelElements * 4 && !omp_in_parallel()) {
+      // Many small products: one per thread. Large ones (>= 2^24 flops) thread better inside Eigen.
+      if (g.batch > 1 && work * g.batch >= detail::kParallelElements * 4 && work < (index_t{1} << 23) && !omp_in_parallel()) {
 #pragma omp parallel for schedule(static)
         for (index_t i = 0; i < g.batch; ++i) one(i);
       } else {
