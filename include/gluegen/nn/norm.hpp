@@ -95,7 +95,10 @@ class GroupNorm {
   const TensorT& forward(const TensorT& x, Cache& c) {
     const index_t C = weight.value.size(0);
     GLUEGEN_CHECK_AS(ShapeError, x.rank() >= 3 && x.size(1) == C, "GroupNorm({}, {}): input has shape {}, expected [B, {}, ...]", groups_, C, x.shape(), C);
-    if (c.shape != x.shape()) c = Cache{.shape = x.shape()};
+    if (c.shape != x.shape()) {  // new batch or resolution: new buffers
+      c = Cache{};
+      c.shape = x.shape();
+    }
     const index_t B = x.size(0), S = x.numel() / (B * C);
     c.rows = x.contiguous().reshape({B * groups_, -1});
     ops::norm_rows(c.rows, static_cast<const TensorT*>(nullptr), static_cast<const TensorT*>(nullptr), eps_, true, c.xhat, c.mean, c.rstd);
