@@ -1,6 +1,9 @@
 // The Cuda policy: GEMM in f32 (exact) and f16/bf16 (tensor cores, f32 accumulation) on GlueGen
 // shapes, and the row kernels. Each iteration synchronises, so times are device times. Reports used
 // device memory. Without a GPU it prints "skipped: no CUDA device" and exits 0.
+#include <gluegen/nn/attention.hpp>
+#include <gluegen/nn/conv.hpp>
+#include <gluegen/nn/mixer.hpp>
 #include <gluegen/tensor/cuda.cuh>
 #include <gluegen/tensor.hpp>
 
@@ -69,6 +72,40 @@ void BM_CudaGelu(benchmark::State& state) {
   gluegen::bench::report(state, 0, 2.0 * x.numel() * sizeof(float));
 }
 BENCHMARK(BM_CudaGelu)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+/// One forward + backward of a layer (a training step without the optimizer), as bench_nn on the CPU.
+template <typename L>
+void train_step(benchmark::State& state, L& layer, const Shape& x_shape, double flops) {
+  const auto x = ops::randn<float, Cuda>(x_shape, 2);
+  typename L::Cache cache;
+  const auto dy = ops::randn<float, Cuda>(layer.forward(x, cache).shape(), 3);
+  (void)layer.backward(dy, cache);
+  for (auto _ : state) {
+    (void)layer.forward(x, cache);
+    (void)layer.backward(dy, cache);
+    GLUEGEN_CUDA_CHECK(cudaDeviceSynchronize());
+  }
+  gluegen::bench::report(state, flops);
+  state.counters["device_MiB"] = device_used_mib();
+}
+
+void BM_CudaMixerBlockTrainStep(benchmark::State& state) {
+  nn::MixerBlock<float, Cuda> block({.tokens = 77, .dim = 768, .token_hidden = 308, .channel_hidden = 3072}, 1);
+  train_step(state, block, {64, 77, 768}, 3 * (2.0 * 2 * 64 * 768 * 77 * 308 + 2.0 * 2 * 64 * 77 * 768 * 3072));
+}
+BENCHMARK(BM_CudaMixerBlockTrainStep)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_CudaSelfAttentionTrainStep(benchmark::State& state) {
+  nn::MultiHeadAttention<float, Cuda> attn({.embed_dim = 768, .num_heads = 12}, 1);
+  train_step(state, attn, {64, 77, 768}, 3 * (2.0 * 64 * 77 * 768 * 768 * 4 + 2.0 * 2 * 64 * 77 * 77 * 768));
+}
+BENCHMARK(BM_CudaSelfAttentionTrainStep)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_CudaConv2dTrainStep(benchmark::State& state) {
+  nn::Conv2d<float, Cuda> conv(320, 320, 3, {.padding = 1, .seed = 1});
+  train_step(state, conv, {4, 320, 32, 32}, 3 * 2.0 * 4 * 320 * 1024 * 320 * 9);
+}
+BENCHMARK(BM_CudaConv2dTrainStep)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
