@@ -254,22 +254,42 @@ def _mlp_stack(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
 
 
 class TranslatorBase(nn.Module):
-    """Same structure and state_dict keys as GlueGen's translator_base (multilingual-gluenet/model.py)."""
+    """Same structure and state_dict keys as GlueGen's translator_base (multilingual-gluenet/model.py).
+    num_tok_out (default num_tok, as GlueGen) generalises the token MLP's output length, so the
+    block can also map 128/256 source tokens to 77 target tokens; residuals need equal shapes."""
 
-    def __init__(self, num_tok: int, dim: int, dim_out: int, mult: int = 2):
+    def __init__(self, num_tok: int, dim: int, dim_out: int, mult: int = 2, num_tok_out: int | None = None):
         super().__init__()
+        num_tok_out = num_tok if num_tok_out is None else num_tok_out
         self.dim_in, self.dim_out = dim, dim_out
-        self.net_tok = _mlp_stack(num_tok, int(num_tok * mult), num_tok)
+        self.residual = dim == dim_out and num_tok == num_tok_out
+        self.net_tok = _mlp_stack(num_tok, int(num_tok * mult), num_tok_out)
         self.net_sen = _mlp_stack(dim, int(dim * mult), dim_out)
 
     def forward(self, x):
-        if self.dim_in == self.dim_out:
+        if self.residual:
             x = self.net_sen(x) + x
             x = x.transpose(1, 2)
             x = self.net_tok(x) + x
             return x.transpose(1, 2)
         x = self.net_sen(x).transpose(1, 2)
         return self.net_tok(x).transpose(1, 2)
+
+
+class Translator(nn.Module):
+    """GlueGen's Translator (multilingual-gluenet/model.py): depth residual blocks in the source width,
+    each followed by GELU, then a tail block to the target width (and, here, token length)."""
+
+    def __init__(self, num_tok: int, dim: int, dim_out: int, mult: int = 2, depth: int = 5, num_tok_out: int | None = None):
+        super().__init__()
+        self.blocks = nn.ModuleList([TranslatorBase(num_tok, dim, dim, mult) for _ in range(depth)])
+        self.gelu = nn.GELU()
+        self.tail = TranslatorBase(num_tok, dim, dim_out, mult, num_tok_out)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = self.gelu(block(x) + x)
+        return self.tail(x)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -369,6 +389,10 @@ def module_cases(f: h5py.File) -> None:
     simple(f, "avg_pool", lambda: nn.AvgPool2d(2, 2), {"kernel_size": 2, "stride": 2}, (2, 3, 4, 6))
     simple(f, "gluegen_translator_base", lambda: TranslatorBase(5, 6, 6, mult=2),
            {"num_tok": 5, "dim": 6, "dim_out": 6, "mult": 2, "layer_norm_eps": 1e-5, "gelu": "erf"}, (2, 5, 6))
+    simple(f, "gluegen_translator", lambda: Translator(5, 6, 4, mult=2, depth=2),
+           {"num_tok": 5, "dim": 6, "dim_out": 4, "mult": 2, "depth": 2}, (2, 5, 6))
+    simple(f, "gluegen_translator_lenmap", lambda: Translator(5, 6, 4, mult=2, depth=1, num_tok_out=3),
+           {"num_tok": 5, "num_tok_out": 3, "dim": 6, "dim_out": 4, "mult": 2, "depth": 1}, (2, 5, 6))
 
 
 # ----------------------------------------------------------------------------------------------
