@@ -245,6 +245,11 @@ class LoraLinear(nn.Module):
         return self.base_layer(x) + self.scaling * self.lora_B(self.lora_A(x))
 
 
+def _mlp_stack_noln(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
+    """GlueGen's translator_base_noln MLP: no LayerNorms (indices 0, 2, 4 are the Linears)."""
+    return nn.Sequential(nn.Linear(d_in, d_hidden), nn.GELU(), nn.Linear(d_hidden, d_hidden), nn.GELU(), nn.Linear(d_hidden, d_out))
+
+
 def _mlp_stack(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Linear(d_in, d_hidden), nn.LayerNorm(d_hidden), nn.GELU(),
@@ -258,13 +263,14 @@ class TranslatorBase(nn.Module):
     num_tok_out (default num_tok, as GlueGen) generalises the token MLP's output length, so the
     block can also map 128/256 source tokens to 77 target tokens; residuals need equal shapes."""
 
-    def __init__(self, num_tok: int, dim: int, dim_out: int, mult: int = 2, num_tok_out: int | None = None):
+    def __init__(self, num_tok: int, dim: int, dim_out: int, mult: int = 2, num_tok_out: int | None = None, layer_norm: bool = True):
         super().__init__()
         num_tok_out = num_tok if num_tok_out is None else num_tok_out
+        stack = _mlp_stack if layer_norm else _mlp_stack_noln
         self.dim_in, self.dim_out = dim, dim_out
         self.residual = dim == dim_out and num_tok == num_tok_out
-        self.net_tok = _mlp_stack(num_tok, int(num_tok * mult), num_tok_out)
-        self.net_sen = _mlp_stack(dim, int(dim * mult), dim_out)
+        self.net_tok = stack(num_tok, int(num_tok * mult), num_tok_out)
+        self.net_sen = stack(dim, int(dim * mult), dim_out)
 
     def forward(self, x):
         if self.residual:
@@ -280,11 +286,12 @@ class Translator(nn.Module):
     """GlueGen's Translator (multilingual-gluenet/model.py): depth residual blocks in the source width,
     each followed by GELU, then a tail block to the target width (and, here, token length)."""
 
-    def __init__(self, num_tok: int, dim: int, dim_out: int, mult: int = 2, depth: int = 5, num_tok_out: int | None = None):
+    def __init__(self, num_tok: int, dim: int, dim_out: int, mult: int = 2, depth: int = 5, num_tok_out: int | None = None,
+                 tail_layer_norm: bool = True):
         super().__init__()
         self.blocks = nn.ModuleList([TranslatorBase(num_tok, dim, dim, mult) for _ in range(depth)])
         self.gelu = nn.GELU()
-        self.tail = TranslatorBase(num_tok, dim, dim_out, mult, num_tok_out)
+        self.tail = TranslatorBase(num_tok, dim, dim_out, mult, num_tok_out, layer_norm=tail_layer_norm)
 
     def forward(self, x):
         for block in self.blocks:
@@ -391,6 +398,9 @@ def module_cases(f: h5py.File) -> None:
            {"num_tok": 5, "dim": 6, "dim_out": 6, "mult": 2, "layer_norm_eps": 1e-5, "gelu": "erf"}, (2, 5, 6))
     simple(f, "gluegen_translator", lambda: Translator(5, 6, 4, mult=2, depth=2),
            {"num_tok": 5, "dim": 6, "dim_out": 4, "mult": 2, "depth": 2}, (2, 5, 6))
+    # Translator_noln: the variant GlueGen's released multilingual checkpoints use (tail without LayerNorm)
+    simple(f, "gluegen_translator_noln", lambda: Translator(5, 6, 4, mult=2, depth=1, tail_layer_norm=False),
+           {"num_tok": 5, "dim": 6, "dim_out": 4, "mult": 2, "depth": 1, "tail_layer_norm": False}, (2, 5, 6))
     simple(f, "gluegen_translator_lenmap", lambda: Translator(5, 6, 4, mult=2, depth=1, num_tok_out=3),
            {"num_tok": 5, "num_tok_out": 3, "dim": 6, "dim_out": 4, "mult": 2, "depth": 1}, (2, 5, 6))
 

@@ -15,21 +15,51 @@ namespace {
 using aligners::Translator;
 using aligners::TranslatorConfig;
 
+/// Loads a golden case into `translator` and compares y, dx and every parameter gradient with torch's.
+template <typename M>
+void expect_matches_golden(M& translator, const std::string& name, double tol = 1e-5) {
+  nn::load_parameters(translator, nn_goldens(), name + ".params.");  // blocks.0.net_sen.0.weight, ..., tail.net_tok.7.bias
+  typename M::Cache cache;
+  const auto y = translator.forward(nn_goldens().read<float>(name + ".x"), cache).clone();
+  EXPECT_TRUE(all_close(y.to_vector(), nn_goldens().read<float>(name + ".y").to_vector(), tol)) << name;
+  nn::zero_grad(translator);
+  const auto dx = translator.backward(nn_goldens().read<float>(name + ".dy"), cache).clone();
+  EXPECT_TRUE(all_close(dx.to_vector(), nn_goldens().read<float>(name + ".dx").to_vector(), tol)) << name;
+  translator.visit_parameters([&](const std::string& param, nn::Param<float, Cpu>& p) {
+    EXPECT_TRUE(all_close(p.grad.to_vector(), nn_goldens().read<float>(name + ".grads." + param).to_vector(), tol)) << name << " " << param;
+  }, "");
+}
+
+/// The same case computed in f64 from the same (f32) weights and inputs: the exact answer both f32
+/// implementations round differently.
+template <typename M64, typename M32>
+void expect_close_to_f64(M64& exact, M32& ours, const std::string& name, double tol) {
+  nn::load_parameters(exact, nn_goldens(), name + ".params.");
+  typename M64::Cache cache;
+  (void)exact.forward(nn_goldens().read<double>(name + ".x"), cache);
+  nn::zero_grad(exact);
+  (void)exact.backward(nn_goldens().read<double>(name + ".dy"), cache);
+  std::vector<std::vector<double>> reference;
+  exact.visit_parameters([&](const std::string&, auto& p) { reference.push_back(p.grad.to_vector()); }, "");
+  std::size_t i = 0;
+  ours.visit_parameters([&](const std::string& param, auto& p) { EXPECT_TRUE(all_close(p.grad.to_vector(), reference[i++], tol)) << param; }, "");
+}
+
 TEST(Translator, MatchesPyTorchGlueGenWithItsCheckpointNames) {
-  for (const auto& [name, cfg] : {std::pair<std::string, TranslatorConfig>{"gluegen_translator", {.num_tok = 5, .dim = 6, .dim_out = 4, .depth = 2}},
-                                  {"gluegen_translator_lenmap", {.num_tok = 5, .num_tok_out = 3, .dim = 6, .dim_out = 4, .depth = 1}}}) {
-    Translator<float, Cpu> translator(cfg);
-    nn::load_parameters(translator, nn_goldens(), name + ".params.");  // blocks.0.net_sen.0.weight, ..., tail.net_tok.7.bias
-    Translator<float, Cpu>::Cache cache;
-    const auto y = translator.forward(nn_goldens().read<float>(name + ".x"), cache).clone();
-    EXPECT_TRUE(all_close(y.to_vector(), nn_goldens().read<float>(name + ".y").to_vector(), 1e-5)) << name;
-    nn::zero_grad(translator);
-    const auto dx = translator.backward(nn_goldens().read<float>(name + ".dy"), cache).clone();
-    EXPECT_TRUE(all_close(dx.to_vector(), nn_goldens().read<float>(name + ".dx").to_vector(), 1e-5)) << name;
-    translator.visit_parameters([&](const std::string& param, nn::Param<float, Cpu>& p) {
-      EXPECT_TRUE(all_close(p.grad.to_vector(), nn_goldens().read<float>(name + ".grads." + param).to_vector(), 1e-5)) << name << " " << param;
-    }, "");
-  }
+  Translator<float, Cpu> gluegen({.num_tok = 5, .dim = 6, .dim_out = 4, .depth = 2});
+  expect_matches_golden(gluegen, "gluegen_translator");
+  Translator<float, Cpu> lenmap({.num_tok = 5, .num_tok_out = 3, .dim = 6, .dim_out = 4, .depth = 1});
+  expect_matches_golden(lenmap, "gluegen_translator_lenmap");
+  // The released checkpoints' variant. Its LayerNorm-free tail lets activations grow, so f32 rounding
+  // shows: measured against the same model run in f64 (same f32 weights and inputs), torch's f32
+  // gradients are within 1.2e-5 (scaled) and gluegen's within 1e-5 (checked here), on different sides,
+  // and the two differ by up to 2.1e-5. So: gluegen against the exact f64 result at 1e-5, and parity
+  // with torch at 3e-5.
+  aligners::TranslatorNoLn<float, Cpu> noln({.num_tok = 5, .dim = 6, .dim_out = 4, .depth = 1});
+  expect_matches_golden(noln, "gluegen_translator_noln", 3e-5);
+  aligners::TranslatorNoLn<double, Cpu> noln64({.num_tok = 5, .dim = 6, .dim_out = 4, .depth = 1});
+  expect_close_to_f64(noln64, noln, "gluegen_translator_noln", 1e-5);
+  EXPECT_EQ(nn::parameter_names(noln).back(), "tail.net_sen.4.bias");
 }
 
 TEST(Translator, GradientsMatchFiniteDifferences) {
@@ -37,6 +67,8 @@ TEST(Translator, GradientsMatchFiniteDifferences) {
   expect_layer_gradients(translator, {2, 4, 5}, 80, "Translator");
   Translator<double, Cpu> square({.num_tok = 4, .dim = 5, .dim_out = 5, .depth = 1}, 4);  // residual tail
   expect_layer_gradients(square, {1, 4, 5}, 81, "Translator (residual tail)");
+  aligners::TranslatorNoLn<double, Cpu> noln({.num_tok = 4, .dim = 5, .dim_out = 3, .depth = 1}, 5);
+  expect_layer_gradients(noln, {2, 4, 5}, 82, "Translator_noln");
 }
 
 TEST(Translator, PaperConfigurationsHaveThePublishedSizes) {

@@ -14,6 +14,7 @@
 #include <gluegen/nn/norm.hpp>
 #include <gluegen/nn/sequential.hpp>
 
+#include <type_traits>
 #include <vector>
 
 namespace gluegen::aligners {
@@ -28,14 +29,17 @@ struct TranslatorConfig {
   [[nodiscard]] index_t tokens_out() const { return num_tok_out > 0 ? num_tok_out : num_tok; }
 };
 
-template <ComputeElement T = float, TensorPolicy P = Cpu>
+/// One translator_base block; LayerNorm = false is translator_base_noln (Linear-GELU-Linear-GELU-Linear).
+template <ComputeElement T = float, TensorPolicy P = Cpu, bool LayerNorm = true>
 class TranslatorBlock {
  public:
   using value_type = T;
   using policy = P;
   using TensorT = Tensor<T, P>;
-  using Mlp = nn::Sequential<nn::Linear<T, P>, nn::LayerNorm<T, P>, nn::Gelu<T, P>, nn::Linear<T, P>, nn::LayerNorm<T, P>, nn::Gelu<T, P>,
-                             nn::Linear<T, P>, nn::LayerNorm<T, P>>;
+  using Mlp = std::conditional_t<LayerNorm,
+                                 nn::Sequential<nn::Linear<T, P>, nn::LayerNorm<T, P>, nn::Gelu<T, P>, nn::Linear<T, P>, nn::LayerNorm<T, P>,
+                                                nn::Gelu<T, P>, nn::Linear<T, P>, nn::LayerNorm<T, P>>,
+                                 nn::Sequential<nn::Linear<T, P>, nn::Gelu<T, P>, nn::Linear<T, P>, nn::Gelu<T, P>, nn::Linear<T, P>>>;
   struct Cache {
     typename Mlp::Cache sen, tok;
     typename nn::TransposeLast2<T, P>::Cache to_tokens, from_tokens;
@@ -82,9 +86,13 @@ class TranslatorBlock {
 
  private:
   static Mlp make_mlp(index_t in, index_t hidden, index_t out, std::uint64_t seed, std::uint64_t stream) {
-    return Mlp(nn::Linear<T, P>(in, hidden, {.seed = seed, .stream = 3 * stream}), nn::LayerNorm<T, P>(hidden), nn::Gelu<T, P>{},
-               nn::Linear<T, P>(hidden, hidden, {.seed = seed, .stream = 3 * stream + 1}), nn::LayerNorm<T, P>(hidden), nn::Gelu<T, P>{},
-               nn::Linear<T, P>(hidden, out, {.seed = seed, .stream = 3 * stream + 2}), nn::LayerNorm<T, P>(out));
+    nn::Linear<T, P> first(in, hidden, {.seed = seed, .stream = 3 * stream}), second(hidden, hidden, {.seed = seed, .stream = 3 * stream + 1}),
+        third(hidden, out, {.seed = seed, .stream = 3 * stream + 2});
+    if constexpr (LayerNorm)
+      return Mlp(std::move(first), nn::LayerNorm<T, P>(hidden), nn::Gelu<T, P>{}, std::move(second), nn::LayerNorm<T, P>(hidden), nn::Gelu<T, P>{},
+                 std::move(third), nn::LayerNorm<T, P>(out));
+    else
+      return Mlp(std::move(first), nn::Gelu<T, P>{}, std::move(second), nn::Gelu<T, P>{}, std::move(third));
   }
 
   nn::TransposeLast2<T, P> transpose;
@@ -92,7 +100,9 @@ class TranslatorBlock {
   index_t tok_in_, dim_in_;
 };
 
-template <ComputeElement T = float, TensorPolicy P = Cpu>
+/// TailLayerNorm = false is GlueGen's Translator_noln, the variant of its released multilingual
+/// checkpoints and of its reconstruction decoder: LayerNorm-free tail, so outputs are not normalised.
+template <ComputeElement T = float, TensorPolicy P = Cpu, bool TailLayerNorm = true>
 class Translator {
  public:
   using value_type = T;
@@ -102,7 +112,7 @@ class Translator {
     std::vector<typename TranslatorBlock<T, P>::Cache> blocks;
     std::vector<typename nn::Gelu<T, P>::Cache> gelus;
     std::vector<TensorT> sums, d_hidden;
-    typename TranslatorBlock<T, P>::Cache tail;
+    typename TranslatorBlock<T, P, TailLayerNorm>::Cache tail;
   };
 
   explicit Translator(const TranslatorConfig& cfg, std::uint64_t seed = 0)
@@ -144,7 +154,7 @@ class Translator {
   }
 
   std::vector<TranslatorBlock<T, P>> blocks;
-  TranslatorBlock<T, P> tail;
+  TranslatorBlock<T, P, TailLayerNorm> tail;
 
  private:
   /// Checked before any member is built, so a bad configuration is one clear ValueError.
@@ -159,6 +169,9 @@ class Translator {
   TranslatorConfig cfg_;
 };
 
-static_assert(nn::Layer<TranslatorBlock<float, Cpu>> && nn::Layer<Translator<float, Cpu>>);
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+using TranslatorNoLn = Translator<T, P, false>;
+
+static_assert(nn::Layer<TranslatorBlock<float, Cpu>> && nn::Layer<Translator<float, Cpu>> && nn::Layer<TranslatorNoLn<float, Cpu>>);
 
 }  // namespace gluegen::aligners
