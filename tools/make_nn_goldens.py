@@ -299,6 +299,31 @@ class Translator(nn.Module):
         return self.tail(x)
 
 
+class GradReverse(torch.autograd.Function):
+    """Identity forward, -eta * grad backward (GlueGen's grad_reverse)."""
+
+    @staticmethod
+    def forward(ctx, x, eta):
+        ctx.eta = eta
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.eta * grad, None
+
+
+class Discriminator(nn.Module):
+    """GlueGen's token-wise discriminator (multilingual-gluenet/model.py): same keys net.0, net.1, net.3."""
+
+    def __init__(self, dim: int, dim_out: int, mult: float = 0.25):
+        super().__init__()
+        inner = int(dim * mult)
+        self.net = nn.Sequential(nn.Linear(dim, inner), nn.BatchNorm1d(inner), nn.ReLU(True), nn.Linear(inner, dim_out), nn.LogSoftmax(dim=1))
+
+    def forward(self, x, eta=0.1):
+        return self.net(GradReverse.apply(x, eta))
+
+
 # ----------------------------------------------------------------------------------------------
 # module cases
 
@@ -313,6 +338,49 @@ def simple(f, name, make, config, x_shape, forward=None, grad_inputs=("x",), ext
         inputs.update(extra())
     module_case(f, name, m, config, inputs, forward or (lambda mod, x: mod(x)), grad_inputs)
     return m
+
+
+def gluenet_step_case(f: h5py.File) -> None:
+    """One GlueNet training step as the public GlueGen script takes it (train_gluenet_multi.py):
+    a = f(S), r = g(a); the discriminator sees the real target tokens (label 0) and the aligned ones
+    (label 1) through gradient reversal (eta 0.1);
+    L = 1e4 mean(w (a - T)^2) + 1e4 mean((r - S)^2) + 0.1 (NLL(real, 0) + NLL(fake, 1)); then Adam."""
+    name = "gluenet_step"
+    torch.manual_seed(seed_for(name))
+    cfg = {"num_tok": 5, "dim_source": 6, "dim_target": 8, "mult": 2, "depth": 1, "disc_mult": 0.25, "eta": 0.1,
+           "lambda_mse": 1e4, "lambda_rec": 1e4, "lambda_adv": 0.1, "adam_lr": 1e-3, "batch": 3}
+    model = nn.ModuleDict({
+        "encoder": Translator(5, 6, 8, mult=2, depth=1, tail_layer_norm=False),
+        "decoder": Translator(5, 8, 6, mult=2, depth=1, tail_layer_norm=False),
+        "discriminator": Discriminator(8, 2, 0.25),
+    })
+    randomize(model)
+    S, T = torch.randn(3, 5, 6), torch.randn(3, 5, 8)
+    w = torch.rand(5) + 0.5
+    w = w / w.mean()
+    g = new_case(f, name, cfg)
+    for k, v in {"source": S, "target": T, "token_weights": w}.items():
+        put(g, k, v)
+    for pname, p in model.named_parameters():
+        put(g, "params/" + param_path(pname), p)
+    a = model["encoder"](S)
+    r = model["decoder"](a)
+    disc = model["discriminator"]
+    pred_real = disc(T.reshape(-1, 8), cfg["eta"])
+    pred_fake = disc(a.reshape(-1, 8), cfg["eta"])
+    l_mse = 1e4 * (F.mse_loss(a, T, reduction="none") * w[None, :, None]).mean()
+    l_rec = 1e4 * F.mse_loss(r, S)
+    l_adv = 0.1 * (F.nll_loss(pred_real, torch.zeros(15, dtype=torch.long)) + F.nll_loss(pred_fake, torch.ones(15, dtype=torch.long)))
+    (l_mse + l_rec + l_adv).backward()
+    put(g, "losses", torch.stack([l_mse, l_rec, l_adv]).detach())
+    for pname, p in model.named_parameters():
+        put(g, "grads/" + param_path(pname), p.grad)
+    torch.optim.Adam(model.parameters(), lr=cfg["adam_lr"]).step()
+    for pname, p in model.named_parameters():
+        put(g, "stepped/" + param_path(pname), p)
+    put(g, "running_mean", disc.net[1].running_mean)
+    put(g, "running_var", disc.net[1].running_var)
+    print(f"{name:28s} L_mse {l_mse.item():.4f} L_rec {l_rec.item():.4f} L_adv {l_adv.item():.4f}")
 
 
 def module_cases(f: h5py.File) -> None:
@@ -398,6 +466,11 @@ def module_cases(f: h5py.File) -> None:
            {"num_tok": 5, "dim": 6, "dim_out": 6, "mult": 2, "layer_norm_eps": 1e-5, "gelu": "erf"}, (2, 5, 6))
     simple(f, "gluegen_translator", lambda: Translator(5, 6, 4, mult=2, depth=2),
            {"num_tok": 5, "dim": 6, "dim_out": 4, "mult": 2, "depth": 2}, (2, 5, 6))
+    bn = simple(f, "batch_norm_1d", lambda: nn.BatchNorm1d(6), {"num_features": 6, "eps": 1e-5, "momentum": 0.1, "mode": "train"}, (8, 6))
+    put(f["batch_norm_1d"], "running_mean", bn.running_mean)  # after one training forward from (0, 1)
+    put(f["batch_norm_1d"], "running_var", bn.running_var)
+    simple(f, "log_softmax", lambda: Fn(lambda x: F.log_softmax(x, dim=-1)), {"dim": -1}, (4, 5))
+    gluenet_step_case(f)
     # Translator_noln: the variant GlueGen's released multilingual checkpoints use (tail without LayerNorm)
     simple(f, "gluegen_translator_noln", lambda: Translator(5, 6, 4, mult=2, depth=1, tail_layer_norm=False),
            {"num_tok": 5, "dim": 6, "dim_out": 4, "mult": 2, "depth": 1, "tail_layer_norm": False}, (2, 5, 6))
@@ -429,6 +502,10 @@ def loss_case(f, name, config, inputs: dict[str, torch.Tensor], grad_inputs: tup
 
 
 def loss_cases(f: h5py.File) -> None:
+    torch.manual_seed(seed_for("nll_loss"))
+    logp = F.log_softmax(torch.randn(6, 3), dim=-1)
+    loss_case(f, "nll_loss", {"reduction": "mean"}, {"logp": logp, "target": torch.tensor([0, 2, 1, 1, 0, 2]).double()}, ("logp",),
+              lambda logp, target: F.nll_loss(logp, target.long()))
     def seeded(name):
         torch.manual_seed(seed_for(name))
         return name

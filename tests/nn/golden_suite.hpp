@@ -6,6 +6,8 @@
 #include <gluegen/losses/adversarial.hpp>
 #include <gluegen/losses/contrastive.hpp>
 #include <gluegen/nn/attention.hpp>
+#include <gluegen/nn/batch_norm.hpp>
+#include <gluegen/nn/log_softmax.hpp>
 #include <gluegen/nn/conv.hpp>
 #include <gluegen/nn/pool.hpp>
 #include <gluegen/nn/embedding.hpp>
@@ -169,6 +171,10 @@ TYPED_TEST_P(NnGoldens, Losses) {
   EXPECT_TRUE(loss_close(losses::hinge_discriminator(this->get("hinge_d.d_real"), this->get("hinge_d.d_fake"), d, d2), "hinge_d.loss"));
   EXPECT_TRUE(this->close(d, "hinge_d.dd_real"));
   EXPECT_TRUE(this->close(d2, "hinge_d.dd_fake"));
+  std::vector<int> classes;
+  for (double v : nn_goldens().read<double>("nll_loss.target").to_vector()) classes.push_back(static_cast<int>(v));
+  EXPECT_TRUE(loss_close(losses::nll(this->get("nll_loss.logp"), classes, d), "nll_loss.loss"));
+  EXPECT_TRUE(this->close(d, "nll_loss.dlogp"));
   EXPECT_TRUE(loss_close(losses::hinge_generator(this->get("hinge_g.d_fake"), d), "hinge_g.loss"));
   EXPECT_TRUE(this->close(d, "hinge_g.dd_fake"));
 }
@@ -190,6 +196,12 @@ TYPED_TEST_P(NnGoldens, ConvolutionsPoolingGroupNormEmbedding) {
   this->check_layer(pool, "avg_pool");
   nn::GroupNorm<float, P> gn(2, 6);
   this->check_layer(gn, "group_norm");
+  nn::BatchNorm1d<float, P> bn(6);  // training mode: batch statistics, running statistics updated
+  this->check_layer(bn, "batch_norm_1d");
+  EXPECT_TRUE(this->close(bn.running_mean, "batch_norm_1d.running_mean", 1e-6));
+  EXPECT_TRUE(this->close(bn.running_var, "batch_norm_1d.running_var", 1e-6));
+  nn::LogSoftmax<float, P> log_softmax;
+  this->check_layer(log_softmax, "log_softmax");
 
   nn::Embedding<float, P> emb(10, 4);
   nn::load_parameters(emb, nn_goldens(), "embedding.params.");

@@ -1,6 +1,8 @@
 // nn/: every layer's backward against central finite differences in double, on small odd shapes
 // (batch 1 included), plus composition, naming and bad-input errors.
 #include <gluegen/nn/attention.hpp>
+#include <gluegen/nn/batch_norm.hpp>
+#include <gluegen/nn/log_softmax.hpp>
 #include <gluegen/nn/conv.hpp>
 #include <gluegen/nn/pool.hpp>
 #include <gluegen/nn/dropout.hpp>
@@ -127,6 +129,31 @@ TEST(Gradients, ConvolutionsPoolingGroupNorm) {
   randomize(gn, 73);
   expect_layer_gradients(gn, {2, 6, 3, 5}, 74, "GroupNorm");
   expect_layer_gradients(gn, {1, 6, 7}, 75, "GroupNorm 1-D");
+}
+
+TEST(Gradients, BatchNormLogSoftmaxGradientReversal) {
+  BatchNorm1d<D, Cpu> bn(5);
+  randomize(bn, 90);
+  expect_layer_gradients(bn, {7, 5}, 91, "BatchNorm1d");
+  LogSoftmax<D, Cpu> log_softmax;
+  expect_layer_gradients(log_softmax, {4, 6}, 92, "LogSoftmax");
+  GradientReversal<D, Cpu> reverse(0.1);
+  GradientReversal<D, Cpu>::Cache c;
+  const Td x = ops::randn<D, Cpu>({3, 4}, 93);
+  EXPECT_EQ(reverse.forward(x, c).to_vector(), x.to_vector());
+  EXPECT_EQ(reverse.backward(x, c).to_vector(), ops::scale(x, -0.1).to_vector());
+  // Evaluation mode normalises with the running statistics: y = (x - mu) / sqrt(var + eps) * w + b.
+  bn.training = false;
+  bn.running_mean = ops::randn<D, Cpu>({5}, 94);
+  bn.running_var = ops::affine(ops::rand<D, Cpu>({5}, 95), 2.0, 0.5);
+  const Td xe = ops::randn<D, Cpu>({3, 5}, 96);
+  BatchNorm1d<D, Cpu>::Cache ec;
+  const auto y = bn.forward(xe, ec).to_vector();
+  const auto xv = xe.to_vector(), mu = bn.running_mean.to_vector(), var = bn.running_var.to_vector();
+  const auto w = bn.weight.value.to_vector(), b = bn.bias.value.to_vector();
+  for (int i = 0; i < 3; ++i)
+    for (int k = 0; k < 5; ++k) EXPECT_NEAR(y[i * 5 + k], (xv[i * 5 + k] - mu[k]) / std::sqrt(var[k] + 1e-5) * w[k] + b[k], 1e-12);
+  EXPECT_THROW((void)bn.backward(xe, ec), Error);  // no backward through evaluation mode
 }
 
 TEST(Gradients, EmbeddingAccumulatesRepeatedIds) {

@@ -4,6 +4,7 @@
 #include <gluegen/losses/regression.hpp>
 
 #include <cmath>
+#include <span>
 #include <vector>
 
 namespace gluegen::losses {
@@ -25,6 +26,25 @@ T bce_with_logits(const Tensor<T, P>& logits, const Tensor<T, P>& targets, Tenso
   }
   d_logits = detail::from_host_on<P>(logits.shape(), g);
   return static_cast<T>(loss / n);
+}
+
+/// Negative log-likelihood of class labels under log-probabilities logp [N, K] (F.nll_loss, mean):
+/// -mean_i logp[i, label_i]. GlueGen trains its domain discriminator with it (label 0 real, 1 aligned).
+template <ComputeElement T, TensorPolicy P>
+T nll(const Tensor<T, P>& logp, std::span<const int> labels, Tensor<T, P>& d_logp) {
+  GLUEGEN_CHECK_AS(ShapeError, logp.rank() == 2 && static_cast<index_t>(labels.size()) == logp.size(0) && logp.size(0) > 0,
+                   "nll: log-probabilities {} need [N, K] with N = {} labels", logp.shape(), labels.size());
+  const index_t n = logp.size(0), k = logp.size(1);
+  const auto lp = logp.to_vector();
+  std::vector<T> g(lp.size(), T(0));
+  double loss = 0;
+  for (index_t i = 0; i < n; ++i) {
+    GLUEGEN_CHECK_AS(ValueError, labels[i] >= 0 && labels[i] < k, "nll: label {} of row {} is outside [0, {})", labels[i], i, k);
+    loss -= lp[static_cast<std::size_t>(i * k + labels[i])];
+    g[static_cast<std::size_t>(i * k + labels[i])] = static_cast<T>(-1.0 / static_cast<double>(n));
+  }
+  d_logp = detail::from_host_on<P>(logp.shape(), g);
+  return static_cast<T>(loss / static_cast<double>(n));
 }
 
 /// Discriminator hinge: mean relu(1 - d_real) + mean relu(1 + d_fake).

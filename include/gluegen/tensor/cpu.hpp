@@ -373,6 +373,25 @@ struct Cpu {
     }
   }
 
+  /// y = x - max - log(sum exp(x - max)) per row: log-probabilities without underflow to -inf.
+  template <ComputeElement T>
+  static void log_softmax_last(const T* x, index_t rows, index_t cols, T* out) {
+    for_rows(x, rows, cols, [&](auto row, index_t r) {
+      const T m = row.maxCoeff();
+      const T lse = m + std::log((row.array() - m).exp().sum());
+      Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>(out + r * cols, cols) = row.array() - lse;
+    });
+  }
+
+  /// dx = dy - exp(y) sum(dy) per row, for y = log_softmax(x).
+  template <ComputeElement T>
+  static void log_softmax_backward(const T* y, const T* dy, index_t rows, index_t cols, T* dx) {
+    for_rows(y, rows, cols, [&](auto yr, index_t r) {
+      Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>> g(dy + r * cols, cols);
+      Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>(dx + r * cols, cols) = g - yr.array().exp() * g.sum();
+    });
+  }
+
   /// dx = y * (dy - sum(dy * y)) per row: the softmax Jacobian-vector product.
   template <ComputeElement T>
   static void softmax_backward(const T* y, const T* dy, index_t rows, index_t cols, T* dx) {

@@ -312,6 +312,28 @@ __global__ void softmax_backward_kernel(const T* y, const T* dy, index_t cols, T
 }
 
 template <typename T>
+__global__ void log_softmax_last_kernel(const T* x, index_t cols, T* out) {
+  const T* row = x + blockIdx.x * cols;
+  T m = -INFINITY;
+  for (index_t c = threadIdx.x; c < cols; c += blockDim.x) m = max(m, row[c]);
+  m = block_max(m);
+  T sum = 0;
+  for (index_t c = threadIdx.x; c < cols; c += blockDim.x) sum += exp(row[c] - m);
+  const T lse = m + log(block_sum(sum));
+  for (index_t c = threadIdx.x; c < cols; c += blockDim.x) out[blockIdx.x * cols + c] = row[c] - lse;
+}
+
+template <typename T>
+__global__ void log_softmax_backward_kernel(const T* y, const T* dy, index_t cols, T* dx) {
+  const T* yr = y + blockIdx.x * cols;
+  const T* gr = dy + blockIdx.x * cols;
+  T sum = 0;
+  for (index_t c = threadIdx.x; c < cols; c += blockDim.x) sum += gr[c];
+  sum = block_sum(sum);
+  for (index_t c = threadIdx.x; c < cols; c += blockDim.x) dx[blockIdx.x * cols + c] = gr[c] - exp(yr[c]) * sum;
+}
+
+template <typename T>
 __global__ void column_sum_kernel(const T* x, index_t rows, index_t cols, T* out, bool accumulate) {
   GLUEGEN_GRID_LOOP(c, cols) {
     T sum = 0;
@@ -546,6 +568,18 @@ struct Cuda {
     if (rows == 0) return;
     detail::cuda::softmax_backward_kernel<<<static_cast<unsigned>(rows), detail::cuda::kThreads>>>(y, dy, cols, dx);
     detail::cuda::check_launch("softmax_backward_kernel");
+  }
+  template <ComputeElement T>
+  static void log_softmax_last(const T* x, index_t rows, index_t cols, T* out) {
+    if (rows == 0) return;
+    detail::cuda::log_softmax_last_kernel<<<static_cast<unsigned>(rows), detail::cuda::kThreads>>>(x, cols, out);
+    detail::cuda::check_launch("log_softmax_last_kernel");
+  }
+  template <ComputeElement T>
+  static void log_softmax_backward(const T* y, const T* dy, index_t rows, index_t cols, T* dx) {
+    if (rows == 0) return;
+    detail::cuda::log_softmax_backward_kernel<<<static_cast<unsigned>(rows), detail::cuda::kThreads>>>(y, dy, cols, dx);
+    detail::cuda::check_launch("log_softmax_backward_kernel");
   }
   template <ComputeElement T>
   static void column_sum(const T* x, index_t rows, index_t cols, T* out, bool accumulate) {

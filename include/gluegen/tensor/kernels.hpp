@@ -113,6 +113,8 @@ concept TensorPolicy = requires(float* out, const float* in, const Shape& shape,
   P::norm_rows(in, in, in, n, n, 1e-5f, true, out, out, out);
   P::norm_rows_backward(in, in, in, in, in, n, n, true, out, out, out);
   P::softmax_backward(in, in, n, n, out);
+  P::log_softmax_last(in, n, n, out);
+  P::log_softmax_backward(in, in, n, n, out);
   P::column_sum(in, n, n, out, true);
   P::bernoulli_scale(out, n, seed, seed, 0.5f);
   P::adam_step(n, out, in, out, out, AdamStep{});

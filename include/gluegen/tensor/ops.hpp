@@ -354,6 +354,25 @@ void softmax_backward(const Tensor<T, P>& y, const Tensor<T, P>& dy, Tensor<T, P
   P::softmax_backward(ys.data(), gs.data(), y.numel() / y.size(-1), y.size(-1), dx.data());
 }
 
+/// Log-softmax over the last axis, computed as x - logsumexp(x) (finite for any input scale).
+template <ComputeElement T, TensorPolicy P>
+void log_softmax_last(const Tensor<T, P>& x, Tensor<T, P>& out) {
+  detail::require_rank("log_softmax_last", "x", x, 1);
+  GLUEGEN_CHECK_AS(ShapeError, x.size(-1) > 0, "log_softmax_last: the last axis of shape {} is empty", x.shape());
+  const Tensor<T, P> src = x.contiguous();
+  detail::prepare_output("log_softmax_last", out, x.shape());
+  P::log_softmax_last(src.data(), x.numel() / x.size(-1), x.size(-1), out.data());
+}
+
+/// dx = dy - exp(y) sum(dy) over the last axis, for y = log_softmax_last(x).
+template <ComputeElement T, TensorPolicy P>
+void log_softmax_backward(const Tensor<T, P>& y, const Tensor<T, P>& dy, Tensor<T, P>& dx) {
+  GLUEGEN_CHECK_AS(ShapeError, y.shape() == dy.shape(), "log_softmax_backward: y has shape {}, dy has shape {}", y.shape(), dy.shape());
+  const Tensor<T, P> ys = y.contiguous(), gs = dy.contiguous();
+  detail::prepare_output("log_softmax_backward", dx, y.shape());
+  P::log_softmax_backward(ys.data(), gs.data(), y.numel() / y.size(-1), y.size(-1), dx.data());
+}
+
 /// out[d] (+)= sum of x[..., d] over all leading axes (bias gradients). out must have shape [d].
 template <ComputeElement T, TensorPolicy P>
 void sum_leading(const Tensor<T, P>& x, Tensor<T, P>& out, bool accumulate) {

@@ -1,0 +1,141 @@
+#pragma once
+// GlueNet, trained as the public GlueGen code trains it (salesforce/GlueGen,
+// multilingual-gluenet/train_gluenet_multi.py; design.md section 1):
+//   f = encoder: source tokens [B, L, Ds] -> target space [B, L, Dt]   (Translator_noln)
+//   g = decoder: target space -> source space                          (Translator_noln)
+//   D = token-wise domain discriminator behind gradient reversal (eta 0.1)
+//   L = lambda_mse mean(w (f(S) - T)^2) + lambda_rec mean((g(f(S)) - S)^2)
+//     + lambda_adv (NLL(D(T), real) + NLL(D(f(S)), aligned))
+// with GlueGen's weights 1e4, 1e4, 0.1 by default. One optimizer updates all three networks: the
+// discriminator learns to tell real target tokens from aligned ones, and through the reversed
+// gradient the encoder learns to make them indistinguishable.
+#include <gluegen/aligners/translator.hpp>
+#include <gluegen/losses/adversarial.hpp>
+#include <gluegen/losses/regression.hpp>
+#include <gluegen/nn/batch_norm.hpp>
+#include <gluegen/nn/log_softmax.hpp>
+
+#include <vector>
+
+namespace gluegen::aligners {
+
+/// GlueGen's Discriminator: GradientReversal, then net = Linear(D, D*mult), BatchNorm1d, ReLU,
+/// Linear(., classes), LogSoftmax: names net.0, net.1, net.3 as its state_dict.
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+class Discriminator {
+ public:
+  using value_type = T;
+  using policy = P;
+  using TensorT = Tensor<T, P>;
+  using Net = nn::Sequential<nn::Linear<T, P>, nn::BatchNorm1d<T, P>, nn::Relu<T, P>, nn::Linear<T, P>, nn::LogSoftmax<T, P>>;
+  struct Cache {
+    typename nn::GradientReversal<T, P>::Cache reverse;
+    typename Net::Cache net;
+  };
+
+  Discriminator(index_t dim, index_t classes, double mult, T eta, std::uint64_t seed)
+      : net(nn::Linear<T, P>(dim, inner(dim, mult), {.seed = seed, .stream = 0}), nn::BatchNorm1d<T, P>(inner(dim, mult)), nn::Relu<T, P>{},
+            nn::Linear<T, P>(inner(dim, mult), classes, {.seed = seed, .stream = 1}), nn::LogSoftmax<T, P>{}),
+        reverse(eta) {}
+
+  /// tokens [N, D] -> log-probabilities [N, classes]
+  const TensorT& forward(const TensorT& tokens, Cache& c) { return net.forward(reverse.forward(tokens, c.reverse), c.net); }
+  /// Returns -eta times the input gradient (the reversal).
+  const TensorT& backward(const TensorT& d_logp, Cache& c) { return reverse.backward(net.backward(d_logp, c.net), c.reverse); }
+
+  template <typename F>
+  void visit_parameters(F&& f, const std::string& prefix) { net.visit_parameters(f, prefix + "net."); }
+
+  Net net;
+  nn::GradientReversal<T, P> reverse;
+
+ private:
+  static index_t inner(index_t dim, double mult) {
+    const auto n = static_cast<index_t>(static_cast<double>(dim) * mult);
+    GLUEGEN_CHECK_AS(ValueError, n >= 1, "Discriminator: width {} x mult {} leaves no hidden unit", dim, mult);
+    return n;
+  }
+};
+
+struct GlueNetConfig {
+  index_t num_tok = 77, dim_source = 1024, dim_target = 768, mult = 2, depth = 5;
+  double disc_mult = 0.25, eta = 0.1;
+  double lambda_mse = 1e4, lambda_rec = 1e4, lambda_adv = 0.1;  ///< GlueGen's loss weights
+};
+
+struct GlueNetLosses {
+  double mse = 0, rec = 0, adv = 0;  ///< each already multiplied by its lambda
+  [[nodiscard]] double total() const { return mse + rec + adv; }
+};
+
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+class GlueNet {
+ public:
+  using value_type = T;
+  using policy = P;
+  using TensorT = Tensor<T, P>;
+  struct Cache {
+    typename TranslatorNoLn<T, P>::Cache encoder, decoder;
+    typename Discriminator<T, P>::Cache real, fake;
+    TensorT d_mse, d_rec, d_real, d_fake, d_aligned;
+    std::vector<int> real_labels, fake_labels;
+  };
+
+  explicit GlueNet(const GlueNetConfig& cfg, std::uint64_t seed = 0)
+      : encoder({.num_tok = cfg.num_tok, .dim = cfg.dim_source, .dim_out = cfg.dim_target, .mult = cfg.mult, .depth = cfg.depth}, seed),
+        decoder({.num_tok = cfg.num_tok, .dim = cfg.dim_target, .dim_out = cfg.dim_source, .mult = cfg.mult, .depth = cfg.depth}, seed + 100),
+        discriminator(cfg.dim_target, 2, cfg.disc_mult, static_cast<T>(cfg.eta), seed + 200), cfg_(cfg) {}
+
+  [[nodiscard]] const GlueNetConfig& config() const noexcept { return cfg_; }
+
+  /// Inference: source features [B, L, Ds] -> aligned features [B, L, Dt].
+  const TensorT& align(const TensorT& source, Cache& c) { return encoder.forward(source, c.encoder); }
+
+  /// One training step's forward and backward: adds every network's gradient (call zero_grad first,
+  /// an optimizer step after). weights [B, L] weigh the element-wise loss per token (GlueGen's
+  /// token norms; ones for a plain mean). Returns the weighted loss terms.
+  GlueNetLosses accumulate_gradients(const TensorT& source, const TensorT& target, const TensorT& weights, Cache& c) {
+    GLUEGEN_CHECK_AS(ShapeError, target.rank() == 3 && target.size(0) == source.size(0) && target.size(1) == cfg_.num_tok && target.size(2) == cfg_.dim_target,
+                     "GlueNet: target has shape {}, expected [{}, {}, {}]", target.shape(), source.size(0), cfg_.num_tok, cfg_.dim_target);
+    const index_t tokens = source.size(0) * cfg_.num_tok;
+    GlueNetLosses l;
+    const TensorT& aligned = encoder.forward(source, c.encoder);
+    const TensorT& reconstructed = decoder.forward(aligned, c.decoder);
+    l.mse = cfg_.lambda_mse * losses::weighted_mse(aligned, target, weights, c.d_mse);
+    l.rec = cfg_.lambda_rec * losses::mse(reconstructed, source, c.d_rec);
+    c.real_labels.assign(static_cast<std::size_t>(tokens), 0);
+    c.fake_labels.assign(static_cast<std::size_t>(tokens), 1);
+    const TensorT& real_logp = discriminator.forward(target.contiguous().reshape({tokens, cfg_.dim_target}), c.real);
+    const double adv_real = losses::nll(real_logp, c.real_labels, c.d_real);
+    const TensorT& fake_logp = discriminator.forward(aligned.reshape({tokens, cfg_.dim_target}), c.fake);
+    l.adv = cfg_.lambda_adv * (adv_real + losses::nll(fake_logp, c.fake_labels, c.d_fake));
+
+    const T adv = static_cast<T>(cfg_.lambda_adv);
+    (void)discriminator.backward(ops::scale(c.d_real, adv), c.real);  // the real tokens need no input gradient
+    const TensorT& d_aligned_adv = discriminator.backward(ops::scale(c.d_fake, adv), c.fake);
+    ops::scale(c.d_rec, static_cast<T>(cfg_.lambda_rec), c.d_rec);
+    const TensorT& d_aligned_rec = decoder.backward(c.d_rec, c.decoder);
+    ops::scale(c.d_mse, static_cast<T>(cfg_.lambda_mse), c.d_aligned);
+    ops::add(c.d_aligned, d_aligned_rec, c.d_aligned);
+    ops::add(c.d_aligned, d_aligned_adv.reshape(c.d_aligned.shape()), c.d_aligned);
+    (void)encoder.backward(c.d_aligned, c.encoder);
+    return l;
+  }
+
+  template <typename F>
+  void visit_parameters(F&& f, const std::string& prefix) {
+    encoder.visit_parameters(f, prefix + "encoder.");
+    decoder.visit_parameters(f, prefix + "decoder.");
+    discriminator.visit_parameters(f, prefix + "discriminator.");
+  }
+
+  TranslatorNoLn<T, P> encoder, decoder;
+  Discriminator<T, P> discriminator;
+
+ private:
+  GlueNetConfig cfg_;
+};
+
+static_assert(nn::Module<GlueNet<float, Cpu>>);
+
+}  // namespace gluegen::aligners
