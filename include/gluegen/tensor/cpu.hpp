@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <numbers>
 #include <optional>
 #include <utility>
@@ -135,6 +136,23 @@ inline std::optional<RowSplit> split_rows(const Shape& out, const Shape& a, cons
   return std::nullopt;
 }
 
+/// 64-byte-aligned allocation (one cache line, one AVX-512 register). Beyond speed, this makes CPU
+/// results reproducible from run to run: Eigen's vectorised reductions sum an unaligned head
+/// separately, so with malloc's 16-byte alignment the summation order, and the last bits of every
+/// LayerNorm or softmax, would depend on where the heap happened to place a buffer.
+template <typename T>
+struct AlignedAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlignment{64};
+  AlignedAllocator() = default;
+  template <typename U>
+  AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, kAlignment); }
+  template <typename U>
+  bool operator==(const AlignedAllocator<U>&) const noexcept { return true; }
+};
+
 template <typename T>
 using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 template <typename T>
@@ -149,7 +167,7 @@ struct Cpu {
   static constexpr bool is_device = false;
 
   template <Element T>
-  using Storage = xt::uvector<T>;
+  using Storage = xt::uvector<T, detail::AlignedAllocator<T>>;
 
   template <Element T>
   static std::shared_ptr<Storage<T>> allocate(index_t n) { return std::make_shared<Storage<T>>(static_cast<std::size_t>(n)); }
@@ -630,7 +648,7 @@ struct Cpu {
   /// the first call of a shape and never again in a steady-state loop. Tag keeps uses apart.
   template <typename T, typename Tag>
   static T* scratch(std::size_t n) {
-    thread_local std::vector<T> buffer;
+    thread_local std::vector<T, detail::AlignedAllocator<T>> buffer;
     if (buffer.size() < n) buffer.resize(n);
     return buffer.data();
   }
