@@ -22,13 +22,13 @@ class BatchNorm1d {
   };
 
   explicit BatchNorm1d(index_t channels, T eps = T(1e-5), T momentum = T(0.1))
-      : weight(Shape{channels}), bias(Shape{channels}), running_mean(TensorT::zeros({channels})), running_var(TensorT::full({channels}, T(1))),
+      : running_mean(TensorT::zeros({channels})), running_var(TensorT::full({channels}, T(1))), weight(Shape{channels}), bias(Shape{channels}),
         eps_(eps), momentum_(momentum) {
     weight.value = TensorT::full({channels}, T(1));
   }
 
   bool training = true;
-  TensorT running_mean, running_var;  ///< buffers, saved by save_buffers (torch state_dict names)
+  TensorT running_mean, running_var;  ///< buffers (torch's state_dict names); not parameters
 
   /// x [N, C] -> [N, C]
   const TensorT& forward(const TensorT& x, Cache& c) {
