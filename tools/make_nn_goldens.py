@@ -324,6 +324,40 @@ class Discriminator(nn.Module):
         return self.net(GradReverse.apply(x, eta))
 
 
+class ResamplerLayer(nn.Module):
+    """Pre-norm cross-attention of the latents to the source tokens, then a pre-norm MLP, residual."""
+
+    def __init__(self, dim: int, heads: int, mult: int = 4):
+        super().__init__()
+        self.norm_latents, self.norm_context, self.norm_ff = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads, dim)
+        self.ff = Mlp(dim, mult * dim)
+
+    def forward(self, latents, context, mask=None):
+        latents = latents + self.attn(self.norm_latents(latents), self.norm_context(context), mask)
+        return latents + self.ff(self.norm_ff(latents))
+
+
+class AttentionAligner(nn.Module):
+    """Perceiver-resampler aligner: learned target-length queries cross-attend to the projected source
+    tokens through `depth` layers, then a LayerNorm and a projection to the target width."""
+
+    def __init__(self, dim_source: int, dim: int, dim_target: int, num_queries: int, heads: int, depth: int):
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(num_queries, dim))
+        self.proj_in = nn.Linear(dim_source, dim)
+        self.layers = nn.ModuleList([ResamplerLayer(dim, heads) for _ in range(depth)])
+        self.norm_out = nn.LayerNorm(dim)
+        self.proj_out = nn.Linear(dim, dim_target)
+
+    def forward(self, x, mask=None):
+        context = self.proj_in(x)
+        latents = self.queries.unsqueeze(0).expand(x.shape[0], -1, -1)
+        for layer in self.layers:
+            latents = layer(latents, context, mask)
+        return self.proj_out(self.norm_out(latents))
+
+
 # ----------------------------------------------------------------------------------------------
 # module cases
 
@@ -471,6 +505,9 @@ def module_cases(f: h5py.File) -> None:
     put(f["batch_norm_1d"], "running_var", bn.running_var)
     simple(f, "log_softmax", lambda: Fn(lambda x: F.log_softmax(x, dim=-1)), {"dim": -1}, (4, 5))
     gluenet_step_case(f)
+    simple(f, "attention_aligner", lambda: AttentionAligner(6, 8, 5, num_queries=3, heads=2, depth=2),
+           {"dim_source": 6, "dim": 8, "dim_target": 5, "num_queries": 3, "heads": 2, "depth": 2, "ff_mult": 4}, (2, 7, 6),
+           forward=lambda m, x, mask: m(x, mask), extra=lambda: {"mask": torch.tensor([[1., 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 0, 0, 0]])})
     # Translator_noln: the variant GlueGen's released multilingual checkpoints use (tail without LayerNorm)
     simple(f, "gluegen_translator_noln", lambda: Translator(5, 6, 4, mult=2, depth=1, tail_layer_norm=False),
            {"num_tok": 5, "dim": 6, "dim_out": 4, "mult": 2, "depth": 1, "tail_layer_norm": False}, (2, 5, 6))
