@@ -1,12 +1,11 @@
 // aligners/attention.hpp: the Perceiver-resampler aligner against a PyTorch re-implementation (with a
 // key-padding mask), finite differences, and padded source tokens receiving no gradient.
 #include <gluegen/aligners/attention.hpp>
-#include <gluegen/losses/regression.hpp>
-#include <gluegen/optim/optimizer.hpp>
 
 #include "support/goldens.hpp"
 #include "support/gradcheck.hpp"
 #include "support/reference.hpp"
+#include "support/train.hpp"
 
 namespace gluegen::test {
 namespace {
@@ -54,17 +53,7 @@ TEST(AttentionAligner, LearnsASyntheticAlignment) {
   const Tf mix = ops::scale(ops::randn<float, Cpu>({Lt, Ls}, 2), 0.4f), map = ops::scale(ops::randn<float, Cpu>({Ds, Dt}, 3), 0.3f);
   const Tf target = ops::matmul(ops::matmul(mix, source), map);
   AttentionAligner<float, Cpu> aligner({.dim_source = Ds, .dim = 16, .dim_target = Dt, .num_queries = Lt, .heads = 2, .depth = 2}, 5);
-  AttentionAligner<float, Cpu>::Cache cache;
-  optim::AdamW<AttentionAligner<float, Cpu>> opt(aligner, {.lr = 3e-3});
-  Tf grad;
-  float first = 0, last = 0;
-  for (int step = 0; step < 400; ++step) {
-    nn::zero_grad(aligner);
-    last = losses::mse(aligner.forward(source, cache), target, grad);
-    if (step == 0) first = last;
-    (void)aligner.backward(grad, cache);
-    opt.step();
-  }
+  const auto [first, last] = train_mse(aligner, source, target, 3e-3, 400);
   RecordProperty("final_mse", fmt::format("{:.9g}", last));
   EXPECT_LT(last, first / 100) << "L_mse " << first << " -> " << last;
 }

@@ -2,12 +2,11 @@
 // re-implementation of the public code with the same state_dict keys, finite differences,
 // parameter counts of the paper's configurations, and convergence on a synthetic alignment.
 #include <gluegen/aligners/translator.hpp>
-#include <gluegen/losses/regression.hpp>
-#include <gluegen/optim/optimizer.hpp>
 
 #include "support/goldens.hpp"
 #include "support/gradcheck.hpp"
 #include "support/reference.hpp"
+#include "support/train.hpp"
 
 namespace gluegen::test {
 namespace {
@@ -99,17 +98,7 @@ TEST(Translator, LearnsASyntheticAlignment) {
   const Tf mapped = ops::matmul(ops::matmul(source.transpose_last2(), mix, {.trans_b = true}).transpose_last2(), map);  // [N, L, Dt]
   const Tf target = ops::layer_norm(mapped.transpose_last2().contiguous(), Tf::full({L}, 1.0f), Tf::zeros({L})).transpose_last2().contiguous();
   Translator<float, Cpu> translator({.num_tok = L, .dim = Ds, .dim_out = Dt, .depth = 1}, 5);
-  Translator<float, Cpu>::Cache cache;
-  optim::AdamW<Translator<float, Cpu>> opt(translator, {.lr = 1e-2});
-  Tf grad;
-  float first = 0, last = 0;
-  for (int step = 0; step < 400; ++step) {
-    nn::zero_grad(translator);
-    last = losses::mse(translator.forward(source, cache), target, grad);
-    if (step == 0) first = last;
-    (void)translator.backward(grad, cache);
-    opt.step();
-  }
+  const auto [first, last] = train_mse(translator, source, target, 1e-2, 400);
   RecordProperty("final_mse", fmt::format("{:.9g}", last));  // bit-reproducible: compared across runs in CI logs
   EXPECT_LT(last, first / 100) << "L_mse " << first << " -> " << last;
 }

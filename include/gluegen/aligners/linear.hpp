@@ -51,7 +51,7 @@ class LinearAligner {
       a[static_cast<std::size_t>(t * cfg.num_tok + lo)] += static_cast<T>(1.0 - (pos - static_cast<double>(lo)));
       a[static_cast<std::size_t>(t * cfg.num_tok + hi)] += static_cast<T>(pos - static_cast<double>(lo));
     }
-    token_map.value = to_policy(Shape{cfg.num_tok_out, cfg.num_tok}, a);
+    token_map.value = TensorT::from_host({cfg.num_tok_out, cfg.num_tok}, a);
   }
 
   /// x [B, Ls, Ds] -> [B, Lt, Dt]
@@ -121,9 +121,9 @@ class LinearAligner {
       GLUEGEN_CHECK_AS(ValueError, std::isfinite(history.back()), "LinearAligner::fit: the error is {} after alternation {} (NaN in the data?)",
                        history.back(), it + 1);
     }
-    token_map.value = to_policy(Shape{lt, ls}, std::vector<T>(a.data(), a.data() + a.size()));
-    channel_map.value = to_policy(Shape{dt, ds}, std::vector<T>(w.data(), w.data() + w.size()));
-    bias.value = to_policy(Shape{dt}, std::vector<T>(bias_row.data(), bias_row.data() + bias_row.size()));
+    token_map.value = TensorT::from_host({lt, ls}, std::vector<T>(a.data(), a.data() + a.size()));
+    channel_map.value = TensorT::from_host({dt, ds}, std::vector<T>(w.data(), w.data() + w.size()));
+    bias.value = TensorT::from_host({dt}, std::vector<T>(bias_row.data(), bias_row.data() + bias_row.size()));
     return history;
   }
 
@@ -137,11 +137,6 @@ class LinearAligner {
   nn::Param<T, P> token_map, channel_map, bias;
 
  private:
-  static TensorT to_policy(const Shape& shape, const std::vector<T>& values) {
-    const auto host = Tensor<T, Cpu>::from_host(shape, values);
-    if constexpr (P::is_device) return ops::transfer<P>(host);
-    else return host;
-  }
   LinearAlignerConfig cfg_;
 };
 

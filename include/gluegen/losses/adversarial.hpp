@@ -24,7 +24,7 @@ T bce_with_logits(const Tensor<T, P>& logits, const Tensor<T, P>& targets, Tenso
     loss += std::max(xi, 0.0) - xi * ti + std::log1p(std::exp(-std::abs(xi)));
     g[i] = static_cast<T>((1.0 / (1.0 + std::exp(-xi)) - ti) / n);
   }
-  d_logits = detail::from_host_on<P>(logits.shape(), g);
+  d_logits = Tensor<T, P>::from_host(logits.shape(), g);
   return static_cast<T>(loss / n);
 }
 
@@ -43,7 +43,7 @@ T nll(const Tensor<T, P>& logp, std::span<const int> labels, Tensor<T, P>& d_log
     loss -= lp[static_cast<std::size_t>(i * k + labels[i])];
     g[static_cast<std::size_t>(i * k + labels[i])] = static_cast<T>(-1.0 / static_cast<double>(n));
   }
-  d_logp = detail::from_host_on<P>(logp.shape(), g);
+  d_logp = Tensor<T, P>::from_host(logp.shape(), g);
   return static_cast<T>(loss / static_cast<double>(n));
 }
 
@@ -62,8 +62,8 @@ T hinge_discriminator(const Tensor<T, P>& d_real, const Tensor<T, P>& d_fake, Te
     loss += std::max(0.0, 1.0 + f[i]) / static_cast<double>(f.size());
     gf[i] = static_cast<T>(f[i] > -1 ? 1.0 / static_cast<double>(f.size()) : 0.0);
   }
-  grad_real = detail::from_host_on<P>(d_real.shape(), gr);
-  grad_fake = detail::from_host_on<P>(d_fake.shape(), gf);
+  grad_real = Tensor<T, P>::from_host(d_real.shape(), gr);
+  grad_fake = Tensor<T, P>::from_host(d_fake.shape(), gf);
   return static_cast<T>(loss);
 }
 

@@ -50,8 +50,8 @@ T cosine_embedding(const Tensor<T, P>& x1, const Tensor<T, P>& x2, std::span<con
       gb[i * d + k] = static_cast<T>(dcos / n * (a[i * d + k] / norm - cos * b[i * d + k] / bb));
     }
   }
-  d_x1 = detail::from_host_on<P>(x1.shape(), ga);
-  d_x2 = detail::from_host_on<P>(x2.shape(), gb);
+  d_x1 = Tensor<T, P>::from_host(x1.shape(), ga);
+  d_x2 = Tensor<T, P>::from_host(x2.shape(), gb);
   return static_cast<T>(loss / n);
 }
 
@@ -111,8 +111,8 @@ T info_nce(const Tensor<T, P>& a, const Tensor<T, P>& b, T temperature, Tensor<T
       gb[i * d + k] = static_cast<T>((dub[k] - vb[i * d + k] * pb) / nb[i]);
     }
   }
-  d_a = detail::from_host_on<P>(a.shape(), ga);
-  d_b = detail::from_host_on<P>(b.shape(), gb);
+  d_a = Tensor<T, P>::from_host(a.shape(), ga);
+  d_b = Tensor<T, P>::from_host(b.shape(), gb);
   return static_cast<T>(loss);
 }
 

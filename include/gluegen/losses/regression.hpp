@@ -18,13 +18,6 @@ void require_same(const char* loss, const Tensor<T, P>& pred, const Tensor<T, P>
   GLUEGEN_CHECK_AS(ShapeError, pred.numel() > 0, "{}: empty prediction of shape {}", loss, pred.shape());
 }
 
-/// Host values as a tensor on policy P (losses over small tensors compute on the host in double).
-template <TensorPolicy P, ComputeElement T>
-Tensor<T, P> from_host_on(const Shape& shape, const std::vector<T>& values) {
-  if constexpr (P::is_device) return ops::transfer<P>(Tensor<T, Cpu>::from_host(shape, values));
-  else return Tensor<T, P>::from_host(shape, values);
-}
-
 /// Sum of all elements, in double.
 template <ComputeElement T, TensorPolicy P>
 double total(const Tensor<T, P>& x) {
@@ -74,7 +67,7 @@ T l1(const Tensor<T, P>& pred, const Tensor<T, P>& target, Tensor<T, P>& d_pred,
     loss += std::abs(d);
     g[i] = static_cast<T>((d > 0) - (d < 0)) / static_cast<T>(n);
   }
-  d_pred = detail::from_host_on<P>(pred.shape(), g);
+  d_pred = Tensor<T, P>::from_host(pred.shape(), g);
   return static_cast<T>(loss / n);
 }
 

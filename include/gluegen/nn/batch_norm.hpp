@@ -45,7 +45,7 @@ class BatchNorm1d {
     } else {  // xhat = (x - running_mean) / sqrt(running_var + eps)
       std::vector<T> rstd = running_var.to_vector();
       for (T& v : rstd) v = T(1) / std::sqrt(v + eps_);
-      c.rstd = host_to_policy(rstd).reshape({C, 1});
+      c.rstd = TensorT::from_host({C, 1}, rstd);
       ops::mul(ops::sub(c.xt, running_mean.reshape({C, 1})), c.rstd, c.xhat);
     }
     ops::mul(c.xhat, weight.value.reshape({C, 1}), c.y_t);
@@ -88,13 +88,8 @@ class BatchNorm1d {
       rm[i] = (T(1) - momentum_) * rm[i] + momentum_ * mean[i];
       rv[i] = (T(1) - momentum_) * rv[i] + momentum_ * biased * T(n) / T(n - 1);
     }
-    running_mean = host_to_policy(rm);
-    running_var = host_to_policy(rv);
-  }
-  static TensorT host_to_policy(const std::vector<T>& v) {
-    const auto host = Tensor<T, Cpu>::from_host({static_cast<index_t>(v.size())}, v);
-    if constexpr (P::is_device) return ops::transfer<P>(host);
-    else return host;
+    running_mean = TensorT::from_host(running_mean.shape(), rm);
+    running_var = TensorT::from_host(running_var.shape(), rv);
   }
 
   T eps_, momentum_;

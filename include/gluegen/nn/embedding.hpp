@@ -76,9 +76,7 @@ Tensor<T, P> timestep_embedding(std::span<const double> timesteps, index_t dim, 
       out[static_cast<std::size_t>(i * dim + half + j)] = opt.flip_sin_to_cos ? s : c;
     }
   }
-  const auto host = Tensor<T, Cpu>::from_host({n, dim}, out);
-  if constexpr (std::same_as<P, Cpu>) return host;
-  else return ops::transfer<P>(host);
+  return Tensor<T, P>::from_host({n, dim}, out);
 }
 
 }  // namespace gluegen::nn

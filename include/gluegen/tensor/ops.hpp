@@ -32,6 +32,25 @@ void require_rank(const char* op, const char* name, const Tensor<T, P>& t, int m
   GLUEGEN_CHECK_AS(ShapeError, t.rank() >= min_rank, "{}: tensor '{}' needs rank >= {}, got shape {}", op, name, min_rank, t.shape());
 }
 
+/// Runs kernel(src, rows, cols, out) over the rows of x's last axis, writing out (x's shape).
+template <ComputeElement T, TensorPolicy P, typename Kernel>
+void last_axis(const char* op, const Tensor<T, P>& x, Tensor<T, P>& out, Kernel&& kernel) {
+  require_rank(op, "x", x, 1);
+  GLUEGEN_CHECK_AS(ShapeError, x.size(-1) > 0, "{}: the last axis of shape {} is empty", op, x.shape());
+  const Tensor<T, P> src = x.contiguous();
+  prepare_output(op, out, x.shape());
+  kernel(src.data(), x.numel() / x.size(-1), x.size(-1), out.data());
+}
+
+/// The backward form: kernel(y, dy, rows, cols, dx) with y the forward output.
+template <ComputeElement T, TensorPolicy P, typename Kernel>
+void last_axis_backward(const char* op, const Tensor<T, P>& y, const Tensor<T, P>& dy, Tensor<T, P>& dx, Kernel&& kernel) {
+  GLUEGEN_CHECK_AS(ShapeError, y.shape() == dy.shape(), "{}: y has shape {}, dy has shape {}", op, y.shape(), dy.shape());
+  const Tensor<T, P> ys = y.contiguous(), gs = dy.contiguous();
+  prepare_output(op, dx, y.shape());
+  kernel(ys.data(), gs.data(), y.numel() / y.size(-1), y.size(-1), dx.data());
+}
+
 /// Strides that read `t` as if it had shape `out` (numpy broadcasting): 0 on broadcast axes.
 template <Element T, TensorPolicy P>
 Shape broadcast_strides(const Tensor<T, P>& t, const Shape& out) {
@@ -284,11 +303,7 @@ GLUEGEN_REDUCE_OP(var_last, ReduceOp::var)
 /// Softmax over the last axis, stable for any input scale (subtracts the row maximum).
 template <ComputeElement T, TensorPolicy P>
 void softmax_last(const Tensor<T, P>& x, Tensor<T, P>& out) {
-  detail::require_rank("softmax_last", "x", x, 1);
-  GLUEGEN_CHECK_AS(ShapeError, x.size(-1) > 0, "softmax_last: the last axis of shape {} is empty", x.shape());
-  const Tensor<T, P> src = x.contiguous();
-  detail::prepare_output("softmax_last", out, x.shape());
-  P::softmax_last(src.data(), x.numel() / x.size(-1), x.size(-1), out.data());
+  detail::last_axis("softmax_last", x, out, [](auto... args) { P::softmax_last(args...); });
 }
 template <ComputeElement T, TensorPolicy P>
 [[nodiscard]] Tensor<T, P> softmax_last(const Tensor<T, P>& x) {
@@ -348,29 +363,19 @@ template <ComputeElement T, TensorPolicy P>
 /// dx = y * (dy - sum(dy * y)) over the last axis, for y = softmax_last(x).
 template <ComputeElement T, TensorPolicy P>
 void softmax_backward(const Tensor<T, P>& y, const Tensor<T, P>& dy, Tensor<T, P>& dx) {
-  GLUEGEN_CHECK_AS(ShapeError, y.shape() == dy.shape(), "softmax_backward: y has shape {}, dy has shape {}", y.shape(), dy.shape());
-  const Tensor<T, P> ys = y.contiguous(), gs = dy.contiguous();
-  detail::prepare_output("softmax_backward", dx, y.shape());
-  P::softmax_backward(ys.data(), gs.data(), y.numel() / y.size(-1), y.size(-1), dx.data());
+  detail::last_axis_backward("softmax_backward", y, dy, dx, [](auto... args) { P::softmax_backward(args...); });
 }
 
 /// Log-softmax over the last axis, computed as x - logsumexp(x) (finite for any input scale).
 template <ComputeElement T, TensorPolicy P>
 void log_softmax_last(const Tensor<T, P>& x, Tensor<T, P>& out) {
-  detail::require_rank("log_softmax_last", "x", x, 1);
-  GLUEGEN_CHECK_AS(ShapeError, x.size(-1) > 0, "log_softmax_last: the last axis of shape {} is empty", x.shape());
-  const Tensor<T, P> src = x.contiguous();
-  detail::prepare_output("log_softmax_last", out, x.shape());
-  P::log_softmax_last(src.data(), x.numel() / x.size(-1), x.size(-1), out.data());
+  detail::last_axis("log_softmax_last", x, out, [](auto... args) { P::log_softmax_last(args...); });
 }
 
 /// dx = dy - exp(y) sum(dy) over the last axis, for y = log_softmax_last(x).
 template <ComputeElement T, TensorPolicy P>
 void log_softmax_backward(const Tensor<T, P>& y, const Tensor<T, P>& dy, Tensor<T, P>& dx) {
-  GLUEGEN_CHECK_AS(ShapeError, y.shape() == dy.shape(), "log_softmax_backward: y has shape {}, dy has shape {}", y.shape(), dy.shape());
-  const Tensor<T, P> ys = y.contiguous(), gs = dy.contiguous();
-  detail::prepare_output("log_softmax_backward", dx, y.shape());
-  P::log_softmax_backward(ys.data(), gs.data(), y.numel() / y.size(-1), y.size(-1), dx.data());
+  detail::last_axis_backward("log_softmax_backward", y, dy, dx, [](auto... args) { P::log_softmax_backward(args...); });
 }
 
 /// out[d] (+)= sum of x[..., d] over all leading axes (bias gradients). out must have shape [d].
