@@ -144,12 +144,12 @@ TEST(Gradients, BatchNormLogSoftmaxGradientReversal) {
   EXPECT_EQ(reverse.backward(x, c).to_vector(), ops::scale(x, -0.1).to_vector());
   // Evaluation mode normalises with the running statistics: y = (x - mu) / sqrt(var + eps) * w + b.
   bn.training = false;
-  bn.running_mean = ops::randn<D, Cpu>({5}, 94);
-  bn.running_var = ops::affine(ops::rand<D, Cpu>({5}, 95), 2.0, 0.5);
+  bn.running_mean.value = ops::randn<D, Cpu>({5}, 94);
+  bn.running_var.value = ops::affine(ops::rand<D, Cpu>({5}, 95), 2.0, 0.5);
   const Td xe = ops::randn<D, Cpu>({3, 5}, 96);
   BatchNorm1d<D, Cpu>::Cache ec;
   const auto y = bn.forward(xe, ec).to_vector();
-  const auto xv = xe.to_vector(), mu = bn.running_mean.to_vector(), var = bn.running_var.to_vector();
+  const auto xv = xe.to_vector(), mu = bn.running_mean.value.to_vector(), var = bn.running_var.value.to_vector();
   const auto w = bn.weight.value.to_vector(), b = bn.bias.value.to_vector();
   for (int i = 0; i < 3; ++i)
     for (int k = 0; k < 5; ++k) EXPECT_NEAR(y[i * 5 + k], (xv[i * 5 + k] - mu[k]) / std::sqrt(var[k] + 1e-5) * w[k] + b[k], 1e-12);

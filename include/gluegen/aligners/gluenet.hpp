@@ -9,6 +9,7 @@
 // with GlueGen's weights 1e4, 1e4, 0.1 by default. One optimizer updates all three networks: the
 // discriminator learns to tell real target tokens from aligned ones, and through the reversed
 // gradient the encoder learns to make them indistinguishable.
+#include <gluegen/aligners/aligner.hpp>
 #include <gluegen/aligners/translator.hpp>
 #include <gluegen/losses/adversarial.hpp>
 #include <gluegen/losses/regression.hpp>
@@ -58,9 +59,15 @@ class Discriminator {
 };
 
 struct GlueNetConfig {
-  index_t num_tok = 77, dim_source = 1024, dim_target = 768, mult = 2, depth = 5;
+  index_t num_tok = 77;          ///< source token length
+  index_t num_tok_target = 0;    ///< target token length (0: = num_tok, GlueGen's case; e.g. 128 XLM-R tokens -> 77)
+  index_t dim_source = 1024, dim_target = 768, mult = 2, depth = 5;
   double disc_mult = 0.25, eta = 0.1;
   double lambda_mse = 1e4, lambda_rec = 1e4, lambda_adv = 0.1;  ///< GlueGen's loss weights
+  /// false: every target token weighs 1 in L_mse, as GlueGen (the UNet attends to all 77 CLIP
+  /// positions, padding included); true: only real tokens (target_mask) count.
+  bool mask_target_padding = false;
+  [[nodiscard]] index_t target_tokens() const { return num_tok_target > 0 ? num_tok_target : num_tok; }
 };
 
 struct GlueNetLosses {
@@ -77,27 +84,48 @@ class GlueNet {
   struct Cache {
     typename TranslatorNoLn<T, P>::Cache encoder, decoder;
     typename Discriminator<T, P>::Cache real, fake;
-    TensorT d_mse, d_rec, d_real, d_fake, d_aligned;
+    TensorT d_mse, d_rec, d_real, d_fake, d_aligned, ones;
     std::vector<int> real_labels, fake_labels;
   };
 
   explicit GlueNet(const GlueNetConfig& cfg, std::uint64_t seed = 0)
-      : encoder({.num_tok = cfg.num_tok, .dim = cfg.dim_source, .dim_out = cfg.dim_target, .mult = cfg.mult, .depth = cfg.depth}, seed),
-        decoder({.num_tok = cfg.num_tok, .dim = cfg.dim_target, .dim_out = cfg.dim_source, .mult = cfg.mult, .depth = cfg.depth}, seed + 100),
+      : encoder({.num_tok = cfg.num_tok, .num_tok_out = cfg.target_tokens(), .dim = cfg.dim_source, .dim_out = cfg.dim_target, .mult = cfg.mult,
+                 .depth = cfg.depth},
+                seed),
+        decoder({.num_tok = cfg.target_tokens(), .num_tok_out = cfg.num_tok, .dim = cfg.dim_target, .dim_out = cfg.dim_source, .mult = cfg.mult,
+                 .depth = cfg.depth},
+                seed + 100),
         discriminator(cfg.dim_target, 2, cfg.disc_mult, static_cast<T>(cfg.eta), seed + 200), cfg_(cfg) {}
 
   [[nodiscard]] const GlueNetConfig& config() const noexcept { return cfg_; }
 
   /// Inference: source features [B, L, Ds] -> aligned features [B, L, Dt].
   const TensorT& align(const TensorT& source, Cache& c) { return encoder.forward(source, c.encoder); }
+  /// The TrainableAligner form: the mixer's token MLP sees fixed positions, so the mask is not needed.
+  const TensorT& align(const TensorT& source, const TensorT& /*source_mask*/, Cache& c) { return align(source, c); }
+
+  /// The TrainableAligner step: accumulate_gradients with all-ones or target-mask token weights.
+  LossTerms train_step(const TensorT& source, const TensorT& /*source_mask*/, const TensorT& target, const TensorT& target_mask, Cache& c) {
+    const TensorT* weights = &target_mask;
+    if (!cfg_.mask_target_padding) {
+      if (!c.ones.defined() || c.ones.shape() != target_mask.shape()) c.ones = TensorT::full(target_mask.shape(), T(1));
+      weights = &c.ones;
+    }
+    const GlueNetLosses l = accumulate_gradients(source, target, *weights, c);
+    return {{{"mse", l.mse}, {"rec", l.rec}, {"adv", l.adv}}};
+  }
+
+  /// Training mode: BatchNorm uses batch statistics (and updates its running ones).
+  void set_training(bool flag) { discriminator.net.template get<1>().training = flag; }
 
   /// One training step's forward and backward: adds every network's gradient (call zero_grad first,
   /// an optimizer step after). weights [B, L] weigh the element-wise loss per token (GlueGen's
   /// token norms; ones for a plain mean). Returns the weighted loss terms.
   GlueNetLosses accumulate_gradients(const TensorT& source, const TensorT& target, const TensorT& weights, Cache& c) {
-    GLUEGEN_CHECK_AS(ShapeError, target.rank() == 3 && target.size(0) == source.size(0) && target.size(1) == cfg_.num_tok && target.size(2) == cfg_.dim_target,
-                     "GlueNet: target has shape {}, expected [{}, {}, {}]", target.shape(), source.size(0), cfg_.num_tok, cfg_.dim_target);
-    const index_t tokens = source.size(0) * cfg_.num_tok;
+    const index_t lt = cfg_.target_tokens();
+    GLUEGEN_CHECK_AS(ShapeError, target.rank() == 3 && target.size(0) == source.size(0) && target.size(1) == lt && target.size(2) == cfg_.dim_target,
+                     "GlueNet: target has shape {}, expected [{}, {}, {}]", target.shape(), source.size(0), lt, cfg_.dim_target);
+    const index_t tokens = source.size(0) * lt;
     GlueNetLosses l;
     const TensorT& aligned = encoder.forward(source, c.encoder);
     const TensorT& reconstructed = decoder.forward(aligned, c.decoder);
@@ -136,6 +164,6 @@ class GlueNet {
   GlueNetConfig cfg_;
 };
 
-static_assert(nn::Module<GlueNet<float, Cpu>>);
+static_assert(TrainableAligner<GlueNet<float, Cpu>>);
 
 }  // namespace gluegen::aligners

@@ -8,6 +8,7 @@
 #include <bit>
 #include <concepts>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #if defined(__CUDACC__)
@@ -29,6 +30,13 @@ enum class DType : std::uint8_t { f32, f64, f16, bf16, i32 };
     case DType::i32: return "i32";
   }
   return "?";
+}
+
+/// The inverse of dtype_name ("f32", "f16", ...); std::nullopt for anything else.
+[[nodiscard]] constexpr std::optional<DType> dtype_from_name(std::string_view name) noexcept {
+  for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16, DType::i32})
+    if (dtype_name(t) == name) return t;
+  return std::nullopt;
 }
 
 [[nodiscard]] constexpr std::size_t dtype_size(DType t) noexcept {

@@ -52,6 +52,8 @@ GLUEGEN_DEFINE_ERROR(FileNotFoundError, IoError)
 GLUEGEN_DEFINE_ERROR(NotHdf5Error, IoError)
 GLUEGEN_DEFINE_ERROR(TruncatedFileError, IoError)
 GLUEGEN_DEFINE_ERROR(MissingDatasetError, IoError)
+/// Training produced a non-finite loss or gradient; the last checkpoint is left intact.
+GLUEGEN_DEFINE_ERROR(DivergedError, ValueError)
 /// A CUDA runtime or cuBLAS call failed.
 GLUEGEN_DEFINE_ERROR(CudaError, Error)
 #undef GLUEGEN_DEFINE_ERROR

@@ -8,6 +8,8 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace gluegen::rng {
 
@@ -81,6 +83,18 @@ GLUEGEN_HOST_DEVICE inline double normal_at(std::uint64_t seed, std::uint64_t st
   double z[4];
   normal4(seed, stream, index / 4, z);
   return z[index % 4];
+}
+
+/// A uniformly random permutation of 0..n-1 (Fisher-Yates on stream `stream` of `seed`): the same
+/// (seed, stream) gives the same order on every machine, which makes data order part of a resumable state.
+inline std::vector<std::int64_t> random_permutation(std::int64_t n, std::uint64_t seed, std::uint64_t stream) {
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+  for (std::int64_t i = n - 1; i > 0; --i) {
+    const auto j = static_cast<std::int64_t>(uniform_at(seed, stream, static_cast<std::uint64_t>(i)) * static_cast<double>(i + 1));
+    std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(std::min(j, i))]);
+  }
+  return order;
 }
 
 }  // namespace gluegen::rng

@@ -24,6 +24,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,13 @@
 namespace gluegen::io {
 
 inline constexpr int kGluegenFormat = 1;
+
+/// How a dataset is laid out on disk. Feature shards are chunked by example (chunk_rows rows of the
+/// leading axis per chunk) and deflate-compressed, so a data loader reads single examples cheaply.
+struct DatasetLayout {
+  index_t chunk_rows = 0;  ///< 0: contiguous (weights); > 0: chunked along axis 0
+  int deflate = 0;         ///< gzip level 0..9 (needs chunking)
+};
 
 /// What a model file says about itself (root attributes).
 struct ModelMeta {
@@ -169,15 +177,27 @@ class WeightWriter {
 
   /// Stores `tensor` under the dotted `name`, converted to `storage` (default: its own dtype).
   template <Element T, TensorPolicy P>
-  void write(std::string_view name, const Tensor<T, P>& tensor, std::optional<DType> storage = std::nullopt) {
+  void write(std::string_view name, const Tensor<T, P>& tensor, std::optional<DType> storage = std::nullopt, DatasetLayout layout = {}) {
     const DType dtype = storage.value_or(dtype_of<T>);
     switch (dtype) {
-      case DType::f32: write_as<float>(name, tensor); break;
-      case DType::f64: write_as<double>(name, tensor); break;
-      case DType::f16: write_as<f16>(name, tensor); break;
-      case DType::bf16: write_as<bf16>(name, tensor); break;
-      case DType::i32: write_as<std::int32_t>(name, tensor); break;
+      case DType::f32: write_as<float>(name, tensor, layout); break;
+      case DType::f64: write_as<double>(name, tensor, layout); break;
+      case DType::f16: write_as<f16>(name, tensor, layout); break;
+      case DType::bf16: write_as<bf16>(name, tensor, layout); break;
+      case DType::i32: write_as<std::int32_t>(name, tensor, layout); break;
     }
+  }
+
+  /// Stores UTF-8 strings as a 1-D variable-length string dataset (h5py reads it as bytes/str).
+  void write_strings(std::string_view name, const std::vector<std::string>& values) {
+    const hsize_t n = values.size();
+    detail::Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+    const detail::Handle type = detail::string_type();
+    detail::Handle dataset = create_dataset(name, type.get(), space.get(), H5P_DEFAULT);
+    std::vector<const char*> pointers;
+    for (const auto& v : values) pointers.push_back(v.c_str());
+    GLUEGEN_CHECK_AS(IoError, pointers.empty() || H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) >= 0,
+                     "writing strings '{}' to '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
   }
 
   /// Makes the file visible under its real name: flush, fsync, rename (atomic on POSIX).
@@ -198,8 +218,18 @@ class WeightWriter {
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
  private:
+  detail::Handle create_dataset(std::string_view name, hid_t type, hid_t space, hid_t dcpl) {
+    detail::Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(lcpl.get(), 1);
+    const std::string path = detail::dataset_path(name);
+    detail::Handle dataset(H5Dcreate2(file_.get(), path.c_str(), type, space, lcpl.get(), dcpl, H5P_DEFAULT), H5Dclose);
+    GLUEGEN_CHECK_AS(IoError, dataset.valid(), "cannot create dataset '{}' in '{}' (does it exist already?): {}", name, path_.string(),
+                     detail::hdf5_error_text());
+    return dataset;
+  }
+
   template <Element S, Element T, TensorPolicy P>
-  void write_as(std::string_view name, const Tensor<T, P>& tensor) {
+  void write_as(std::string_view name, const Tensor<T, P>& tensor, DatasetLayout layout) {
     GLUEGEN_CHECK_AS(ShapeError, tensor.defined(), "cannot write undefined tensor '{}' to '{}'", name, path_.string());
     const std::vector<T> values = tensor.to_vector();
     std::vector<S> stored(values.size());
@@ -207,13 +237,19 @@ class WeightWriter {
 
     std::vector<hsize_t> dims(tensor.shape().begin(), tensor.shape().end());
     detail::Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
-    detail::Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-    H5Pset_create_intermediate_group(lcpl.get(), 1);
+    detail::Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    GLUEGEN_CHECK_AS(ValueError, layout.deflate == 0 || layout.chunk_rows > 0, "dataset '{}': compression needs chunk_rows > 0", name);
+    if (layout.chunk_rows > 0 && !dims.empty() && tensor.numel() > 0) {
+      std::vector<hsize_t> chunk = dims;
+      chunk[0] = std::min<hsize_t>(dims[0], static_cast<hsize_t>(layout.chunk_rows));
+      H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+      if (layout.deflate > 0) {
+        H5Pset_shuffle(dcpl.get());  // byte shuffle first: halves the size of compressed half floats
+        H5Pset_deflate(dcpl.get(), static_cast<unsigned>(layout.deflate));
+      }
+    }
     const detail::Handle type = detail::memory_type(dtype_of<S>);
-    const std::string path = detail::dataset_path(name);
-    detail::Handle dataset(H5Dcreate2(file_.get(), path.c_str(), type.get(), space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
-    GLUEGEN_CHECK_AS(IoError, dataset.valid(), "cannot create dataset '{}' in '{}' (does it exist already?): {}", name, path_.string(),
-                     detail::hdf5_error_text());
+    detail::Handle dataset = create_dataset(name, type.get(), space.get(), dcpl.get());
     GLUEGEN_CHECK_AS(IoError, stored.empty() || H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, stored.data()) >= 0,
                      "writing dataset '{}' to '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
   }
@@ -321,6 +357,59 @@ class WeightReader {
     else return ops::transfer<P>(host);
   }
 
+  /// Reads rows `rows` (indices along axis 0, any order, repeats allowed) of `name` into a tensor
+  /// [rows.size(), ...]: a data loader's random access into a chunked shard, without reading the rest.
+  template <Element T, TensorPolicy P = Cpu>
+  [[nodiscard]] Tensor<T, P> read_rows(std::string_view name, std::span<const index_t> rows) const {
+    const detail::Handle dataset = open_dataset(name);
+    const TensorInfo info = info_of(name, dataset);
+    GLUEGEN_CHECK_AS(ShapeError, info.shape.rank() >= 1, "read_rows: dataset '{}' in '{}' is a scalar", name, path_.string());
+    std::vector<index_t> extents(info.shape.begin(), info.shape.end());
+    extents[0] = static_cast<index_t>(rows.size());
+    Tensor<T, Cpu> host{Shape(std::span<const index_t>(extents))};
+    switch (info.dtype) {
+      case DType::f32: read_converted<float>(name, dataset, host, rows); break;
+      case DType::f64: read_converted<double>(name, dataset, host, rows); break;
+      case DType::f16: read_converted<f16>(name, dataset, host, rows); break;
+      case DType::bf16: read_converted<bf16>(name, dataset, host, rows); break;
+      case DType::i32: read_converted<std::int32_t>(name, dataset, host, rows); break;
+    }
+    if constexpr (std::same_as<P, Cpu>) return host;
+    else return ops::transfer<P>(host);
+  }
+
+  /// A 1-D string dataset (variable- or fixed-length, as h5py writes either).
+  [[nodiscard]] std::vector<std::string> read_strings(std::string_view name) const {
+    const detail::Handle dataset = open_dataset(name);
+    detail::Handle type(H5Dget_type(dataset.get()), H5Tclose);
+    GLUEGEN_CHECK_AS(DTypeError, H5Tget_class(type.get()) == H5T_STRING, "dataset '{}' in '{}' does not hold strings", name, path_.string());
+    detail::Handle space(H5Dget_space(dataset.get()), H5Sclose);
+    GLUEGEN_CHECK_AS(ShapeError, H5Sget_simple_extent_ndims(space.get()) == 1, "string dataset '{}' in '{}' is not 1-D", name, path_.string());
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(space.get(), &n, nullptr);
+    std::vector<std::string> out;
+    out.reserve(n);
+    if (H5Tis_variable_str(type.get()) > 0) {
+      const detail::Handle mem = detail::string_type();
+      std::vector<char*> pointers(n, nullptr);
+      GLUEGEN_CHECK_AS(TruncatedFileError, n == 0 || H5Dread(dataset.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) >= 0,
+                       "reading strings '{}' from '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
+      for (char* p : pointers) out.emplace_back(p ? p : "");
+      if (n > 0) H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, pointers.data());
+    } else {
+      const std::size_t width = H5Tget_size(type.get());
+      std::string buffer(width * n, '\0');
+      GLUEGEN_CHECK_AS(TruncatedFileError, n == 0 || H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) >= 0,
+                       "reading strings '{}' from '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
+      for (hsize_t i = 0; i < n; ++i) {
+        std::string v = buffer.substr(i * width, width);
+        v.erase(std::find(v.begin(), v.end(), '\0'), v.end());
+        out.push_back(std::move(v));
+      }
+    }
+    return out;
+  }
+
   /// Reads `name` into an existing tensor (a module's parameter), whose shape it must have.
   template <Element T, TensorPolicy P>
   void read_into(std::string_view name, Tensor<T, P>& target) const {
@@ -373,20 +462,51 @@ class WeightReader {
     return info;
   }
 
+  /// Reads the whole dataset, or with `rows` those rows of axis 0 in that order, into `out`.
   template <Element S, Element T>
-  void read_converted(std::string_view name, const detail::Handle& dataset, Tensor<T, Cpu>& out) const {
+  void read_converted(std::string_view name, const detail::Handle& dataset, Tensor<T, Cpu>& out,
+                      std::optional<std::span<const index_t>> rows = std::nullopt) const {
     const index_t n = out.numel();
     std::vector<S> stored(static_cast<std::size_t>(n));
     const detail::Handle type = detail::memory_type(dtype_of<S>);
-    if (n > 0 && H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, stored.data()) < 0) {
+    const auto fail = [&] {
       const std::string why = detail::hdf5_error_text();
       std::error_code ec;
       GLUEGEN_THROW(TruncatedFileError, "reading dataset '{}' from '{}' ({} bytes on disk) failed, the file is truncated or corrupt: {}", name,
                     path_.string(), std::filesystem::file_size(path_, ec), why);
+    };
+    if (!rows) {
+      if (n > 0 && H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, stored.data()) < 0) fail();
+    } else {
+      detail::Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+      const int rank = H5Sget_simple_extent_ndims(file_space.get());
+      std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+      H5Sget_simple_extent_dims(file_space.get(), dims.data(), nullptr);
+      std::vector<hsize_t> start(dims.size(), 0), count = dims;
+      count[0] = 1;
+      const index_t row_size = rows->empty() ? 0 : n / static_cast<index_t>(rows->size());
+      const hsize_t row_elems = static_cast<hsize_t>(row_size);
+      detail::Handle memory_space(H5Screate_simple(1, &row_elems, nullptr), H5Sclose);
+      for (std::size_t i = 0; i < rows->size(); ++i) {
+        const index_t r = (*rows)[i];
+        GLUEGEN_CHECK_AS(ShapeError, r >= 0 && static_cast<hsize_t>(r) < dims[0], "row {} of dataset '{}' in '{}' is out of range (it has {} rows)", r,
+                         name, path_.string(), dims[0]);
+        start[0] = static_cast<hsize_t>(r);
+        H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+        if (row_size > 0 && H5Dread(dataset.get(), type.get(), memory_space.get(), file_space.get(), H5P_DEFAULT,
+                                    stored.data() + i * static_cast<std::size_t>(row_size)) < 0)
+          fail();
+      }
     }
     if (options_.reject_nonfinite) {
-      const index_t bad = std::count_if(stored.begin(), stored.end(), [](S v) { return !std::isfinite(convert<double>(v)); });
-      GLUEGEN_CHECK_AS(ValueError, bad == 0, "dataset '{}' in '{}' holds {} non-finite value(s) (NaN or Inf) out of {}", name, path_.string(), bad, n);
+      const auto first_bad = std::find_if(stored.begin(), stored.end(), [](S v) { return !std::isfinite(convert<double>(v)); });
+      if (first_bad != stored.end()) {
+        const index_t bad = std::count_if(first_bad, stored.end(), [](S v) { return !std::isfinite(convert<double>(v)); });
+        const index_t at = first_bad - stored.begin();
+        const index_t row_size = out.rank() > 0 && out.size(0) > 0 ? n / out.size(0) : 1;
+        const std::string where = rows ? fmt::format(" (first in row {})", (*rows)[static_cast<std::size_t>(at / row_size)]) : std::string();
+        GLUEGEN_THROW(ValueError, "dataset '{}' in '{}' holds {} non-finite value(s) (NaN or Inf) out of {}{}", name, path_.string(), bad, n, where);
+      }
     }
     Cpu::convert(out.data(), stored.data(), n);
   }

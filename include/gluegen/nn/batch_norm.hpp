@@ -22,13 +22,12 @@ class BatchNorm1d {
   };
 
   explicit BatchNorm1d(index_t channels, T eps = T(1e-5), T momentum = T(0.1))
-      : running_mean(TensorT::zeros({channels})), running_var(TensorT::full({channels}, T(1))), weight(Shape{channels}), bias(Shape{channels}),
+      : running_mean(Param<T, P>::make_buffer(TensorT::zeros({channels}))), running_var(Param<T, P>::make_buffer(TensorT::full({channels}, T(1)))), weight(Shape{channels}), bias(Shape{channels}),
         eps_(eps), momentum_(momentum) {
     weight.value = TensorT::full({channels}, T(1));
   }
 
   bool training = true;
-  TensorT running_mean, running_var;  ///< buffers (torch's state_dict names); not parameters
 
   /// x [N, C] -> [N, C]
   const TensorT& forward(const TensorT& x, Cache& c) {
@@ -43,10 +42,10 @@ class BatchNorm1d {
       ops::norm_rows(c.xt, static_cast<const TensorT*>(nullptr), static_cast<const TensorT*>(nullptr), eps_, true, c.xhat, c.mean, c.rstd);
       update_running_stats(c, x.size(0));
     } else {  // xhat = (x - running_mean) / sqrt(running_var + eps)
-      std::vector<T> rstd = running_var.to_vector();
+      std::vector<T> rstd = running_var.value.to_vector();
       for (T& v : rstd) v = T(1) / std::sqrt(v + eps_);
       c.rstd = TensorT::from_host({C, 1}, rstd);
-      ops::mul(ops::sub(c.xt, running_mean.reshape({C, 1})), c.rstd, c.xhat);
+      ops::mul(ops::sub(c.xt, running_mean.value.reshape({C, 1})), c.rstd, c.xhat);
     }
     ops::mul(c.xhat, weight.value.reshape({C, 1}), c.y_t);
     ops::add(c.y_t, bias.value.reshape({C, 1}), c.y_t);
@@ -74,22 +73,25 @@ class BatchNorm1d {
   void visit_parameters(F&& f, const std::string& prefix) {
     f(prefix + "weight", weight);
     f(prefix + "bias", bias);
+    f(prefix + "running_mean", running_mean);
+    f(prefix + "running_var", running_var);
   }
 
+  Param<T, P> running_mean, running_var;  ///< buffers, torch's state_dict names
   Param<T, P> weight, bias;
 
  private:
   /// running = (1 - momentum) running + momentum * batch statistic (variance unbiased, as torch).
   void update_running_stats(const Cache& c, index_t n) {
     const auto mean = c.mean.to_vector(), rstd = c.rstd.to_vector();
-    auto rm = running_mean.to_vector(), rv = running_var.to_vector();
+    auto rm = running_mean.value.to_vector(), rv = running_var.value.to_vector();
     for (std::size_t i = 0; i < rm.size(); ++i) {
       const T biased = T(1) / (rstd[i] * rstd[i]) - eps_;
       rm[i] = (T(1) - momentum_) * rm[i] + momentum_ * mean[i];
       rv[i] = (T(1) - momentum_) * rv[i] + momentum_ * biased * T(n) / T(n - 1);
     }
-    running_mean = TensorT::from_host(running_mean.shape(), rm);
-    running_var = TensorT::from_host(running_var.shape(), rv);
+    running_mean.value = TensorT::from_host(running_mean.value.shape(), rm);
+    running_var.value = TensorT::from_host(running_var.value.shape(), rv);
   }
 
   T eps_, momentum_;

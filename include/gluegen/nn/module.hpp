@@ -27,9 +27,20 @@ struct Param {
   Tensor<T, P> value;
   Tensor<T, P> grad;  ///< undefined until the first backward that reaches a trainable param
   bool trainable = true;
+  /// A persistent buffer (torch's register_buffer: BatchNorm's running statistics): saved, loaded and
+  /// checkpointed with the parameters, but never trained, counted or unfrozen.
+  bool buffer = false;
 
   Param() = default;
   explicit Param(const Shape& shape) : value(Tensor<T, P>::zeros(shape)) {}
+
+  static Param make_buffer(Tensor<T, P> initial) {
+    Param p;
+    p.value = std::move(initial);
+    p.trainable = false;
+    p.buffer = true;
+    return p;
+  }
 
   /// The gradient buffer to accumulate into, zero-filled on first use.
   Tensor<T, P>& grad_buffer() {
@@ -82,11 +93,11 @@ void zero_grad(M& m) {
 }
 
 /// Sets trainable = flag on every parameter whose name starts with `prefix` ("" = all). Frozen
-/// parameters drop their gradient buffers.
+/// parameters drop their gradient buffers; buffers stay untrainable.
 template <Module M>
 void set_trainable(M& m, bool flag, const std::string& prefix = "") {
   m.visit_parameters([&](const std::string& name, auto& p) {
-    if (name.starts_with(prefix)) {
+    if (!p.buffer && name.starts_with(prefix)) {
       p.trainable = flag;
       if (!flag) p.grad = {};
     }
@@ -104,13 +115,14 @@ template <Module M>
 ParameterCount count_parameters(M& m) {
   ParameterCount c;
   m.visit_parameters([&](const std::string&, auto& p) {
+    if (p.buffer) return;
     c.total += p.value.numel();
     if (p.trainable) c.trainable += p.value.numel();
   }, "");
   return c;
 }
 
-/// Every parameter name, in visiting order.
+/// Every parameter and buffer name, in visiting order.
 template <Module M>
 std::vector<std::string> parameter_names(M& m) {
   std::vector<std::string> names;
@@ -118,17 +130,21 @@ std::vector<std::string> parameter_names(M& m) {
   return names;
 }
 
-/// Writes every parameter as `prefix + name` (storage dtype defaults to the compute type).
+/// Writes every parameter and buffer as `prefix + name` (storage dtype defaults to the compute type).
 template <Module M>
 void save_parameters(M& m, io::WeightWriter& out, const std::string& prefix = "", std::optional<DType> storage = std::nullopt) {
   m.visit_parameters([&](const std::string& name, auto& p) { out.write(prefix + name, p.value, storage); }, "");
 }
 
-/// Reads every parameter from `prefix + name`, checking shapes. Strict: a missing dataset is a
-/// MissingDatasetError naming it (with the closest names in the file).
+/// Reads every parameter (and, unless with_buffers is false, every buffer) from `prefix + name`,
+/// checking shapes. Strict: a missing dataset is a MissingDatasetError naming it (with the closest
+/// names in the file). with_buffers = false reads files of parameters only (torch's
+/// named_parameters()), leaving buffers at their initial values.
 template <Module M>
-void load_parameters(M& m, const io::WeightReader& in, const std::string& prefix = "") {
-  m.visit_parameters([&](const std::string& name, auto& p) { in.read_into(prefix + name, p.value); }, "");
+void load_parameters(M& m, const io::WeightReader& in, const std::string& prefix = "", bool with_buffers = true) {
+  m.visit_parameters([&](const std::string& name, auto& p) {
+    if (with_buffers || !p.buffer) in.read_into(prefix + name, p.value);
+  }, "");
 }
 
 }  // namespace gluegen::nn

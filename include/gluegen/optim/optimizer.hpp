@@ -140,16 +140,22 @@ class Sgd {
   std::int64_t step_ = 0;
 };
 
+/// The global L2 norm of every trainable parameter's gradient (parameters without one count 0).
+template <nn::Module M>
+double grad_norm(M& model) {
+  double sq = 0;
+  model.visit_parameters([&](const std::string&, auto& p) {
+    if (p.trainable && p.grad.defined()) sq += ops::sum_squares(p.grad);
+  }, "");
+  return std::sqrt(sq);
+}
+
 /// Scales all gradients so their global L2 norm is at most max_norm (torch.nn.utils.clip_grad_norm_:
 /// factor max_norm / (norm + 1e-6) when below 1). Returns the norm before clipping. A non-finite
 /// norm (diverged training) is a ValueError, not a silent NaN update.
 template <nn::Module M>
 double clip_grad_norm(M& model, double max_norm) {
-  double sq = 0;
-  model.visit_parameters([&](const std::string&, auto& p) {
-    if (p.trainable && p.grad.defined()) sq += ops::sum_squares(p.grad);
-  }, "");
-  const double norm = std::sqrt(sq);
+  const double norm = grad_norm(model);
   GLUEGEN_CHECK_AS(ValueError, std::isfinite(norm), "clip_grad_norm: the gradient norm is {} (NaN or Inf in a gradient)", norm);
   const double factor = max_norm / (norm + 1e-6);
   if (factor < 1.0) {

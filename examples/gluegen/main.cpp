@@ -1,0 +1,190 @@
+// gluegen: the command line of the aligner workflow (issue 7).
+//   gluegen train --shards DIR --run DIR [--aligner gluenet|attention] [options]
+//   gluegen eval  --shards DIR (--run DIR | --aligner FILE [--all]) [--json F] [--markdown F]
+// `train` trains an aligner on feature shards (source and target encoder features of a parallel
+// corpus) with held-out evaluation, JSONL metrics, atomic checkpoints and exact resume: rerunning
+// the same command continues an interrupted run. `eval` reports alignment MSE, cosine and retrieval
+// R@1/R@5 per language of a trained (or converted, tools/convert_gluegen.py) aligner.
+#include <gluegen/aligners/model_files.hpp>
+#include <gluegen/train/trainer.hpp>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <fstream>
+
+namespace {
+
+using namespace gluegen;
+
+struct TrainArgs {
+  std::string shards, run, aligner = "gluenet", schedule = "constant";
+  // GlueNet (GlueGen's defaults: Translator_noln depth 5, mult 2; loss weights 1e4, 1e4, 0.1)
+  index_t depth = 5, mult = 2;
+  double lambda_mse = 1e4, lambda_rec = 1e4, lambda_adv = 0.1, disc_mult = 0.25;
+  bool mask_padding = false;
+  // attention aligner
+  index_t width = 768, heads = 12, layers = 4, ff_mult = 4;
+  // optimisation
+  std::int64_t steps = 10000, warmup = 0, log_every = 10, eval_every = 500, checkpoint_every = 500;
+  index_t batch = 64, held_out = 256;
+  double lr = 1e-4, weight_decay = 0.0, clip = 0.0, step_gamma = 0.5;
+  std::uint64_t seed = 0, init_seed = 0;
+  bool quiet = false;
+};
+
+optim::Schedule make_schedule(const TrainArgs& a, index_t batches_per_epoch) {
+  if (a.schedule == "constant") return optim::Constant{};
+  if (a.schedule == "cosine") return optim::CosineWarmup{.warmup = a.warmup, .total = a.steps};
+  if (a.schedule == "linear") return optim::LinearWarmup{.warmup = a.warmup, .total = a.steps};
+  return optim::Step{.step_size = std::max<index_t>(1, batches_per_epoch), .gamma = a.step_gamma};  // "epoch-step": GlueGen's StepLR
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  if (path.empty()) return;
+  std::ofstream out(path);
+  GLUEGEN_CHECK_AS(IoError, static_cast<bool>(out << text), "cannot write '{}'", path);
+}
+
+template <aligners::TrainableAligner A>
+int train_with(A& model, const io::ModelMeta& meta, const train::FeatureDataset& data, const TrainArgs& a) {
+  const auto params = nn::count_parameters(model);
+  fmt::print("{}: {} parameters; {} examples ({} held out) of {} -> {}\n", meta.model_type, params.total, data.size(), a.held_out,
+             data.spec().source_encoder, data.spec().target_encoder);
+  const index_t per_epoch = (data.size() - a.held_out) / a.batch;
+  train::TrainerOptions opt{.run_dir = a.run, .steps = a.steps, .batch_size = a.batch, .held_out = a.held_out, .seed = a.seed,
+                            .adam = {.lr = a.lr, .weight_decay = a.weight_decay}, .schedule = make_schedule(a, per_epoch),
+                            .max_grad_norm = a.clip, .log_every = a.log_every, .eval_every = a.eval_every,
+                            .checkpoint_every = a.checkpoint_every, .progress = !a.quiet};
+  train::Trainer trainer(model, data, opt, meta);
+  const auto result = trainer.run();
+  if (result.evaluation) fmt::print("\nheld-out evaluation at step {}:\n{}", result.last_step, result.evaluation->to_markdown());
+  fmt::print("{} steps in {}; aligner: {}; metrics: {}\n", result.last_step - result.first_step, format_duration(result.seconds),
+             trainer.aligner_path().string(), trainer.metrics_path().string());
+  return result.interrupted ? 130 : 0;
+}
+
+int train_command(const TrainArgs& a) {
+  const train::FeatureDataset data(a.shards);
+  const auto& s = data.spec();
+  if (a.aligner == "gluenet") {
+    const aligners::GlueNetConfig cfg{.num_tok = s.source_len, .num_tok_target = s.target_len, .dim_source = s.source_dim, .dim_target = s.target_dim,
+                                      .mult = a.mult, .depth = a.depth, .disc_mult = a.disc_mult, .lambda_mse = a.lambda_mse,
+                                      .lambda_rec = a.lambda_rec, .lambda_adv = a.lambda_adv, .mask_target_padding = a.mask_padding};
+    aligners::GlueNet<float, Cpu> model(cfg, a.init_seed);
+    return train_with(model, aligners::gluenet_meta(cfg), data, a);
+  }
+  const aligners::AttentionAlignerConfig cfg{.dim_source = s.source_dim, .dim = a.width, .dim_target = s.target_dim, .num_queries = s.target_len,
+                                             .heads = a.heads, .depth = a.layers, .ff_mult = a.ff_mult};
+  aligners::Supervised model(aligners::AttentionAligner<float, Cpu>(cfg, a.init_seed));
+  return train_with(model, aligners::attention_aligner_meta(cfg), data, a);
+}
+
+struct EvalArgs {
+  std::string shards, run, aligner, json, markdown;
+  bool all = false;
+  index_t held_out = 256, batch = 64;
+};
+
+template <aligners::TrainableAligner A>
+eval::AlignmentReport evaluate_model(A&& model, const train::FeatureDataset& data, const std::vector<index_t>& examples, index_t batch) {
+  return train::evaluate_aligner(model, data, examples, batch);
+}
+
+int eval_command(EvalArgs a) {
+  const train::FeatureDataset data(a.shards);
+  if (!a.run.empty()) {  // the run's aligner on the run's own held-out split
+    const io::WeightReader checkpoint(std::filesystem::path(a.run) / "checkpoint.h5");
+    a.held_out = checkpoint.meta().config.at("trainer").at("held_out").get<index_t>();
+    a.aligner = (std::filesystem::path(a.run) / "aligner.h5").string();
+  }
+  GLUEGEN_CHECK_AS(ValueError, !a.aligner.empty(), "gluegen eval: give --run DIR or --aligner FILE");
+  std::vector<index_t> examples;
+  if (a.all) {
+    for (index_t i = 0; i < data.size(); ++i) examples.push_back(i);
+  } else {
+    examples = train::split_examples(data.size(), a.held_out).held_out;
+  }
+  const io::WeightReader in(a.aligner);
+  const std::string& type = in.meta().model_type;
+  eval::AlignmentReport report;
+  if (type == aligners::kGlueNetModelType) {
+    report = evaluate_model(aligners::load_gluenet<float, Cpu>(in), data, examples, a.batch);
+  } else if (type == aligners::kTranslatorModelType && in.meta().config.value("layer_norm", false)) {
+    report = evaluate_model(aligners::Supervised(aligners::load_translator<float, Cpu, true>(in)), data, examples, a.batch);
+  } else if (type == aligners::kTranslatorModelType) {
+    report = evaluate_model(aligners::Supervised(aligners::load_translator<float, Cpu, false>(in)), data, examples, a.batch);
+  } else if (type == aligners::kAttentionAlignerModelType) {
+    report = evaluate_model(aligners::Supervised(aligners::load_attention_aligner<float, Cpu>(in)), data, examples, a.batch);
+  } else {
+    GLUEGEN_THROW(ValueError, "'{}' holds a '{}', not an aligner (gluegen.gluenet, gluegen.translator, gluegen.attention_aligner){}", a.aligner,
+                  type, type == train::kCheckpointModelType ? "; pass the run's aligner.h5 or --run" : "");
+  }
+  const std::string md = fmt::format("Alignment of {} ({}) on {} {} examples of {}:\n\n{}", a.aligner, type, examples.size(),
+                                     a.all ? "(all)" : "held-out", a.shards, report.to_markdown());
+  fmt::print("{}", md);
+  write_text(a.json, report.to_json().dump(2) + "\n");
+  write_text(a.markdown, md);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gluegen: train and evaluate aligners that glue a new encoder onto a text-to-image model"};
+  app.require_subcommand(1);
+
+  TrainArgs t;
+  auto* train_cmd = app.add_subcommand("train", "train an aligner on feature shards (resumes an existing run directory)");
+  train_cmd->add_option("--shards", t.shards, "feature shard directory (gluegen encode)")->required()->check(CLI::ExistingPath);
+  train_cmd->add_option("--run", t.run, "run directory: checkpoint.h5, aligner.h5, metrics.jsonl")->required();
+  train_cmd->add_option("--aligner", t.aligner, "aligner type")->check(CLI::IsMember({"gluenet", "attention"}))->capture_default_str();
+  train_cmd->add_option("--depth", t.depth, "GlueNet mixer blocks")->capture_default_str();
+  train_cmd->add_option("--mult", t.mult, "GlueNet MLP width multiplier")->capture_default_str();
+  train_cmd->add_option("--lambda-mse", t.lambda_mse, "weight of the element-wise loss")->capture_default_str();
+  train_cmd->add_option("--lambda-rec", t.lambda_rec, "weight of the reconstruction loss (0: off)")->capture_default_str();
+  train_cmd->add_option("--lambda-adv", t.lambda_adv, "weight of the adversarial loss (0: off)")->capture_default_str();
+  train_cmd->add_option("--disc-mult", t.disc_mult, "discriminator hidden width / target width")->capture_default_str();
+  train_cmd->add_flag("--mask-padding", t.mask_padding, "GlueNet: count only real target tokens in L_mse");
+  train_cmd->add_option("--width", t.width, "attention aligner width")->capture_default_str();
+  train_cmd->add_option("--heads", t.heads, "attention aligner heads")->capture_default_str();
+  train_cmd->add_option("--layers", t.layers, "attention aligner layers")->capture_default_str();
+  train_cmd->add_option("--ff-mult", t.ff_mult, "attention aligner feed-forward multiplier")->capture_default_str();
+  train_cmd->add_option("--steps", t.steps, "total optimizer steps")->capture_default_str();
+  train_cmd->add_option("--batch", t.batch, "batch size")->capture_default_str();
+  train_cmd->add_option("--lr", t.lr, "AdamW learning rate")->capture_default_str();
+  train_cmd->add_option("--weight-decay", t.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
+  train_cmd->add_option("--schedule", t.schedule, "learning-rate schedule")
+      ->check(CLI::IsMember({"constant", "cosine", "linear", "epoch-step"}))
+      ->capture_default_str();
+  train_cmd->add_option("--warmup", t.warmup, "warmup steps (cosine, linear)")->capture_default_str();
+  train_cmd->add_option("--step-gamma", t.step_gamma, "epoch-step decay per epoch (GlueGen: 0.5)")->capture_default_str();
+  train_cmd->add_option("--clip-grad", t.clip, "clip the global gradient norm (0: off)")->capture_default_str();
+  train_cmd->add_option("--held-out", t.held_out, "examples kept for evaluation")->capture_default_str();
+  train_cmd->add_option("--eval-every", t.eval_every, "steps between held-out evaluations")->capture_default_str();
+  train_cmd->add_option("--checkpoint-every", t.checkpoint_every, "steps between checkpoints")->capture_default_str();
+  train_cmd->add_option("--log-every", t.log_every, "steps between metrics lines")->capture_default_str();
+  train_cmd->add_option("--seed", t.seed, "data order seed")->capture_default_str();
+  train_cmd->add_option("--init-seed", t.init_seed, "parameter initialisation seed")->capture_default_str();
+  train_cmd->add_flag("--quiet", t.quiet, "no progress line");
+
+  EvalArgs e;
+  auto* eval_cmd = app.add_subcommand("eval", "alignment MSE, cosine and retrieval R@1/R@5 per language");
+  eval_cmd->add_option("--shards", e.shards, "feature shard directory")->required()->check(CLI::ExistingPath);
+  auto* run_opt = eval_cmd->add_option("--run", e.run, "a training run directory (its aligner on its held-out split)");
+  eval_cmd->add_option("--aligner", e.aligner, "an aligner file (aligner.h5, or converted by tools/convert_gluegen.py)")->excludes(run_opt);
+  eval_cmd->add_flag("--all", e.all, "evaluate on every example, not the held-out split");
+  eval_cmd->add_option("--held-out", e.held_out, "size of the held-out split (as in training)")->capture_default_str();
+  eval_cmd->add_option("--batch", e.batch, "batch size")->capture_default_str();
+  eval_cmd->add_option("--json", e.json, "write the report as JSON");
+  eval_cmd->add_option("--markdown", e.markdown, "write the report as a Markdown table");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (train_cmd->parsed()) return train_command(t);
+    return eval_command(e);
+  } catch (const gluegen::Error& err) {
+    fmt::print(stderr, "gluegen: {}\n", err.what());
+    return 1;
+  }
+}

@@ -1,0 +1,105 @@
+#pragma once
+// Aligner model files: the config JSON each aligner writes into its HDF5 file (root attribute
+// `config`, next to `model_type`), and loaders that build the aligner from a file alone. These are
+// the files the trainer exports (run_dir/aligner.h5) and that tools/convert_gluegen.py writes from
+// the public GlueGen checkpoints (`torch.save(adapter.state_dict())` of Translator_noln), whose
+// parameter names our modules already use.
+//   gluegen.translator  {num_tok, num_tok_out, dim, dim_out, mult, depth, layer_norm}
+//   gluegen.gluenet     {num_tok, [num_tok_target], dim_source, dim_target, mult, depth, disc_mult, eta,
+//                        lambda_mse, lambda_rec, lambda_adv}; tensors under encoder., decoder., discriminator.
+//   gluegen.attention_aligner {dim_source, dim, dim_target, num_queries, heads, depth, ff_mult}
+#include <gluegen/aligners/attention.hpp>
+#include <gluegen/aligners/gluenet.hpp>
+#include <gluegen/aligners/translator.hpp>
+
+#include <filesystem>
+
+namespace gluegen::aligners {
+
+inline constexpr const char* kTranslatorModelType = "gluegen.translator";
+inline constexpr const char* kGlueNetModelType = "gluegen.gluenet";
+inline constexpr const char* kAttentionAlignerModelType = "gluegen.attention_aligner";
+
+namespace detail {
+/// Reads `key` of a model file's config, naming the file and key when it is missing or mistyped.
+template <typename V>
+V config_value(const io::WeightReader& in, const char* key) {
+  try {
+    return in.meta().config.at(key).get<V>();
+  } catch (const nlohmann::json::exception& e) {
+    GLUEGEN_THROW(IoError, "the config of '{}' ({}) has no valid '{}': {}", in.path().string(), in.meta().model_type, key, e.what());
+  }
+}
+inline void expect_model_type(const io::WeightReader& in, const char* type) {
+  GLUEGEN_CHECK_AS(IoError, in.meta().model_type == type, "'{}' holds a '{}' model, expected '{}'", in.path().string(), in.meta().model_type, type);
+}
+}  // namespace detail
+
+template <bool TailLayerNorm>
+[[nodiscard]] io::ModelMeta translator_meta(const TranslatorConfig& c) {
+  return {.model_type = kTranslatorModelType,
+          .config = {{"num_tok", c.num_tok}, {"num_tok_out", c.tokens_out()}, {"dim", c.dim}, {"dim_out", c.dim_out}, {"mult", c.mult},
+                     {"depth", c.depth}, {"layer_norm", TailLayerNorm}}};
+}
+
+[[nodiscard]] inline io::ModelMeta gluenet_meta(const GlueNetConfig& c) {
+  nlohmann::json j{{"num_tok", c.num_tok},     {"dim_source", c.dim_source}, {"dim_target", c.dim_target}, {"mult", c.mult},
+                   {"depth", c.depth},         {"disc_mult", c.disc_mult},   {"eta", c.eta},               {"lambda_mse", c.lambda_mse},
+                   {"lambda_rec", c.lambda_rec}, {"lambda_adv", c.lambda_adv}};
+  if (c.num_tok_target > 0 && c.num_tok_target != c.num_tok) j["num_tok_target"] = c.num_tok_target;
+  return {.model_type = kGlueNetModelType, .config = j};
+}
+
+[[nodiscard]] inline io::ModelMeta attention_aligner_meta(const AttentionAlignerConfig& c) {
+  return {.model_type = kAttentionAlignerModelType,
+          .config = {{"dim_source", c.dim_source}, {"dim", c.dim}, {"dim_target", c.dim_target}, {"num_queries", c.num_queries}, {"heads", c.heads},
+                     {"depth", c.depth}, {"ff_mult", c.ff_mult}}};
+}
+
+/// The Translator stored in `in`. TailLayerNorm must match the file's `layer_norm` (GlueGen's
+/// released multilingual checkpoints are Translator_noln: load them as TranslatorNoLn).
+template <ComputeElement T = float, TensorPolicy P = Cpu, bool TailLayerNorm = false>
+[[nodiscard]] Translator<T, P, TailLayerNorm> load_translator(const io::WeightReader& in) {
+  detail::expect_model_type(in, kTranslatorModelType);
+  const bool layer_norm = detail::config_value<bool>(in, "layer_norm");
+  GLUEGEN_CHECK_AS(ValueError, layer_norm == TailLayerNorm, "'{}' holds a Translator {} a LayerNorm tail; load it as {}", in.path().string(),
+                   layer_norm ? "with" : "without", layer_norm ? "Translator" : "TranslatorNoLn");
+  const TranslatorConfig cfg{.num_tok = detail::config_value<index_t>(in, "num_tok"), .num_tok_out = detail::config_value<index_t>(in, "num_tok_out"),
+                             .dim = detail::config_value<index_t>(in, "dim"), .dim_out = detail::config_value<index_t>(in, "dim_out"),
+                             .mult = detail::config_value<index_t>(in, "mult"), .depth = detail::config_value<index_t>(in, "depth")};
+  Translator<T, P, TailLayerNorm> model(cfg);
+  nn::load_parameters(model, in);
+  return model;
+}
+
+[[nodiscard]] inline GlueNetConfig gluenet_config(const io::WeightReader& in) {
+  detail::expect_model_type(in, kGlueNetModelType);
+  GlueNetConfig c{.num_tok = detail::config_value<index_t>(in, "num_tok"), .dim_source = detail::config_value<index_t>(in, "dim_source"),
+                  .dim_target = detail::config_value<index_t>(in, "dim_target"), .mult = detail::config_value<index_t>(in, "mult"),
+                  .depth = detail::config_value<index_t>(in, "depth"), .disc_mult = detail::config_value<double>(in, "disc_mult"),
+                  .eta = detail::config_value<double>(in, "eta"), .lambda_mse = detail::config_value<double>(in, "lambda_mse"),
+                  .lambda_rec = detail::config_value<double>(in, "lambda_rec"), .lambda_adv = detail::config_value<double>(in, "lambda_adv")};
+  if (in.meta().config.contains("num_tok_target")) c.num_tok_target = detail::config_value<index_t>(in, "num_tok_target");
+  return c;
+}
+
+/// The GlueNet (encoder f, decoder g, discriminator with its BatchNorm statistics) stored in `in`.
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+[[nodiscard]] GlueNet<T, P> load_gluenet(const io::WeightReader& in) {
+  GlueNet<T, P> model(gluenet_config(in));
+  nn::load_parameters(model, in);
+  return model;
+}
+
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+[[nodiscard]] AttentionAligner<T, P> load_attention_aligner(const io::WeightReader& in) {
+  detail::expect_model_type(in, kAttentionAlignerModelType);
+  AttentionAligner<T, P> model({.dim_source = detail::config_value<index_t>(in, "dim_source"), .dim = detail::config_value<index_t>(in, "dim"),
+                                .dim_target = detail::config_value<index_t>(in, "dim_target"),
+                                .num_queries = detail::config_value<index_t>(in, "num_queries"), .heads = detail::config_value<index_t>(in, "heads"),
+                                .depth = detail::config_value<index_t>(in, "depth"), .ff_mult = detail::config_value<index_t>(in, "ff_mult")});
+  nn::load_parameters(model, in);
+  return model;
+}
+
+}  // namespace gluegen::aligners
