@@ -9,13 +9,18 @@ usage: .venv-tools/bin/python benchmarks/compare_pytorch.py [--build build] [--t
 """
 import argparse
 import json
+import pathlib
 import statistics
 import subprocess
+import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tools"))
+from make_nn_goldens import Discriminator, Translator  # noqa: E402  (the PyTorch GlueNet the parity tests use)
 
 
 def gluegen_times(binary, filt):
@@ -79,6 +84,26 @@ def step(module, x, dy, backward):
     return run
 
 
+def gluenet_step(b, ls, ds, lt, dt, depth):
+    """One training step of the public GlueGen recipe: f, g (Translator_noln), token discriminator."""
+    enc = Translator(ls, ds, dt, mult=2, depth=depth, num_tok_out=lt, tail_layer_norm=False)
+    dec = Translator(lt, dt, ds, mult=2, depth=depth, num_tok_out=ls, tail_layer_norm=False)
+    disc = Discriminator(dt, 2, 0.25)
+    params = [*enc.parameters(), *dec.parameters(), *disc.parameters()]
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
+    S, T = torch.randn(b, ls, ds), torch.randn(b, lt, dt)
+    real, fake = torch.zeros(b * lt, dtype=torch.long), torch.ones(b * lt, dtype=torch.long)
+
+    def run():
+        opt.zero_grad(set_to_none=True)
+        a = enc(S)
+        loss = 1e4 * F.mse_loss(a, T) + 1e4 * F.mse_loss(dec(a), S) + 0.1 * (
+            F.nll_loss(disc(T.reshape(-1, dt)), real) + F.nll_loss(disc(a.reshape(-1, dt)), fake))
+        loss.backward()
+        opt.step()
+    return run, enc, S
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -100,6 +125,17 @@ def main():
         x, dy = torch.randn(b, cin, size, size, requires_grad=bool(bwd)), torch.randn(b, cout, size, size)
         rows.append((f"Conv2d {cin}->{cout} k{k} {b}x{size}x{size} {'fwd+bwd' if bwd else 'fwd'}", g[name],
                      torch_time(step(nn.Conv2d(cin, cout, k, padding=k // 2), x, dy, bwd))))
+    for (b, ls, ds, lt, dt, depth) in [(64, 128, 1024, 77, 768, 5), (8, 77, 1024, 77, 768, 3)]:
+        run, enc, S = gluenet_step(b, ls, ds, lt, dt, depth)
+        rows.append((f"GlueNet-{depth}RM train step {b}x{ls}x{ds} -> {lt}x{dt} (f, g, D, AdamW)",
+                     g[f"BM_GlueNetTrainStep/{b}/{ls}/{ds}/{lt}/{dt}/{depth}/real_time"], torch_time(run, min_time=2.0)))
+        if b == 64:
+            one = S[:1].clone()
+
+            def align(enc=enc, one=one):
+                with torch.no_grad():
+                    enc(one)
+            rows.append((f"GlueNet-{depth}RM inference 1x{ls}x{ds}", g[f"BM_GlueNetAlign/1/{ls}/{ds}/{lt}/{dt}/{depth}/real_time"], torch_time(align)))
     g = gluegen_times(f"{args.build}/benchmarks/bench_gemm", "BM_CpuPolicyMatmul")
     for (bt, m, n, k, tb) in [(1, 1024, 1024, 1024, 0), (1, 4928, 3072, 768, 0), (64, 77, 77, 64, 1)]:
         name = f"BM_CpuPolicyMatmul/{bt}/{m}/{n}/{k}/{tb}/real_time"

@@ -82,7 +82,7 @@ TEST(GlueNet, EachLossTermReachesOnlyItsNetworks) {
     const auto touched = [&](const std::string& prefix) {
       double sq = 0;
       net.visit_parameters([&](const std::string& name, nn::Param<float, Cpu>& p) {
-        if (name.starts_with(prefix) && p.grad.defined()) sq += ops::sum_squares(p.grad);
+        if (name.starts_with(prefix) && p.has_grad()) sq += ops::sum_squares(p.grad);
       }, "");
       return sq > 0;
     };

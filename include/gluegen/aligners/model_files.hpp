@@ -8,8 +8,11 @@
 //   gluegen.gluenet     {num_tok, [num_tok_target], dim_source, dim_target, mult, depth, disc_mult, eta,
 //                        lambda_mse, lambda_rec, lambda_adv}; tensors under encoder., decoder., discriminator.
 //   gluegen.attention_aligner {dim_source, dim, dim_target, num_queries, heads, depth, ff_mult}
+//   gluegen.timestep_connector {time_channel, time_embed_dim, width, layers, heads, num_latents, input_dim}
+//                        (ELLA's TSC; tools/convert_ella.py)
 #include <gluegen/aligners/attention.hpp>
 #include <gluegen/aligners/gluenet.hpp>
+#include <gluegen/aligners/timestep_connector.hpp>
 #include <gluegen/aligners/translator.hpp>
 
 #include <filesystem>
@@ -19,6 +22,7 @@ namespace gluegen::aligners {
 inline constexpr const char* kTranslatorModelType = "gluegen.translator";
 inline constexpr const char* kGlueNetModelType = "gluegen.gluenet";
 inline constexpr const char* kAttentionAlignerModelType = "gluegen.attention_aligner";
+inline constexpr const char* kTimestepConnectorModelType = "gluegen.timestep_connector";
 
 namespace detail {
 /// Reads `key` of a model file's config, naming the file and key when it is missing or mistyped.
@@ -98,6 +102,24 @@ template <ComputeElement T = float, TensorPolicy P = Cpu>
                                 .dim_target = detail::config_value<index_t>(in, "dim_target"),
                                 .num_queries = detail::config_value<index_t>(in, "num_queries"), .heads = detail::config_value<index_t>(in, "heads"),
                                 .depth = detail::config_value<index_t>(in, "depth"), .ff_mult = detail::config_value<index_t>(in, "ff_mult")});
+  nn::load_parameters(model, in);
+  return model;
+}
+
+[[nodiscard]] inline io::ModelMeta timestep_connector_meta(const TimestepConnectorConfig& c) {
+  return {.model_type = kTimestepConnectorModelType,
+          .config = {{"time_channel", c.time_channel}, {"time_embed_dim", c.time_embed_dim}, {"width", c.width}, {"layers", c.layers},
+                     {"heads", c.heads}, {"num_latents", c.num_latents}, {"input_dim", c.input_dim}}};
+}
+
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+[[nodiscard]] TimestepConnector<T, P> load_timestep_connector(const io::WeightReader& in) {
+  detail::expect_model_type(in, kTimestepConnectorModelType);
+  TimestepConnector<T, P> model({.time_channel = detail::config_value<index_t>(in, "time_channel"),
+                                 .time_embed_dim = detail::config_value<index_t>(in, "time_embed_dim"),
+                                 .width = detail::config_value<index_t>(in, "width"), .layers = detail::config_value<index_t>(in, "layers"),
+                                 .heads = detail::config_value<index_t>(in, "heads"), .num_latents = detail::config_value<index_t>(in, "num_latents"),
+                                 .input_dim = detail::config_value<index_t>(in, "input_dim")});
   nn::load_parameters(model, in);
   return model;
 }

@@ -44,12 +44,23 @@ T weighted_mse(const Tensor<T, P>& pred, const Tensor<T, P>& target, const Tenso
   detail::require_same("weighted_mse", pred, target);
   GLUEGEN_CHECK_AS(ShapeError, pred.rank() == 3 && weights.shape() == (Shape{pred.size(0), pred.size(1)}),
                    "weighted_mse: prediction {} needs [B, L, D] and weights [B, L]; got weights {}", pred.shape(), weights.shape());
-  const double norm = detail::total(weights) * static_cast<double>(pred.size(2));
+  const auto w = weights.to_vector();
+  double weight_sum = 0;
+  std::vector<T> root(w.size());
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    GLUEGEN_CHECK_AS(ValueError, w[i] >= T(0), "weighted_mse: weight {} of token {} is negative", w[i], i);
+    weight_sum += static_cast<double>(w[i]);
+    root[i] = std::sqrt(w[i]);
+  }
+  const double norm = weight_sum * static_cast<double>(pred.size(2));
   GLUEGEN_CHECK_AS(ValueError, norm > 0, "weighted_mse: the weights sum to {} (every token masked?)", norm);
-  const Tensor<T, P> w3 = weights.contiguous().reshape({pred.size(0), pred.size(1), 1});
-  const Tensor<T, P> diff = ops::sub(pred, target);
-  ops::mul(diff, w3, d_pred);                                   // w (p - t)
-  const double loss = detail::total(ops::mul(d_pred, diff)) / norm;  // sum w (p - t)^2 / norm
+  // In place in d_pred, with no [B, L, D] temporaries: sqrt(w) (p - t), whose squares sum to the loss,
+  // then once more times sqrt(w) for the gradient 2 w (p - t) / norm.
+  const Tensor<T, P> root_w = Tensor<T, P>::from_host({pred.size(0), pred.size(1), 1}, root);
+  ops::sub(pred, target, d_pred);
+  ops::mul(d_pred, root_w, d_pred);
+  const double loss = ops::sum_squares(d_pred) / norm;
+  ops::mul(d_pred, root_w, d_pred);
   ops::scale(d_pred, T(2.0 / norm), d_pred);
   return static_cast<T>(loss);
 }

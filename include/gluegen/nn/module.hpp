@@ -25,7 +25,9 @@ namespace gluegen::nn {
 template <ComputeElement T, TensorPolicy P>
 struct Param {
   Tensor<T, P> value;
-  Tensor<T, P> grad;  ///< undefined until the first backward that reaches a trainable param
+  /// Holds this step's gradient when has_grad(); the memory stays allocated across zero_grad, so a
+  /// training loop does not return and re-fault hundreds of MB of gradients every step.
+  Tensor<T, P> grad;
   bool trainable = true;
   /// A persistent buffer (torch's register_buffer: BatchNorm's running statistics): saved, loaded and
   /// checkpointed with the parameters, but never trained, counted or unfrozen.
@@ -42,11 +44,25 @@ struct Param {
     return p;
   }
 
-  /// The gradient buffer to accumulate into, zero-filled on first use.
+  /// The gradient buffer to accumulate into, zero-filled on first use after zero_grad.
   Tensor<T, P>& grad_buffer() {
     if (!grad.defined()) grad = Tensor<T, P>::zeros(value.shape());
+    else if (!grad_live) ops::fill(grad, T(0));
+    grad_live = true;
     return grad;
   }
+  /// True when a backward since the last zero_grad reached this parameter (torch: grad is not None).
+  [[nodiscard]] bool has_grad() const noexcept { return grad_live && grad.defined(); }
+  /// Marks the gradient stale (zero_grad); the next grad_buffer() zero-fills it.
+  void clear_grad() noexcept { grad_live = false; }
+  /// Frees the gradient (a frozen parameter keeps none).
+  void drop_grad() {
+    grad = {};
+    grad_live = false;
+  }
+
+ private:
+  bool grad_live = false;
 };
 
 namespace detail {
@@ -87,9 +103,7 @@ void accumulate_grad(Param<T, P>& p, const Tensor<T, P>& dy) {
 
 template <Module M>
 void zero_grad(M& m) {
-  m.visit_parameters([](const std::string&, auto& p) {
-    if (p.grad.defined()) p.grad = {};  // re-zeroed on first use, no fill pass for untouched params
-  }, "");
+  m.visit_parameters([](const std::string&, auto& p) { p.clear_grad(); }, "");  // zero-filled on first use: no pass over untouched params
 }
 
 /// Sets trainable = flag on every parameter whose name starts with `prefix` ("" = all). Frozen
@@ -99,7 +113,7 @@ void set_trainable(M& m, bool flag, const std::string& prefix = "") {
   m.visit_parameters([&](const std::string& name, auto& p) {
     if (!p.buffer && name.starts_with(prefix)) {
       p.trainable = flag;
-      if (!flag) p.grad = {};
+      if (!flag) p.drop_grad();
     }
   }, "");
 }

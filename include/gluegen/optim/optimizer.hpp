@@ -66,7 +66,7 @@ class AdamType {
                      .bias_correction1 = 1.0 - std::pow(opt_.beta1, static_cast<double>(step_)),
                      .bias_correction2 = 1.0 - std::pow(opt_.beta2, static_cast<double>(step_)), .decoupled = Decoupled};
     for (std::size_t i = 0; i < params_.size(); ++i)
-      if (params_[i].second->grad.defined()) ops::adam_step(params_[i].second->value, params_[i].second->grad, m_[i], v_[i], s);
+      if (params_[i].second->has_grad()) ops::adam_step(params_[i].second->value, params_[i].second->grad, m_[i], v_[i], s);
   }
 
   void save(io::WeightWriter& out, const std::string& prefix = "optimizer.") const {
@@ -121,7 +121,7 @@ class Sgd {
                     .nesterov = opt_.nesterov, .first_step = step_ == 0};
     ++step_;
     for (std::size_t i = 0; i < params_.size(); ++i)
-      if (params_[i].second->grad.defined()) ops::sgd_step(params_[i].second->value, params_[i].second->grad, buf_[i], s);
+      if (params_[i].second->has_grad()) ops::sgd_step(params_[i].second->value, params_[i].second->grad, buf_[i], s);
   }
 
   void save(io::WeightWriter& out, const std::string& prefix = "optimizer.") const {
@@ -145,7 +145,7 @@ template <nn::Module M>
 double grad_norm(M& model) {
   double sq = 0;
   model.visit_parameters([&](const std::string&, auto& p) {
-    if (p.trainable && p.grad.defined()) sq += ops::sum_squares(p.grad);
+    if (p.trainable && p.has_grad()) sq += ops::sum_squares(p.grad);
   }, "");
   return std::sqrt(sq);
 }
@@ -161,7 +161,7 @@ double clip_grad_norm(M& model, double max_norm) {
   if (factor < 1.0) {
     model.visit_parameters([&](const std::string&, auto& p) {
       using T = typename std::remove_reference_t<decltype(p.value)>::value_type;
-      if (p.trainable && p.grad.defined()) ops::scale(p.grad, static_cast<T>(factor), p.grad);
+      if (p.trainable && p.has_grad()) ops::scale(p.grad, static_cast<T>(factor), p.grad);
     }, "");
   }
   return norm;

@@ -104,6 +104,13 @@ MatrixLayout matrix_layout(const Tensor<T, P>& t) {
 // ---------------------------------------------------------------------------------------------------
 // Creation and transfer
 
+/// t = value everywhere (contiguous t).
+template <Element T, TensorPolicy P>
+void fill(Tensor<T, P>& t, T value) {
+  GLUEGEN_CHECK_AS(ShapeError, t.is_contiguous(), "fill: tensor of shape {} is not contiguous", t.shape());
+  if (t.numel() > 0) P::fill(t.data(), t.numel(), value);
+}
+
 /// A tensor of i.i.d. U(lo, hi) values; element i depends only on (seed, stream, i), on every policy.
 template <ComputeElement T, TensorPolicy P>
 void fill_uniform(Tensor<T, P>& t, std::uint64_t seed, T lo = T(0), T hi = T(1), std::uint64_t stream = 0) {
