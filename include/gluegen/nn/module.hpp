@@ -17,6 +17,9 @@
 #include <gluegen/tensor.hpp>
 
 #include <concepts>
+#include <initializer_list>
+#include <string_view>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -134,6 +137,19 @@ ParameterCount count_parameters(M& m) {
     if (p.trainable) c.trainable += p.value.numel();
   }, "");
   return c;
+}
+
+/// Visits m's parameters under other names: a name starting with `from` is reported as `to` + the
+/// rest (the first matching pair wins; others keep their name). Lets one implementation serve
+/// checkpoints that name the same layer differently: MultiHeadAttention's q_proj is BERT's
+/// attention.self.query and T5's q.
+template <Module M, typename F>
+void visit_renamed(M& m, F&& f, const std::string& prefix, std::initializer_list<std::pair<std::string_view, std::string_view>> renames) {
+  m.visit_parameters([&](const std::string& name, auto& p) {
+    for (const auto& [from, to] : renames)
+      if (name.starts_with(from)) return f(prefix + std::string(to) + name.substr(from.size()), p);
+    f(prefix + name, p);
+  }, "");
 }
 
 /// Every parameter and buffer name, in visiting order.

@@ -21,6 +21,7 @@ class LayerNorm {
 
   const TensorT& forward(const TensorT& x, Cache& c) {
     c.x = x.contiguous();
+    if (c.y.defined() && c.y.shape() != x.shape()) c.y = c.mean = c.rstd = c.dx = TensorT{};  // a new batch shape: new buffers
     ops::norm_rows(c.x, &weight.value, &bias.value, eps_, true, c.y, c.mean, c.rstd);
     return c.y;
   }

@@ -1,0 +1,239 @@
+#pragma once
+// The BERT family of text encoders (Devlin et al. 2019), config-driven from a Hugging Face
+// config.json: BERT and MiniLM (model_type "bert"), RoBERTa and XLM-R / multilingual-e5
+// ("roberta", "xlm-roberta"). Post-LayerNorm transformer layers:
+//   h = LN(x + Attention(x, mask));  y = LN(h + W2 act(W1 h))
+// over embeddings LN(word + position + token_type). Positions are 0..L-1 for BERT; RoBERTa-style
+// models count only real tokens and start after the padding id (HF create_position_ids_from_input_ids:
+// cumsum(mask) * mask + padding_idx), so padded and unpadded batches give the same features.
+// Parameter names are the HF base model's (embeddings.word_embeddings.weight,
+// encoder.layer.0.attention.self.query.weight, ...), so weights load from model.safetensors
+// (io::SafetensorsReader) or a converted HDF5 file (tools/convert_hf.py) unchanged.
+#include <gluegen/nn/activation.hpp>
+#include <gluegen/nn/attention.hpp>
+#include <gluegen/nn/embedding.hpp>
+#include <gluegen/nn/norm.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace gluegen::encoders {
+
+struct BertConfig {
+  std::string model_type = "bert";
+  index_t vocab_size = 30522, hidden_size = 768, num_hidden_layers = 12, num_attention_heads = 12, intermediate_size = 3072;
+  index_t max_position_embeddings = 512, type_vocab_size = 2, pad_token_id = 0;
+  double layer_norm_eps = 1e-12;
+  std::string hidden_act = "gelu";
+  bool add_pooling_layer = true;
+
+  [[nodiscard]] bool roberta_positions() const { return model_type == "roberta" || model_type == "xlm-roberta"; }
+
+  /// From a Hugging Face config.json (keys as transformers writes them; missing ones keep BERT's defaults).
+  static BertConfig from_json(const nlohmann::json& j) {
+    BertConfig c;
+    c.model_type = j.value("model_type", c.model_type);
+    GLUEGEN_CHECK_AS(ValueError, c.model_type == "bert" || c.roberta_positions(), "BertEncoder: model_type '{}' is not bert, roberta or xlm-roberta",
+                     c.model_type);
+    c.vocab_size = j.value("vocab_size", c.vocab_size);
+    c.hidden_size = j.value("hidden_size", c.hidden_size);
+    c.num_hidden_layers = j.value("num_hidden_layers", c.num_hidden_layers);
+    c.num_attention_heads = j.value("num_attention_heads", c.num_attention_heads);
+    c.intermediate_size = j.value("intermediate_size", c.intermediate_size);
+    c.max_position_embeddings = j.value("max_position_embeddings", c.max_position_embeddings);
+    c.type_vocab_size = j.value("type_vocab_size", c.type_vocab_size);
+    c.pad_token_id = j.value("pad_token_id", c.roberta_positions() ? index_t{1} : index_t{0});
+    c.layer_norm_eps = j.value("layer_norm_eps", c.layer_norm_eps);
+    c.hidden_act = j.value("hidden_act", c.hidden_act);
+    const std::string positions = j.value("position_embedding_type", std::string("absolute"));
+    GLUEGEN_CHECK_AS(ValueError, positions == "absolute", "BertEncoder: position_embedding_type '{}' is not supported (absolute only)", positions);
+    GLUEGEN_CHECK_AS(ValueError, c.hidden_act == "gelu" || c.hidden_act == "gelu_new" || c.hidden_act == "relu",
+                     "BertEncoder: hidden_act '{}' is not supported (gelu, gelu_new, relu)", c.hidden_act);
+    return c;
+  }
+};
+
+/// Token features, their padding mask and the pooled sentence vectors of one batch.
+template <ComputeElement T, TensorPolicy P>
+struct EncoderOutput {
+  Tensor<T, P> last_hidden_state;  ///< [B, L, D]
+  Tensor<T, P> mask;               ///< [B, L], 1 = real token
+  Tensor<T, P> mean_pooled;        ///< [B, D]: mean of the real tokens (sentence-transformers' pooling)
+  Tensor<T, P> pooler_output;      ///< [B, D]: tanh(W h_[CLS]) when the model has a pooler
+};
+
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+class BertLayer {
+ public:
+  using value_type = T;
+  using policy = P;
+  using TensorT = Tensor<T, P>;
+  struct Cache {
+    typename nn::MultiHeadAttention<T, P>::Cache attn;
+    typename nn::LayerNorm<T, P>::Cache ln_attn, ln_out;
+    typename nn::Linear<T, P>::Cache intermediate, output;
+    TensorT sum1, act, sum2;
+  };
+
+  explicit BertLayer(const BertConfig& c)
+      : attention({.embed_dim = c.hidden_size, .num_heads = c.num_attention_heads}), attention_norm(c.hidden_size, static_cast<T>(c.layer_norm_eps)),
+        intermediate(c.hidden_size, c.intermediate_size), output(c.intermediate_size, c.hidden_size),
+        output_norm(c.hidden_size, static_cast<T>(c.layer_norm_eps)), act_(c.hidden_act) {}
+
+  const TensorT& forward(const TensorT& x, const TensorT& mask, Cache& c) {
+    for (TensorT* buffer : {&c.sum1, &c.sum2}) nn::reset_if_changed(*buffer, x.shape());
+    nn::reset_if_changed(c.act, x.shape().with_last(intermediate.out_features()));
+    ops::add(x, attention.forward(x, x, &mask, nullptr, c.attn), c.sum1);
+    const TensorT& h = attention_norm.forward(c.sum1, c.ln_attn);
+    const TensorT& u = intermediate.forward(h, c.intermediate);
+    if (act_ == "relu") ops::relu(u, c.act);
+    else ops::gelu(u, c.act, act_ == "gelu" ? ops::GeluApproximation::erf : ops::GeluApproximation::tanh);
+    ops::add(h, output.forward(c.act, c.output), c.sum2);
+    return output_norm.forward(c.sum2, c.ln_out);
+  }
+
+  template <typename F>
+  void visit_parameters(F&& f, const std::string& prefix) {
+    nn::visit_renamed(attention, f, prefix,
+                      {{"q_proj.", "attention.self.query."}, {"k_proj.", "attention.self.key."}, {"v_proj.", "attention.self.value."},
+                       {"out_proj.", "attention.output.dense."}});
+    attention_norm.visit_parameters(f, prefix + "attention.output.LayerNorm.");
+    intermediate.visit_parameters(f, prefix + "intermediate.dense.");
+    output.visit_parameters(f, prefix + "output.dense.");
+    output_norm.visit_parameters(f, prefix + "output.LayerNorm.");
+  }
+
+  nn::MultiHeadAttention<T, P> attention;
+  nn::LayerNorm<T, P> attention_norm;
+  nn::Linear<T, P> intermediate, output;
+  nn::LayerNorm<T, P> output_norm;
+
+ private:
+  std::string act_;
+};
+
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+class BertEncoder {
+ public:
+  using value_type = T;
+  using policy = P;
+  using TensorT = Tensor<T, P>;
+  using Ids = Tensor<std::int32_t, P>;
+  struct Cache {
+    typename nn::Embedding<T, P>::Cache word, position, token_type;
+    typename nn::LayerNorm<T, P>::Cache ln;
+    std::vector<typename BertLayer<T, P>::Cache> layers;
+    typename nn::Linear<T, P>::Cache pooler;
+    TensorT sum;
+  };
+
+  explicit BertEncoder(const BertConfig& c)
+      : word_embeddings(c.vocab_size, c.hidden_size), position_embeddings(c.max_position_embeddings, c.hidden_size),
+        token_type_embeddings(c.type_vocab_size, c.hidden_size), embedding_norm(c.hidden_size, static_cast<T>(c.layer_norm_eps)),
+        pooler(c.hidden_size, c.hidden_size), cfg_(c) {
+    for (index_t i = 0; i < c.num_hidden_layers; ++i) layers.emplace_back(c);
+  }
+
+  [[nodiscard]] const BertConfig& config() const noexcept { return cfg_; }
+  /// Models saved without the pooler (sentence-transformers, e5) drop it: no pooler_output, no names.
+  void set_pooling_layer(bool on) noexcept { cfg_.add_pooling_layer = on; }
+
+  /// input_ids and attention_mask [B, L] (token_type_ids optional, zeros by default).
+  EncoderOutput<T, P> forward(const Tensor<std::int32_t, Cpu>& input_ids, const Tensor<std::int32_t, Cpu>& attention_mask, Cache& c,
+                              const Tensor<std::int32_t, Cpu>* token_type_ids = nullptr) {
+    GLUEGEN_CHECK_AS(ShapeError, input_ids.rank() == 2 && attention_mask.shape() == input_ids.shape() &&
+                                     (!token_type_ids || token_type_ids->shape() == input_ids.shape()),
+                     "BertEncoder: input_ids {}, attention_mask {} must both be [B, L]", input_ids.shape(), attention_mask.shape());
+    const index_t B = input_ids.size(0), L = input_ids.size(1);
+    const auto ids = input_ids.to_vector(), m = attention_mask.to_vector();
+    std::vector<std::int32_t> positions(ids.size());
+    std::vector<T> mask(ids.size());
+    for (index_t b = 0; b < B; ++b) {
+      std::int32_t running = 0;
+      for (index_t l = 0; l < L; ++l) {
+        const auto k = static_cast<std::size_t>(b * L + l);
+        GLUEGEN_CHECK_AS(ValueError, ids[k] >= 0 && ids[k] < cfg_.vocab_size, "BertEncoder: token id {} at [{}, {}] is outside the vocabulary (size {})",
+                         ids[k], b, l, cfg_.vocab_size);
+        mask[k] = m[k] != 0 ? T(1) : T(0);
+        // RoBERTa numbers the non-padding ids (HF looks at the ids, not the attention mask) after
+        // the padding id; BERT numbers every position.
+        const bool counted = ids[k] != cfg_.pad_token_id;
+        running += counted;
+        const auto pad = static_cast<std::int32_t>(cfg_.pad_token_id);
+        positions[k] = cfg_.roberta_positions() ? (counted ? running + pad : pad) : static_cast<std::int32_t>(l);
+        GLUEGEN_CHECK_AS(ShapeError, positions[k] < cfg_.max_position_embeddings, "BertEncoder: {} tokens exceed max_position_embeddings {}", L,
+                         cfg_.max_position_embeddings);
+      }
+    }
+    const Ids ids_p = Ids::from_host(input_ids.shape(), ids), pos_p = Ids::from_host(input_ids.shape(), positions);
+    const Ids types = token_type_ids ? Ids::from_host(input_ids.shape(), token_type_ids->to_vector()) : Ids::zeros(input_ids.shape());
+    nn::reset_if_changed(c.sum, Shape{B, L, cfg_.hidden_size});
+    ops::add(word_embeddings.forward(ids_p, c.word), position_embeddings.forward(pos_p, c.position), c.sum);
+    ops::add(c.sum, token_type_embeddings.forward(types, c.token_type), c.sum);
+    EncoderOutput<T, P> out;
+    out.mask = TensorT::from_host({B, L}, mask);
+    c.layers.resize(layers.size());
+    const TensorT* h = &embedding_norm.forward(c.sum, c.ln);
+    for (std::size_t i = 0; i < layers.size(); ++i) h = &layers[i].forward(*h, out.mask, c.layers[i]);
+    out.last_hidden_state = h->clone();
+    out.mean_pooled = mean_pool(out.last_hidden_state, out.mask);
+    if (cfg_.add_pooling_layer) {
+      const TensorT cls = out.last_hidden_state.permute({1, 0, 2}).select(0).contiguous();  // [B, D]: the first token
+      std::vector<T> pooled = pooler.forward(cls, c.pooler).to_vector();
+      for (T& v : pooled) v = std::tanh(v);
+      out.pooler_output = TensorT::from_host({B, cfg_.hidden_size}, pooled);
+    }
+    return out;
+  }
+
+  /// sum_l mask h_l / sum_l mask, per sentence.
+  static TensorT mean_pool(const TensorT& h, const TensorT& mask) {
+    const index_t B = h.size(0), L = h.size(1);
+    TensorT summed = ops::matmul(mask.reshape({B, 1, L}), h);  // [B, 1, D]
+    std::vector<T> counts = mask.to_vector(), inv(static_cast<std::size_t>(B), T(0));
+    for (index_t b = 0; b < B; ++b) {
+      T n = 0;
+      for (index_t l = 0; l < L; ++l) n += counts[static_cast<std::size_t>(b * L + l)];
+      inv[static_cast<std::size_t>(b)] = T(1) / std::max(n, T(1e-9));  // sentence-transformers clamps at 1e-9
+    }
+    return ops::mul(summed, TensorT::from_host({B, 1, 1}, inv)).reshape({B, h.size(2)});
+  }
+
+  template <typename F>
+  void visit_parameters(F&& f, const std::string& prefix) {
+    word_embeddings.visit_parameters(f, prefix + "embeddings.word_embeddings.");
+    position_embeddings.visit_parameters(f, prefix + "embeddings.position_embeddings.");
+    token_type_embeddings.visit_parameters(f, prefix + "embeddings.token_type_embeddings.");
+    embedding_norm.visit_parameters(f, prefix + "embeddings.LayerNorm.");
+    for (std::size_t i = 0; i < layers.size(); ++i) layers[i].visit_parameters(f, prefix + "encoder.layer." + std::to_string(i) + ".");
+    if (cfg_.add_pooling_layer) pooler.visit_parameters(f, prefix + "pooler.dense.");
+  }
+
+  nn::Embedding<T, P> word_embeddings, position_embeddings, token_type_embeddings;
+  nn::LayerNorm<T, P> embedding_norm;
+  std::vector<BertLayer<T, P>> layers;
+  nn::Linear<T, P> pooler;
+
+ private:
+  BertConfig cfg_;
+};
+
+/// Loads every parameter of `encoder` from a weight source with read_into(name, tensor) and
+/// contains(name) (io::SafetensorsReader, io::WeightReader). Checkpoints of task models carry the
+/// base model under a prefix ("bert.", "roberta."); it is found from the word embeddings. A model
+/// saved without a pooler (sentence-transformers, e5) loads with add_pooling_layer = false.
+template <typename Reader, ComputeElement T, TensorPolicy P>
+void load_bert_weights(BertEncoder<T, P>& encoder, const Reader& weights) {
+  std::string prefix;
+  for (const char* p : {"", "bert.", "roberta.", "model."})
+    if (weights.contains(std::string(p) + "embeddings.word_embeddings.weight")) {
+      prefix = p;
+      break;
+    }
+  encoder.set_pooling_layer(weights.contains(prefix + "pooler.dense.weight"));
+  encoder.visit_parameters([&](const std::string& name, auto& param) { weights.read_into(prefix + name, param.value); }, "");
+}
+
+}  // namespace gluegen::encoders
