@@ -104,6 +104,32 @@ def gluenet_step(b, ls, ds, lt, dt, depth):
     return run, enc, S
 
 
+def text_rows(build):
+    """WordPiece over the parity corpus and all-MiniLM-L6-v2 forward at batch 1 and 64, against
+    transformers' fast tokenizer and model on the same sentences (bench_text.cpp)."""
+    from transformers import AutoModel, AutoTokenizer
+    root = pathlib.Path(__file__).resolve().parent.parent
+    model_dir = root / "data/models/all-MiniLM-L6-v2"
+    if not model_dir.is_dir():
+        print(f"skipping the text rows: {model_dir} is missing (scripts/setup.sh fetches it)")
+        return []
+    g = gluegen_times(f"{build}/benchmarks/bench_text", "BM_")
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir).eval()
+    sentences = [json.loads(line) for line in (root / "tests/data/text/sentences.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [(f"WordPiece, {len(sentences)} sentences (one by one)", g["BM_WordPieceTokenize/real_time"],
+             torch_time(lambda: [tok(s)["input_ids"] for s in sentences]))]
+    pool = [s for s in sentences if 4 <= len(tok(s)["input_ids"]) <= 40]
+    for b in (1, 64):
+        enc = tok(pool[:b], padding=True, return_tensors="pt")
+
+        def forward(enc=enc):
+            with torch.no_grad():
+                model(**enc)
+        rows.append((f"all-MiniLM-L6-v2 encode, batch {b}", g[f"BM_MiniLmEncode/{b}/real_time"], torch_time(forward)))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -136,6 +162,7 @@ def main():
                 with torch.no_grad():
                     enc(one)
             rows.append((f"GlueNet-{depth}RM inference 1x{ls}x{ds}", g[f"BM_GlueNetAlign/1/{ls}/{ds}/{lt}/{dt}/{depth}/real_time"], torch_time(align)))
+    rows += text_rows(args.build)
     g = gluegen_times(f"{args.build}/benchmarks/bench_gemm", "BM_CpuPolicyMatmul")
     for (bt, m, n, k, tb) in [(1, 1024, 1024, 1024, 0), (1, 4928, 3072, 768, 0), (64, 77, 77, 64, 1)]:
         name = f"BM_CpuPolicyMatmul/{bt}/{m}/{n}/{k}/{tb}/real_time"

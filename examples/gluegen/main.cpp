@@ -1,11 +1,14 @@
 // gluegen: the command line of the aligner workflow (issue 7).
+//   gluegen encode --corpus TSV --source-model DIR --target-model DIR --out DIR [options]
 //   gluegen train --shards DIR --run DIR [--aligner gluenet|attention] [options]
 //   gluegen eval  --shards DIR (--run DIR | --aligner FILE [--all]) [--json F] [--markdown F]
-// `train` trains an aligner on feature shards (source and target encoder features of a parallel
+// `encode` runs a source and a target text encoder (Hugging Face model folders) over a parallel
+// corpus into feature shards, resuming after the last complete shard. `train` trains an aligner on feature shards (source and target encoder features of a parallel
 // corpus) with held-out evaluation, JSONL metrics, atomic checkpoints and exact resume: rerunning
 // the same command continues an interrupted run. `eval` reports alignment MSE, cosine and retrieval
 // R@1/R@5 per language of a trained (or converted, tools/convert_gluegen.py) aligner.
 #include <gluegen/aligners/model_files.hpp>
+#include <gluegen/encoders/text_encoder.hpp>
 #include <gluegen/train/trainer.hpp>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +19,84 @@
 namespace {
 
 using namespace gluegen;
+
+struct EncodeArgs {
+  std::string corpus, source_model, target_model, out, storage = "f16";
+  index_t source_length = 128, target_length = 77, batch = 32, per_shard = 256;
+  bool quiet = false;
+};
+
+struct CorpusLine {
+  std::string source, target, language;
+};
+
+/// The whole corpus, checked before anything is encoded: a bad line stops the run with nothing written.
+std::vector<CorpusLine> read_corpus(const std::string& path) {
+  std::ifstream in(path);
+  GLUEGEN_CHECK_AS(FileNotFoundError, in.good(), "corpus '{}' cannot be read", path);
+  std::vector<CorpusLine> lines;
+  std::size_t number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    std::vector<std::string> cols;
+    for (std::size_t start = 0;;) {
+      const std::size_t tab = line.find('\t', start);
+      cols.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
+      if (tab == std::string::npos) break;
+      start = tab + 1;
+    }
+    GLUEGEN_CHECK_AS(ValueError, cols.size() == 3, "{}:{}: expected 3 tab-separated columns (source text, target text, language), found {}", path,
+                     number, cols.size());
+    for (int c = 0; c < 3; ++c) {
+      GLUEGEN_CHECK_AS(ValueError, !cols[static_cast<std::size_t>(c)].empty(), "{}:{}: the {} column is empty", path, number,
+                       c == 0 ? "source text" : c == 1 ? "target text" : "language");
+      try {
+        (void)text::decode_utf8(cols[static_cast<std::size_t>(c)]);
+      } catch (const ValueError& e) {
+        GLUEGEN_THROW(ValueError, "{}:{}: {}", path, number, e.what());
+      }
+    }
+    lines.push_back({cols[0], cols[1], cols[2]});
+  }
+  GLUEGEN_CHECK_AS(ValueError, !lines.empty(), "corpus '{}' has no lines", path);
+  return lines;
+}
+
+int encode_command(const EncodeArgs& a) {
+  const auto corpus = read_corpus(a.corpus);
+  encoders::HfTextEncoder<float, Cpu> source(a.source_model), target(a.target_model);
+  const auto storage = dtype_from_name(a.storage);
+  GLUEGEN_CHECK_AS(ValueError, storage && (*storage == DType::f16 || *storage == DType::f32 || *storage == DType::bf16),
+                   "--storage must be f16, bf16 or f32, got '{}'", a.storage);
+  const train::ShardSpec spec{.source_len = a.source_length, .source_dim = source.width(), .target_len = a.target_length,
+                              .target_dim = target.width(), .source_encoder = source.name(), .target_encoder = target.name(), .storage = *storage};
+  train::FeatureShardWriter writer(a.out, spec, a.per_shard);
+  const index_t total = std::ssize(corpus), first = writer.examples_resumed();
+  GLUEGEN_CHECK_AS(ValueError, first <= total, "'{}' already holds {} examples but the corpus has {} lines: is this the same corpus?", a.out, first,
+                   total);
+  if (first > 0) fmt::print(stderr, "resuming after {} examples already in {}\n", first, a.out);
+  Progress progress("encode", total, "sentences", first, !a.quiet);
+  for (index_t start = first; start < total; start += a.batch) {
+    const index_t end = std::min(total, start + a.batch);
+    std::vector<std::string> src, tgt, lang;
+    for (index_t i = start; i < end; ++i) {
+      src.push_back(corpus[static_cast<std::size_t>(i)].source);
+      tgt.push_back(corpus[static_cast<std::size_t>(i)].target);
+      lang.push_back(corpus[static_cast<std::size_t>(i)].language);
+    }
+    const auto s = source.encode(src, a.source_length);
+    const auto t = target.encode(tgt, a.target_length);
+    writer.add(s.last_hidden_state, s.mask, t.last_hidden_state, t.mask, src, tgt, lang);
+    progress.update(end, fmt::format("{} shards", writer.shards_written()));
+  }
+  writer.finish();
+  fmt::print("{} examples ({} new) in {} shards at {}: {} x {} ({}) -> {} x {} ({})\n", writer.examples_written(), total - first,
+             writer.shards_written(), a.out, spec.source_len, spec.source_dim, spec.source_encoder, spec.target_len, spec.target_dim,
+             spec.target_encoder);
+  return 0;
+}
 
 struct TrainArgs {
   std::string shards, run, aligner = "gluenet", schedule = "constant";
@@ -134,6 +215,19 @@ int main(int argc, char** argv) {
   CLI::App app{"gluegen: train and evaluate aligners that glue a new encoder onto a text-to-image model"};
   app.require_subcommand(1);
 
+  EncodeArgs en;
+  auto* encode_cmd = app.add_subcommand("encode", "encode a parallel corpus (TSV: source, target, language) into feature shards");
+  encode_cmd->add_option("--corpus", en.corpus, "TSV file: source text, target text, language tag per line")->required()->check(CLI::ExistingFile);
+  encode_cmd->add_option("--source-model", en.source_model, "source encoder: a Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
+  encode_cmd->add_option("--target-model", en.target_model, "target encoder: a Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
+  encode_cmd->add_option("--out", en.out, "shard directory (an existing one is resumed)")->required();
+  encode_cmd->add_option("--source-length", en.source_length, "source tokens per sentence (padded / truncated)")->capture_default_str();
+  encode_cmd->add_option("--target-length", en.target_length, "target tokens per sentence (padded / truncated)")->capture_default_str();
+  encode_cmd->add_option("--batch", en.batch, "sentences per encoder call")->capture_default_str();
+  encode_cmd->add_option("--examples-per-shard", en.per_shard, "examples per shard file")->capture_default_str();
+  encode_cmd->add_option("--storage", en.storage, "feature dtype in the shards: f16, bf16, f32")->capture_default_str();
+  encode_cmd->add_flag("--quiet", en.quiet, "no progress line");
+
   TrainArgs t;
   auto* train_cmd = app.add_subcommand("train", "train an aligner on feature shards (resumes an existing run directory)");
   train_cmd->add_option("--shards", t.shards, "feature shard directory (gluegen encode)")->required()->check(CLI::ExistingPath);
@@ -181,6 +275,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
+    if (encode_cmd->parsed()) return encode_command(en);
     if (train_cmd->parsed()) return train_command(t);
     return eval_command(e);
   } catch (const gluegen::Error& err) {

@@ -19,6 +19,7 @@ struct AttentionConfig {
   index_t context_dim = 0;  ///< width of the keys/values input; 0 = embed_dim (self-attention)
   bool causal = false;
   bool bias = true;  ///< biases on the four projections
+  double scale = 0;  ///< score scale; 0 = 1/sqrt(d_head) (T5 uses 1: its scale is folded into the weights)
 };
 
 template <ComputeElement T = float, TensorPolicy P = Cpu>
@@ -47,13 +48,14 @@ class MultiHeadAttention {
   }
 
   [[nodiscard]] index_t head_dim() const noexcept { return cfg_.embed_dim / cfg_.num_heads; }
+  [[nodiscard]] double score_scale() const noexcept { return cfg_.scale > 0 ? cfg_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim())); }
 
   /// Self-attention: x [B, L, E] -> [B, L, E].
   const TensorT& forward(const TensorT& x, Cache& c) { return forward(x, x, nullptr, nullptr, c); }
 
   /// General form. context may be x itself (self-attention); mask and bias may be null.
   const TensorT& forward(const TensorT& x, const TensorT& context, const TensorT* mask, const TensorT* bias, Cache& c) {
-    const index_t B = x.size(0), H = cfg_.num_heads, d = head_dim();
+    const index_t B = x.size(0), H = cfg_.num_heads;
     GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(2) == cfg_.embed_dim, "MultiHeadAttention: x has shape {}, expected [B, Lq, {}]", x.shape(),
                      cfg_.embed_dim);
     GLUEGEN_CHECK_AS(ShapeError, context.rank() == 3 && context.size(0) == B && context.size(2) == kv_dim(cfg_),
@@ -75,7 +77,7 @@ class MultiHeadAttention {
     split_heads(k_proj.forward(context, c.k), c.lk, c.kh);
     split_heads(v_proj.forward(context, c.v), c.lk, c.vh);
 
-    ops::matmul(c.qh, c.kh, c.scores, {.trans_b = true, .alpha = 1.0 / std::sqrt(static_cast<double>(d))});  // [B*H, Lq, Lk]
+    ops::matmul(c.qh, c.kh, c.scores, {.trans_b = true, .alpha = score_scale()});  // [B*H, Lq, Lk]
     build_additive(mask, bias, c);
     if (c.additive.defined()) {
       TensorT s4 = c.scores.reshape({B, H, c.lq, c.lk});
@@ -99,7 +101,7 @@ class MultiHeadAttention {
       ops::sum_leading(c.d_scores.reshape({B, H * c.lq * c.lk}), flat, false);
       c.d_bias = flat.reshape({H, c.lq, c.lk});
     }
-    const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim()));
+    const double scale = score_scale();
     ops::matmul(c.d_scores, c.kh, c.d_qh, {.alpha = scale});
     ops::matmul(c.d_scores, c.qh, c.d_kh, {.trans_a = true, .alpha = scale});
     merge_heads(c.d_qh, c.lq, c.dq);

@@ -57,6 +57,7 @@ class RMSNorm {
 
   const TensorT& forward(const TensorT& x, Cache& c) {
     c.x = x.contiguous();
+    if (c.y.defined() && c.y.shape() != x.shape()) c.y = c.mean = c.rstd = c.dx = TensorT{};  // a new batch shape: new buffers
     ops::norm_rows(c.x, &weight.value, static_cast<const TensorT*>(nullptr), eps_, false, c.y, c.mean, c.rstd);
     return c.y;
   }

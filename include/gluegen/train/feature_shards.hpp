@@ -86,6 +86,9 @@ class FeatureShardWriter {
       const ShardSpec existing = ShardSpec::from_json(in.meta().config, path);
       GLUEGEN_CHECK_AS(ShapeError, existing.same_shapes(spec_), "'{}' holds features of shape {} but this run writes {}; use a new directory",
                        path.string(), existing.to_json().dump(), spec_.to_json().dump());
+      GLUEGEN_CHECK_AS(ValueError, existing.source_encoder == spec_.source_encoder && existing.target_encoder == spec_.target_encoder,
+                       "'{}' holds features of {} -> {} but this run encodes with {} -> {}; use a new directory", path.string(),
+                       existing.source_encoder, existing.target_encoder, spec_.source_encoder, spec_.target_encoder);
       written_ += in.meta().config.at("count").get<index_t>();
       ++shards_;
     }

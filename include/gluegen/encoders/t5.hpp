@@ -1,0 +1,197 @@
+#pragma once
+// The T5 encoder (Raffel et al. 2020), the language model behind LaVi-Bridge's T5 variants and
+// ELLA, config-driven from a Hugging Face config.json (T5, flan-T5, mT5 encoders). Pre-RMSNorm
+// layers without biases:
+//   h = h + O(Attention(RMS(h); scores = Q K^T + position bias + padding mask, no 1/sqrt(d)))
+//   h = h + wo(act(wi RMS(h)))          relu, or gated: gelu_tanh(wi_0 x) * wi_1 x ("gated-gelu")
+// then final_layer_norm. The position bias is a learned scalar per head and relative-position
+// bucket (bidirectional: half the buckets per direction, exact below num_buckets/4, then
+// logarithmic up to max_distance), held by the first block and shared by all. Names are HF's
+// (shared.weight, encoder.block.0.layer.0.SelfAttention.q.weight, ...).
+#include <gluegen/encoders/bert.hpp>
+
+#include <cmath>
+
+namespace gluegen::encoders {
+
+struct T5Config {
+  index_t vocab_size = 32128, d_model = 512, d_kv = 64, d_ff = 2048, num_layers = 6, num_heads = 8;
+  index_t relative_attention_num_buckets = 32, relative_attention_max_distance = 128;
+  double layer_norm_epsilon = 1e-6;
+  std::string feed_forward_proj = "relu";
+
+  [[nodiscard]] bool gated() const { return feed_forward_proj.starts_with("gated-"); }
+
+  static T5Config from_json(const nlohmann::json& j) {
+    T5Config c;
+    c.vocab_size = j.value("vocab_size", c.vocab_size);
+    c.d_model = j.value("d_model", c.d_model);
+    c.d_kv = j.value("d_kv", c.d_kv);
+    c.d_ff = j.value("d_ff", c.d_ff);
+    c.num_layers = j.value("num_layers", c.num_layers);
+    c.num_heads = j.value("num_heads", c.num_heads);
+    c.relative_attention_num_buckets = j.value("relative_attention_num_buckets", c.relative_attention_num_buckets);
+    c.relative_attention_max_distance = j.value("relative_attention_max_distance", c.relative_attention_max_distance);
+    c.layer_norm_epsilon = j.value("layer_norm_epsilon", c.layer_norm_epsilon);
+    c.feed_forward_proj = j.value("feed_forward_proj", c.feed_forward_proj);
+    GLUEGEN_CHECK_AS(ValueError, c.feed_forward_proj == "relu" || c.feed_forward_proj == "gated-gelu",
+                     "T5Encoder: feed_forward_proj '{}' is not supported (relu, gated-gelu)", c.feed_forward_proj);
+    GLUEGEN_CHECK_AS(ValueError, c.num_heads * c.d_kv == c.d_model, "T5Encoder: num_heads x d_kv = {} x {} must equal d_model {}", c.num_heads, c.d_kv,
+                     c.d_model);
+    return c;
+  }
+
+  /// The bucket of key position k relative to query position q (transformers' _relative_position_bucket,
+  /// bidirectional), with its float32 logarithm truncated as there.
+  [[nodiscard]] index_t bucket(index_t q, index_t k) const {
+    const index_t half = relative_attention_num_buckets / 2;
+    index_t relative = k - q, result = relative > 0 ? half : 0;
+    relative = std::abs(relative);
+    const index_t max_exact = half / 2;
+    if (relative < max_exact) return result + relative;
+    const float large = static_cast<float>(max_exact) +
+                        std::log(static_cast<float>(relative) / static_cast<float>(max_exact)) /
+                            std::log(static_cast<float>(relative_attention_max_distance) / static_cast<float>(max_exact)) *
+                            static_cast<float>(half - max_exact);
+    return result + std::min<index_t>(static_cast<index_t>(large), half - 1);
+  }
+};
+
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+class T5Block {
+ public:
+  using TensorT = Tensor<T, P>;
+  struct Cache {
+    typename nn::RMSNorm<T, P>::Cache ln_attn, ln_ff;
+    typename nn::MultiHeadAttention<T, P>::Cache attn;
+    typename nn::Linear<T, P>::Cache wi, wi_0, wi_1, wo;
+    TensorT h, act, gate, out;
+  };
+
+  explicit T5Block(const T5Config& c)
+      : attention_norm(c.d_model, static_cast<T>(c.layer_norm_epsilon)),
+        attention({.embed_dim = c.d_model, .num_heads = c.num_heads, .bias = false, .scale = 1.0}),
+        ff_norm(c.d_model, static_cast<T>(c.layer_norm_epsilon)), wi(c.d_model, c.d_ff, {.bias = false}), wi_1(c.d_model, c.d_ff, {.bias = false}),
+        wo(c.d_ff, c.d_model, {.bias = false}), gated_(c.gated()) {}
+
+  /// x [B, L, D], additive [1, H, L, L] position bias; mask [B, L].
+  const TensorT& forward(const TensorT& x, const TensorT& mask, const TensorT& position_bias, Cache& c) {
+    for (TensorT* buffer : {&c.h, &c.out}) nn::reset_if_changed(*buffer, x.shape());
+    for (TensorT* buffer : {&c.act, &c.gate}) nn::reset_if_changed(*buffer, x.shape().with_last(wi.out_features()));
+    const TensorT& n = attention_norm.forward(x, c.ln_attn);
+    ops::add(x, attention.forward(n, n, &mask, &position_bias, c.attn), c.h);
+    const TensorT& m = ff_norm.forward(c.h, c.ln_ff);
+    if (gated_) {
+      ops::gelu(wi.forward(m, c.wi_0), c.act, ops::GeluApproximation::tanh);  // gelu_new
+      ops::mul(c.act, wi_1.forward(m, c.wi_1), c.act);
+    } else {
+      ops::relu(wi.forward(m, c.wi), c.act);
+    }
+    ops::add(c.h, wo.forward(c.act, c.wo), c.out);
+    return c.out;
+  }
+
+  template <typename F>
+  void visit_parameters(F&& f, const std::string& prefix) {
+    nn::visit_renamed(attention, f, prefix + "layer.0.SelfAttention.", {{"q_proj.", "q."}, {"k_proj.", "k."}, {"v_proj.", "v."}, {"out_proj.", "o."}});
+    attention_norm.visit_parameters(f, prefix + "layer.0.layer_norm.");
+    if (gated_) {
+      wi.visit_parameters(f, prefix + "layer.1.DenseReluDense.wi_0.");
+      wi_1.visit_parameters(f, prefix + "layer.1.DenseReluDense.wi_1.");
+    } else {
+      wi.visit_parameters(f, prefix + "layer.1.DenseReluDense.wi.");
+    }
+    wo.visit_parameters(f, prefix + "layer.1.DenseReluDense.wo.");
+    ff_norm.visit_parameters(f, prefix + "layer.1.layer_norm.");
+  }
+
+  nn::RMSNorm<T, P> attention_norm;
+  nn::MultiHeadAttention<T, P> attention;
+  nn::RMSNorm<T, P> ff_norm;
+  nn::Linear<T, P> wi, wi_1, wo;  ///< wi is wi_0 in the gated form
+
+ private:
+  bool gated_;
+};
+
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+class T5Encoder {
+ public:
+  using value_type = T;
+  using policy = P;
+  using TensorT = Tensor<T, P>;
+  using Ids = Tensor<std::int32_t, P>;
+  struct Cache {
+    typename nn::Embedding<T, P>::Cache embed;
+    std::vector<typename T5Block<T, P>::Cache> blocks;
+    typename nn::RMSNorm<T, P>::Cache final_ln;
+  };
+
+  explicit T5Encoder(const T5Config& c)
+      : shared(c.vocab_size, c.d_model), relative_attention_bias(c.relative_attention_num_buckets, c.num_heads),
+        final_layer_norm(c.d_model, static_cast<T>(c.layer_norm_epsilon)), cfg_(c) {
+    for (index_t i = 0; i < c.num_layers; ++i) blocks.emplace_back(c);
+  }
+
+  [[nodiscard]] const T5Config& config() const noexcept { return cfg_; }
+
+  EncoderOutput<T, P> forward(const Tensor<std::int32_t, Cpu>& input_ids, const Tensor<std::int32_t, Cpu>& attention_mask, Cache& c) {
+    GLUEGEN_CHECK_AS(ShapeError, input_ids.rank() == 2 && attention_mask.shape() == input_ids.shape(),
+                     "T5Encoder: input_ids {} and attention_mask {} must both be [B, L]", input_ids.shape(), attention_mask.shape());
+    const index_t B = input_ids.size(0), L = input_ids.size(1), H = cfg_.num_heads;
+    const auto ids = input_ids.to_vector(), m = attention_mask.to_vector();
+    std::vector<T> mask(ids.size());
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      GLUEGEN_CHECK_AS(ValueError, ids[k] >= 0 && ids[k] < cfg_.vocab_size, "T5Encoder: token id {} is outside the vocabulary (size {})", ids[k],
+                       cfg_.vocab_size);
+      mask[k] = m[k] != 0 ? T(1) : T(0);
+    }
+    // The position bias [H, L, L]: the learned scalar of each (query, key) pair's bucket and head.
+    const auto table = relative_attention_bias.weight.value.to_vector();  // [buckets, H]
+    std::vector<T> bias(static_cast<std::size_t>(H * L * L));
+    for (index_t q = 0; q < L; ++q)
+      for (index_t k = 0; k < L; ++k) {
+        const index_t b = cfg_.bucket(q, k);
+        for (index_t h = 0; h < H; ++h) bias[static_cast<std::size_t>((h * L + q) * L + k)] = table[static_cast<std::size_t>(b * H + h)];
+      }
+    const TensorT position_bias = TensorT::from_host({H, L, L}, bias);
+    EncoderOutput<T, P> out;
+    out.mask = TensorT::from_host({B, L}, mask);
+    c.blocks.resize(blocks.size());
+    const TensorT* h = &shared.forward(Ids::from_host(input_ids.shape(), ids), c.embed);
+    for (std::size_t i = 0; i < blocks.size(); ++i) h = &blocks[i].forward(*h, out.mask, position_bias, c.blocks[i]);
+    out.last_hidden_state = final_layer_norm.forward(*h, c.final_ln).clone();
+    out.mean_pooled = BertEncoder<T, P>::mean_pool(out.last_hidden_state, out.mask);
+    return out;
+  }
+
+  template <typename F>
+  void visit_parameters(F&& f, const std::string& prefix) {
+    shared.visit_parameters(f, prefix + "shared.");
+    for (std::size_t i = 0; i < blocks.size(); ++i) blocks[i].visit_parameters(f, prefix + "encoder.block." + std::to_string(i) + ".");
+    relative_attention_bias.visit_parameters(f, prefix + "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.");
+    final_layer_norm.visit_parameters(f, prefix + "encoder.final_layer_norm.");
+  }
+
+  nn::Embedding<T, P> shared;
+  std::vector<T5Block<T, P>> blocks;
+  nn::Embedding<T, P> relative_attention_bias;  ///< [buckets, heads]
+  nn::RMSNorm<T, P> final_layer_norm;
+
+ private:
+  T5Config cfg_;
+};
+
+/// Loads a T5 encoder from a safetensors or HDF5 source. Checkpoints that store the tied embedding
+/// as encoder.embed_tokens.weight instead of shared.weight are read from there.
+template <typename Reader, ComputeElement T, TensorPolicy P>
+void load_t5_weights(T5Encoder<T, P>& encoder, const Reader& weights) {
+  encoder.visit_parameters([&](const std::string& name, auto& param) {
+    if (name == "shared.weight" && !weights.contains(name) && weights.contains("encoder.embed_tokens.weight"))
+      weights.read_into("encoder.embed_tokens.weight", param.value);
+    else
+      weights.read_into(name, param.value);
+  }, "");
+}
+
+}  // namespace gluegen::encoders
