@@ -116,7 +116,7 @@ def text_rows(build):
     g = gluegen_times(f"{build}/benchmarks/bench_text", "BM_")
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModel.from_pretrained(model_dir).eval()
-    sentences = [json.loads(line) for line in (root / "tests/data/text/sentences.jsonl").read_text(encoding="utf-8").splitlines()]
+    sentences = [json.loads(line) for line in (root / "tests/data/text/sentences.jsonl").read_text(encoding="utf-8").split("\n") if line]
     rows = [(f"WordPiece, {len(sentences)} sentences (one by one)", g["BM_WordPieceTokenize/real_time"],
              torch_time(lambda: [tok(s)["input_ids"] for s in sentences]))]
     pool = [s for s in sentences if 4 <= len(tok(s)["input_ids"]) <= 40]
