@@ -1,17 +1,14 @@
 // The BERT-family encoder against transformers: tiny random BertModel and XLMRobertaModel
-// (tools/make_text_goldens.py, converted by tools/convert_hf.py), every layer's hidden states, the
-// pooler, mean pooling, and padding invariance. Tolerance: max scaled error 1e-5 in f32 (the goldens
-// were computed in f64).
+// (tools/make_text_goldens.py, converted by tools/convert_hf.py): final states, the pooler, mean
+// pooling, and padding invariance; then the real all-MiniLM-L6-v2 from its PyPI package.
 #include <gluegen/encoders/bert.hpp>
-#include <gluegen/io/hdf5_store.hpp>
+#include <gluegen/encoders/text_encoder.hpp>
 #include <gluegen/io/safetensors.hpp>
 #include <gluegen/text/wordpiece.hpp>
 
 #include <fstream>
 
-#include <gtest/gtest.h>
-
-#include "support/reference.hpp"
+#include "support/encoder_goldens.hpp"
 
 namespace gluegen {
 namespace {
@@ -19,50 +16,53 @@ namespace {
 using encoders::BertConfig;
 using encoders::BertEncoder;
 using test::all_close;
-
-io::WeightReader text_file(const std::string& name) { return io::WeightReader(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/" + name); }
+using test::text_golden;
 
 void check_model(const std::string& name, bool token_types) {
-  const auto weights = text_file(name + ".h5");
-  const auto io = text_file(name + "_io.h5");
+  const auto weights = text_golden(name + ".h5");
+  const auto io = text_golden(name + "_io.h5");
   BertEncoder<float, Cpu> encoder(BertConfig::from_json(weights.meta().config));
   encoders::load_bert_weights(encoder, weights);
   const auto ids = io.read<std::int32_t>("input_ids"), mask = io.read<std::int32_t>("attention_mask");
   const Tensor<std::int32_t, Cpu> types = token_types ? io.read<std::int32_t>("token_type_ids") : Tensor<std::int32_t, Cpu>::zeros(ids.shape());
   BertEncoder<float, Cpu>::Cache cache;
   const auto out = encoder.forward(ids, mask, cache, &types);
-  // Padded positions differ by framework (both are garbage HF never uses): compare real tokens only.
-  const auto m = mask.to_vector();
-  const auto masked = [&](std::vector<float> v) {
-    const std::size_t d = v.size() / m.size();
-    for (std::size_t i = 0; i < v.size(); ++i)
-      if (m[i / d] == 0) v[i] = 0;
-    return v;
-  };
-  EXPECT_TRUE(all_close(masked(out.last_hidden_state.to_vector()), masked(io.read<float>("last_hidden_state").to_vector()), 1e-5)) << name;
-  EXPECT_TRUE(all_close(out.mean_pooled.to_vector(), io.read<float>("mean_pooled").to_vector(), 1e-5)) << name;
-  EXPECT_TRUE(all_close(out.pooler_output.to_vector(), io.read<float>("pooler_output").to_vector(), 1e-5)) << name;
-  // Each sentence alone, unpadded, gives its batched row.
-  const auto lengths = io.read<std::int32_t>("lengths").to_vector();
-  const auto all_ids = ids.to_vector(), all_types = types.to_vector();
-  for (std::size_t k = 0; k < lengths.size(); ++k) {
-    const index_t L = lengths[k], width = ids.size(1);
-    const auto row = [&](const std::vector<std::int32_t>& v) {
-      return Tensor<std::int32_t, Cpu>::from_host(
-          {1, L}, std::vector<std::int32_t>(v.begin() + static_cast<std::ptrdiff_t>(k) * width, v.begin() + static_cast<std::ptrdiff_t>(k) * width + L));
-    };
-    const auto one_types = row(all_types);
-    const auto single = encoder.forward(row(all_ids), Tensor<std::int32_t, Cpu>::full({1, L}, 1), cache, &one_types);
-    EXPECT_TRUE(all_close(single.last_hidden_state.to_vector(), io.read<float>("single." + std::to_string(k) + ".last_hidden_state").to_vector(), 1e-5))
-        << name << " sentence " << k;
-  }
+  test::expect_batch_matches(out, io, name);
+  EXPECT_TRUE(all_close(out.pooler_output.to_vector(), io.read<float>("pooler_output").to_vector(), test::kEncoderTolerance)) << name;
+  const auto all_types = types.to_vector();
+  test::expect_singles_match(io, [&](std::size_t k, const Tensor<std::int32_t, Cpu>& one) {
+    const index_t L = one.size(1), width = ids.size(1);
+    const auto row_types = Tensor<std::int32_t, Cpu>::from_host(
+        {1, L}, std::vector<std::int32_t>(all_types.begin() + static_cast<std::ptrdiff_t>(k) * width,
+                                          all_types.begin() + static_cast<std::ptrdiff_t>(k) * width + L));
+    return encoder.forward(one, Tensor<std::int32_t, Cpu>::full({1, L}, 1), cache, &row_types);
+  }, name);
 }
 
 TEST(BertEncoder, TinyBertMatchesTransformers) { check_model("bert_tiny", true); }
 TEST(BertEncoder, TinyXlmRobertaMatchesTransformersWithPaddingOffsetPositions) { check_model("xlmr_tiny", false); }
 
+// One converted file is one model: config, weights and tokenizer files from tools/convert_hf.py.
+TEST(BertEncoder, LoadsTextToFeaturesFromOneConvertedFile) {
+  const std::string path = std::string(GLUEGEN_TEST_DATA_DIR) + "/text/bert_tiny.h5";
+  encoders::HfTextEncoder<float, Cpu> from_file(path);
+  EXPECT_EQ(from_file.name(), "bert_tiny");
+  EXPECT_EQ(from_file.tokenizer().vocab_size(), 120);
+  const auto ids = from_file.tokenizer().encode("The hot word, said she!");  // whole words and ## pieces of the tiny vocabulary
+  EXPECT_EQ(from_file.tokenizer().token(ids[1]), "the");
+  const auto out = from_file.encode({"The hot word, said she!", "what time is it"}, 12);
+  EXPECT_EQ(out.last_hidden_state.shape(), (Shape{2, 12, 32}));
+  // The same ids through an encoder loaded directly: the file's pieces are wired together right.
+  BertEncoder<float, Cpu> direct(BertConfig::from_json(text_golden("bert_tiny.h5").meta().config));
+  encoders::load_bert_weights(direct, text_golden("bert_tiny.h5"));
+  BertEncoder<float, Cpu>::Cache cache;
+  const auto batch = from_file.tokenizer().encode_batch({"The hot word, said she!", "what time is it"}, 12, true);
+  EXPECT_EQ(direct.forward(batch.input_ids, batch.attention_mask, cache).last_hidden_state.to_vector(), out.last_hidden_state.to_vector());
+  EXPECT_THROW((encoders::HfTextEncoder<float, Cpu>(std::string(GLUEGEN_TEST_DATA_DIR) + "/gluegen_gluenet_converted.h5")), IoError);
+}
+
 TEST(BertEncoder, BadInputIsAClearError) {
-  const auto weights = text_file("bert_tiny.h5");
+  const auto weights = text_golden("bert_tiny.h5");
   BertEncoder<float, Cpu> encoder(BertConfig::from_json(weights.meta().config));
   encoders::load_bert_weights(encoder, weights);
   BertEncoder<float, Cpu>::Cache cache;
@@ -86,7 +86,7 @@ TEST(BertEncoder, RealMiniLmFromItsSafetensorsMatchesTransformers) {
   encoders::load_bert_weights(encoder, io::SafetensorsReader(dir / "model.safetensors"));
   const auto tokenizer = text::WordPieceTokenizer::from_file(dir / "vocab.txt", {.lowercase = true});
 
-  const auto io = text_file("minilm_real_io.h5");
+  const auto io = text_golden("minilm_real_io.h5");
   const auto sentences = io.read_strings("sentences");
   const auto lengths = io.read<std::int32_t>("lengths").to_vector();
   const auto ids = io.read<std::int32_t>("input_ids").to_vector();

@@ -9,6 +9,7 @@
 // Parameter names are the HF base model's (embeddings.word_embeddings.weight,
 // encoder.layer.0.attention.self.query.weight, ...), so weights load from model.safetensors
 // (io::SafetensorsReader) or a converted HDF5 file (tools/convert_hf.py) unchanged.
+#include <gluegen/encoders/encoder_output.hpp>
 #include <gluegen/nn/activation.hpp>
 #include <gluegen/nn/attention.hpp>
 #include <gluegen/nn/embedding.hpp>
@@ -53,15 +54,6 @@ struct BertConfig {
                      "BertEncoder: hidden_act '{}' is not supported (gelu, gelu_new, relu)", c.hidden_act);
     return c;
   }
-};
-
-/// Token features, their padding mask and the pooled sentence vectors of one batch.
-template <ComputeElement T, TensorPolicy P>
-struct EncoderOutput {
-  Tensor<T, P> last_hidden_state;  ///< [B, L, D]
-  Tensor<T, P> mask;               ///< [B, L], 1 = real token
-  Tensor<T, P> mean_pooled;        ///< [B, D]: mean of the real tokens (sentence-transformers' pooling)
-  Tensor<T, P> pooler_output;      ///< [B, D]: tanh(W h_[CLS]) when the model has a pooler
 };
 
 template <ComputeElement T = float, TensorPolicy P = Cpu>
@@ -143,20 +135,16 @@ class BertEncoder {
   /// input_ids and attention_mask [B, L] (token_type_ids optional, zeros by default).
   EncoderOutput<T, P> forward(const Tensor<std::int32_t, Cpu>& input_ids, const Tensor<std::int32_t, Cpu>& attention_mask, Cache& c,
                               const Tensor<std::int32_t, Cpu>* token_type_ids = nullptr) {
-    GLUEGEN_CHECK_AS(ShapeError, input_ids.rank() == 2 && attention_mask.shape() == input_ids.shape() &&
-                                     (!token_type_ids || token_type_ids->shape() == input_ids.shape()),
-                     "BertEncoder: input_ids {}, attention_mask {} must both be [B, L]", input_ids.shape(), attention_mask.shape());
-    const index_t B = input_ids.size(0), L = input_ids.size(1);
-    const auto ids = input_ids.to_vector(), m = attention_mask.to_vector();
+    GLUEGEN_CHECK_AS(ShapeError, !token_type_ids || token_type_ids->shape() == input_ids.shape(), "BertEncoder: token_type_ids {} differ from input_ids {}",
+                     token_type_ids->shape(), input_ids.shape());
+    const auto t = check_tokens<T>("BertEncoder", input_ids, attention_mask, cfg_.vocab_size, cfg_.max_position_embeddings);
+    const index_t B = t.batch, L = t.length;
+    const auto& ids = t.ids;
     std::vector<std::int32_t> positions(ids.size());
-    std::vector<T> mask(ids.size());
     for (index_t b = 0; b < B; ++b) {
       std::int32_t running = 0;
       for (index_t l = 0; l < L; ++l) {
         const auto k = static_cast<std::size_t>(b * L + l);
-        GLUEGEN_CHECK_AS(ValueError, ids[k] >= 0 && ids[k] < cfg_.vocab_size, "BertEncoder: token id {} at [{}, {}] is outside the vocabulary (size {})",
-                         ids[k], b, l, cfg_.vocab_size);
-        mask[k] = m[k] != 0 ? T(1) : T(0);
         // RoBERTa numbers the non-padding ids (HF looks at the ids, not the attention mask) after
         // the padding id; BERT numbers every position.
         const bool counted = ids[k] != cfg_.pad_token_id;
@@ -173,7 +161,7 @@ class BertEncoder {
     ops::add(word_embeddings.forward(ids_p, c.word), position_embeddings.forward(pos_p, c.position), c.sum);
     ops::add(c.sum, token_type_embeddings.forward(types, c.token_type), c.sum);
     EncoderOutput<T, P> out;
-    out.mask = TensorT::from_host({B, L}, mask);
+    out.mask = TensorT::from_host({B, L}, t.mask);
     c.layers.resize(layers.size());
     const TensorT* h = &embedding_norm.forward(c.sum, c.ln);
     for (std::size_t i = 0; i < layers.size(); ++i) h = &layers[i].forward(*h, out.mask, c.layers[i]);
@@ -186,19 +174,6 @@ class BertEncoder {
       out.pooler_output = TensorT::from_host({B, cfg_.hidden_size}, pooled);
     }
     return out;
-  }
-
-  /// sum_l mask h_l / sum_l mask, per sentence.
-  static TensorT mean_pool(const TensorT& h, const TensorT& mask) {
-    const index_t B = h.size(0), L = h.size(1);
-    TensorT summed = ops::matmul(mask.reshape({B, 1, L}), h);  // [B, 1, D]
-    std::vector<T> counts = mask.to_vector(), inv(static_cast<std::size_t>(B), T(0));
-    for (index_t b = 0; b < B; ++b) {
-      T n = 0;
-      for (index_t l = 0; l < L; ++l) n += counts[static_cast<std::size_t>(b * L + l)];
-      inv[static_cast<std::size_t>(b)] = T(1) / std::max(n, T(1e-9));  // sentence-transformers clamps at 1e-9
-    }
-    return ops::mul(summed, TensorT::from_host({B, 1, 1}, inv)).reshape({B, h.size(2)});
   }
 
   template <typename F>
@@ -233,7 +208,7 @@ void load_bert_weights(BertEncoder<T, P>& encoder, const Reader& weights) {
       break;
     }
   encoder.set_pooling_layer(weights.contains(prefix + "pooler.dense.weight"));
-  encoder.visit_parameters([&](const std::string& name, auto& param) { weights.read_into(prefix + name, param.value); }, "");
+  read_weights(encoder, weights, prefix);
 }
 
 }  // namespace gluegen::encoders

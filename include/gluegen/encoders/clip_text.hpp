@@ -113,23 +113,16 @@ class ClipTextEncoder {
   /// input_ids, attention_mask [B, L] -> last_hidden_state (after final_layer_norm), mask, the
   /// end-of-text states as pooler_output, and the masked mean.
   EncoderOutput<T, P> forward(const Tensor<std::int32_t, Cpu>& input_ids, const Tensor<std::int32_t, Cpu>& attention_mask, Cache& c) {
-    GLUEGEN_CHECK_AS(ShapeError, input_ids.rank() == 2 && attention_mask.shape() == input_ids.shape(),
-                     "ClipTextEncoder: input_ids {} and attention_mask {} must both be [B, L]", input_ids.shape(), attention_mask.shape());
-    const index_t B = input_ids.size(0), L = input_ids.size(1), D = cfg_.hidden_size;
-    GLUEGEN_CHECK_AS(ShapeError, L <= cfg_.max_position_embeddings, "ClipTextEncoder: {} tokens exceed max_position_embeddings {}", L,
-                     cfg_.max_position_embeddings);
-    const auto ids = input_ids.to_vector(), m = attention_mask.to_vector();
+    const auto t = check_tokens<T>("ClipTextEncoder", input_ids, attention_mask, cfg_.vocab_size, cfg_.max_position_embeddings);
+    const index_t B = t.batch, L = t.length, D = cfg_.hidden_size;
+    const auto& ids = t.ids;
     std::vector<std::int32_t> positions(ids.size());
-    std::vector<T> mask(ids.size());
     std::vector<index_t> eos(static_cast<std::size_t>(B), -1);
     for (index_t b = 0; b < B; ++b) {
       std::int32_t best = -1;
       for (index_t l = 0; l < L; ++l) {
         const auto k = static_cast<std::size_t>(b * L + l);
-        GLUEGEN_CHECK_AS(ValueError, ids[k] >= 0 && ids[k] < cfg_.vocab_size, "ClipTextEncoder: token id {} at [{}, {}] is outside the vocabulary (size {})",
-                         ids[k], b, l, cfg_.vocab_size);
         positions[k] = static_cast<std::int32_t>(l);
-        mask[k] = m[k] != 0 ? T(1) : T(0);
         if (cfg_.eos_token_id == 2 ? ids[k] > best : (eos[static_cast<std::size_t>(b)] < 0 && ids[k] == cfg_.eos_token_id)) {
           best = ids[k];
           eos[static_cast<std::size_t>(b)] = l;
@@ -141,12 +134,12 @@ class ClipTextEncoder {
     ops::add(token_embedding.forward(Ids::from_host(input_ids.shape(), ids), c.token),
              position_embedding.forward(Ids::from_host(input_ids.shape(), positions), c.position), c.sum);
     EncoderOutput<T, P> out;
-    out.mask = TensorT::from_host({B, L}, mask);
+    out.mask = TensorT::from_host({B, L}, t.mask);
     c.layers.resize(layers.size());
     const TensorT* h = &c.sum;
     for (std::size_t i = 0; i < layers.size(); ++i) h = &layers[i].forward(*h, out.mask, c.layers[i]);
     out.last_hidden_state = final_layer_norm.forward(*h, c.final_ln).clone();
-    out.mean_pooled = BertEncoder<T, P>::mean_pool(out.last_hidden_state, out.mask);
+    out.mean_pooled = mean_pool(out.last_hidden_state, out.mask);
     const auto states = out.last_hidden_state.to_vector();
     std::vector<T> pooled(static_cast<std::size_t>(B * D));
     for (index_t b = 0; b < B; ++b)
@@ -174,8 +167,7 @@ class ClipTextEncoder {
 /// Loads a CLIP text encoder's weights from a safetensors or HDF5 source, with or without "text_model.".
 template <typename Reader, ComputeElement T, TensorPolicy P>
 void load_clip_text_weights(ClipTextEncoder<T, P>& encoder, const Reader& weights) {
-  const std::string prefix = weights.contains("text_model.embeddings.token_embedding.weight") ? "text_model." : "";
-  encoder.visit_parameters([&](const std::string& name, auto& param) { weights.read_into(prefix + name, param.value); }, "");
+  read_weights(encoder, weights, weights.contains("text_model.embeddings.token_embedding.weight") ? "text_model." : "");
 }
 
 }  // namespace gluegen::encoders

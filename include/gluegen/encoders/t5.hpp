@@ -11,6 +11,7 @@
 #include <gluegen/encoders/bert.hpp>
 
 #include <cmath>
+#include <limits>
 
 namespace gluegen::encoders {
 
@@ -136,16 +137,9 @@ class T5Encoder {
   [[nodiscard]] const T5Config& config() const noexcept { return cfg_; }
 
   EncoderOutput<T, P> forward(const Tensor<std::int32_t, Cpu>& input_ids, const Tensor<std::int32_t, Cpu>& attention_mask, Cache& c) {
-    GLUEGEN_CHECK_AS(ShapeError, input_ids.rank() == 2 && attention_mask.shape() == input_ids.shape(),
-                     "T5Encoder: input_ids {} and attention_mask {} must both be [B, L]", input_ids.shape(), attention_mask.shape());
-    const index_t B = input_ids.size(0), L = input_ids.size(1), H = cfg_.num_heads;
-    const auto ids = input_ids.to_vector(), m = attention_mask.to_vector();
-    std::vector<T> mask(ids.size());
-    for (std::size_t k = 0; k < ids.size(); ++k) {
-      GLUEGEN_CHECK_AS(ValueError, ids[k] >= 0 && ids[k] < cfg_.vocab_size, "T5Encoder: token id {} is outside the vocabulary (size {})", ids[k],
-                       cfg_.vocab_size);
-      mask[k] = m[k] != 0 ? T(1) : T(0);
-    }
+    // T5's relative positions have no length limit.
+    const auto t = check_tokens<T>("T5Encoder", input_ids, attention_mask, cfg_.vocab_size, std::numeric_limits<index_t>::max());
+    const index_t B = t.batch, L = t.length, H = cfg_.num_heads;
     // The position bias [H, L, L]: the learned scalar of each (query, key) pair's bucket and head.
     const auto table = relative_attention_bias.weight.value.to_vector();  // [buckets, H]
     std::vector<T> bias(static_cast<std::size_t>(H * L * L));
@@ -156,12 +150,12 @@ class T5Encoder {
       }
     const TensorT position_bias = TensorT::from_host({H, L, L}, bias);
     EncoderOutput<T, P> out;
-    out.mask = TensorT::from_host({B, L}, mask);
+    out.mask = TensorT::from_host({B, L}, t.mask);
     c.blocks.resize(blocks.size());
-    const TensorT* h = &shared.forward(Ids::from_host(input_ids.shape(), ids), c.embed);
+    const TensorT* h = &shared.forward(Ids::from_host(input_ids.shape(), t.ids), c.embed);
     for (std::size_t i = 0; i < blocks.size(); ++i) h = &blocks[i].forward(*h, out.mask, position_bias, c.blocks[i]);
     out.last_hidden_state = final_layer_norm.forward(*h, c.final_ln).clone();
-    out.mean_pooled = BertEncoder<T, P>::mean_pool(out.last_hidden_state, out.mask);
+    out.mean_pooled = mean_pool(out.last_hidden_state, out.mask);
     return out;
   }
 

@@ -1,6 +1,7 @@
 #pragma once
 // A pretrained text encoder as users have it: a Hugging Face model folder (config.json,
-// model.safetensors, vocab.txt, tokenizer_config.json), loaded without Python. Tokenizes, pads or
+// model.safetensors, vocab.txt, tokenizer_config.json), or the one HDF5 file tools/convert_hf.py
+// makes of it (weights, config and tokenizer files together), loaded without Python. Tokenizes, pads or
 // truncates to a fixed length (a GlueGen aligner sees fixed token lengths: 77 for CLIP-like targets,
 // 128 for XLM-R-like sources) and returns token features, mask and pooled vectors.
 // Supported now: the BERT family with a WordPiece vocabulary (BERT, MiniLM, e.g. all-MiniLM-L6-v2).
@@ -16,15 +17,20 @@ namespace gluegen::encoders {
 template <ComputeElement T = float, TensorPolicy P = Cpu>
 class HfTextEncoder {
  public:
-  explicit HfTextEncoder(const std::filesystem::path& dir)
-      : dir_(dir), encoder_(BertConfig::from_json(read_json(dir / "config.json"))), tokenizer_(make_tokenizer(dir)) {
-    GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::exists(dir / "model.safetensors"),
-                     "'{}' has no model.safetensors (convert .bin checkpoints with tools/convert_hf.py)", dir.string());
-    load_bert_weights(encoder_, io::SafetensorsReader(dir / "model.safetensors"));
+  /// `location`: a model folder, or a converted .h5 file.
+  explicit HfTextEncoder(const std::filesystem::path& location)
+      : dir_(location), encoder_(BertConfig::from_json(model_config(location))), tokenizer_(make_tokenizer(location)) {
+    if (std::filesystem::is_directory(location)) {
+      GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::exists(location / "model.safetensors"),
+                       "'{}' has no model.safetensors (convert .bin checkpoints with tools/convert_hf.py)", location.string());
+      load_bert_weights(encoder_, io::SafetensorsReader(location / "model.safetensors"));
+    } else {
+      load_bert_weights(encoder_, io::WeightReader(location));
+    }
   }
 
-  /// The folder's name, recorded in feature shards as the encoder's identity.
-  [[nodiscard]] std::string name() const { return dir_.filename().string(); }
+  /// The folder's (or file's) name, recorded in feature shards as the encoder's identity.
+  [[nodiscard]] std::string name() const { return dir_.stem().string(); }
   [[nodiscard]] index_t width() const noexcept { return encoder_.config().hidden_size; }
   [[nodiscard]] const text::WordPieceTokenizer& tokenizer() const noexcept { return tokenizer_; }
 
@@ -48,19 +54,46 @@ class HfTextEncoder {
     }
   }
 
-  static text::WordPieceTokenizer make_tokenizer(const std::filesystem::path& dir) {
+  static nlohmann::json model_config(const std::filesystem::path& location) {
+    if (std::filesystem::is_directory(location)) return read_json(location / "config.json");
+    const io::WeightReader in(location);
+    GLUEGEN_CHECK_AS(IoError, in.meta().model_type.starts_with("hf."), "'{}' holds a '{}', not a converted Hugging Face model (tools/convert_hf.py)",
+                     location.string(), in.meta().model_type);
+    return in.meta().config;
+  }
+
+  /// A tokenizer file of the folder, or its copy in a converted file (tokenizer.<name with _>); empty when absent.
+  static std::string asset(const std::filesystem::path& location, const std::string& file) {
+    if (std::filesystem::is_directory(location)) {
+      std::ifstream in(location / file, std::ios::binary);
+      return in ? std::string(std::istreambuf_iterator<char>(in), {}) : std::string();
+    }
+    std::string key = "tokenizer." + file;
+    for (std::size_t i = std::string("tokenizer.").size(); i < key.size(); ++i)
+      if (key[i] == '.' || key[i] == '-') key[i] = '_';
+    const io::WeightReader in(location);
+    return in.contains(key) ? in.read_bytes(key) : std::string();
+  }
+
+  static text::WordPieceTokenizer make_tokenizer(const std::filesystem::path& location) {
     text::WordPieceOptions opt;
-    if (std::filesystem::exists(dir / "tokenizer_config.json")) {
-      const nlohmann::json cfg = read_json(dir / "tokenizer_config.json");
+    if (const std::string config_text = asset(location, "tokenizer_config.json"); !config_text.empty()) {
+      nlohmann::json cfg;
+      try {
+        cfg = nlohmann::json::parse(config_text);
+      } catch (const nlohmann::json::exception& e) {
+        GLUEGEN_THROW(IoError, "the tokenizer_config.json of '{}' is not valid JSON: {}", location.string(), e.what());
+      }
       opt.lowercase = cfg.value("do_lower_case", true);
       if (cfg.contains("strip_accents") && cfg["strip_accents"].is_boolean()) opt.strip_accents = cfg["strip_accents"].get<bool>();
       opt.handle_chinese_chars = cfg.value("tokenize_chinese_chars", true);
       for (auto [key, field] : {std::pair{"unk_token", &opt.unk}, {"cls_token", &opt.cls}, {"sep_token", &opt.sep}, {"pad_token", &opt.pad}, {"mask_token", &opt.mask}})
         if (cfg.contains(key) && cfg[key].is_string()) *field = cfg[key].template get<std::string>();
     }
-    GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::exists(dir / "vocab.txt"),
-                     "'{}' has no vocab.txt: only WordPiece (BERT-family) tokenizers are supported so far", dir.string());
-    return text::WordPieceTokenizer::from_file(dir / "vocab.txt", opt);
+    const std::string vocab = asset(location, "vocab.txt");
+    GLUEGEN_CHECK_AS(FileNotFoundError, !vocab.empty(), "'{}' has no vocab.txt: only WordPiece (BERT-family) tokenizers are supported so far",
+                     location.string());
+    return text::WordPieceTokenizer(vocab, opt);
   }
 
   std::filesystem::path dir_;

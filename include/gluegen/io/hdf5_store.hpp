@@ -378,6 +378,23 @@ class WeightReader {
     else return ops::transfer<P>(host);
   }
 
+  /// A 1-D uint8 dataset as bytes: files stored verbatim (tools/convert_hf.py keeps a model's
+  /// tokenizer files this way, so one HDF5 file is one model).
+  [[nodiscard]] std::string read_bytes(std::string_view name) const {
+    const detail::Handle dataset = open_dataset(name);
+    detail::Handle type(H5Dget_type(dataset.get()), H5Tclose);
+    GLUEGEN_CHECK_AS(DTypeError, H5Tget_class(type.get()) == H5T_INTEGER && H5Tget_size(type.get()) == 1,
+                     "dataset '{}' in '{}' does not hold bytes (uint8)", name, path_.string());
+    detail::Handle space(H5Dget_space(dataset.get()), H5Sclose);
+    GLUEGEN_CHECK_AS(ShapeError, H5Sget_simple_extent_ndims(space.get()) == 1, "byte dataset '{}' in '{}' is not 1-D", name, path_.string());
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(space.get(), &n, nullptr);
+    std::string out(n, '\0');
+    GLUEGEN_CHECK_AS(TruncatedFileError, n == 0 || H5Dread(dataset.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) >= 0,
+                     "reading bytes '{}' from '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
+    return out;
+  }
+
   /// A 1-D string dataset (variable- or fixed-length, as h5py writes either).
   [[nodiscard]] std::vector<std::string> read_strings(std::string_view name) const {
     const detail::Handle dataset = open_dataset(name);
