@@ -150,13 +150,10 @@ double grad_norm(M& model) {
   return std::sqrt(sq);
 }
 
-/// Scales all gradients so their global L2 norm is at most max_norm (torch.nn.utils.clip_grad_norm_:
-/// factor max_norm / (norm + 1e-6) when below 1). Returns the norm before clipping. A non-finite
-/// norm (diverged training) is a ValueError, not a silent NaN update.
+/// Scales all gradients by max_norm / (norm + 1e-6) when that is below 1, given their global norm
+/// (torch.nn.utils.clip_grad_norm_'s step after the norm): for callers that computed the norm already.
 template <nn::Module M>
-double clip_grad_norm(M& model, double max_norm) {
-  const double norm = grad_norm(model);
-  GLUEGEN_CHECK_AS(ValueError, std::isfinite(norm), "clip_grad_norm: the gradient norm is {} (NaN or Inf in a gradient)", norm);
+void clip_grad_norm_to(M& model, double norm, double max_norm) {
   const double factor = max_norm / (norm + 1e-6);
   if (factor < 1.0) {
     model.visit_parameters([&](const std::string&, auto& p) {
@@ -164,6 +161,16 @@ double clip_grad_norm(M& model, double max_norm) {
       if (p.trainable && p.has_grad()) ops::scale(p.grad, static_cast<T>(factor), p.grad);
     }, "");
   }
+}
+
+/// Scales all gradients so their global L2 norm is at most max_norm (torch.nn.utils.clip_grad_norm_).
+/// Returns the norm before clipping. A non-finite norm (diverged training) is a ValueError, not a
+/// silent NaN update.
+template <nn::Module M>
+double clip_grad_norm(M& model, double max_norm) {
+  const double norm = grad_norm(model);
+  GLUEGEN_CHECK_AS(ValueError, std::isfinite(norm), "clip_grad_norm: the gradient norm is {} (NaN or Inf in a gradient)", norm);
+  clip_grad_norm_to(model, norm, max_norm);
   return norm;
 }
 

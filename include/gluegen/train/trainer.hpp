@@ -154,7 +154,7 @@ class Trainer {
     r.losses = model_.train_step(batch.source, batch.source_mask, batch.target, batch.target_mask, cache);
     r.grad_norm = optim::grad_norm(model_);
     if (!std::isfinite(r.losses.total()) || !std::isfinite(r.grad_norm)) diverged(r);
-    if (opt_.max_grad_norm > 0) (void)optim::clip_grad_norm(model_, opt_.max_grad_norm);
+    if (opt_.max_grad_norm > 0) optim::clip_grad_norm_to(model_, r.grad_norm, opt_.max_grad_norm);  // the norm is computed once
     optimizer_.step();
     r.step = ++step_;
     return r;
