@@ -303,6 +303,44 @@ class WeightReader {
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
   [[nodiscard]] const ModelMeta& meta() const noexcept { return meta_; }
 
+  /// A string attribute of `object` (a dotted group or dataset name; "" = the root group), variable-
+  /// or fixed-length (h5py writes either); nullopt when the attribute is absent.
+  [[nodiscard]] std::optional<std::string> string_attribute(std::string_view object, const char* name) const {
+    const detail::Handle owner = open_object(object);
+    if (H5Aexists(owner.get(), name) <= 0) return std::nullopt;
+    detail::Handle attr(H5Aopen(owner.get(), name, H5P_DEFAULT), H5Aclose);
+    detail::Handle type(H5Aget_type(attr.get()), H5Tclose);
+    GLUEGEN_CHECK_AS(IoError, H5Tget_class(type.get()) == H5T_STRING, "attribute '{}' of '{}' in '{}' is not a string", name, object, path_.string());
+    if (H5Tis_variable_str(type.get()) > 0) {
+      const detail::Handle mem = detail::string_type();
+      char* text = nullptr;
+      GLUEGEN_CHECK_AS(IoError, H5Aread(attr.get(), mem.get(), &text) >= 0, "reading attribute '{}' of '{}' failed: {}", name, path_.string(),
+                       detail::hdf5_error_text());
+      std::string value = text ? text : "";
+      H5free_memory(text);
+      return value;
+    }
+    std::string value(H5Tget_size(type.get()), '\0');
+    GLUEGEN_CHECK_AS(IoError, H5Aread(attr.get(), type.get(), value.data()) >= 0, "reading attribute '{}' of '{}' failed: {}", name, path_.string(),
+                     detail::hdf5_error_text());
+    value.erase(std::find(value.begin(), value.end(), '\0'), value.end());
+    return value;
+  }
+
+  /// A numeric scalar attribute of `object` as double; nullopt when absent.
+  [[nodiscard]] std::optional<double> number_attribute(std::string_view object, const char* name) const {
+    const detail::Handle owner = open_object(object);
+    if (H5Aexists(owner.get(), name) <= 0) return std::nullopt;
+    detail::Handle attr(H5Aopen(owner.get(), name, H5P_DEFAULT), H5Aclose);
+    detail::Handle space(H5Aget_space(attr.get()), H5Sclose);
+    GLUEGEN_CHECK_AS(IoError, H5Sget_simple_extent_npoints(space.get()) == 1, "attribute '{}' of '{}' in '{}' is not a scalar", name, object,
+                     path_.string());
+    double value = 0;
+    GLUEGEN_CHECK_AS(IoError, H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value) >= 0, "attribute '{}' of '{}' in '{}' is not numeric: {}", name, object,
+                     path_.string(), detail::hdf5_error_text());
+    return value;
+  }
+
   /// All dataset names, dotted, sorted.
   [[nodiscard]] std::vector<std::string> names() const {
     std::vector<std::string> out;
@@ -438,6 +476,12 @@ class WeightReader {
   }
 
  private:
+  detail::Handle open_object(std::string_view object) const {
+    if (object.empty()) return detail::Handle(H5Oopen(file_.get(), "/", H5P_DEFAULT), H5Oclose);
+    const std::string path = detail::dataset_path(object);
+    GLUEGEN_CHECK_AS(MissingDatasetError, H5Lexists(file_.get(), path.c_str(), H5P_DEFAULT) > 0, "no group or dataset '{}' in '{}'", object, path_.string());
+    return detail::Handle(H5Oopen(file_.get(), path.c_str(), H5P_DEFAULT), H5Oclose);
+  }
   detail::Handle open_dataset(std::string_view name) const {
     if (!contains(name)) {
       std::string hint;
@@ -535,36 +579,14 @@ class WeightReader {
       detail::Handle attr(H5Aopen(file_.get(), "gluegen_format", H5P_DEFAULT), H5Aclose);
       H5Aread(attr.get(), H5T_NATIVE_INT, &meta_.gluegen_format);
     }
-    meta_.model_type = read_string_attribute("model_type").value_or("");
-    if (const auto text = read_string_attribute("config"); text && !text->empty()) {
+    meta_.model_type = string_attribute("", "model_type").value_or("");
+    if (const auto text = string_attribute("", "config"); text && !text->empty()) {
       try {
         meta_.config = nlohmann::json::parse(*text);
       } catch (const nlohmann::json::exception& e) {
         GLUEGEN_THROW(IoError, "the 'config' attribute of '{}' is not valid JSON: {}", path_.string(), e.what());
       }
     }
-  }
-
-  /// A string attribute of the root group, variable- or fixed-length (h5py writes either).
-  std::optional<std::string> read_string_attribute(const char* name) const {
-    if (H5Aexists(file_.get(), name) <= 0) return std::nullopt;
-    detail::Handle attr(H5Aopen(file_.get(), name, H5P_DEFAULT), H5Aclose);
-    detail::Handle type(H5Aget_type(attr.get()), H5Tclose);
-    GLUEGEN_CHECK_AS(IoError, H5Tget_class(type.get()) == H5T_STRING, "attribute '{}' of '{}' is not a string", name, path_.string());
-    if (H5Tis_variable_str(type.get()) > 0) {
-      const detail::Handle mem = detail::string_type();
-      char* text = nullptr;
-      GLUEGEN_CHECK_AS(IoError, H5Aread(attr.get(), mem.get(), &text) >= 0, "reading attribute '{}' of '{}' failed: {}", name, path_.string(),
-                       detail::hdf5_error_text());
-      std::string value = text ? text : "";
-      H5free_memory(text);
-      return value;
-    }
-    std::string value(H5Tget_size(type.get()), '\0');
-    GLUEGEN_CHECK_AS(IoError, H5Aread(attr.get(), type.get(), value.data()) >= 0, "reading attribute '{}' of '{}' failed: {}", name, path_.string(),
-                     detail::hdf5_error_text());
-    value.erase(std::find(value.begin(), value.end(), '\0'), value.end());
-    return value;
   }
 
   std::filesystem::path path_;

@@ -10,6 +10,7 @@
 #include <gluegen/nn/linear.hpp>
 
 #include <limits>
+#include <optional>
 
 namespace gluegen::nn {
 
@@ -18,7 +19,8 @@ struct AttentionConfig {
   index_t num_heads = 1;
   index_t context_dim = 0;  ///< width of the keys/values input; 0 = embed_dim (self-attention)
   bool causal = false;
-  bool bias = true;  ///< biases on the four projections
+  bool bias = true;  ///< biases on the q, k, v projections (and on out_proj unless out_bias says otherwise)
+  std::optional<bool> out_bias;  ///< bias on out_proj; unset = bias (diffusers: q/k/v without, to_out.0 with)
   double scale = 0;  ///< score scale; 0 = 1/sqrt(d_head) (T5 uses 1: its scale is folded into the weights)
 };
 
@@ -42,7 +44,7 @@ class MultiHeadAttention {
       : q_proj(cfg.embed_dim, cfg.embed_dim, {.bias = cfg.bias, .seed = seed, .stream = 0}),
         k_proj(kv_dim(cfg), cfg.embed_dim, {.bias = cfg.bias, .seed = seed, .stream = 1}),
         v_proj(kv_dim(cfg), cfg.embed_dim, {.bias = cfg.bias, .seed = seed, .stream = 2}),
-        out_proj(cfg.embed_dim, cfg.embed_dim, {.bias = cfg.bias, .seed = seed, .stream = 3}), cfg_(cfg) {
+        out_proj(cfg.embed_dim, cfg.embed_dim, {.bias = cfg.out_bias.value_or(cfg.bias), .seed = seed, .stream = 3}), cfg_(cfg) {
     GLUEGEN_CHECK_AS(ShapeError, cfg.num_heads > 0 && cfg.embed_dim % cfg.num_heads == 0,
                      "MultiHeadAttention: embed_dim {} is not divisible by num_heads {}", cfg.embed_dim, cfg.num_heads);
   }

@@ -10,6 +10,10 @@ namespace gluegen::nn {
 
 struct Conv2dOptions {
   index_t stride = 1, padding = 0;
+  /// Extra zero rows and columns after the input (bottom, right) on top of `padding`: diffusers' VAE
+  /// Downsample2D pads (0, 1, 0, 1) before a stride-2 unpadded conv. im2col bounds-checks every tap,
+  /// so this only changes the output size.
+  index_t pad_end = 0;
   bool bias = true;
   std::uint64_t seed = 0, stream = 0;
 };
@@ -28,7 +32,7 @@ class Conv2d {
   /// Initialised as torch.nn.Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in * k * k.
   Conv2d(index_t in_channels, index_t out_channels, index_t kernel, Conv2dOptions opt = {})
       : weight(Shape{out_channels, in_channels, kernel, kernel}), in_(in_channels), out_(out_channels), kernel_(kernel), opt_(opt) {
-    GLUEGEN_CHECK_AS(ShapeError, in_channels > 0 && out_channels > 0 && kernel > 0 && opt.stride > 0 && opt.padding >= 0,
+    GLUEGEN_CHECK_AS(ShapeError, in_channels > 0 && out_channels > 0 && kernel > 0 && opt.stride > 0 && opt.padding >= 0 && opt.pad_end >= 0,
                      "Conv2d: invalid sizes (in {}, out {}, kernel {}, stride {}, padding {})", in_channels, out_channels, kernel, opt.stride, opt.padding);
     const T bound = T(1) / std::sqrt(T(in_channels * kernel * kernel));
     ops::fill_uniform(weight.value, opt.seed, -bound, bound, 2 * opt.stream);
@@ -84,12 +88,12 @@ class Conv2d {
   Param<T, P> weight, bias;
 
  private:
-  [[nodiscard]] bool pointwise() const noexcept { return kernel_ == 1 && opt_.stride == 1 && opt_.padding == 0; }
+  [[nodiscard]] bool pointwise() const noexcept { return kernel_ == 1 && opt_.stride == 1 && opt_.padding == 0 && opt_.pad_end == 0; }
   [[nodiscard]] ConvGeometry geometry(const Shape& x) const {
     ConvGeometry g{.batch = x[0], .channels = in_, .height = x[2], .width = x[3], .kernel_h = kernel_, .kernel_w = kernel_,
                    .stride_h = opt_.stride, .stride_w = opt_.stride, .pad_h = opt_.padding, .pad_w = opt_.padding};
-    g.out_h = (g.height + 2 * g.pad_h - g.kernel_h) / g.stride_h + 1;
-    g.out_w = (g.width + 2 * g.pad_w - g.kernel_w) / g.stride_w + 1;
+    g.out_h = (g.height + 2 * g.pad_h + opt_.pad_end - g.kernel_h) / g.stride_h + 1;
+    g.out_w = (g.width + 2 * g.pad_w + opt_.pad_end - g.kernel_w) / g.stride_w + 1;
     return g;
   }
 

@@ -92,11 +92,7 @@ concept Layer = Module<L> && requires(L& l, typename L::Cache& cache, const Tens
   { l.backward(t, cache) } -> std::same_as<const Tensor<typename L::value_type, typename L::policy>&>;
 };
 
-/// Drops a cached buffer whose shape no longer fits (a new batch or resolution), so ops reallocate it.
-template <ComputeElement T, TensorPolicy P>
-void reset_if_changed(Tensor<T, P>& buffer, const Shape& shape) {
-  if (buffer.defined() && buffer.shape() != shape) buffer = {};
-}
+using ops::reset_if_changed;
 
 /// Adds dy's contribution to a parameter gradient: grad += dy (same shape), if the param trains.
 template <ComputeElement T, TensorPolicy P>

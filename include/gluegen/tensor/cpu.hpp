@@ -263,6 +263,7 @@ struct Cpu {
         // SiLU(x) = x * sigmoid(x)  (Elfwing et al. 2018)
         case UnaryOp::silu: o = v / (one + (-v).exp()); break;
         case UnaryOp::relu: o = v.max(T(0)); break;
+        case UnaryOp::clamp: o = v.max(alpha).min(beta); break;
       }
     });
   }

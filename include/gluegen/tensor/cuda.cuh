@@ -141,6 +141,7 @@ __global__ void unary_kernel(UnaryOp op, const T* x, T* out, index_t n, T alpha,
       case UnaryOp::gelu_tanh: out[i] = T(0.5) * v * (T(1) + tanh(T(0.79788456080286535588) * (v + T(0.044715) * v * v * v))); break;
       case UnaryOp::silu: out[i] = v / (T(1) + exp(-v)); break;
       case UnaryOp::relu: out[i] = v > T(0) ? v : T(0); break;
+      case UnaryOp::clamp: out[i] = v < alpha ? alpha : (v > beta ? beta : v); break;
     }
   }
 }

@@ -15,7 +15,8 @@ namespace gluegen {
 
 enum class BinaryOp : std::uint8_t { add, sub, mul, div };
 /// y = f(x); `affine` is alpha * x + beta, `scale` alpha * x.
-enum class UnaryOp : std::uint8_t { scale, affine, gelu_erf, gelu_tanh, silu, relu };
+/// clamp: min(max(x, alpha), beta) (diffusers' clip_sample).
+enum class UnaryOp : std::uint8_t { scale, affine, gelu_erf, gelu_tanh, silu, relu, clamp };
 enum class ReduceOp : std::uint8_t { sum, mean, var };
 
 /// Hyperparameters of one fused Adam/AdamW step (Kingma & Ba 2015, Alg. 1; Loshchilov & Hutter 2019,

@@ -164,6 +164,58 @@ void copy(const Tensor<T, P>& src, Tensor<T, P>& out) {
   if (src.numel() > 0) P::copy_strided(out.data(), src.data(), src.shape(), src.strides());
 }
 
+/// Drops a cached buffer whose shape no longer fits (a new batch or resolution), so ops reallocate it.
+template <Element T, TensorPolicy P>
+void reset_if_changed(Tensor<T, P>& buffer, const Shape& shape) {
+  if (buffer.defined() && buffer.shape() != shape) buffer = {};
+}
+
+/// out = a and b joined along `axis`, every other extent equal ([B, Ca, H, W] + [B, Cb, H, W] ->
+/// [B, Ca + Cb, H, W]: the UNet's skip connections). One contiguous block copy per leading index.
+template <Element T, TensorPolicy P>
+void concat(const Tensor<T, P>& a, const Tensor<T, P>& b, int axis, Tensor<T, P>& out) {
+  GLUEGEN_CHECK_AS(ShapeError, a.rank() == b.rank() && a.rank() >= 1 && axis >= 0 && axis < a.rank(), "concat: shapes {} and {} along axis {}", a.shape(),
+                   b.shape(), axis);
+  Shape joined = a.shape();
+  for (int i = 0; i < a.rank(); ++i)
+    GLUEGEN_CHECK_AS(ShapeError, i == axis || a.size(i) == b.size(i), "concat: shapes {} and {} differ outside axis {}", a.shape(), b.shape(), axis);
+  joined[axis] = a.size(axis) + b.size(axis);
+  detail::prepare_output("concat", out, joined);
+  index_t outer = 1;
+  for (int i = 0; i < axis; ++i) outer *= a.size(i);
+  const Tensor<T, P> a2 = a.contiguous().reshape({outer, -1}), b2 = b.contiguous().reshape({outer, -1});
+  const index_t na = a2.size(1), nb = b2.size(1);
+  const Tensor<T, P> o2 = out.reshape({outer, na + nb});
+  for (index_t i = 0; i < outer; ++i) {
+    const Tensor<T, P> row = o2.slice(i, i + 1).reshape({na + nb});
+    Tensor<T, P> head = row.slice(0, na), tail = row.slice(na, na + nb);
+    copy(a2.slice(i, i + 1).reshape({na}), head);
+    copy(b2.slice(i, i + 1).reshape({nb}), tail);
+  }
+}
+
+/// concat's adjoint: first = x's leading `n_first` entries along `axis`, rest = the others (contiguous).
+template <Element T, TensorPolicy P>
+void split(const Tensor<T, P>& x, int axis, index_t n_first, Tensor<T, P>& first, Tensor<T, P>& rest) {
+  GLUEGEN_CHECK_AS(ShapeError, axis >= 0 && axis < x.rank() && n_first >= 0 && n_first <= x.size(axis), "split: {} entries of axis {} of shape {}",
+                   n_first, axis, x.shape());
+  index_t outer = 1;
+  for (int i = 0; i < axis; ++i) outer *= x.size(i);
+  const index_t total = x.numel() / std::max<index_t>(outer, 1), na = total / x.size(axis) * n_first;
+  // [outer, total] -> transpose -> rows [0, na) -> transpose back: a strided view of each part
+  const Tensor<T, P> t = x.contiguous().reshape({outer, total}).transpose_last2();
+  Shape first_shape = x.shape(), rest_shape = x.shape();
+  first_shape[axis] = n_first;
+  rest_shape[axis] = x.size(axis) - n_first;
+  reset_if_changed(first, first_shape);
+  reset_if_changed(rest, rest_shape);
+  Tensor<T, P> f2 = first.defined() ? first.reshape({outer, na}) : Tensor<T, P>{}, r2 = rest.defined() ? rest.reshape({outer, total - na}) : Tensor<T, P>{};
+  copy(t.slice(0, na).transpose_last2(), f2);
+  copy(t.slice(na, total).transpose_last2(), r2);
+  first = f2.reshape(first_shape);
+  rest = r2.reshape(rest_shape);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Elementwise
 
@@ -198,7 +250,7 @@ GLUEGEN_BINARY_OP(div, BinaryOp::div)
 /// out = f(x) elementwise (x is copied first if it is a non-contiguous view).
 template <ComputeElement T, TensorPolicy P>
 void unary(UnaryOp op, const Tensor<T, P>& x, Tensor<T, P>& out, T alpha = T(1), T beta = T(0)) {
-  static constexpr const char* names[] = {"scale", "affine", "gelu_erf", "gelu_tanh", "silu", "relu"};
+  static constexpr const char* names[] = {"scale", "affine", "gelu_erf", "gelu_tanh", "silu", "relu", "clamp"};
   detail::require_rank(names[static_cast<int>(op)], "x", x, 1);
   const Tensor<T, P> src = x.contiguous();
   detail::prepare_output(names[static_cast<int>(op)], out, x.shape());
@@ -249,6 +301,9 @@ template <ComputeElement T, TensorPolicy P>
 }
 template <ComputeElement T, TensorPolicy P>
 void relu(const Tensor<T, P>& x, Tensor<T, P>& out) { unary(UnaryOp::relu, x, out); }
+/// out = min(max(x, lo), hi)
+template <ComputeElement T, TensorPolicy P>
+void clamp(const Tensor<T, P>& x, T lo, T hi, Tensor<T, P>& out) { unary(UnaryOp::clamp, x, out, lo, hi); }
 template <ComputeElement T, TensorPolicy P>
 [[nodiscard]] Tensor<T, P> relu(const Tensor<T, P>& x) {
   Tensor<T, P> out;
