@@ -4,7 +4,7 @@ on this machine (design.md section 5). Runs the C++ benchmark binaries (Google B
 the PyTorch equivalents with the same shapes, thread count and timing method (median of repeated
 runs after warm-up), and prints a Markdown table with the speed ratio (> 1: gluegen faster).
 
-usage: .venv-tools/bin/python benchmarks/compare_pytorch.py [--build build] [--threads 2]
+usage: .venv-tools/bin/python benchmarks/compare_pytorch.py [--build build] [--threads 2] [--only nn,text,diffusion,gemm]
 (scripts/setup.sh --tools creates .venv-tools with torch.)
 """
 import argparse
@@ -130,14 +130,88 @@ def text_rows(build):
     return rows
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", default="build")
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+# bench_diffusion.cpp's make_case(0..2): name, batch, spatial size, context length, UNet2DConditionModel kwargs
+# (everything else is the diffusers default, as it is the gluegen default: layers_per_block 2, norm_num_groups 32,
+# norm_eps 1e-5, flip_sin_to_cos, freq_shift 0, UNetMidBlock2DCrossAttn, use_linear_projection False).
+UNET_CASES = [
+    ("tiny", 2, 16, 5, dict(
+        block_out_channels=(8, 16, 16),
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        attention_head_dim=(2, 2, 2), transformer_layers_per_block=1, norm_num_groups=4, cross_attention_dim=12)),
+    ("sd_width", 1, 16, 77, dict(
+        block_out_channels=(320, 640),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        layers_per_block=1, attention_head_dim=(8, 8), transformer_layers_per_block=1, cross_attention_dim=768)),
+    ("pixel32", 16, 32, 16, dict(
+        in_channels=3, out_channels=3,
+        block_out_channels=(32, 64, 64),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        layers_per_block=1, attention_head_dim=(4, 4, 4), transformer_layers_per_block=1, norm_num_groups=8,
+        cross_attention_dim=384)),
+]
+
+
+def unet_cases():
+    """(config index, name, model, x, ctx, noise, per-sample timesteps) for each bench_diffusion config."""
+    from diffusers import UNet2DConditionModel
+    for i, (name, b, size, ctx_len, kw) in enumerate(UNET_CASES):
+        kw = {"in_channels": 4, "out_channels": 4, "sample_size": size, "use_linear_projection": False, **kw}
+        torch.manual_seed(i)
+        unet = UNet2DConditionModel(**kw).float()
+        x = torch.randn(b, kw["in_channels"], size, size)
+        ctx = torch.randn(b, ctx_len, kw["cross_attention_dim"])
+        noise = torch.randn_like(x)
+        t = torch.tensor([(37 * j) % 1000 for j in range(b)], dtype=torch.long)
+        yield i, name, unet, x, ctx, noise, t
+
+
+def unet_forward(unet, x, ctx):
+    unet.eval()
+
+    def run():
+        with torch.no_grad():
+            unet(x, 500, encoder_hidden_states=ctx).sample
+    return run
+
+
+def unet_train_step(unet, x, ctx, noise, t):
+    unet.train()
+    opt = torch.optim.AdamW(unet.parameters(), lr=1e-4, weight_decay=0.0)  # gluegen AdamOptions defaults
+
+    def run():
+        opt.zero_grad(set_to_none=False)
+        loss = F.mse_loss(unet(x, t, encoder_hidden_states=ctx).sample, noise)
+        loss.backward()
+        opt.step()
+    return run
+
+
+def diffusion_rows(build):
+    """One UNet2DCondition evaluation and one epsilon-prediction training step (MSE, AdamW) on the three
+    configurations of bench_diffusion.cpp, against diffusers' UNet2DConditionModel with the same config."""
+    binary = pathlib.Path(f"{build}/benchmarks/bench_diffusion")
+    if not binary.is_file():
+        print(f"skipping the diffusion rows: {binary} is missing (build the benchmarks first)")
+        return []
+    g = gluegen_times(str(binary), "BM_UNet")
     rows = []
-    g = gluegen_times(f"{args.build}/benchmarks/bench_nn", "BM_")
+    for i, name, unet, x, ctx, noise, t in unet_cases():
+        shape = "x".join(map(str, x.shape))
+        params = f"({sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M params)"
+        rows.append((f"UNet {name} {shape} forward {params}", g[f"BM_UNetForward/config:{i}/real_time"],
+                     torch_time(unet_forward(unet, x, ctx))))
+        rows.append((f"UNet {name} {shape} train step (fwd+bwd+AdamW) {params}", g[f"BM_UNetTrainStep/config:{i}/real_time"],
+                     torch_time(unet_train_step(unet, x, ctx, noise, t))))
+    return rows
+
+
+def nn_rows(build):
+    """MixerBlock, SelfAttention, Conv2d and GlueNet rows (bench_nn.cpp)."""
+    rows = []
+    g = gluegen_times(f"{build}/benchmarks/bench_nn", "BM_")
     for (b, l, d, bwd) in [(64, 77, 768, 0), (64, 77, 768, 1), (8, 77, 768, 1)]:
         name = f"BM_MixerBlock/{b}/{l}/{d}/{bwd}/real_time"
         x, dy = torch.randn(b, l, d, requires_grad=bool(bwd)), torch.randn(b, l, d)
@@ -162,14 +236,41 @@ def main():
                 with torch.no_grad():
                     enc(one)
             rows.append((f"GlueNet-{depth}RM inference 1x{ls}x{ds}", g[f"BM_GlueNetAlign/1/{ls}/{ds}/{lt}/{dt}/{depth}/real_time"], torch_time(align)))
-    rows += text_rows(args.build)
-    g = gluegen_times(f"{args.build}/benchmarks/bench_gemm", "BM_CpuPolicyMatmul")
+    return rows
+
+
+def gemm_rows(build):
+    """Cpu policy matmul rows (bench_gemm.cpp)."""
+    rows = []
+    g = gluegen_times(f"{build}/benchmarks/bench_gemm", "BM_CpuPolicyMatmul")
     for (bt, m, n, k, tb) in [(1, 1024, 1024, 1024, 0), (1, 4928, 3072, 768, 0), (64, 77, 77, 64, 1)]:
         name = f"BM_CpuPolicyMatmul/{bt}/{m}/{n}/{k}/{tb}/real_time"
         a = torch.randn(bt, m, k) if bt > 1 else torch.randn(m, k)
         bm = torch.randn(bt, n, k) if bt > 1 else torch.randn(k, n)
         fn = (lambda a=a, bm=bm: torch.matmul(a, bm.transpose(-1, -2))) if tb else (lambda a=a, bm=bm: torch.matmul(a, bm))
         rows.append((f"matmul {bt}x{m}x{n}x{k}{' B^T' if tb else ''}", g[name], torch_time(fn)))
+    return rows
+
+
+GROUPS = {"nn": nn_rows, "text": text_rows, "diffusion": diffusion_rows, "gemm": gemm_rows}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", default=",".join(GROUPS),
+                    help=f"comma-separated row groups to run, out of {','.join(GROUPS)} (default: all)")
+    args = ap.parse_args()
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = [s for s in only if s not in GROUPS]
+    if unknown or not only:
+        ap.error(f"--only: unknown group(s) {','.join(unknown)}; choose from {','.join(GROUPS)}")
+    torch.set_num_threads(args.threads)
+    rows = []
+    for group, make_rows in GROUPS.items():
+        if group in only:
+            rows += make_rows(args.build)
     print(f"torch {torch.__version__}, {args.threads} threads\n")
     print("| benchmark | gluegen ms | PyTorch ms | speed ratio (PyTorch / gluegen) |")
     print("|---|---:|---:|---:|")

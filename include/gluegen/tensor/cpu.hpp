@@ -88,14 +88,15 @@ auto flat_adapt(T* ptr, index_t n) {
 }
 
 /// A broadcast binary op as `rows` independent rows of `inner` contiguous output elements, where
-/// each operand is, within a row, either dense (unit stride) or one scalar (stride 0), and from row
-/// to row advances by a fixed stride (0 when shared). Covers bias adds ([B, L, D] + [D]) and
-/// per-row statistics ([B, L, D] - [B, L, 1]) without xtensor's general strided stepper.
+/// each operand is, within a row, either dense (unit stride) or one scalar (stride 0). Row r starts
+/// at the offset its index has over the outer axes, with each operand's own strides there (any
+/// broadcast pattern). Covers bias adds ([B, L, D] + [D]), per-row statistics ([B, L, D] - [B, L, 1])
+/// and per-channel affines ([B, C, S] * [C, 1]: GroupNorm, conv biases) without xtensor's general
+/// strided stepper.
 struct RowSplit {
-  index_t rows, inner, a_row_stride;
-  bool a_scalar;
-  index_t b_row_stride;
-  bool b_scalar;
+  index_t rows, inner;
+  int outer_axes;  ///< axes [0, outer_axes) enumerate the rows
+  bool a_scalar, b_scalar;
 };
 
 inline std::optional<RowSplit> split_rows(const Shape& out, const Shape& a, const Shape& b) {
@@ -112,28 +113,25 @@ inline std::optional<RowSplit> split_rows(const Shape& out, const Shape& a, cons
     }
     return dense ? 1 : scalar ? 0 : -1;
   };
-  // The single stride with which operand s advances over the collapsed axes [0, j), or -1.
-  auto row_stride = [&](const Shape& s, int j) -> index_t {
-    index_t stride = -1, expected = -1;
-    for (int i = j - 1; i >= 0; --i) {
-      if (out[i] == 1) continue;
-      if (stride < 0) stride = s[i];
-      else if (s[i] != expected) return -1;
-      expected = s[i] * out[i];
-    }
-    return stride < 0 ? 0 : stride;
-  };
   for (int j = 0; j < rank; ++j) {
     const int ma = inner_mode(a, j), mb = inner_mode(b, j);
     if (ma < 0 || mb < 0 || (ma == 0 && mb == 0)) continue;
-    const index_t ra = row_stride(a, j), rb = row_stride(b, j);
-    if (ra < 0 || rb < 0) continue;
     index_t inner = 1;
     for (int i = j; i < rank; ++i) inner *= out[i];
     if (inner < 16) return std::nullopt;  // short rows: per-row overhead beats the stepper's
-    return RowSplit{out.numel() / inner, inner, ra, ma == 0, rb, mb == 0};
+    return RowSplit{out.numel() / inner, inner, j, ma == 0, mb == 0};
   }
   return std::nullopt;
+}
+
+/// The element offset of row r (an index over out's axes [0, axes)) under `strides`.
+inline index_t row_offset(index_t r, const Shape& out, const Shape& strides, int axes) {
+  index_t offset = 0;
+  for (int i = axes - 1; i >= 0; --i) {
+    offset += (r % out[i]) * strides[i];
+    r /= out[i];
+  }
+  return offset;
 }
 
 /// 64-byte-aligned allocation (one cache line, one AVX-512 register). Beyond speed, this makes CPU
@@ -223,12 +221,12 @@ struct Cpu {
       return;
     }
     if (const auto split = detail::split_rows(out_shape, a_strides, b_strides)) {  // row / column broadcasts
-      const auto [rows, inner, a_row, a_scalar, b_row, b_scalar] = *split;
+      const auto [rows, inner, axes, a_scalar, b_scalar] = *split;
       detail::parallel_ranges(rows, std::max<index_t>(1, detail::kParallelElements / inner), [&](index_t r0, index_t r1) {
         for (index_t r = r0; r < r1; ++r) {
           auto z = detail::flat_adapt(out + r * inner, inner);
-          const T* pa = a + r * a_row;
-          const T* pb = b + r * b_row;
+          const T* pa = a + detail::row_offset(r, out_shape, a_strides, axes);
+          const T* pb = b + detail::row_offset(r, out_shape, b_strides, axes);
           if (a_scalar) apply_binary(op, *pa, detail::flat_adapt(pb, inner), z);
           else if (b_scalar) apply_binary(op, detail::flat_adapt(pa, inner), *pb, z);
           else apply_binary(op, detail::flat_adapt(pa, inner), detail::flat_adapt(pb, inner), z);
@@ -475,9 +473,22 @@ struct Cpu {
         for (index_t j = 0; j < g.kernel_w; ++j, out += g.col_cols())
           for (index_t oh = 0; oh < g.out_h; ++oh) {
             const index_t h = oh * g.stride_h - g.pad_h + i;
-            for (index_t ow = 0; ow < g.out_w; ++ow) {
-              const index_t w = ow * g.stride_w - g.pad_w + j;
-              out[oh * g.out_w + ow] = (h >= 0 && h < g.height && w >= 0 && w < g.width) ? plane[h * g.width + w] : T(0);
+            T* row = out + oh * g.out_w;
+            if (h < 0 || h >= g.height) {
+              std::fill(row, row + g.out_w, T(0));
+              continue;
+            }
+            const T* src = plane + h * g.width;
+            if (g.stride_w == 1) {  // the valid columns are one contiguous run: copy it, zero the borders
+              const index_t lo = std::clamp<index_t>(g.pad_w - j, 0, g.out_w), hi = std::clamp<index_t>(g.width + g.pad_w - j, lo, g.out_w);
+              std::fill(row, row + lo, T(0));
+              std::copy(src + lo - g.pad_w + j, src + hi - g.pad_w + j, row + lo);
+              std::fill(row + hi, row + g.out_w, T(0));
+            } else {
+              for (index_t ow = 0; ow < g.out_w; ++ow) {
+                const index_t w = ow * g.stride_w - g.pad_w + j;
+                row[ow] = (w >= 0 && w < g.width) ? src[w] : T(0);
+              }
             }
           }
     }
@@ -584,8 +595,9 @@ struct Cpu {
         else if (!g.trans_b) assign(A.transpose(), B);
         else assign(A.transpose(), B.transpose());
       };
-      // Many small products: one per thread. Large ones (>= 2^24 flops) thread better inside Eigen.
-      if (g.batch > 1 && work * g.batch >= detail::kParallelElements * 4 && work < (index_t{1} << 23) && !omp_in_parallel()) {
+      // Batches of products: one product per thread (no synchronisation inside a GEMM; a UNet's
+      // per-image convolutions are 10-50 Mflop each). Single huge products thread better inside Eigen.
+      if (g.batch >= omp_get_max_threads() && work * g.batch >= detail::kParallelElements * 4 && work < (index_t{1} << 27) && !omp_in_parallel()) {
 #pragma omp parallel for schedule(static)
         for (index_t i = 0; i < g.batch; ++i) one(i);
       } else {
