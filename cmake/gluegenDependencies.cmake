@@ -16,6 +16,7 @@ gluegen_find_dependency(nlohmann_json 3)
 gluegen_find_dependency(fmt)
 gluegen_find_dependency(OpenMP COMPONENTS CXX)
 gluegen_find_dependency(HDF5 COMPONENTS C)
+gluegen_find_dependency(ZLIB)  # gzip-compressed IDX files (io/idx.hpp)
 # utf8proc (Unicode categories, NFD, case mapping for the tokenizers) and stb (PNG writing, the
 # caption font) ship only pkg-config files: imported targets PkgConfig::GLUEGEN_<NAME>.
 gluegen_find_dependency(PkgConfig)

@@ -63,6 +63,17 @@ struct UNet2DConditionConfig {
                      in_channels, out_channels, layers_per_block, cross_attention_dim);
   }
 
+  /// The diffusers config.json of this UNet (what save_pretrained writes, less defaults), so a file
+  /// gluegen writes records a config diffusers' UNet2DConditionModel.from_config accepts.
+  [[nodiscard]] nlohmann::json to_json() const {
+    return {{"_class_name", "UNet2DConditionModel"}, {"sample_size", sample_size}, {"in_channels", in_channels}, {"out_channels", out_channels},
+            {"flip_sin_to_cos", flip_sin_to_cos}, {"freq_shift", freq_shift}, {"down_block_types", down_block_types},
+            {"up_block_types", up_block_types}, {"mid_block_type", mid_block_cross_attn ? nlohmann::json("UNetMidBlock2DCrossAttn") : nlohmann::json()},
+            {"block_out_channels", block_out_channels}, {"layers_per_block", layers_per_block}, {"norm_num_groups", norm_num_groups},
+            {"norm_eps", norm_eps}, {"cross_attention_dim", cross_attention_dim}, {"attention_head_dim", heads},
+            {"transformer_layers_per_block", transformer_layers_per_block}, {"use_linear_projection", use_linear_projection}, {"act_fn", "silu"}};
+  }
+
   /// From a diffusers config.json (UNet2DConditionModel); unsupported options are ValueErrors.
   static UNet2DConditionConfig from_json(const nlohmann::json& j) {
     UNet2DConditionConfig c;

@@ -13,6 +13,7 @@
 #include <gluegen/optim/optimizer.hpp>
 #include <gluegen/optim/schedule.hpp>
 #include <gluegen/train/evaluate.hpp>
+#include <gluegen/train/run_dir.hpp>
 
 #include <atomic>
 #include <csignal>
@@ -52,38 +53,7 @@ struct TrainResult {
   double seconds = 0;
 };
 
-namespace detail {
-inline std::atomic<int>& stop_signal() {
-  static std::atomic<int> signal{0};
-  return signal;
-}
-extern "C" inline void record_stop_signal(int sig) { stop_signal().store(sig); }
 
-/// Routes SIGINT and SIGTERM to a flag while alive; the previous handlers come back on destruction.
-class StopSignals {
- public:
-  StopSignals() {
-    stop_signal().store(0);
-    struct sigaction act {};
-    act.sa_handler = record_stop_signal;
-    sigemptyset(&act.sa_mask);
-    sigaction(SIGINT, &act, &old_int_);
-    sigaction(SIGTERM, &act, &old_term_);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  [[nodiscard]] static int received() { return stop_signal().load(); }
-
- private:
-  struct sigaction old_int_ {}, old_term_ {};
-};
-}  // namespace detail
-
-inline constexpr const char* kCheckpointModelType = "gluegen.checkpoint";
 
 template <aligners::TrainableAligner A>
 class Trainer {
@@ -207,25 +177,8 @@ class Trainer {
     return true;
   }
 
-  /// A fresh run starts an empty metrics file; a resumed one drops lines past the checkpoint (they
-  /// came from steps that will be replayed).
-  void prepare_metrics(bool resumed) {
-    std::vector<std::string> keep;
-    if (resumed) {
-      std::ifstream in(metrics_path());
-      for (std::string line; std::getline(in, line);) {
-        const auto j = nlohmann::json::parse(line, nullptr, false);
-        if (!j.is_discarded() && j.value("step", std::int64_t{0}) <= step_) keep.push_back(line);
-      }
-    }
-    std::ofstream out(metrics_path(), std::ios::trunc);
-    for (const auto& line : keep) out << line << '\n';
-  }
-
-  void append_metrics(const nlohmann::json& j) {
-    std::ofstream out(metrics_path(), std::ios::app);
-    out << j.dump() << '\n';
-  }
+  void prepare_metrics(bool resumed) { detail::prepare_metrics(metrics_path(), resumed ? step_ : -1); }
+  void append_metrics(const nlohmann::json& j) { detail::append_metrics(metrics_path(), j); }
 
   void log_step(const StepReport& r, Progress& progress) {
     nlohmann::json j{{"step", r.step}, {"epoch", loader_.state().epoch}, {"lr", r.lr}, {"grad_norm", r.grad_norm}, {"loss", r.losses.total()}};

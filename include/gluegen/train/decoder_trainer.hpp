@@ -1,0 +1,202 @@
+#pragma once
+// Trains a text-conditioned UNet2DCondition as a DDPM denoiser (Ho et al. 2020, Alg. 1; eq. 14's
+// "simple" loss): x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps with t ~ U{0..T-1}, and
+// L = mean ||eps_theta(x_t, t, c) - target||^2, target = eps (epsilon prediction) or v. A fraction of
+// captions is replaced by the empty caption so the same network also learns the unconditional model
+// classifier-free guidance needs (Ho & Salimans 2022, sec. 3.2). AdamW with linear warm-up, global-norm
+// clipping, and an exponential moving average of the weights, which is what gets exported.
+//
+// Runs are resumable exactly: a step's batch, timesteps, noise and caption dropout are drawn from
+// generators keyed by (seed, step), and checkpoint.h5 holds the weights, the EMA, the optimizer
+// moments and the step. SIGINT / SIGTERM checkpoint and stop.
+#include <gluegen/core/progress.hpp>
+#include <gluegen/diffusion/model_files.hpp>
+#include <gluegen/diffusion/noise_schedule.hpp>
+#include <gluegen/optim/optimizer.hpp>
+#include <gluegen/train/run_dir.hpp>
+
+#include <random>
+
+namespace gluegen::train {
+
+/// One training batch: clean samples [B, C, H, W] in the model's range and conditioning [B, L, D].
+template <ComputeElement T, TensorPolicy P>
+struct DecoderBatch {
+  Tensor<T, P> x0, context;
+};
+
+/// A data source: fills the batch for a step from a generator it must use for all its randomness.
+template <typename D, typename T, typename P>
+concept DecoderData = requires(D& d, index_t batch, std::mt19937_64& rng) {
+  { d.batch(batch, rng) } -> std::same_as<DecoderBatch<T, P>>;
+  { d.describe() } -> std::convertible_to<nlohmann::json>;
+};
+
+struct DecoderTrainerOptions {
+  std::filesystem::path run_dir;
+  std::int64_t steps = 10000;
+  index_t batch = 32;
+  double lr = 2e-4, weight_decay = 0.0;
+  std::int64_t warmup = 500;
+  double grad_clip = 1.0;
+  double ema_decay = 0.999;
+  std::int64_t log_every = 50, checkpoint_every = 500;
+  std::uint64_t seed = 0;
+  bool progress = true;
+};
+
+template <ComputeElement T, TensorPolicy P, typename Data>
+  requires DecoderData<Data, T, P>
+class DecoderTrainer {
+ public:
+  using UNet = diffusion::UNet2DCondition<T, P>;
+
+  DecoderTrainer(UNet& unet, const diffusion::SchedulerConfig& noise, Data& data, DecoderTrainerOptions opt)
+      : unet_(unet), schedule_(noise), data_(data), opt_(std::move(opt)), adam_(unet, {.lr = opt_.lr, .weight_decay = opt_.weight_decay}) {
+    GLUEGEN_CHECK_AS(ValueError, opt_.steps > 0 && opt_.batch > 0 && opt_.log_every > 0 && opt_.checkpoint_every > 0,
+                     "DecoderTrainer: steps, batch and the log/checkpoint intervals must be positive");
+    GLUEGEN_CHECK_AS(ValueError, opt_.ema_decay >= 0 && opt_.ema_decay < 1, "DecoderTrainer: ema_decay {} must be in [0, 1)", opt_.ema_decay);
+    unet_.visit_parameters([&](const std::string&, nn::Param<T, P>& p) { ema_.push_back(p.value.clone()); }, "");
+    std::filesystem::create_directories(opt_.run_dir);
+  }
+
+  [[nodiscard]] std::filesystem::path checkpoint_path() const { return opt_.run_dir / "checkpoint.h5"; }
+  [[nodiscard]] std::filesystem::path model_path() const { return opt_.run_dir / "decoder.h5"; }
+  [[nodiscard]] std::filesystem::path metrics_path() const { return opt_.run_dir / "metrics.jsonl"; }
+  [[nodiscard]] std::int64_t step() const noexcept { return step_; }
+
+  /// Trains to opt.steps from the run directory's checkpoint (if any); returns the last logged loss.
+  double run() {
+    const bool resumed = restore();
+    detail::prepare_metrics(metrics_path(), resumed ? step_ : -1);
+    detail::StopSignals signals;
+    Progress progress("train decoder", opt_.steps, "steps", step_, opt_.progress);
+    double loss_sum = 0, last_loss = 0;
+    index_t in_window = 0;
+    while (step_ < opt_.steps) {
+      const auto [loss, norm] = train_step();
+      ++step_;
+      loss_sum += loss;
+      ++in_window;
+      if (step_ % opt_.log_every == 0 || step_ == opt_.steps) {
+        last_loss = loss_sum / static_cast<double>(in_window);
+        detail::append_metrics(metrics_path(), {{"step", step_}, {"loss", last_loss}, {"grad_norm", norm}, {"lr", adam_.lr()},
+                                                {"seconds", progress.elapsed_seconds()}});
+        progress.update(step_, fmt::format("loss {:.4f}", last_loss), static_cast<double>(opt_.batch), "images");
+        loss_sum = 0;
+        in_window = 0;
+      }
+      const int sig = detail::StopSignals::received();
+      if (step_ % opt_.checkpoint_every == 0 || step_ == opt_.steps || sig != 0) save();
+      if (sig != 0) {
+        progress.interrupt();
+        std::fprintf(stderr, "stopped by signal %d at step %lld; checkpoint written to %s; run the same command again to resume\n", sig,
+                     static_cast<long long>(step_), checkpoint_path().c_str());
+        break;
+      }
+    }
+    return last_loss;
+  }
+
+  /// Copies the EMA weights into the UNet (what sampling should use).
+  void use_ema_weights() {
+    std::size_t i = 0;
+    unet_.visit_parameters([&](const std::string&, nn::Param<T, P>& p) { ops::copy(ema_[i++], p.value); }, "");
+  }
+
+ private:
+  std::pair<double, double> train_step() {
+    std::mt19937_64 rng(opt_.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(step_));
+    DecoderBatch<T, P> b = data_.batch(opt_.batch, rng);
+    const index_t B = b.x0.size(0);
+    std::vector<index_t> t(static_cast<std::size_t>(B));
+    std::uniform_int_distribution<index_t> pick_t(0, schedule_.num_train_timesteps() - 1);
+    for (auto& v : t) v = pick_t(rng);
+    const Tensor<T, P> noise = ops::randn<T, P>(b.x0.shape(), opt_.seed + 1, static_cast<std::uint64_t>(step_));
+    const Tensor<T, P> xt = schedule_.add_noise(b.x0, noise, t);
+    const Tensor<T, P> target = schedule_.config().prediction == diffusion::Prediction::v ? schedule_.velocity(b.x0, noise, t) : noise;
+    const std::vector<double> td(t.begin(), t.end());
+    nn::zero_grad(unet_);
+    ops::sub(unet_.forward(xt, td, b.context, cache_), target, dy_);
+    const double loss = squared_mean(dy_);
+    GLUEGEN_CHECK_AS(DivergedError, std::isfinite(loss), "DecoderTrainer: the loss is {} at step {}; the last checkpoint is intact", loss, step_);
+    ops::scale(dy_, T(2.0 / static_cast<double>(dy_.numel())), dy_);  // d mean(d^2) / d eps_hat
+    unet_.backward(dy_, cache_);
+    const double norm = optim::grad_norm(unet_);
+    GLUEGEN_CHECK_AS(DivergedError, std::isfinite(norm), "DecoderTrainer: the gradient norm is {} at step {}; the last checkpoint is intact", norm,
+                     step_);
+    if (opt_.grad_clip > 0) optim::clip_grad_norm_to(unet_, norm, opt_.grad_clip);
+    adam_.set_lr(opt_.lr * std::min(1.0, static_cast<double>(step_ + 1) / static_cast<double>(std::max<std::int64_t>(opt_.warmup, 1))));
+    adam_.step();
+    update_ema();
+    return {loss, norm};
+  }
+
+  static double squared_mean(const Tensor<T, P>& d) {
+    double s = 0;
+    for (const T v : d.to_vector()) s += static_cast<double>(v) * static_cast<double>(v);
+    return s / static_cast<double>(d.numel());
+  }
+
+  /// ema = decay ema + (1 - decay) w, with the decay warmed up as (1 + n) / (10 + n) so early averages
+  /// are not dominated by the random initialisation.
+  void update_ema() {
+    const double decay = std::min(opt_.ema_decay, (1.0 + static_cast<double>(step_)) / (10.0 + static_cast<double>(step_)));
+    std::size_t i = 0;
+    unet_.visit_parameters([&](const std::string&, nn::Param<T, P>& p) {
+      Tensor<T, P>& e = ema_[i++];
+      ops::scale(e, T(decay), e);
+      ops::axpy(T(1 - decay), p.value, e);
+    }, "");
+  }
+
+  nlohmann::json checkpoint_config() const {
+    return {{"unet", unet_.config().to_json()}, {"data", data_.describe()}, {"batch", opt_.batch}, {"seed", opt_.seed},
+            {"prediction", static_cast<int>(schedule_.config().prediction)}};
+  }
+
+  void save() {
+    {
+      io::WeightWriter out(checkpoint_path(), {.model_type = kCheckpointModelType, .config = checkpoint_config()});
+      nn::save_parameters(unet_, out, "model.");
+      std::size_t i = 0;
+      unet_.visit_parameters([&](const std::string& name, nn::Param<T, P>&) { out.write("ema." + name, ema_[i++]); }, "");
+      adam_.save(out);
+      optim::detail::write_step<T, P>(out, "", step_, adam_.lr());
+      out.commit();
+    }
+    // the exported model: EMA weights, diffusers names and config, f16 storage
+    io::WeightWriter out(model_path(), {.model_type = diffusion::kUNetModelType, .config = unet_.config().to_json()});
+    std::size_t i = 0;
+    unet_.visit_parameters([&](const std::string& name, nn::Param<T, P>&) { out.write(name, ema_[i++], DType::f16); }, "");
+    out.commit();
+  }
+
+  bool restore() {
+    if (!std::filesystem::exists(checkpoint_path())) return false;
+    const io::WeightReader in(checkpoint_path());
+    const nlohmann::json expected = checkpoint_config();
+    GLUEGEN_CHECK_AS(ValueError, in.meta().config == expected,
+                     "cannot resume from '{}': it was written for {} but this run is {}; use a new run directory", checkpoint_path().string(),
+                     in.meta().config.dump(), expected.dump());
+    nn::load_parameters(unet_, in, "model.");
+    std::size_t i = 0;
+    unet_.visit_parameters([&](const std::string& name, nn::Param<T, P>&) { in.read_into("ema." + name, ema_[i++]); }, "");
+    adam_.load(in);
+    step_ = optim::detail::read_step(in, "").first;
+    if (opt_.progress) std::fprintf(stderr, "resuming from %s at step %lld\n", checkpoint_path().c_str(), static_cast<long long>(step_));
+    return true;
+  }
+
+  UNet& unet_;
+  diffusion::NoiseSchedule schedule_;
+  Data& data_;
+  DecoderTrainerOptions opt_;
+  optim::AdamW<UNet> adam_;
+  std::vector<Tensor<T, P>> ema_;
+  typename UNet::Cache cache_;
+  Tensor<T, P> dy_;
+  std::int64_t step_ = 0;
+};
+
+}  // namespace gluegen::train
