@@ -2,7 +2,7 @@
 //   gluegen encode --corpus TSV --source-model DIR --target-model DIR --out DIR [options]
 //   gluegen train --shards DIR --run DIR [--aligner gluenet|attention] [options]
 //   gluegen eval  --shards DIR (--run DIR | --aligner FILE [--all]) [--json F] [--markdown F]
-//   gluegen fashion-captions / train-decoder: the default target model (decoder_commands.hpp)
+//   gluegen fashion-captions / train-decoder: the default target model (default_model_commands.hpp)
 // `encode` runs a source and a target text encoder (Hugging Face model folders) over a parallel
 // corpus into feature shards, resuming after the last complete shard. `train` trains an aligner on feature shards (source and target encoder features of a parallel
 // corpus) with held-out evaluation, JSONL metrics, atomic checkpoints and exact resume: rerunning
@@ -12,7 +12,7 @@
 #include <gluegen/encoders/text_encoder.hpp>
 #include <gluegen/train/trainer.hpp>
 
-#include "decoder_commands.hpp"
+#include "default_model_commands.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -276,11 +276,11 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--json", e.json, "write the report as JSON");
   eval_cmd->add_option("--markdown", e.markdown, "write the report as a Markdown table");
 
-  const auto decoder_commands = gluegen::cli::add_decoder_commands(app);
+  const auto default_model_commands = gluegen::cli::add_default_model_commands(app);
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (const int rc = decoder_commands(); rc >= 0) return rc;
+    if (const int rc = default_model_commands(); rc >= 0) return rc;
     if (encode_cmd->parsed()) return encode_command(en);
     if (train_cmd->parsed()) return train_command(t);
     return eval_command(e);

@@ -45,7 +45,7 @@ class UNet2DCondition {
     const auto n = static_cast<std::size_t>(cfg.levels());
     const auto& ch = cfg.block_out_channels;
     const auto options = [&](std::size_t level, const std::string& type, index_t layers, bool resample, std::uint64_t block_seed) {
-      BlockOptions o{.layers = layers, .temb_channels = cfg.time_embed_dim(), .resample = resample, .groups = cfg.norm_num_groups, .eps = cfg.norm_eps,
+      BlockOptions o{.layers = layers, .temb_channels = cfg.time_embed_dim(), .attention = {}, .resample = resample, .groups = cfg.norm_num_groups, .eps = cfg.norm_eps,
                      .seed = block_seed};
       if (UNet2DConditionConfig::has_cross_attention(type))
         o.attention = TransformerOptions{.heads = cfg.heads[level], .context_dim = cfg.cross_attention_dim, .layers = cfg.transformer_layers_per_block[level],

@@ -163,7 +163,7 @@ class AutoencoderKL {
     const auto& ch = cfg.block_out_channels;
     const std::size_t n = ch.size();
     const auto block = [&](index_t layers, bool resample, std::uint64_t s) {
-      return BlockOptions{.layers = layers, .resample = resample, .asymmetric_downsample = true, .groups = cfg.norm_num_groups, .eps = 1e-6, .seed = s};
+      return BlockOptions{.layers = layers, .temb_channels = 0, .attention = {}, .resample = resample, .asymmetric_downsample = true, .groups = cfg.norm_num_groups, .eps = 1e-6, .seed = s};
     };
     for (std::size_t i = 0; i < n; ++i) encoder_blocks.emplace_back(ch[i == 0 ? 0 : i - 1], ch[i], block(cfg.layers_per_block, i + 1 < n, seed + 100 * (i + 1)));
     for (std::size_t i = 0; i < n; ++i)

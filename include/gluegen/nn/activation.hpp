@@ -18,10 +18,12 @@ class Activation {
 
   const TensorT& forward(const TensorT& x, Cache& c) {
     c.x = x;
+    reset_if_changed(c.y, x.shape());  // a new batch size: a new buffer
     ops::unary(Op, x, c.y);
     return c.y;
   }
   const TensorT& backward(const TensorT& dy, Cache& c) {
+    reset_if_changed(c.dx, dy.shape());
     ops::unary_backward(Op, c.x, dy, c.dx);
     return c.dx;
   }

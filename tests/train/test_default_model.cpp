@@ -1,0 +1,186 @@
+// The default target model's pieces: IDX reading, scenes and captions, the colour and intensity
+// recovery the scorer relies on, the Fréchet distance, the scorer's gradients, and the decoder
+// trainer's exact resume.
+#include <gluegen/diffusion/ddpm.hpp>
+#include <gluegen/eval/fashion_classifier.hpp>
+#include <gluegen/eval/frechet.hpp>
+#include <gluegen/train/fashion_data.hpp>
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "support/gradcheck.hpp"
+
+namespace gluegen {
+namespace {
+
+namespace fm = train::fashion;
+
+std::filesystem::path temp_path(const std::string& name) { return std::filesystem::temp_directory_path() / ("gluegen_dm_" + name); }
+
+void write_gz(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+}
+
+TEST(Idx, ReadsGzipAndRejectsBadFiles) {
+  std::vector<std::uint8_t> bytes{0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6};
+  write_gz(temp_path("ok.gz"), bytes);
+  const auto a = io::read_idx(temp_path("ok.gz"));
+  EXPECT_EQ(a.shape, (Shape{2, 1, 3}));
+  EXPECT_EQ(a.data, (std::vector<std::uint8_t>{1, 2, 3, 4, 5, 6}));
+  bytes.pop_back();
+  write_gz(temp_path("short.gz"), bytes);
+  EXPECT_THROW((void)io::read_idx(temp_path("short.gz")), TruncatedFileError);
+  write_gz(temp_path("magic.gz"), {1, 2, 3, 4});
+  EXPECT_THROW((void)io::read_idx(temp_path("magic.gz")), IoError);
+  write_gz(temp_path("type.gz"), {0, 0, 0x0D, 1, 0, 0, 0, 1, 0, 0, 0, 0});
+  EXPECT_THROW((void)io::read_idx(temp_path("type.gz")), IoError);
+  EXPECT_THROW((void)io::read_idx(temp_path("missing.gz")), FileNotFoundError);
+}
+
+TEST(FashionScenes, CaptionsCoverEveryCombinationWithGrammaticalArticles) {
+  const auto caps = fm::all_captions();
+  EXPECT_EQ(caps.size(), 10u * 6 * 6 * 3 * 3 + 1);
+  EXPECT_EQ(caps.back().text, "");
+  std::set<std::string> texts;
+  for (const auto& c : caps) texts.insert(c.text);
+  EXPECT_EQ(texts.size(), caps.size());  // no duplicates
+  for (const char* s : {"a red sneaker", "an orange sneaker", "an emerald dress", "a photo of an amber bag", "pair of trousers, violet",
+                        "a picture of an ankle boot in cobalt", "an image of a golden tee"})
+    EXPECT_TRUE(texts.count(s)) << s;
+  EXPECT_FALSE(texts.count("a orange sneaker"));
+  int held = 0;
+  std::set<int> held_colours;
+  for (int cls = 0; cls < fm::kClasses; ++cls) {
+    int per_class = 0;
+    for (int col = 0; col < fm::kColours; ++col)
+      if (fm::held_out(cls, col)) ++held, ++per_class, held_colours.insert(col);
+    EXPECT_EQ(per_class, 1) << fm::class_names()[static_cast<std::size_t>(cls)];
+  }
+  EXPECT_EQ(held, 10);
+  EXPECT_EQ(held_colours.size(), 6u);
+}
+
+TEST(FashionScenes, IntensityAndColourAreRecoveredFromScenes) {
+  std::vector<std::uint8_t> item(28 * 28, 0);
+  for (int y = 6; y < 22; ++y)
+    for (int x = 8; x < 20; ++x) item[static_cast<std::size_t>(y * 28 + x)] = static_cast<std::uint8_t>(100 + 5 * x);
+  std::vector<float> scene(3 * 32 * 32), back(28 * 28);
+  for (int col = 0; col < fm::kColours; ++col) {
+    fm::render_scene(item.data(), col, scene.data());
+    EXPECT_EQ(fm::scene_colour(scene.data()), col) << fm::colours()[static_cast<std::size_t>(col)].name;
+    fm::scene_intensity(scene.data(), back.data());
+    for (int i = 0; i < 28 * 28; ++i) ASSERT_NEAR(back[static_cast<std::size_t>(i)], item[static_cast<std::size_t>(i)] / 255.0f, 1e-6);
+  }
+  EXPECT_FLOAT_EQ(scene[0], -1.0f);  // black border
+  std::vector<float> black(3 * 32 * 32, -1.0f);
+  EXPECT_EQ(fm::scene_colour(black.data()), -1);
+}
+
+TEST(Frechet, MatchesTheClosedFormForDiagonalGaussians) {
+  // 1-D: d^2 = (m1 - m2)^2 + (s1 - s2)^2; identical samples: 0
+  std::vector<float> a, b;
+  for (int i = 0; i < 1000; ++i) {
+    const float u = static_cast<float>(i % 2 ? 1 : -1);
+    a.push_back(1.0f + 2.0f * u);
+    b.push_back(-0.5f + 0.5f * u);
+  }
+  const auto fa = eval::fit_gaussian(a, 1), fb = eval::fit_gaussian(b, 1);
+  const double sa = std::sqrt(fa.cov(0, 0)), sb = std::sqrt(fb.cov(0, 0));
+  EXPECT_NEAR(eval::frechet_distance(fa, fb), 1.5 * 1.5 + (sa - sb) * (sa - sb), 1e-9);
+  EXPECT_NEAR(eval::frechet_distance(fa, fa), 0.0, 1e-9);
+  EXPECT_THROW((void)eval::fit_gaussian({1.0f}, 1), ValueError);
+}
+
+TEST(FashionClassifier, GradientsMatchFiniteDifferences) {
+  eval::FashionClassifier<double, Cpu> net(3);
+  test::Td x = ops::rand<double, Cpu>({2, 1, 28, 28}, 1);
+  eval::FashionClassifier<double, Cpu>::Cache cache;
+  const test::Td y = net.forward(x, cache).clone();
+  const test::Td dy = ops::randn<double, Cpu>(y.shape(), 2);
+  nn::zero_grad(net);
+  net.backward(dy, cache);
+  const auto loss = [&] {
+    eval::FashionClassifier<double, Cpu>::Cache fresh;
+    return test::dot(net.forward(x, fresh), dy);
+  };
+  net.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) { EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 8)); }, "");
+  EXPECT_EQ(net.features(cache).shape(), (Shape{2, 128}));
+}
+
+/// Random scenes and contexts from the step's generator: enough to exercise the trainer.
+struct SyntheticDecoderData {
+  train::DecoderBatch<float, Cpu> batch(index_t n, std::mt19937_64& rng) {
+    const std::uint64_t s = rng();
+    return {ops::randn<float, Cpu>({n, 2, 8, 8}, s, 0), ops::randn<float, Cpu>({n, 3, 6}, s, 1)};
+  }
+  [[nodiscard]] nlohmann::json describe() const { return {{"synthetic", true}}; }
+};
+
+diffusion::UNet2DConditionConfig tiny_decoder() {
+  diffusion::UNet2DConditionConfig c;
+  c.in_channels = c.out_channels = 2;
+  c.sample_size = 8;
+  c.block_out_channels = {4, 8};
+  c.down_block_types = {"DownBlock2D", "CrossAttnDownBlock2D"};
+  c.up_block_types = {"CrossAttnUpBlock2D", "UpBlock2D"};
+  c.layers_per_block = 1;
+  c.norm_num_groups = 2;
+  c.cross_attention_dim = 6;
+  c.heads = {2, 2};
+  c.transformer_layers_per_block = {1, 1};
+  return c;
+}
+
+std::vector<std::vector<float>> params_of(diffusion::UNet2DCondition<float, Cpu>& u) {
+  std::vector<std::vector<float>> out;
+  u.visit_parameters([&](const std::string&, nn::Param<float, Cpu>& p) { out.push_back(p.value.to_vector()); }, "");
+  return out;
+}
+
+TEST(DecoderTrainer, ResumesBitIdenticallyAndRefusesOtherRuns) {
+  const auto noise = diffusion::DdpmScheduler<>::default_config();
+  SyntheticDecoderData data;
+  const auto dir_a = temp_path("run_a"), dir_b = temp_path("run_b");
+  std::filesystem::remove_all(dir_a);
+  std::filesystem::remove_all(dir_b);
+  const train::DecoderTrainerOptions base{.run_dir = {}, .steps = 6, .batch = 3, .lr = 1e-3, .warmup = 2, .log_every = 1, .checkpoint_every = 100, .progress = false};
+  auto opt_a = base;
+  opt_a.run_dir = dir_a;
+  diffusion::UNet2DCondition<float, Cpu> straight(tiny_decoder(), 1);
+  const double loss = train::DecoderTrainer<float, Cpu, SyntheticDecoderData>(straight, noise, data, opt_a).run();
+  EXPECT_TRUE(std::isfinite(loss));
+
+  auto opt_b = base;
+  opt_b.run_dir = dir_b;
+  opt_b.steps = 3;
+  diffusion::UNet2DCondition<float, Cpu> first(tiny_decoder(), 1);
+  train::DecoderTrainer<float, Cpu, SyntheticDecoderData>(first, noise, data, opt_b).run();
+  opt_b.steps = 6;
+  diffusion::UNet2DCondition<float, Cpu> resumed(tiny_decoder(), 99);  // other init: the checkpoint must overwrite it
+  train::DecoderTrainer<float, Cpu, SyntheticDecoderData> second(resumed, noise, data, opt_b);
+  second.run();
+  EXPECT_EQ(second.step(), 6);
+  EXPECT_EQ(params_of(resumed), params_of(straight));
+  // the exported EMA decoder loads as a diffusers-named UNet
+  auto exported = diffusion::load_unet<float, Cpu>(io::WeightReader(dir_b / "decoder.h5"));
+  EXPECT_EQ(exported.config().block_out_channels, (std::vector<index_t>{4, 8}));
+  // metrics: one line per step, none duplicated by the resume
+  std::ifstream metrics(dir_b / "metrics.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(metrics, line);) ++lines;
+  EXPECT_EQ(lines, 6);
+  // a different model cannot resume this run
+  auto other = tiny_decoder();
+  other.block_out_channels = {4, 4};
+  diffusion::UNet2DCondition<float, Cpu> wrong(other, 1);
+  using Trainer = train::DecoderTrainer<float, Cpu, SyntheticDecoderData>;
+  EXPECT_THROW(Trainer(wrong, noise, data, opt_b).run(), ValueError);
+}
+
+}  // namespace
+}  // namespace gluegen
