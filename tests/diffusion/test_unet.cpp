@@ -93,6 +93,47 @@ TEST(UNet2DCondition, MissingWeightIsNamed) {
   EXPECT_THROW((void)(diffusion::load_unet<float, Cpu>(vae)), IoError);
 }
 
+TEST(UNet2DCondition, LoraGradientsMatchFiniteDifferences) {
+  UNet2DCondition<double, Cpu> unet(tiny_config(false), 5);
+  std::uint64_t stream = 0;
+  unet.visit_parameters([&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 29, 0.0, 0.4, stream++); }, "");
+  Td x = ops::randn<double, Cpu>({2, 2, 4, 4}, 1), ctx = ops::randn<double, Cpu>({2, 3, 6}, 2);
+  const std::vector<double> t{999.0, 37.5};
+  UNet2DCondition<double, Cpu>::Cache plain;
+  const auto before = unet.forward(x, t, ctx, plain).to_vector();
+  const index_t adapted = unet.add_lora({.rank = 2, .alpha = 4, .seed = 7});
+  EXPECT_EQ(adapted, 5 * 2 * 4);  // 5 transformer blocks (down 1, mid 2, up 2) x attn1/attn2 x q/k/v/out
+  UNet2DCondition<double, Cpu>::Cache cache;
+  EXPECT_EQ(unet.forward(x, t, ctx, cache).to_vector(), before);  // B = 0: the adapted UNet starts as the base
+  const auto counts = nn::count_parameters(unet);
+  EXPECT_GT(counts.trainable, 0);
+  EXPECT_LT(counts.trainable, counts.total / 4);
+  unet.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) {
+    if (name.find("lora_") != std::string::npos) ops::fill_normal(p.value, 31, 0.0, 0.4, stream++);  // B != 0: dL/dA is not trivially 0
+    else EXPECT_FALSE(p.trainable) << name;
+  }, "");
+  const Td y = unet.forward(x, t, ctx, cache).clone();
+  const Td dy = ops::randn<double, Cpu>(y.shape(), 3);
+  nn::zero_grad(unet);
+  const Td dctx = (unet.backward(dy, cache), cache.d_context.clone());
+  const auto loss = [&] {
+    UNet2DCondition<double, Cpu>::Cache fresh;
+    return test::dot(unet.forward(x, t, ctx, fresh), dy);
+  };
+  EXPECT_TRUE(test::fd_matches(loss, ctx, dctx, "dL/dencoder_hidden_states"));
+  index_t checked = 0;
+  unet.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) {
+    if (!p.trainable) {
+      EXPECT_FALSE(p.has_grad()) << name;
+      return;
+    }
+    EXPECT_NE(name.find(".lora_"), std::string::npos) << name;
+    EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 6));
+    ++checked;
+  }, "");
+  EXPECT_EQ(checked, 2 * adapted);
+}
+
 TEST(UNet2DCondition, NamesFollowDiffusers) {
   UNet2DCondition<float, Cpu> unet(tiny_config(false));
   const auto names = nn::parameter_names(unet);

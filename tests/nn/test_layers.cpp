@@ -220,7 +220,7 @@ TEST(Lora, StartsAsTheBaseLayerAndMergesExactly) {
   Lora<float, Cpu>::Cache c;
   Linear<float, Cpu>::Cache bc;
   EXPECT_EQ(lora.forward(x, c).to_vector(), base.forward(x, bc).to_vector());  // B = 0 at start
-  ops::fill_normal(lora.lora_B.weight.value, 4);
+  ops::fill_normal(lora.lora_B().value, 4);
   const auto adapted = lora.forward(x, c).clone();
   lora.merge();
   EXPECT_TRUE(all_close(lora.forward(x, c).to_vector(), adapted.to_vector(), 1e-5));

@@ -74,6 +74,28 @@ class UNet2DCondition {
 
   [[nodiscard]] const UNet2DConditionConfig& config() const noexcept { return cfg_; }
 
+  /// Freezes the UNet and injects trainable LoRA adapters into every attention projection (to_q,
+  /// to_k, to_v, to_out.0 of attn1 and attn2: diffusers' LoRA targets, and LaVi-Bridge's inside the
+  /// UNet). Adapter names: <projection>.lora_A.weight / lora_B.weight. Returns the adapted layers.
+  index_t add_lora(const nn::LoraOptions& opt) {
+    nn::freeze(*this);
+    index_t n = 0;
+    const auto adapt = [&](auto& transformers) {
+      for (auto& t : transformers)
+        for (auto& block : t.transformer_blocks)
+          for (auto* attn : {&block.attn1, &block.attn2})
+            for (auto* proj : {&attn->q_proj, &attn->k_proj, &attn->v_proj, &attn->out_proj}) {
+              proj->add_lora({.rank = std::min({opt.rank, proj->in_features(), proj->out_features()}), .alpha = opt.alpha,
+                              .seed = opt.seed + static_cast<std::uint64_t>(n)});
+              ++n;
+            }
+    };
+    for (auto& b : down_blocks) adapt(b.attentions);
+    if (mid_block) adapt(mid_block->attentions);
+    for (auto& b : up_blocks) adapt(b.attentions);
+    return n;
+  }
+
   /// sample [B, in_channels, H, W] (H, W multiples of 2^(levels-1)), timesteps: one per sample or one
   /// for all, encoder_hidden_states [B, L, cross_attention_dim] -> the prediction [B, out_channels, H, W].
   const TensorT& forward(const TensorT& sample, std::span<const double> timesteps, const TensorT& encoder_hidden_states, Cache& c) {
