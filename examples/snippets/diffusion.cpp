@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   const Tf noise = ops::randn<float, Cpu>({2, unet.config().in_channels, 16, 16}, 3);
 
   const Tf latents = diffusion::sample(unet, scheduler, cond, &empty, noise, {.steps = 20, .guidance_scale = 5.0},
-                                       [](index_t i, index_t n, double t, const Tf&) { std::printf("step %lld/%lld t=%g\n", i + 1, n, t); });
+                                       [](index_t i, index_t n, double t, const Tf&) { std::printf("step %ld/%ld t=%g\n", i + 1, n, t); });
 
   diffusion::AutoencoderKL<float, Cpu>::DecodeCache cache;
   const Tf images = vae.decode(ops::scale(latents, float(1 / vae.config().scaling_factor)), cache);  // [2, 3, 32, 32] in [-1, 1]

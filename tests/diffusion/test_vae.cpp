@@ -48,7 +48,9 @@ TEST(AutoencoderKL, DecoderGradientsMatchFiniteDifferences) {
   };
   EXPECT_TRUE(test::fd_matches(loss, z, dz, "dL/dz"));
   vae.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) {
-    if (name.starts_with("decoder.") || name.starts_with("post_quant_conv.")) EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 6));
+    if (name.starts_with("decoder.") || name.starts_with("post_quant_conv.")) {
+      EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 6));
+    }
   }, "");
 }
 

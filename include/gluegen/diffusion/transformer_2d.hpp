@@ -148,22 +148,20 @@ class Transformer2D {
     c.width = x.size(3);
     c.blocks.resize(transformer_blocks.size());
     const TensorT& normed = norm.forward(x, c.norm);
-    const TensorT* t = nullptr;
+    const TensorT* t = &c.tokens;
     if (auto* conv = std::get_if<nn::Conv2d<T, P>>(&proj_in)) {
       detail::to_tokens(conv->forward(normed, c.conv_in), c.tokens);
-      t = &c.tokens;
     } else {
       detail::to_tokens(normed, c.tokens);
       t = &std::get<nn::Linear<T, P>>(proj_in).forward(c.tokens, c.lin_in);
     }
     for (std::size_t i = 0; i < transformer_blocks.size(); ++i) t = &transformer_blocks[i].forward(*t, context, c.blocks[i]);
-    const TensorT* out = nullptr;
+    const TensorT* out = &c.spatial;
     if (auto* conv = std::get_if<nn::Conv2d<T, P>>(&proj_out)) {
       detail::from_tokens(*t, c.height, c.width, c.spatial);
       out = &conv->forward(c.spatial, c.conv_out);
     } else {
       detail::from_tokens(std::get<nn::Linear<T, P>>(proj_out).forward(*t, c.lin_out), c.height, c.width, c.spatial);
-      out = &c.spatial;
     }
     nn::reset_if_changed(c.y, x.shape());
     ops::add(*out, x, c.y);
@@ -172,10 +170,9 @@ class Transformer2D {
 
   /// dy -> dx; c.d_context = dL/dcontext summed over the blocks.
   const TensorT& backward(const TensorT& dy, Cache& c) {
-    const TensorT* d = nullptr;
+    const TensorT* d = &c.d_tokens;
     if (auto* conv = std::get_if<nn::Conv2d<T, P>>(&proj_out)) {
       detail::to_tokens(conv->backward(dy, c.conv_out), c.d_tokens);
-      d = &c.d_tokens;
     } else {
       detail::to_tokens(dy, c.d_tokens);
       d = &std::get<nn::Linear<T, P>>(proj_out).backward(c.d_tokens, c.lin_out);

@@ -69,7 +69,7 @@ void accumulate(Tensor<T, P>& total, const Tensor<T, P>& g, bool& first) {
 struct BlockOptions {
   index_t layers = 2;
   index_t temb_channels = 0;                    ///< 0: no time embedding (VAE)
-  std::optional<TransformerOptions> attention;  ///< set: a Transformer2D after every resnet (CrossAttn*Block2D)
+  std::optional<TransformerOptions> attention = std::nullopt;  ///< set: a Transformer2D after every resnet (CrossAttn*Block2D)
   bool resample = true;                         ///< a Downsample2D / Upsample2D at the end
   bool asymmetric_downsample = false;           ///< VAE encoder: pad (0, 1, 0, 1), no padding in the conv
   index_t groups = 32;

@@ -20,7 +20,7 @@ struct AttentionConfig {
   index_t context_dim = 0;  ///< width of the keys/values input; 0 = embed_dim (self-attention)
   bool causal = false;
   bool bias = true;  ///< biases on the q, k, v projections (and on out_proj unless out_bias says otherwise)
-  std::optional<bool> out_bias;  ///< bias on out_proj; unset = bias (diffusers: q/k/v without, to_out.0 with)
+  std::optional<bool> out_bias = std::nullopt;  ///< bias on out_proj; unset = bias (diffusers: q/k/v without, to_out.0 with)
   double scale = 0;  ///< score scale; 0 = 1/sqrt(d_head) (T5 uses 1: its scale is folded into the weights)
 };
 

@@ -33,7 +33,7 @@ concept DecoderData = requires(D& d, index_t batch, std::mt19937_64& rng) {
 };
 
 struct DecoderTrainerOptions {
-  std::filesystem::path run_dir;
+  std::filesystem::path run_dir = {};
   std::int64_t steps = 10000;
   index_t batch = 32;
   double lr = 2e-4, weight_decay = 0.0;
