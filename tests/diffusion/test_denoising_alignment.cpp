@@ -8,25 +8,12 @@
 #include <gtest/gtest.h>
 
 #include "support/gradcheck.hpp"
+#include "support/tiny_unet.hpp"
 
 namespace gluegen {
 namespace {
 
 using test::Td;
-
-diffusion::UNet2DConditionConfig tiny_unet() {
-  diffusion::UNet2DConditionConfig c;
-  c.in_channels = c.out_channels = 2;
-  c.block_out_channels = {4, 8};
-  c.down_block_types = {"DownBlock2D", "CrossAttnDownBlock2D"};
-  c.up_block_types = {"CrossAttnUpBlock2D", "UpBlock2D"};
-  c.layers_per_block = 1;
-  c.norm_num_groups = 2;
-  c.cross_attention_dim = 6;
-  c.heads = {2, 2};
-  c.transformer_layers_per_block = {1, 1};
-  return c;
-}
 
 TEST(LaviBridge, AdapterNamesFollowLaviBridge) {
   aligners::LaviBridgeAdapter<float, Cpu> a({.in_dim = 10, .int_dim = 8, .out_dim = 6});
@@ -39,7 +26,7 @@ TEST(LaviBridge, AdapterNamesFollowLaviBridge) {
 
 TEST(LaviBridge, AdapterAndUNetLoraGradientsOfTheDenoisingLossMatchFiniteDifferences) {
   aligners::LaviBridgeAdapter<double, Cpu> adapter({.in_dim = 5, .int_dim = 4, .out_dim = 6, .mult = 2}, 3);
-  diffusion::UNet2DCondition<double, Cpu> unet(tiny_unet(), 4);
+  diffusion::UNet2DCondition<double, Cpu> unet(test::tiny_unet_config(), 4);
   std::uint64_t stream = 0;
   unet.visit_parameters([&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 41, 0.0, 0.3, stream++); }, "");
   unet.add_lora({.rank = 2, .alpha = 2, .seed = 5});
@@ -85,7 +72,7 @@ TEST(LaviBridge, AdapterAndUNetLoraGradientsOfTheDenoisingLossMatchFiniteDiffere
 
 TEST(LaviBridge, AdamWStepsLowerTheDenoisingLoss) {
   aligners::LaviBridgeAdapter<float, Cpu> adapter({.in_dim = 5, .int_dim = 4, .out_dim = 6, .mult = 2}, 3);
-  diffusion::UNet2DCondition<float, Cpu> unet(tiny_unet(), 4);
+  diffusion::UNet2DCondition<float, Cpu> unet(test::tiny_unet_config(), 4);
   unet.add_lora({.rank = 2, .alpha = 2});
   const diffusion::NoiseSchedule schedule(diffusion::SchedulerConfig{});
   const auto source = ops::randn<float, Cpu>({4, 3, 5}, 1), x0 = ops::randn<float, Cpu>({4, 2, 4, 4}, 2);

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "support/gradcheck.hpp"
+#include "support/tiny_unet.hpp"
 
 namespace gluegen {
 namespace {
@@ -121,21 +122,6 @@ struct SyntheticDecoderData {
   [[nodiscard]] nlohmann::json describe() const { return {{"synthetic", true}}; }
 };
 
-diffusion::UNet2DConditionConfig tiny_decoder() {
-  diffusion::UNet2DConditionConfig c;
-  c.in_channels = c.out_channels = 2;
-  c.sample_size = 8;
-  c.block_out_channels = {4, 8};
-  c.down_block_types = {"DownBlock2D", "CrossAttnDownBlock2D"};
-  c.up_block_types = {"CrossAttnUpBlock2D", "UpBlock2D"};
-  c.layers_per_block = 1;
-  c.norm_num_groups = 2;
-  c.cross_attention_dim = 6;
-  c.heads = {2, 2};
-  c.transformer_layers_per_block = {1, 1};
-  return c;
-}
-
 std::vector<std::vector<float>> params_of(diffusion::UNet2DCondition<float, Cpu>& u) {
   std::vector<std::vector<float>> out;
   u.visit_parameters([&](const std::string&, nn::Param<float, Cpu>& p) { out.push_back(p.value.to_vector()); }, "");
@@ -151,17 +137,17 @@ TEST(DecoderTrainer, ResumesBitIdenticallyAndRefusesOtherRuns) {
   const train::DecoderTrainerOptions base{.run_dir = {}, .steps = 6, .batch = 3, .lr = 1e-3, .warmup = 2, .log_every = 1, .checkpoint_every = 100, .progress = false};
   auto opt_a = base;
   opt_a.run_dir = dir_a;
-  diffusion::UNet2DCondition<float, Cpu> straight(tiny_decoder(), 1);
+  diffusion::UNet2DCondition<float, Cpu> straight(test::tiny_unet_config(), 1);
   const double loss = train::DecoderTrainer<float, Cpu, SyntheticDecoderData>(straight, noise, data, opt_a).run();
   EXPECT_TRUE(std::isfinite(loss));
 
   auto opt_b = base;
   opt_b.run_dir = dir_b;
   opt_b.steps = 3;
-  diffusion::UNet2DCondition<float, Cpu> first(tiny_decoder(), 1);
+  diffusion::UNet2DCondition<float, Cpu> first(test::tiny_unet_config(), 1);
   train::DecoderTrainer<float, Cpu, SyntheticDecoderData>(first, noise, data, opt_b).run();
   opt_b.steps = 6;
-  diffusion::UNet2DCondition<float, Cpu> resumed(tiny_decoder(), 99);  // other init: the checkpoint must overwrite it
+  diffusion::UNet2DCondition<float, Cpu> resumed(test::tiny_unet_config(), 99);  // other init: the checkpoint must overwrite it
   train::DecoderTrainer<float, Cpu, SyntheticDecoderData> second(resumed, noise, data, opt_b);
   second.run();
   EXPECT_EQ(second.step(), 6);
@@ -175,7 +161,7 @@ TEST(DecoderTrainer, ResumesBitIdenticallyAndRefusesOtherRuns) {
   for (std::string line; std::getline(metrics, line);) ++lines;
   EXPECT_EQ(lines, 6);
   // a different model cannot resume this run
-  auto other = tiny_decoder();
+  auto other = test::tiny_unet_config();
   other.block_out_channels = {4, 4};
   diffusion::UNet2DCondition<float, Cpu> wrong(other, 1);
   using Trainer = train::DecoderTrainer<float, Cpu, SyntheticDecoderData>;

@@ -77,8 +77,10 @@ struct BlockOptions {
   std::uint64_t seed = 0;
 };
 
-template <ComputeElement T = float, TensorPolicy P = Cpu>
-class DownBlock {
+/// The layers every block is built from: ResnetBlock2D i, then (cross-attention blocks) Transformer2D
+/// i. DownBlock and UpBlock add resampling and skip connections around them.
+template <ComputeElement T, TensorPolicy P>
+class BlockLayers {
  public:
   using value_type = T;
   using policy = P;
@@ -86,14 +88,19 @@ class DownBlock {
   struct Cache {
     std::vector<typename ResnetBlock2D<T, P>::Cache> resnets;
     std::vector<typename Transformer2D<T, P>::Cache> attentions;
-    typename Downsample2D<T, P>::Cache down;
-    TensorT d_h, d_temb, d_context;
+    TensorT d_temb, d_context;  ///< after backward: the block's contributions to dL/dtemb, dL/dcontext
+    bool first_temb = true, first_ctx = true;
   };
 
-  DownBlock(index_t in_channels, index_t out_channels, const BlockOptions& opt) : opt_(opt) {
-    for (index_t i = 0; i < opt.layers; ++i) {
+  std::vector<ResnetBlock2D<T, P>> resnets;
+  std::vector<Transformer2D<T, P>> attentions;
+
+ protected:
+  /// Resnet i reads in_widths[i] channels; every layer writes out_channels.
+  BlockLayers(const std::vector<index_t>& in_widths, index_t out_channels, const BlockOptions& opt) : opt_(opt) {
+    for (std::size_t i = 0; i < in_widths.size(); ++i) {
       const std::uint64_t seed = opt.seed + 100 * static_cast<std::uint64_t>(i);
-      resnets.emplace_back(i == 0 ? in_channels : out_channels, out_channels,
+      resnets.emplace_back(in_widths[i], out_channels,
                            ResnetBlockOptions{.temb_channels = opt.temb_channels, .groups = opt.groups, .eps = opt.eps, .seed = seed});
       if (opt.attention) {
         TransformerOptions t = *opt.attention;
@@ -101,20 +108,63 @@ class DownBlock {
         attentions.emplace_back(out_channels, t);
       }
     }
+  }
+
+  void prepare_forward(Cache& c) const {
+    c.resnets.resize(resnets.size());
+    c.attentions.resize(attentions.size());
+  }
+  const TensorT& layer_forward(std::size_t i, const TensorT& h, const TensorT* temb, const TensorT* context, Cache& c) {
+    const TensorT& y = resnets[i].forward(h, temb, c.resnets[i]);
+    return attentions.empty() ? y : attentions[i].forward(y, *context, c.attentions[i]);
+  }
+
+  void prepare_backward(Cache& c) const { c.first_temb = c.first_ctx = true; }
+  /// Layer i's backward; adds its dL/dcontext and dL/dtemb into c.d_context and c.d_temb.
+  const TensorT& layer_backward(std::size_t i, const TensorT& dy, Cache& c) {
+    const TensorT* d = &dy;
+    if (!attentions.empty()) {
+      d = &attentions[i].backward(*d, c.attentions[i]);
+      accumulate(c.d_context, c.attentions[i].d_context, c.first_ctx);
+    }
+    d = &resnets[i].backward(*d, c.resnets[i]);
+    if (opt_.temb_channels > 0) accumulate(c.d_temb, c.resnets[i].d_temb, c.first_temb);
+    return *d;
+  }
+
+  template <typename F>
+  void visit_layers(F&& f, const std::string& prefix) {
+    for (std::size_t i = 0; i < resnets.size(); ++i) resnets[i].visit_parameters(f, prefix + "resnets." + std::to_string(i) + ".");
+    for (std::size_t i = 0; i < attentions.size(); ++i) attentions[i].visit_parameters(f, prefix + "attentions." + std::to_string(i) + ".");
+  }
+
+  BlockOptions opt_;
+};
+
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+class DownBlock : public BlockLayers<T, P> {
+  using Base = BlockLayers<T, P>;
+
+ public:
+  using TensorT = Tensor<T, P>;
+  struct Cache : Base::Cache {
+    typename Downsample2D<T, P>::Cache down;
+    TensorT d_h;
+  };
+
+  DownBlock(index_t in_channels, index_t out_channels, const BlockOptions& opt) : Base(input_widths(in_channels, out_channels, opt.layers), out_channels, opt) {
     if (opt.resample) downsampler.emplace(out_channels, opt.asymmetric_downsample, opt.seed + 99);
   }
 
   /// How many states forward() appends to the skip list (one per layer, one more after downsampling).
-  [[nodiscard]] index_t num_outputs() const noexcept { return static_cast<index_t>(resnets.size()) + (downsampler ? 1 : 0); }
+  [[nodiscard]] index_t num_outputs() const noexcept { return static_cast<index_t>(this->resnets.size()) + (downsampler ? 1 : 0); }
 
   /// Returns the block's output; appends each intermediate state to *skips when given.
   const TensorT& forward(const TensorT& x, const TensorT* temb, const TensorT* context, Cache& c, std::vector<const TensorT*>* skips) {
-    c.resnets.resize(resnets.size());
-    c.attentions.resize(attentions.size());
+    this->prepare_forward(c);
     const TensorT* h = &x;
-    for (std::size_t i = 0; i < resnets.size(); ++i) {
-      h = &resnets[i].forward(*h, temb, c.resnets[i]);
-      if (!attentions.empty()) h = &attentions[i].forward(*h, *context, c.attentions[i]);
+    for (std::size_t i = 0; i < this->resnets.size(); ++i) {
+      h = &this->layer_forward(i, *h, temb, context, c);
       if (skips) skips->push_back(h);
     }
     if (downsampler) {
@@ -128,9 +178,9 @@ class DownBlock {
   /// state this block appended (null when it was not used). Returns dx; c.d_temb and c.d_context
   /// hold this block's contributions to dL/dtemb and dL/dcontext (when it has them).
   const TensorT& backward(const TensorT& dy, std::span<const TensorT* const> d_skips, Cache& c) {
+    this->prepare_backward(c);
     std::size_t k = d_skips.size();
     const TensorT* d = &dy;
-    bool first_temb = true, first_ctx = true;
     const auto with_skip = [&](const TensorT* g) {
       const TensorT* s = d_skips[--k];
       if (!s) return g;
@@ -139,76 +189,54 @@ class DownBlock {
       return static_cast<const TensorT*>(&c.d_h);
     };
     if (downsampler) d = &downsampler->backward(*with_skip(d), c.down);
-    for (std::size_t i = resnets.size(); i-- > 0;) {
-      d = with_skip(d);
-      if (!attentions.empty()) {
-        d = &attentions[i].backward(*d, c.attentions[i]);
-        accumulate(c.d_context, c.attentions[i].d_context, first_ctx);
-      }
-      d = &resnets[i].backward(*d, c.resnets[i]);
-      if (opt_.temb_channels > 0) accumulate(c.d_temb, c.resnets[i].d_temb, first_temb);
-    }
+    for (std::size_t i = this->resnets.size(); i-- > 0;) d = &this->layer_backward(i, *with_skip(d), c);
     return *d;
   }
 
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {
-    for (std::size_t i = 0; i < resnets.size(); ++i) resnets[i].visit_parameters(f, prefix + "resnets." + std::to_string(i) + ".");
-    for (std::size_t i = 0; i < attentions.size(); ++i) attentions[i].visit_parameters(f, prefix + "attentions." + std::to_string(i) + ".");
+    this->visit_layers(f, prefix);
     if (downsampler) downsampler->visit_parameters(f, prefix + "downsamplers.0.");
   }
 
-  std::vector<ResnetBlock2D<T, P>> resnets;
-  std::vector<Transformer2D<T, P>> attentions;
   std::optional<Downsample2D<T, P>> downsampler;
 
  private:
-  BlockOptions opt_;
+  static std::vector<index_t> input_widths(index_t in, index_t out, index_t layers) {
+    std::vector<index_t> w(static_cast<std::size_t>(layers), out);
+    if (!w.empty()) w.front() = in;
+    return w;
+  }
 };
 
 template <ComputeElement T = float, TensorPolicy P = Cpu>
-class UpBlock {
+class UpBlock : public BlockLayers<T, P> {
+  using Base = BlockLayers<T, P>;
+
  public:
-  using value_type = T;
-  using policy = P;
   using TensorT = Tensor<T, P>;
-  struct Cache {
-    std::vector<typename ResnetBlock2D<T, P>::Cache> resnets;
-    std::vector<typename Transformer2D<T, P>::Cache> attentions;
+  struct Cache : Base::Cache {
     std::vector<TensorT> joined, d_skip;
     typename Upsample2D<T, P>::Cache up;
-    TensorT d_h, d_temb, d_context;
+    TensorT d_h;
   };
 
   /// skip_channels[i]: channels of the skip state resnet i concatenates (empty: no skips, the VAE).
   UpBlock(index_t in_channels, index_t out_channels, std::vector<index_t> skip_channels, const BlockOptions& opt)
-      : skip_channels_(std::move(skip_channels)), opt_(opt) {
-    GLUEGEN_CHECK_AS(ValueError, skip_channels_.empty() || static_cast<index_t>(skip_channels_.size()) == opt.layers,
-                     "UpBlock: {} skip widths for {} layers", skip_channels_.size(), opt.layers);
-    for (index_t i = 0; i < opt.layers; ++i) {
-      const std::uint64_t seed = opt.seed + 100 * static_cast<std::uint64_t>(i);
-      const index_t skip = skip_channels_.empty() ? 0 : skip_channels_[static_cast<std::size_t>(i)];
-      resnets.emplace_back((i == 0 ? in_channels : out_channels) + skip, out_channels,
-                           ResnetBlockOptions{.temb_channels = opt.temb_channels, .groups = opt.groups, .eps = opt.eps, .seed = seed});
-      if (opt.attention) {
-        TransformerOptions t = *opt.attention;
-        t.seed = seed + 50;
-        attentions.emplace_back(out_channels, t);
-      }
-    }
+      : Base(input_widths(in_channels, out_channels, skip_channels, opt.layers), out_channels, opt), skip_channels_(std::move(skip_channels)) {
     if (opt.resample) upsampler.emplace(out_channels, opt.seed + 99);
   }
 
   /// skips: this block's skip states in the order its resnets use them (null without skips).
   const TensorT& forward(const TensorT& x, const TensorT* temb, const TensorT* context, std::span<const TensorT* const> skips, Cache& c) {
     const bool with_skips = !skip_channels_.empty();
-    GLUEGEN_CHECK_AS(ValueError, skips.size() == (with_skips ? resnets.size() : 0), "UpBlock: {} skip states for {} layers", skips.size(), resnets.size());
-    c.resnets.resize(resnets.size());
-    c.attentions.resize(attentions.size());
-    c.joined.resize(with_skips ? resnets.size() : 0);
+    const std::size_t layers = this->resnets.size();
+    GLUEGEN_CHECK_AS(ValueError, skips.size() == (with_skips ? layers : 0), "UpBlock: {} skip states for {} layers", skips.size(), layers);
+    this->prepare_forward(c);
+    c.joined.resize(with_skips ? layers : 0);
     c.d_skip.resize(c.joined.size());
     const TensorT* h = &x;
-    for (std::size_t i = 0; i < resnets.size(); ++i) {
+    for (std::size_t i = 0; i < layers; ++i) {
       if (with_skips) {  // torch.cat([hidden_states, res_hidden_states], dim=1)
         Shape joined_shape = h->shape();
         joined_shape[1] += skips[i]->size(1);
@@ -216,8 +244,7 @@ class UpBlock {
         ops::concat(*h, *skips[i], 1, c.joined[i]);
         h = &c.joined[i];
       }
-      h = &resnets[i].forward(*h, temb, c.resnets[i]);
-      if (!attentions.empty()) h = &attentions[i].forward(*h, *context, c.attentions[i]);
+      h = &this->layer_forward(i, *h, temb, context, c);
     }
     if (upsampler) h = &upsampler->forward(*h, c.up);
     return *h;
@@ -225,15 +252,10 @@ class UpBlock {
 
   /// dy -> dx; c.d_skip[i] = the gradient of skip state i; c.d_temb, c.d_context as DownBlock.
   const TensorT& backward(const TensorT& dy, Cache& c) {
+    this->prepare_backward(c);
     const TensorT* d = upsampler ? &upsampler->backward(dy, c.up) : &dy;
-    bool first_temb = true, first_ctx = true;
-    for (std::size_t i = resnets.size(); i-- > 0;) {
-      if (!attentions.empty()) {
-        d = &attentions[i].backward(*d, c.attentions[i]);
-        accumulate(c.d_context, c.attentions[i].d_context, first_ctx);
-      }
-      d = &resnets[i].backward(*d, c.resnets[i]);
-      if (opt_.temb_channels > 0) accumulate(c.d_temb, c.resnets[i].d_temb, first_temb);
+    for (std::size_t i = this->resnets.size(); i-- > 0;) {
+      d = &this->layer_backward(i, *d, c);
       if (!skip_channels_.empty()) {
         ops::split(*d, 1, d->size(1) - skip_channels_[i], c.d_h, c.d_skip[i]);
         d = &c.d_h;
@@ -244,18 +266,22 @@ class UpBlock {
 
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {
-    for (std::size_t i = 0; i < resnets.size(); ++i) resnets[i].visit_parameters(f, prefix + "resnets." + std::to_string(i) + ".");
-    for (std::size_t i = 0; i < attentions.size(); ++i) attentions[i].visit_parameters(f, prefix + "attentions." + std::to_string(i) + ".");
+    this->visit_layers(f, prefix);
     if (upsampler) upsampler->visit_parameters(f, prefix + "upsamplers.0.");
   }
 
-  std::vector<ResnetBlock2D<T, P>> resnets;
-  std::vector<Transformer2D<T, P>> attentions;
   std::optional<Upsample2D<T, P>> upsampler;
 
  private:
+  static std::vector<index_t> input_widths(index_t in, index_t out, const std::vector<index_t>& skips, index_t layers) {
+    GLUEGEN_CHECK_AS(ValueError, skips.empty() || static_cast<index_t>(skips.size()) == layers, "UpBlock: {} skip widths for {} layers", skips.size(),
+                     layers);
+    std::vector<index_t> w;
+    for (index_t i = 0; i < layers; ++i) w.push_back((i == 0 ? in : out) + (skips.empty() ? 0 : skips[static_cast<std::size_t>(i)]));
+    return w;
+  }
+
   std::vector<index_t> skip_channels_;
-  BlockOptions opt_;
 };
 
 /// UNetMidBlock2DCrossAttn: resnets.0, attentions.0, resnets.1 (no resampling, no skips).

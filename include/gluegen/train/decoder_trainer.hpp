@@ -12,6 +12,7 @@
 #include <gluegen/core/progress.hpp>
 #include <gluegen/diffusion/model_files.hpp>
 #include <gluegen/diffusion/noise_schedule.hpp>
+#include <gluegen/losses/regression.hpp>
 #include <gluegen/optim/optimizer.hpp>
 #include <gluegen/train/run_dir.hpp>
 
@@ -117,10 +118,8 @@ class DecoderTrainer {
     const Tensor<T, P> target = schedule_.config().prediction == diffusion::Prediction::v ? schedule_.velocity(b.x0, noise, t) : noise;
     const std::vector<double> td(t.begin(), t.end());
     nn::zero_grad(unet_);
-    ops::sub(unet_.forward(xt, td, b.context, cache_), target, dy_);
-    const double loss = squared_mean(dy_);
+    const double loss = losses::mse(unet_.forward(xt, td, b.context, cache_), target, dy_);
     GLUEGEN_CHECK_AS(DivergedError, std::isfinite(loss), "DecoderTrainer: the loss is {} at step {}; the last checkpoint is intact", loss, step_);
-    ops::scale(dy_, T(2.0 / static_cast<double>(dy_.numel())), dy_);  // d mean(d^2) / d eps_hat
     unet_.backward(dy_, cache_);
     const double norm = optim::grad_norm(unet_);
     GLUEGEN_CHECK_AS(DivergedError, std::isfinite(norm), "DecoderTrainer: the gradient norm is {} at step {}; the last checkpoint is intact", norm,
@@ -130,12 +129,6 @@ class DecoderTrainer {
     adam_.step();
     update_ema();
     return {loss, norm};
-  }
-
-  static double squared_mean(const Tensor<T, P>& d) {
-    double s = 0;
-    for (const T v : d.to_vector()) s += static_cast<double>(v) * static_cast<double>(v);
-    return s / static_cast<double>(d.numel());
   }
 
   /// ema = decay ema + (1 - decay) w, with the decay warmed up as (1 + n) / (10 + n) so early averages

@@ -6,6 +6,7 @@
 // adapters in the UNet (UNet2DCondition::add_lora) receive their gradients in the same pass.
 #include <gluegen/diffusion/noise_schedule.hpp>
 #include <gluegen/diffusion/unet.hpp>
+#include <gluegen/losses/regression.hpp>
 
 #include <random>
 
@@ -39,11 +40,8 @@ double denoising_loss_step(A& aligner, typename A::Cache& aligner_cache, diffusi
   const Tensor<T, P> target =
       schedule.config().prediction == diffusion::Prediction::v ? schedule.velocity(x0, draw.noise, draw.timesteps) : draw.noise;
   const std::vector<double> t(draw.timesteps.begin(), draw.timesteps.end());
-  Tensor<T, P> d = ops::sub(unet.forward(xt, t, cond, unet_cache), target);
-  double loss = 0;
-  for (const T v : d.to_vector()) loss += static_cast<double>(v) * static_cast<double>(v);
-  loss /= static_cast<double>(d.numel());
-  ops::scale(d, T(2.0 / static_cast<double>(d.numel())), d);
+  Tensor<T, P> d;
+  const double loss = losses::mse(unet.forward(xt, t, cond, unet_cache), target, d);
   unet.backward(d, unet_cache);
   aligner.backward(unet_cache.d_context, aligner_cache);
   return loss;
