@@ -105,28 +105,48 @@ def gluenet_step(b, ls, ds, lt, dt, depth):
 
 
 def text_rows(build):
-    """WordPiece over the parity corpus and all-MiniLM-L6-v2 forward at batch 1 and 64, against
-    transformers' fast tokenizer and model on the same sentences (bench_text.cpp)."""
-    from transformers import AutoModel, AutoTokenizer
+    """WordPiece, SentencePiece (multilingual-e5) and CLIP BPE over the parity corpus, and the all-MiniLM-L6-v2 and
+    4-bit multilingual-e5-small forwards at batch 1 and 64, against transformers' tokenizers and models on the same
+    sentences (bench_text.cpp). e5 runs in transformers on the weights tools/make_e5_goldens.py dequantizes."""
+    import tempfile
+    from transformers import AutoModel, AutoTokenizer, CLIPTokenizer, XLMRobertaTokenizerFast
     root = pathlib.Path(__file__).resolve().parent.parent
-    model_dir = root / "data/models/all-MiniLM-L6-v2"
-    if not model_dir.is_dir():
-        print(f"skipping the text rows: {model_dir} is missing (scripts/setup.sh fetches it)")
+    models = root / "data/models"
+    model_dir, e5_dir, clip_gz = models / "all-MiniLM-L6-v2", models / "multilingual-e5-small-q4", models / "clip-bpe/bpe_simple_vocab_16e6.txt.gz"
+    missing = [p for p in (model_dir, e5_dir, clip_gz) if not p.exists()]
+    if missing:
+        print(f"skipping the text rows: {missing} missing (scripts/setup.sh fetches them)")
         return []
+    sys.path.insert(0, str(root / "tools"))
+    import make_e5_goldens
+    from make_text_goldens import clip_vocab
     g = gluegen_times(f"{build}/benchmarks/bench_text", "BM_")
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModel.from_pretrained(model_dir).eval()
     sentences = [json.loads(line) for line in (root / "tests/data/text/sentences.jsonl").read_text(encoding="utf-8").split("\n") if line]
-    rows = [(f"WordPiece, {len(sentences)} sentences (one by one)", g["BM_WordPieceTokenize/real_time"],
-             torch_time(lambda: [tok(s)["input_ids"] for s in sentences]))]
-    pool = [s for s in sentences if 4 <= len(tok(s)["input_ids"]) <= 40]
-    for b in (1, 64):
-        enc = tok(pool[:b], padding=True, return_tensors="pt")
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    e5_tok = XLMRobertaTokenizerFast(tokenizer_file=str(e5_dir / "tokenizer.json"))
+    vocab, merges = clip_vocab(str(clip_gz))
+    with tempfile.TemporaryDirectory() as tmp:
+        (pathlib.Path(tmp) / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}), encoding="utf-8")
+        (pathlib.Path(tmp) / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges), encoding="utf-8")
+        clip_tok = CLIPTokenizer.from_pretrained(tmp, bos_token="<|startoftext|>", eos_token="<|endoftext|>", unk_token="<|endoftext|>",
+                                                 pad_token="<|endoftext|>")
+    rows = []
+    for name, key, t in (("WordPiece", "BM_WordPieceTokenize", tok), ("SentencePiece (multilingual-e5)", "BM_SentencePieceTokenize", e5_tok),
+                         ("CLIP BPE", "BM_ClipBpeTokenize", clip_tok)):
+        rows.append((f"{name}, {len(sentences)} sentences (one by one)", g[f"{key}/real_time"],
+                     torch_time(lambda t=t: [t(s)["input_ids"] for s in sentences])))
+    hdr, _, tensors = make_e5_goldens.read_e5s1(e5_dir / "e5-small-q4.bin")
+    e5 = make_e5_goldens.build_model(hdr, tensors).float().eval()
+    for label, key, t, model in (("all-MiniLM-L6-v2", "BM_MiniLmEncode", tok, AutoModel.from_pretrained(model_dir).eval()),
+                                 ("multilingual-e5-small (4-bit, dequantized)", "BM_E5Encode", e5_tok, e5)):
+        pool = [s for s in sentences if 4 <= len(t(s)["input_ids"]) <= 40]
+        for b in (1, 64):
+            enc = t(pool[:b], padding=True, return_tensors="pt")
 
-        def forward(enc=enc):
-            with torch.no_grad():
-                model(**enc)
-        rows.append((f"all-MiniLM-L6-v2 encode, batch {b}", g[f"BM_MiniLmEncode/{b}/real_time"], torch_time(forward)))
+            def forward(enc=enc, model=model):
+                with torch.no_grad():
+                    model(**enc)
+            rows.append((f"{label} encode, batch {b}", g[f"{key}/{b}/real_time"], torch_time(forward)))
     return rows
 
 

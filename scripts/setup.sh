@@ -19,7 +19,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config python3
   libeigen3-dev libxtensor-dev xtl-dev libxsimd-dev
   libhdf5-dev hdf5-tools zlib1g-dev dataset-fashion-mnist
-  nlohmann-json3-dev libfmt-dev libcli11-dev libutf8proc-dev libstb-dev
+  nlohmann-json3-dev libfmt-dev libcli11-dev libutf8proc-dev libstb-dev libsentencepiece-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

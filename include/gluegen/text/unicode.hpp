@@ -7,6 +7,7 @@
 
 #include <utf8proc.h>
 
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,24 @@ inline void append_nfd(std::u32string& out, char32_t cp) {
     return;
   }
   for (utf8proc_ssize_t i = 0; i < n; ++i) out.push_back(static_cast<char32_t>(buf[i]));
+}
+
+/// Unicode White_Space (Rust's char::is_whitespace, the regex class \s of Rust and Python).
+inline bool is_white_space(char32_t c) {
+  return (c >= 0x9 && c <= 0xD) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+         c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/// Canonical composition (NFC) of valid UTF-8.
+inline std::string nfc(std::string_view s) {
+  static_cast<void>(decode_utf8(s));  // a ValueError naming the byte for invalid input
+  utf8proc_uint8_t* out = nullptr;
+  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()), &out,
+                                          static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  GLUEGEN_CHECK_AS(ValueError, n >= 0, "NFC: {}", utf8proc_errmsg(n));
+  std::string result(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+  std::free(out);
+  return result;
 }
 
 /// Full lower-case mapping as Python's str.lower() and Rust's char::to_lowercase: utf8proc's simple

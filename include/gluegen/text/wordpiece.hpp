@@ -10,11 +10,12 @@
 //   4. [CLS] ... [SEP], truncated to max_length
 // Special-token text in the input ("[SEP]", "[MASK]") is matched verbatim first, as HF's added tokens.
 // Parity with transformers on real vocabularies (all-MiniLM-L6-v2) is tested on a multi-script set.
+#include <gluegen/io/file_bytes.hpp>
+#include <gluegen/text/special_tokens.hpp>
 #include <gluegen/text/token_batch.hpp>
 #include <gluegen/text/unicode.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -51,11 +52,7 @@ class WordPieceTokenizer {
   }
 
   static WordPieceTokenizer from_file(const std::filesystem::path& vocab_txt, WordPieceOptions options = {}) {
-    std::ifstream in(vocab_txt, std::ios::binary);
-    GLUEGEN_CHECK_AS(FileNotFoundError, in.good(), "vocabulary file '{}' cannot be read", vocab_txt.string());
-    std::ostringstream text;
-    text << in.rdbuf();
-    return WordPieceTokenizer(text.str(), std::move(options));
+    return WordPieceTokenizer(io::read_file_bytes(vocab_txt, "vocabulary file"), std::move(options));
   }
 
   [[nodiscard]] index_t vocab_size() const noexcept { return static_cast<index_t>(tokens_.size()); }
@@ -70,22 +67,9 @@ class WordPieceTokenizer {
   /// as transformers matches added tokens before normalising.
   [[nodiscard]] std::vector<std::string> tokenize(std::string_view text) const {
     std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-      std::size_t hit = std::string_view::npos;
-      const std::string* which = nullptr;
-      for (const std::string& special : specials_) {
-        const std::size_t at = text.find(special, start);
-        if (at < hit || (at == hit && which && special.size() > which->size())) {
-          hit = at;
-          which = &special;
-        }
-      }
-      for (const std::u32string& word : pre_tokenize(normalize(decode_utf8(text.substr(start, hit - start))))) word_pieces(word, out);
-      if (hit == std::string_view::npos) break;
-      out.push_back(*which);
-      start = hit + which->size();
-    }
+    split_special_tokens(
+        text, specials_, [&](std::string_view part) { for (const std::u32string& word : pre_tokenize(normalize(decode_utf8(part)))) word_pieces(word, out); },
+        [&](const std::string& special) { out.push_back(special); });
     return out;
   }
 
@@ -113,10 +97,6 @@ class WordPieceTokenizer {
   }
 
  private:
-  static bool is_whitespace(char32_t c) {  // Unicode White_Space (Rust char::is_whitespace)
-    return (c >= 0x9 && c <= 0xD) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
-           c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
-  }
   static bool is_control(char32_t c) {  // C* categories, except the three that count as whitespace
     if (c == '\t' || c == '\n' || c == '\r') return false;
     // Noncharacters (U+FDD0..U+FDEF, U+xxFFFE/F) are Cn in Unicode, but the Rust tokenizers' tables
@@ -144,7 +124,7 @@ class WordPieceTokenizer {
     std::u32string s;
     for (char32_t c : in) {
       if (c == 0 || c == 0xFFFD || is_control(c)) continue;
-      if (is_whitespace(c)) s.push_back(U' ');
+      if (is_white_space(c)) s.push_back(U' ');
       else if (opt_.handle_chinese_chars && is_cjk(c)) s.append({U' ', c, U' '});
       else s.push_back(c);
     }
@@ -171,7 +151,7 @@ class WordPieceTokenizer {
       cur.clear();
     };
     for (char32_t c : s) {
-      if (is_whitespace(c)) {
+      if (is_white_space(c)) {
         flush();
       } else if (is_punctuation(c)) {
         flush();
