@@ -168,5 +168,32 @@ TEST(DecoderTrainer, ResumesBitIdenticallyAndRefusesOtherRuns) {
   EXPECT_THROW(Trainer(wrong, noise, data, opt_b).run(), ValueError);
 }
 
+// Min-SNR-gamma: with gamma above every timestep's SNR the epsilon weights min(SNR, gamma) / SNR are all
+// 1, which is the uniform loss; a small gamma reweights the batch and so takes another step.
+TEST(DecoderTrainer, MinSnrWeightingReducesToTheSimpleLossForLargeGamma) {
+  const auto noise = diffusion::DdpmScheduler<>::default_config();
+  SyntheticDecoderData data;
+  const auto one_step = [&](double gamma, const char* name) {
+    const auto dir = temp_path(name);
+    std::filesystem::remove_all(dir);
+    diffusion::UNet2DCondition<float, Cpu> unet(test::tiny_unet_config(), 1);
+    train::DecoderTrainer<float, Cpu, SyntheticDecoderData>(
+        unet, noise, data, {.run_dir = dir, .steps = 1, .batch = 4, .lr = 1e-2, .warmup = 1, .min_snr_gamma = gamma, .checkpoint_every = 100, .progress = false})
+        .run();
+    return params_of(unet);
+  };
+  const auto simple = one_step(0, "snr_off"), huge = one_step(1e12, "snr_huge"), small = one_step(1, "snr_small");
+  double diff_huge = 0, diff_small = 0;
+  for (std::size_t i = 0; i < simple.size(); ++i)
+    for (std::size_t k = 0; k < simple[i].size(); ++k) {
+      diff_huge = std::max(diff_huge, static_cast<double>(std::abs(simple[i][k] - huge[i][k])));
+      diff_small = std::max(diff_small, static_cast<double>(std::abs(simple[i][k] - small[i][k])));
+    }
+  EXPECT_LT(diff_huge, 1e-6);
+  EXPECT_GT(diff_small, 1e-4);
+  diffusion::UNet2DCondition<float, Cpu> unet(test::tiny_unet_config(), 1);
+  EXPECT_THROW((train::DecoderTrainer<float, Cpu, SyntheticDecoderData>(unet, noise, data, {.run_dir = temp_path("snr_bad"), .min_snr_gamma = -1})), ValueError);
+}
+
 }  // namespace
 }  // namespace gluegen
