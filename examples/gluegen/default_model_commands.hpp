@@ -4,8 +4,11 @@
 //   gluegen fashion-captions --encoder DIR --out FILE [--length 16]
 //   gluegen train-decoder --captions FILE --run DIR [--steps N ...]   (resumes an existing run)
 //   gluegen train-scorer --out FILE [--epochs 3]
-//   gluegen generate --decoder FILE --encoder DIR --prompt TEXT... --out PNG
-//   gluegen eval-images --decoder FILE --scorer FILE --captions FILE --out DIR
+//   gluegen generate --decoder FILE (--encoder DIR | --source-encoder DIR --aligner FILE) --prompt TEXT... --out PNG
+//   gluegen eval-images --decoder FILE --scorer FILE (--captions FILE | [--language xx] --encoder DIR |
+//                       --language xx --source-encoder DIR --aligner FILE) --out DIR
+//   gluegen fashion-corpus --out TSV [--languages en,de,fr,es,zh]   (GlueGen's multilingual experiment)
+#include <gluegen/aligners/model_files.hpp>
 #include <gluegen/encoders/text_encoder.hpp>
 #include <gluegen/eval/fashion_classifier.hpp>
 #include <gluegen/eval/frechet.hpp>
@@ -16,6 +19,8 @@
 #include <gluegen/train/fashion_data.hpp>
 
 #include <CLI/CLI.hpp>
+
+#include <map>
 
 namespace gluegen::cli {
 
@@ -56,6 +61,42 @@ inline int fashion_captions_command(const CaptionArgs& a) {
   w.commit();
   std::printf("%lld captions x %lld tokens x %lld (%s) -> %s\n", static_cast<long long>(n), static_cast<long long>(a.length),
               static_cast<long long>(encoder.width()), encoder.name().c_str(), a.out.c_str());
+  return 0;
+}
+
+struct CorpusArgs {
+  std::string out;
+  std::vector<std::string> languages{"en", "de", "fr", "es", "zh"};
+  bool include_held_out = false;
+};
+
+/// A parallel corpus for GlueGen's multilingual experiment (TSV: source text, target text, language):
+/// every English caption paired with itself, and each other language's captions paired with the
+/// English caption of the same class and colour. The held-out combinations are left out unless asked.
+inline int fashion_corpus_command(const CorpusArgs& a) {
+  namespace fm = train::fashion;
+  std::filesystem::create_directories(std::filesystem::absolute(a.out).parent_path());
+  const std::string tmp = a.out + ".partial";
+  std::ofstream out(tmp);
+  std::map<std::string, index_t> lines;
+  for (const auto& tag : a.languages) {
+    if (tag == "en") {
+      for (const auto& c : fm::all_captions())
+        if (c.cls >= 0 && (a.include_held_out || !fm::held_out(c.cls, c.colour))) out << c.text << '\t' << c.text << "\ten\n", ++lines[tag];
+      continue;
+    }
+    const auto& language = fm::language(tag);
+    for (int cls = 0; cls < fm::kClasses; ++cls)
+      for (int col = 0; col < fm::kColours; ++col)
+        if (a.include_held_out || !fm::held_out(cls, col))
+          for (int t = 0; t < static_cast<int>(language.templates.size()); ++t)
+            out << fm::caption_in(tag, t, cls, col) << '\t' << fm::caption_in("en", 0, cls, col) << '\t' << tag << '\n', ++lines[tag];
+  }
+  out.close();
+  GLUEGEN_CHECK_AS(IoError, !out.fail(), "cannot write '{}'", tmp);
+  std::filesystem::rename(tmp, a.out);
+  for (const auto& [tag, n] : lines) std::printf("%s: %lld lines\n", tag.c_str(), static_cast<long long>(n));
+  std::printf("-> %s\n", a.out.c_str());
   return 0;
 }
 
@@ -236,8 +277,58 @@ inline Tensor<float, Cpu> generate_images(diffusion::UNet2DCondition<float, Cpu>
   return out;
 }
 
+/// Where a decoder's conditioning comes from: its own text encoder (`encoder`), or GlueGen's glued
+/// pipeline, a source encoder whose token features an aligner maps into the decoder's space.
+struct ConditionArgs {
+  std::string encoder, source_encoder, aligner;
+  index_t length = 16, source_length = 16;
+
+  [[nodiscard]] bool glued() const { return !aligner.empty(); }
+};
+
+/// Conditioning [B, L, D] for `texts` and the unconditional row [1, L, D], checked against the
+/// decoder's cross-attention width. The unconditional row is the decoder's own null conditioning, its
+/// encoder on the empty prompt (what caption dropout trained it on), whenever `encoder` is given, also
+/// in the glued pipeline; without it, the empty prompt goes through the glued path.
+inline std::pair<Tensor<float, Cpu>, Tensor<float, Cpu>> encode_condition(const ConditionArgs& a, std::vector<std::string> texts, index_t width) {
+  Tensor<float, Cpu> cond, uncond;
+  const auto split_last = [](const Tensor<float, Cpu>& all, Tensor<float, Cpu>& head, Tensor<float, Cpu>* last) {
+    const index_t n = last ? all.size(0) - 1 : all.size(0);
+    head = all.slice(0, n).contiguous();
+    if (last) *last = all.slice(n, n + 1).contiguous();
+  };
+  if (!a.encoder.empty()) {
+    encoders::HfTextEncoder<float, Cpu> encoder(a.encoder);
+    if (!a.glued()) texts.emplace_back();
+    const auto all = encoder.encode(a.glued() ? std::vector<std::string>{""} : texts, a.length).last_hidden_state;
+    if (a.glued()) uncond = all.contiguous();
+    else split_last(all, cond, &uncond);
+  } else {
+    GLUEGEN_CHECK_AS(ValueError, a.glued(), "give the decoder's text encoder (--encoder) or a source encoder and an aligner");
+  }
+  if (a.glued()) {
+    GLUEGEN_CHECK_AS(ValueError, !a.source_encoder.empty(), "--aligner needs --source-encoder, the encoder it was trained on");
+    const bool own_null = uncond.defined();
+    if (!own_null) texts.emplace_back();
+    encoders::HfTextEncoder<float, Cpu> source(a.source_encoder);
+    const auto s = source.encode(texts, a.source_length);
+    const io::WeightReader in(a.aligner);
+    const Tensor<float, Cpu> all = aligners::visit_aligner_file<float, Cpu>(in, [&](auto& aligner) {
+      aligner.set_training(false);
+      typename std::remove_cvref_t<decltype(aligner)>::Cache cache;
+      return aligner.align(s.last_hidden_state, s.mask, cache).clone();
+    });
+    split_last(all, cond, own_null ? nullptr : &uncond);
+  }
+  for (const auto* t : {&cond, &uncond})
+    GLUEGEN_CHECK_AS(ValueError, t->rank() == 3 && t->size(2) == width, "the decoder attends to {}-wide features; {} gives {}", width,
+                     a.glued() ? a.aligner : a.encoder, t->shape());
+  return {cond, uncond};
+}
+
 struct GenerateArgs {
-  std::string decoder, encoder, out = "generated.png";
+  std::string decoder, out = "generated.png";
+  ConditionArgs condition;
   std::vector<std::string> prompts;
   index_t per_prompt = 4;
   SampleArgs sample;
@@ -246,15 +337,10 @@ struct GenerateArgs {
 
 inline int generate_command(const GenerateArgs& a) {
   auto unet = diffusion::load_unet<float, Cpu>(io::WeightReader(a.decoder));
-  encoders::HfTextEncoder<float, Cpu> encoder(a.encoder);
-  const index_t length = 16;
-  GLUEGEN_CHECK_AS(ValueError, encoder.width() == unet.config().cross_attention_dim, "the decoder attends to {}-wide features, '{}' gives {}",
-                   unet.config().cross_attention_dim, a.encoder, encoder.width());
   std::vector<std::string> texts;
   for (const auto& p : a.prompts)
     for (index_t k = 0; k < a.per_prompt; ++k) texts.push_back(p);
-  const Tensor<float, Cpu> cond = encoder.encode(texts, length).last_hidden_state.clone();
-  const Tensor<float, Cpu> uncond = encoder.encode({""}, length).last_hidden_state.clone();
+  const auto [cond, uncond] = encode_condition(a.condition, texts, unet.config().cross_attention_dim);
   const Tensor<float, Cpu> images = generate_images(unet, cond, uncond, a.sample, !a.quiet);
   std::vector<io::Image> cells;
   for (index_t i = 0; i < images.size(0); ++i) cells.push_back(io::to_image(images.select(i)));
@@ -264,7 +350,8 @@ inline int generate_command(const GenerateArgs& a) {
 }
 
 struct EvalImagesArgs {
-  std::string decoder, scorer, captions, out = "eval-images", fashion_dir = train::fashion::kDefaultFashionDir;
+  std::string decoder, scorer, captions, language = "en", out = "eval-images", fashion_dir = train::fashion::kDefaultFashionDir;
+  ConditionArgs condition;
   index_t per_prompt = 8, grid_per_prompt = 4;
   SampleArgs sample;
   bool quiet = false;
@@ -280,24 +367,36 @@ inline int eval_images_command(const EvalImagesArgs& a) {
   namespace fm = train::fashion;
   auto unet = diffusion::load_unet<float, Cpu>(io::WeightReader(a.decoder));
   auto scorer = load_scorer(a.scorer);
-  const auto captions = fm::CaptionFeatures<float>::load(a.captions);
   const auto test = fm::FashionMnist::load(a.fashion_dir, false);
-  // one prompt per class x colour: the first template with the first synonyms ("a red sneaker")
+  // one prompt per class x colour: the first template with the first synonyms ("a red sneaker"), or
+  // the first template of --language ("Turnschuh in Rot")
   std::vector<ComboScore> combos;
-  std::vector<index_t> rows;
   std::vector<std::string> prompts;
   for (int cls = 0; cls < fm::kClasses; ++cls)
     for (int col = 0; col < fm::kColours; ++col) {
-      const std::string text = fm::render_caption(0, fm::colours()[static_cast<std::size_t>(col)].synonyms[0], fm::class_words()[static_cast<std::size_t>(cls)][0]);
+      combos.push_back({cls, col, fm::held_out(cls, col)});
+      prompts.push_back(fm::caption_in(a.language, 0, cls, col));
+    }
+  Tensor<float, Cpu> cond, uncond;
+  if (!a.captions.empty()) {  // the precomputed English caption features (the decoder's training conditioning)
+    GLUEGEN_CHECK_AS(ValueError, a.language == "en" && a.condition.encoder.empty() && !a.condition.glued(),
+                     "--captions holds English features; for --language, --encoder or --aligner leave it out");
+    const auto captions = fm::CaptionFeatures<float>::load(a.captions);
+    std::vector<index_t> rows;
+    for (const auto& text : prompts) {
       const index_t row = captions.find(text);
       GLUEGEN_CHECK_AS(ValueError, row >= 0, "'{}' has no caption '{}'", a.captions, text);
-      combos.push_back({cls, col, fm::held_out(cls, col)});
       for (index_t k = 0; k < a.per_prompt; ++k) rows.push_back(row);
-      prompts.push_back(text);
     }
-  const Tensor<float, Cpu> cond = captions.gather(rows);
-  const std::array<index_t, 1> empty{captions.find("")};
-  const Tensor<float, Cpu> uncond = captions.gather(empty);
+    cond = captions.gather(rows);
+    const std::array<index_t, 1> empty{captions.find("")};
+    uncond = captions.gather(empty);
+  } else {
+    std::vector<std::string> texts;
+    for (const auto& text : prompts)
+      for (index_t k = 0; k < a.per_prompt; ++k) texts.push_back(text);
+    std::tie(cond, uncond) = encode_condition(a.condition, texts, unet.config().cross_attention_dim);
+  }
   const Tensor<float, Cpu> images = generate_images(unet, cond, uncond, a.sample, !a.quiet);
 
   // score: class from the scorer on the recovered intensity, colour from the foreground hue
@@ -342,7 +441,11 @@ inline int eval_images_command(const EvalImagesArgs& a) {
       }
   }
   const auto real_fit = eval::fit_gaussian(real_features, 128);
-  nlohmann::json report{{"decoder", a.decoder}, {"scheduler", a.sample.scheduler}, {"steps", a.sample.steps}, {"guidance", a.sample.guidance},
+  nlohmann::json report{{"decoder", a.decoder}, {"language", a.language},
+                        {"conditioning", a.condition.glued() ? "glued: " + a.condition.source_encoder + " + " + a.condition.aligner +
+                                                                (a.condition.encoder.empty() ? "" : "; null from " + a.condition.encoder)
+                                         : a.captions.empty() ? a.condition.encoder : a.captions},
+                        {"scheduler", a.sample.scheduler}, {"steps", a.sample.steps}, {"guidance", a.sample.guidance},
                         {"per_prompt", a.per_prompt}, {"seed", a.sample.seed},
                         {"scorer_ceiling", {{"class_accuracy_real_test", ceiling},
                                             {"colour_accuracy_real_held_out_scenes", static_cast<double>(colour_real_ok) / static_cast<double>(colour_real_n)}}}};
@@ -359,6 +462,9 @@ inline int eval_images_command(const EvalImagesArgs& a) {
     md += fmt::format("| {} ({} combinations) | {} | {:.1f}% | {:.1f}% | {:.1f}% | {:.2f} |\n", held_out ? "held-out" : "held-in", held_out ? 10 : 50, N,
                       100 * pct(c1), 100 * pct(c2), 100 * pct(c3), fd);
   }
+  md = fmt::format("Prompts: {} ({}), e.g. \"{}\"; {} images each, {} {} steps, guidance {}.\n\n", a.language,
+                   report["conditioning"].get<std::string>(), prompts[7 * fm::kColours], a.per_prompt, a.sample.scheduler, a.sample.steps,
+                   a.sample.guidance) + md;
   md += fmt::format("\nScorer ceiling: {:.2f}% class accuracy on the 10000 real test items; {:.2f}% colour accuracy on real held-out scenes.\n",
                     100 * ceiling, 100.0 * static_cast<double>(colour_real_ok) / static_cast<double>(colour_real_n));
   nlohmann::json per_combo = nlohmann::json::array();
@@ -441,20 +547,36 @@ inline std::function<int()> add_default_model_commands(CLI::App& app) {
     cmd->add_option("--seed", s.seed, "noise seed")->capture_default_str();
   };
   auto gen = std::make_shared<GenerateArgs>();
-  auto* gen_cmd = app.add_subcommand("generate", "generate images from English prompts with a decoder and its text encoder");
+  auto* gen_cmd = app.add_subcommand("generate", "generate images from prompts: a decoder with its own text encoder, or glued to a source encoder");
   gen_cmd->add_option("--decoder", gen->decoder, "decoder file (UNet, gluegen HDF5)")->required()->check(CLI::ExistingFile);
-  gen_cmd->add_option("--encoder", gen->encoder, "the decoder's text encoder (Hugging Face folder)")->required()->check(CLI::ExistingDirectory);
+  const auto conditioning = [](CLI::App* cmd, ConditionArgs& c) {
+    cmd->add_option("--encoder", c.encoder, "the decoder's own text encoder (with --aligner: only for the empty prompt, the decoder's null)")
+        ->check(CLI::ExistingDirectory);
+    cmd->add_option("--source-encoder", c.source_encoder, "GlueGen: a source text encoder glued on by --aligner")->check(CLI::ExistingDirectory);
+    cmd->add_option("--aligner", c.aligner, "GlueGen: an aligner file (gluegen train) mapping the source encoder into the decoder's space")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--source-length", c.source_length, "source tokens per prompt (as the aligner was trained)")->capture_default_str();
+  };
+  conditioning(gen_cmd, gen->condition);
   gen_cmd->add_option("--prompt", gen->prompts, "prompt (repeatable)")->required();
   gen_cmd->add_option("--per-prompt", gen->per_prompt, "images per prompt")->capture_default_str();
   gen_cmd->add_option("--out", gen->out, "PNG grid")->capture_default_str();
   sampling(gen_cmd, gen->sample);
   gen_cmd->add_flag("--quiet", gen->quiet, "no progress line");
 
+  auto corpus = std::make_shared<CorpusArgs>();
+  auto* corpus_cmd = app.add_subcommand("fashion-corpus", "a parallel caption corpus (TSV) in several languages for gluegen encode");
+  corpus_cmd->add_option("--out", corpus->out, "TSV file")->required();
+  corpus_cmd->add_option("--languages", corpus->languages, "en, de, fr, es, zh, it")->delimiter(',')->capture_default_str();
+  corpus_cmd->add_flag("--include-held-out", corpus->include_held_out, "also the class x colour combinations held out of training");
+
   auto ev = std::make_shared<EvalImagesArgs>();
   auto* ev_cmd = app.add_subcommand("eval-images", "class / colour accuracy and Fréchet distance of generated scenes, held-in vs held-out");
   ev_cmd->add_option("--decoder", ev->decoder, "decoder file")->required()->check(CLI::ExistingFile);
   ev_cmd->add_option("--scorer", ev->scorer, "scorer file (gluegen train-scorer)")->required()->check(CLI::ExistingFile);
-  ev_cmd->add_option("--captions", ev->captions, "caption features (gluegen fashion-captions)")->required()->check(CLI::ExistingFile);
+  ev_cmd->add_option("--captions", ev->captions, "precomputed English caption features (gluegen fashion-captions)")->check(CLI::ExistingFile);
+  ev_cmd->add_option("--language", ev->language, "prompt language: en, de, fr, es, zh, it")->capture_default_str();
+  conditioning(ev_cmd, ev->condition);
   ev_cmd->add_option("--fashion-dir", ev->fashion_dir, "Fashion-MNIST IDX files")->capture_default_str();
   ev_cmd->add_option("--per-prompt", ev->per_prompt, "images per class x colour prompt")->capture_default_str();
   ev_cmd->add_option("--grid-per-prompt", ev->grid_per_prompt, "images per prompt in grid.png")->capture_default_str();
@@ -468,6 +590,7 @@ inline std::function<int()> add_default_model_commands(CLI::App& app) {
     if (sc_cmd->parsed()) return train_scorer_command(*sc);
     if (gen_cmd->parsed()) return generate_command(*gen);
     if (ev_cmd->parsed()) return eval_images_command(*ev);
+    if (corpus_cmd->parsed()) return fashion_corpus_command(*corpus);
     return -1;
   };
 }

@@ -2,6 +2,7 @@
 //   gluegen encode --corpus TSV --source-model DIR --target-model DIR --out DIR [options]
 //   gluegen train --shards DIR --run DIR [--aligner gluenet|attention] [options]
 //   gluegen eval  --shards DIR (--run DIR | --aligner FILE [--all]) [--json F] [--markdown F]
+//   gluegen convert-weights --in FILE --out FILE [--dtype f16]
 //   gluegen fashion-captions / train-decoder: the default target model (default_model_commands.hpp)
 // `encode` runs a source and a target text encoder (Hugging Face model folders) over a parallel
 // corpus into feature shards, resuming after the last complete shard. `train` trains an aligner on feature shards (source and target encoder features of a parallel
@@ -170,11 +171,6 @@ struct EvalArgs {
   index_t held_out = 256, batch = 64;
 };
 
-template <aligners::TrainableAligner A>
-eval::AlignmentReport evaluate_model(A&& model, const train::FeatureDataset& data, const std::vector<index_t>& examples, index_t batch) {
-  return train::evaluate_aligner(model, data, examples, batch);
-}
-
 int eval_command(EvalArgs a) {
   const train::FeatureDataset data(a.shards);
   if (!a.run.empty()) {  // the run's aligner on the run's own held-out split
@@ -191,24 +187,36 @@ int eval_command(EvalArgs a) {
   }
   const io::WeightReader in(a.aligner);
   const std::string& type = in.meta().model_type;
-  eval::AlignmentReport report;
-  if (type == aligners::kGlueNetModelType) {
-    report = evaluate_model(aligners::load_gluenet<float, Cpu>(in), data, examples, a.batch);
-  } else if (type == aligners::kTranslatorModelType && in.meta().config.value("layer_norm", false)) {
-    report = evaluate_model(aligners::Supervised(aligners::load_translator<float, Cpu, true>(in)), data, examples, a.batch);
-  } else if (type == aligners::kTranslatorModelType) {
-    report = evaluate_model(aligners::Supervised(aligners::load_translator<float, Cpu, false>(in)), data, examples, a.batch);
-  } else if (type == aligners::kAttentionAlignerModelType) {
-    report = evaluate_model(aligners::Supervised(aligners::load_attention_aligner<float, Cpu>(in)), data, examples, a.batch);
-  } else {
-    GLUEGEN_THROW(ValueError, "'{}' holds a '{}', not an aligner (gluegen.gluenet, gluegen.translator, gluegen.attention_aligner){}", a.aligner,
-                  type, type == train::kCheckpointModelType ? "; pass the run's aligner.h5 or --run" : "");
-  }
+  const eval::AlignmentReport report =
+      aligners::visit_aligner_file<float, Cpu>(in, [&](auto& model) { return train::evaluate_aligner(model, data, examples, a.batch); });
   const std::string md = fmt::format("Alignment of {} ({}) on {} {} examples of {}:\n\n{}", a.aligner, type, examples.size(),
                                      a.all ? "(all)" : "held-out", a.shards, report.to_markdown());
   fmt::print("{}", md);
   write_text(a.json, report.to_json().dump(2) + "\n");
   write_text(a.markdown, md);
+  return 0;
+}
+
+struct ConvertArgs {
+  std::string in, out, dtype = "f16";
+};
+
+/// Rewrites a model file with its floating-point tensors stored as another dtype (f16 / bf16 halve a
+/// file; compute stays f32 on load), keeping model_type, config and the integer tensors.
+int convert_weights_command(const ConvertArgs& a) {
+  const auto storage = dtype_from_name(a.dtype);
+  GLUEGEN_CHECK_AS(ValueError, storage && *storage != DType::i32, "--dtype must be f32, f64, f16 or bf16, got '{}'", a.dtype);
+  const io::WeightReader in(a.in);
+  io::WeightWriter out(a.out, in.meta());
+  std::size_t n = 0;
+  for (const auto& name : in.names()) {
+    if (in.info(name).dtype == DType::i32) out.write(name, in.read<std::int32_t>(name));
+    else out.write(name, in.read<float>(name), *storage);
+    ++n;
+  }
+  out.commit();
+  fmt::print("{} tensors of '{}' ({}) -> {} as {}: {:.1f} MB -> {:.1f} MB\n", n, a.in, in.meta().model_type, a.out, a.dtype,
+             static_cast<double>(std::filesystem::file_size(a.in)) / 1e6, static_cast<double>(std::filesystem::file_size(a.out)) / 1e6);
   return 0;
 }
 
@@ -276,6 +284,12 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--json", e.json, "write the report as JSON");
   eval_cmd->add_option("--markdown", e.markdown, "write the report as a Markdown table");
 
+  ConvertArgs cv;
+  auto* convert_cmd = app.add_subcommand("convert-weights", "rewrite a model file with its float tensors in another storage dtype");
+  convert_cmd->add_option("--in", cv.in, "model file (.h5)")->required()->check(CLI::ExistingFile);
+  convert_cmd->add_option("--out", cv.out, "output file")->required();
+  convert_cmd->add_option("--dtype", cv.dtype, "storage: f16, bf16, f32, f64")->capture_default_str();
+
   const auto default_model_commands = gluegen::cli::add_default_model_commands(app);
 
   CLI11_PARSE(app, argc, argv);
@@ -283,6 +297,7 @@ int main(int argc, char** argv) {
     if (const int rc = default_model_commands(); rc >= 0) return rc;
     if (encode_cmd->parsed()) return encode_command(en);
     if (train_cmd->parsed()) return train_command(t);
+    if (convert_cmd->parsed()) return convert_weights_command(cv);
     return eval_command(e);
   } catch (const gluegen::Error& err) {
     fmt::print(stderr, "gluegen: {}\n", err.what());

@@ -70,6 +70,18 @@ TEST(Translator, GradientsMatchFiniteDifferences) {
   expect_layer_gradients(noln, {2, 4, 5}, 82, "Translator_noln");
 }
 
+// One cache serves batches of different sizes (an evaluation's last, partial batch), forward and
+// backward, with the results of a fresh cache.
+TEST(Translator, CachesFollowAChangingBatchSize) {
+  Translator<float, Cpu> t({.num_tok = 5, .dim = 6, .dim_out = 6, .depth = 2});
+  Translator<float, Cpu>::Cache reused, fresh;
+  (void)t.forward(ops::randn<float, Cpu>({4, 5, 6}, 1), reused);
+  (void)t.backward(ops::randn<float, Cpu>({4, 5, 6}, 2), reused);
+  const auto x = ops::randn<float, Cpu>({3, 5, 6}, 3);
+  EXPECT_EQ(t.forward(x, reused).to_vector(), t.forward(x, fresh).to_vector());
+  EXPECT_EQ(t.backward(x, reused).to_vector(), t.backward(x, fresh).to_vector());
+}
+
 TEST(Translator, PaperConfigurationsHaveThePublishedSizes) {
   // Counted from the PyTorch re-implementation (tools/make_nn_goldens.py, Translator) with the same
   // configurations. The GlueGen paper reports about 51M for the 5-block XLM-R-large -> CLIP model.

@@ -269,5 +269,25 @@ TEST(SteadyState, CachesAreReusedAcrossSteps) {
   EXPECT_EQ(mixer.backward(x, c).data(), dx_first);
 }
 
+// A cache sized by one batch serves a smaller one (an evaluation's last, partial batch) and gives what
+// a fresh cache gives.
+TEST(SteadyState, CachesFollowAChangingBatchSize) {
+  MixerBlock<float, Cpu> mixer({.tokens = 5, .dim = 6, .token_hidden = 7, .channel_hidden = 8});
+  Residual res(Sequential(Linear<float, Cpu>(6, 6, {.seed = 3}), Silu<float, Cpu>{}));
+  MixerBlock<float, Cpu>::Cache mc;
+  decltype(res)::Cache rc;
+  (void)mixer.forward(ops::randn<float, Cpu>({4, 5, 6}, 1), mc);
+  (void)mixer.backward(ops::randn<float, Cpu>({4, 5, 6}, 2), mc);
+  (void)res.forward(ops::randn<float, Cpu>({4, 5, 6}, 3), rc);
+  (void)res.backward(ops::randn<float, Cpu>({4, 5, 6}, 4), rc);
+  const auto x = ops::randn<float, Cpu>({3, 5, 6}, 5);
+  MixerBlock<float, Cpu>::Cache fresh_m;
+  decltype(res)::Cache fresh_r;
+  EXPECT_EQ(mixer.forward(x, mc).to_vector(), mixer.forward(x, fresh_m).to_vector());
+  EXPECT_EQ(mixer.backward(x, mc).to_vector(), mixer.backward(x, fresh_m).to_vector());
+  EXPECT_EQ(res.forward(x, rc).to_vector(), res.forward(x, fresh_r).to_vector());
+  EXPECT_EQ(res.backward(x, rc).to_vector(), res.backward(x, fresh_r).to_vector());
+}
+
 }  // namespace
 }  // namespace gluegen::test

@@ -66,6 +66,27 @@ TEST(FashionScenes, CaptionsCoverEveryCombinationWithGrammaticalArticles) {
   EXPECT_EQ(held_colours.size(), 6u);
 }
 
+TEST(FashionScenes, MultilingualCaptionsCoverEveryCombinationOnce) {
+  namespace fm = train::fashion;
+  EXPECT_EQ(fm::caption_in("en", 0, 7, 0), "a red sneaker");
+  EXPECT_EQ(fm::caption_in("de", 0, 7, 0), "Turnschuh in Rot");
+  EXPECT_EQ(fm::caption_in("fr", 1, 3, 4), "photo : robe de couleur bleu");
+  EXPECT_EQ(fm::caption_in("zh", 0, 8, 3), "绿色的手提包");
+  for (const auto& language : fm::languages())
+    for (int t = 0; t < 2; ++t) {
+      std::set<std::string> distinct;
+      for (int cls = 0; cls < fm::kClasses; ++cls)
+        for (int col = 0; col < fm::kColours; ++col) distinct.insert(fm::caption_in(language.tag, t, cls, col));
+      EXPECT_EQ(distinct.size(), static_cast<std::size_t>(fm::kClasses * fm::kColours)) << language.name << " template " << t;
+    }
+  try {
+    (void)fm::caption_in("xx", 0, 0, 0);
+    FAIL() << "an unknown language tag was accepted";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("de, fr"), std::string::npos) << e.what();
+  }
+}
+
 TEST(FashionScenes, IntensityAndColourAreRecoveredFromScenes) {
   std::vector<std::uint8_t> item(28 * 28, 0);
   for (int y = 6; y < 22; ++y)

@@ -40,6 +40,8 @@ class ResamplerLayer {
   const TensorT& forward(const TensorT& latents, const TensorT& context, const TensorT* mask, Cache& c) {
     const TensorT& q = norm_latents.forward(latents, c.norm_latents);
     const TensorT& kv = norm_context.forward(context, c.norm_context);
+    ops::reset_if_changed(c.mid, latents.shape());  // a new batch size reallocates
+    ops::reset_if_changed(c.y, latents.shape());
     ops::add(latents, attn.forward(q, kv, mask, nullptr, c.attn), c.mid);
     ops::add(c.mid, ff.forward(norm_ff.forward(c.mid, c.norm_ff), c.ff), c.y);
     return c.y;
@@ -47,6 +49,8 @@ class ResamplerLayer {
 
   /// Returns dL/dlatents; dL/dcontext is context_gradient(c) afterwards.
   const TensorT& backward(const TensorT& dy, Cache& c) {
+    ops::reset_if_changed(c.d_mid, dy.shape());
+    ops::reset_if_changed(c.d_latents, dy.shape());
     ops::add(dy, norm_ff.backward(ff.backward(dy, c.ff), c.norm_ff), c.d_mid);
     ops::add(c.d_mid, norm_latents.backward(attn.backward(c.d_mid, c.attn), c.norm_latents), c.d_latents);
     return c.d_latents;

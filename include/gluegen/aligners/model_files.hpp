@@ -10,6 +10,7 @@
 //   gluegen.attention_aligner {dim_source, dim, dim_target, num_queries, heads, depth, ff_mult}
 //   gluegen.timestep_connector {time_channel, time_embed_dim, width, layers, heads, num_latents, input_dim}
 //                        (ELLA's TSC; tools/convert_ella.py)
+#include <gluegen/aligners/aligner.hpp>
 #include <gluegen/aligners/attention.hpp>
 #include <gluegen/aligners/gluenet.hpp>
 #include <gluegen/aligners/timestep_connector.hpp>
@@ -122,6 +123,31 @@ template <ComputeElement T = float, TensorPolicy P = Cpu>
                                  .input_dim = detail::config_value<index_t>(in, "input_dim")});
   nn::load_parameters(model, in);
   return model;
+}
+
+/// Loads whichever aligner `in` holds (a GlueNet, a Translator with or without its LayerNorm tail, an
+/// attention aligner: what `gluegen train` writes or tools/convert_gluegen.py converts) and returns
+/// f(aligner), the aligner as a TrainableAligner (regression-only ones wrapped in Supervised).
+template <ComputeElement T = float, TensorPolicy P = Cpu, typename F>
+decltype(auto) visit_aligner_file(const io::WeightReader& in, F&& f) {
+  const std::string& type = in.meta().model_type;
+  if (type == kGlueNetModelType) {
+    auto a = load_gluenet<T, P>(in);
+    return f(a);
+  }
+  if (type == kTranslatorModelType && in.meta().config.value("layer_norm", false)) {
+    Supervised a(load_translator<T, P, true>(in));
+    return f(a);
+  }
+  if (type == kTranslatorModelType) {
+    Supervised a(load_translator<T, P, false>(in));
+    return f(a);
+  }
+  GLUEGEN_CHECK_AS(ValueError, type == kAttentionAlignerModelType,
+                   "'{}' holds a '{}', not an aligner (gluegen.gluenet, gluegen.translator, gluegen.attention_aligner){}", in.path().string(), type,
+                   type == "gluegen.checkpoint" ? "; pass the run's aligner.h5" : "");
+  Supervised a(load_attention_aligner<T, P>(in));
+  return f(a);
 }
 
 }  // namespace gluegen::aligners

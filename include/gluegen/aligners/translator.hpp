@@ -55,10 +55,12 @@ class TranslatorBlock {
     GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(1) == tok_in_ && x.size(2) == dim_in_,
                      "TranslatorBlock: input has shape {}, expected [B, {}, {}]", x.shape(), tok_in_, dim_in_);
     const TensorT& s = net_sen.forward(x, c.sen);
+    ops::reset_if_changed(c.u, s.shape());  // a new batch size (an evaluation's last batch) reallocates
     if (residual_) ops::add(s, x, c.u);
     else c.u = s;
     const TensorT& ut = transpose.forward(c.u, c.to_tokens);
     const TensorT& t = net_tok.forward(ut, c.tok);
+    ops::reset_if_changed(c.v, t.shape());
     if (residual_) ops::add(t, ut, c.v);
     else c.v = t;
     return transpose.forward(c.v, c.from_tokens);
@@ -67,11 +69,13 @@ class TranslatorBlock {
   const TensorT& backward(const TensorT& dy, Cache& c) {
     const TensorT& dv = transpose.backward(dy, c.from_tokens);
     const TensorT& dut = net_tok.backward(dv, c.tok);
+    ops::reset_if_changed(c.dv, dut.shape());
     if (residual_) ops::add(dut, dv, c.dv);
     else c.dv = dut;
     const TensorT& du = transpose.backward(c.dv, c.to_tokens);
     const TensorT& dx = net_sen.backward(du, c.sen);
     if (!residual_) return dx;
+    ops::reset_if_changed(c.dx, dx.shape());
     ops::add(dx, du, c.dx);
     return c.dx;
   }
@@ -131,6 +135,7 @@ class Translator {
     c.d_hidden.resize(depth);
     const TensorT* h = &x;
     for (std::size_t i = 0; i < depth; ++i) {
+      ops::reset_if_changed(c.sums[i], h->shape());
       ops::add(blocks[i].forward(*h, c.blocks[i]), *h, c.sums[i]);  // x = GELU(block(x) + x)
       h = &gelu.forward(c.sums[i], c.gelus[i]);
     }
@@ -141,6 +146,7 @@ class Translator {
     const TensorT* dh = &tail.backward(dy, c.tail);
     for (std::size_t i = blocks.size(); i-- > 0;) {
       const TensorT& ds = gelu.backward(*dh, c.gelus[i]);
+      ops::reset_if_changed(c.d_hidden[i], ds.shape());
       ops::add(blocks[i].backward(ds, c.blocks[i]), ds, c.d_hidden[i]);
       dh = &c.d_hidden[i];
     }

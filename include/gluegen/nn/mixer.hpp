@@ -36,12 +36,16 @@ class MixerBlock {
                      "MixerBlock(tokens {}, dim {}): input has shape {}, expected [B, {}, {}]", cfg_.tokens, cfg_.dim, x.shape(), cfg_.tokens, cfg_.dim);
     const TensorT& mixed = from_tokens.forward(token_mlp.forward(to_tokens.forward(token_norm.forward(x, c.token_norm), c.to_tokens), c.token_mlp),
                                                c.from_tokens);
+    ops::reset_if_changed(c.u, x.shape());  // a new batch size (a last, smaller batch) reallocates
+    ops::reset_if_changed(c.y, x.shape());
     ops::add(x, mixed, c.u);
     ops::add(c.u, channel_mlp.forward(channel_norm.forward(c.u, c.channel_norm), c.channel_mlp), c.y);
     return c.y;
   }
 
   const TensorT& backward(const TensorT& dy, Cache& c) {
+    ops::reset_if_changed(c.du, dy.shape());
+    ops::reset_if_changed(c.dx, dy.shape());
     ops::add(dy, channel_norm.backward(channel_mlp.backward(dy, c.channel_mlp), c.channel_norm), c.du);
     const TensorT& dmixed = token_norm.backward(
         to_tokens.backward(token_mlp.backward(from_tokens.backward(c.du, c.from_tokens), c.token_mlp), c.to_tokens), c.token_norm);

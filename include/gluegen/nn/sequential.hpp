@@ -70,10 +70,12 @@ class Residual {
   const TensorT& forward(const TensorT& x, Cache& c) {
     const TensorT& f = inner.forward(x, c.inner);
     GLUEGEN_CHECK_AS(ShapeError, f.shape() == x.shape(), "Residual: the inner layer maps {} to {}; a residual needs equal shapes", x.shape(), f.shape());
+    ops::reset_if_changed(c.y, x.shape());  // a new batch size reallocates
     ops::add(x, f, c.y);
     return c.y;
   }
   const TensorT& backward(const TensorT& dy, Cache& c) {
+    ops::reset_if_changed(c.dx, dy.shape());
     ops::add(dy, inner.backward(dy, c.inner), c.dx);
     return c.dx;
   }

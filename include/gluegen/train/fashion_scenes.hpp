@@ -103,6 +103,58 @@ struct Caption {
   return out;
 }
 
+/// Captions of the scenes in other languages, for GlueGen's multilingual experiment (a multilingual
+/// source encoder glued onto the English-conditioned decoder). The templates avoid grammatical
+/// agreement (the colour as a noun or after "colour"), so one word per class and colour is correct:
+/// "Turnschuh in Rot", "basket de couleur rouge", "zapatilla de color rojo", "红色的运动鞋".
+struct Language {
+  const char* tag;  ///< ISO 639-1
+  const char* name;
+  std::array<const char*, 2> templates;
+  std::array<const char*, kColours> colours;  ///< in colours() order
+  std::array<const char*, kClasses> objects;  ///< in Fashion-MNIST label order
+};
+
+inline const std::vector<Language>& languages() {
+  static const std::vector<Language> l{
+      {"de", "German", {"{o} in {c}", "Foto: {o} in {c}"}, {"Rot", "Orange", "Gelb", "Grün", "Blau", "Lila"},
+       {"T-Shirt", "Hose", "Pullover", "Kleid", "Mantel", "Sandale", "Hemd", "Turnschuh", "Handtasche", "Stiefelette"}},
+      {"fr", "French", {"{o} de couleur {c}", "photo : {o} de couleur {c}"}, {"rouge", "orange", "jaune", "vert", "bleu", "violet"},
+       {"t-shirt", "pantalon", "pull", "robe", "manteau", "sandale", "chemise", "basket", "sac à main", "bottine"}},
+      {"es", "Spanish", {"{o} de color {c}", "foto: {o} de color {c}"}, {"rojo", "naranja", "amarillo", "verde", "azul", "morado"},
+       {"camiseta", "pantalón", "jersey", "vestido", "abrigo", "sandalia", "camisa", "zapatilla", "bolso", "botín"}},
+      {"zh", "Chinese", {"{c}的{o}", "一张{c}{o}的照片"}, {"红色", "橙色", "黄色", "绿色", "蓝色", "紫色"},
+       {"T恤", "裤子", "毛衣", "连衣裙", "外套", "凉鞋", "衬衫", "运动鞋", "手提包", "短靴"}},
+      {"it", "Italian", {"{o} di colore {c}", "foto: {o} di colore {c}"}, {"rosso", "arancione", "giallo", "verde", "blu", "viola"},
+       {"maglietta", "pantaloni", "maglione", "vestito", "cappotto", "sandalo", "camicia", "scarpa da ginnastica", "borsa", "stivaletto"}},
+  };
+  return l;
+}
+
+/// The language with ISO tag `tag`; a ValueError listing the known tags otherwise.
+[[nodiscard]] inline const Language& language(const std::string& tag) {
+  std::string known = "en";
+  for (const auto& l : languages()) {
+    if (tag == l.tag) return l;
+    known += std::string(", ") + l.tag;
+  }
+  GLUEGEN_THROW(ValueError, "no fashion captions in language '{}' (known: {})", tag, known);
+}
+
+/// A caption in `tag`'s language: template `template_id` with that language's words ("en": the
+/// English templates with the first synonyms).
+[[nodiscard]] inline std::string caption_in(const std::string& tag, int template_id, int cls, int colour) {
+  if (tag == "en") return render_caption(template_id, colours()[static_cast<std::size_t>(colour)].synonyms[0], class_words()[static_cast<std::size_t>(cls)][0]);
+  const Language& l = language(tag);
+  std::string t = l.templates[static_cast<std::size_t>(template_id)];
+  const auto put = [&](const std::string& key, const std::string& value) {
+    for (std::size_t p; (p = t.find(key)) != std::string::npos;) t.replace(p, key.size(), value);
+  };
+  put("{c}", l.colours[static_cast<std::size_t>(colour)]);
+  put("{o}", l.objects[static_cast<std::size_t>(cls)]);
+  return t;
+}
+
 /// The Fashion-MNIST split in memory: images [n, 28, 28] bytes, labels [n].
 struct FashionMnist {
   std::vector<std::uint8_t> images, labels;
