@@ -291,35 +291,28 @@ struct ConditionArgs {
 /// encoder on the empty prompt (what caption dropout trained it on), whenever `encoder` is given, also
 /// in the glued pipeline; without it, the empty prompt goes through the glued path.
 inline std::pair<Tensor<float, Cpu>, Tensor<float, Cpu>> encode_condition(const ConditionArgs& a, std::vector<std::string> texts, index_t width) {
-  Tensor<float, Cpu> cond, uncond;
-  const auto split_last = [](const Tensor<float, Cpu>& all, Tensor<float, Cpu>& head, Tensor<float, Cpu>* last) {
-    const index_t n = last ? all.size(0) - 1 : all.size(0);
-    head = all.slice(0, n).contiguous();
-    if (last) *last = all.slice(n, n + 1).contiguous();
+  GLUEGEN_CHECK_AS(ValueError, a.glued() || !a.encoder.empty(), "give the decoder's text encoder (--encoder) or a source encoder and an aligner");
+  GLUEGEN_CHECK_AS(ValueError, !a.glued() || !a.source_encoder.empty(), "--aligner needs --source-encoder, the encoder it was trained on");
+  const auto own = [&](const std::vector<std::string>& t) {
+    return encoders::HfTextEncoder<float, Cpu>(a.encoder).encode(t, a.length).last_hidden_state.clone();
   };
-  if (!a.encoder.empty()) {
-    encoders::HfTextEncoder<float, Cpu> encoder(a.encoder);
-    if (!a.glued()) texts.emplace_back();
-    const auto all = encoder.encode(a.glued() ? std::vector<std::string>{""} : texts, a.length).last_hidden_state;
-    if (a.glued()) uncond = all.contiguous();
-    else split_last(all, cond, &uncond);
-  } else {
-    GLUEGEN_CHECK_AS(ValueError, a.glued(), "give the decoder's text encoder (--encoder) or a source encoder and an aligner");
-  }
+  // the empty prompt rides in the prompts' batch unless it comes from the decoder's own encoder beside the glue
+  const bool null_in_batch = !a.glued() || a.encoder.empty();
+  if (null_in_batch) texts.emplace_back();
+  Tensor<float, Cpu> all;
   if (a.glued()) {
-    GLUEGEN_CHECK_AS(ValueError, !a.source_encoder.empty(), "--aligner needs --source-encoder, the encoder it was trained on");
-    const bool own_null = uncond.defined();
-    if (!own_null) texts.emplace_back();
-    encoders::HfTextEncoder<float, Cpu> source(a.source_encoder);
-    const auto s = source.encode(texts, a.source_length);
-    const io::WeightReader in(a.aligner);
-    const Tensor<float, Cpu> all = aligners::visit_aligner_file<float, Cpu>(in, [&](auto& aligner) {
+    const auto s = encoders::HfTextEncoder<float, Cpu>(a.source_encoder).encode(texts, a.source_length);
+    all = aligners::visit_aligner_file<float, Cpu>(io::WeightReader(a.aligner), [&](auto& aligner) {
       aligner.set_training(false);
       typename std::remove_cvref_t<decltype(aligner)>::Cache cache;
       return aligner.align(s.last_hidden_state, s.mask, cache).clone();
     });
-    split_last(all, cond, own_null ? nullptr : &uncond);
+  } else {
+    all = own(texts);
   }
+  const index_t n = all.size(0) - (null_in_batch ? 1 : 0);
+  const Tensor<float, Cpu> cond = all.slice(0, n).contiguous();
+  const Tensor<float, Cpu> uncond = null_in_batch ? all.slice(n, n + 1).contiguous() : own({""});
   for (const auto* t : {&cond, &uncond})
     GLUEGEN_CHECK_AS(ValueError, t->rank() == 3 && t->size(2) == width, "the decoder attends to {}-wide features; {} gives {}", width,
                      a.glued() ? a.aligner : a.encoder, t->shape());
