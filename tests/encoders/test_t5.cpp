@@ -29,7 +29,7 @@ TEST(T5Encoder, TinyReluMatchesTransformers) { check_model("t5_relu_tiny"); }
 // Buckets of T5's default (32 buckets, max distance 128), hand-computed from the definition:
 // keys before the query use buckets 0..15, after it 16..31; exact for |k - q| < 8, then logarithmic.
 TEST(T5Encoder, RelativePositionBuckets) {
-  const T5Config c{.relative_attention_num_buckets = 32, .relative_attention_max_distance = 128};
+  const auto c = T5Config{.relative_attention_num_buckets = 32, .relative_attention_max_distance = 128}.buckets();
   EXPECT_EQ(c.bucket(5, 5), 0);
   EXPECT_EQ(c.bucket(5, 4), 1);
   EXPECT_EQ(c.bucket(4, 5), 17);

@@ -4,13 +4,12 @@
 // layers without biases:
 //   h = h + O(Attention(RMS(h); scores = Q K^T + position bias + padding mask, no 1/sqrt(d)))
 //   h = h + wo(act(wi RMS(h)))          relu, or gated: gelu_tanh(wi_0 x) * wi_1 x ("gated-gelu")
-// then final_layer_norm. The position bias is a learned scalar per head and relative-position
-// bucket (bidirectional: half the buckets per direction, exact below num_buckets/4, then
-// logarithmic up to max_distance), held by the first block and shared by all. Names are HF's
+// then final_layer_norm. The position bias (relative_position.hpp) is a learned scalar per head and
+// relative-position bucket, held by the first block and shared by all. Names are HF's
 // (shared.weight, encoder.block.0.layer.0.SelfAttention.q.weight, ...).
 #include <gluegen/encoders/bert.hpp>
+#include <gluegen/encoders/relative_position.hpp>
 
-#include <cmath>
 #include <limits>
 
 namespace gluegen::encoders {
@@ -42,19 +41,8 @@ struct T5Config {
     return c;
   }
 
-  /// The bucket of key position k relative to query position q (transformers' _relative_position_bucket,
-  /// bidirectional), with its float32 logarithm truncated as there.
-  [[nodiscard]] index_t bucket(index_t q, index_t k) const {
-    const index_t half = relative_attention_num_buckets / 2;
-    index_t relative = k - q, result = relative > 0 ? half : 0;
-    relative = std::abs(relative);
-    const index_t max_exact = half / 2;
-    if (relative < max_exact) return result + relative;
-    const float large = static_cast<float>(max_exact) +
-                        std::log(static_cast<float>(relative) / static_cast<float>(max_exact)) /
-                            std::log(static_cast<float>(relative_attention_max_distance) / static_cast<float>(max_exact)) *
-                            static_cast<float>(half - max_exact);
-    return result + std::min<index_t>(static_cast<index_t>(large), half - 1);
+  [[nodiscard]] RelativePositionBuckets buckets() const {
+    return {.num_buckets = relative_attention_num_buckets, .max_distance = relative_attention_max_distance};
   }
 };
 
@@ -139,16 +127,8 @@ class T5Encoder {
   EncoderOutput<T, P> forward(const Tensor<std::int32_t, Cpu>& input_ids, const Tensor<std::int32_t, Cpu>& attention_mask, Cache& c) {
     // T5's relative positions have no length limit.
     const auto t = check_tokens<T>("T5Encoder", input_ids, attention_mask, cfg_.vocab_size, std::numeric_limits<index_t>::max());
-    const index_t B = t.batch, L = t.length, H = cfg_.num_heads;
-    // The position bias [H, L, L]: the learned scalar of each (query, key) pair's bucket and head.
-    const auto table = relative_attention_bias.weight.value.to_vector();  // [buckets, H]
-    std::vector<T> bias(static_cast<std::size_t>(H * L * L));
-    for (index_t q = 0; q < L; ++q)
-      for (index_t k = 0; k < L; ++k) {
-        const index_t b = cfg_.bucket(q, k);
-        for (index_t h = 0; h < H; ++h) bias[static_cast<std::size_t>((h * L + q) * L + k)] = table[static_cast<std::size_t>(b * H + h)];
-      }
-    const TensorT position_bias = TensorT::from_host({H, L, L}, bias);
+    const index_t B = t.batch, L = t.length;
+    const TensorT position_bias = cfg_.buckets().bias(relative_attention_bias, L);  // [H, L, L], shared by all blocks
     EncoderOutput<T, P> out;
     out.mask = TensorT::from_host({B, L}, t.mask);
     c.blocks.resize(blocks.size());

