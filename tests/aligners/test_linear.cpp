@@ -1,7 +1,10 @@
 // aligners/linear.hpp: the ridge baseline recovers a known map, never increases its objective, equals
-// plain ridge regression when the token map is fixed, and round-trips through HDF5.
+// plain ridge regression when the token map is fixed, round-trips through HDF5, and its backward
+// (for fine-tuning a fitted map) matches finite differences.
 #include <gluegen/aligners/linear.hpp>
+#include <gluegen/aligners/model_files.hpp>
 
+#include "support/gradcheck.hpp"
 #include "support/reference.hpp"
 
 #include <Eigen/Dense>
@@ -59,20 +62,36 @@ TEST(LinearAligner, WithAFixedIdentityTokenMapItIsPlainRidgeRegression) {
   }
 }
 
+TEST(LinearAligner, GradientsMatchFiniteDifferences) {
+  LinearAligner<double, Cpu> aligner({.num_tok = 4, .num_tok_out = 3, .dim = 5, .dim_out = 2});
+  // Away from the identity-like start, so every entry of A, W and c matters.
+  aligner.token_map.value = ops::randn<double, Cpu>({3, 4}, 12);
+  aligner.channel_map.value = ops::randn<double, Cpu>({2, 5}, 13);
+  aligner.bias.value = ops::randn<double, Cpu>({2}, 14);
+  expect_layer_gradients(aligner, {3, 4, 5}, 15, "LinearAligner");
+}
+
 TEST(LinearAligner, SavesLoadsAndRejectsBadInput) {
   LinearAligner<float, Cpu> aligner({.num_tok = 8, .num_tok_out = 3, .dim = 6, .dim_out = 4});
   const Tf x = ops::randn<float, Cpu>({16, 8, 6}, 9), y = ops::randn<float, Cpu>({16, 3, 4}, 10);
   (void)aligner.fit(x, y, {.iterations = 3});
   const auto path = std::filesystem::temp_directory_path() / fmt::format("gluegen-linear-{}.h5", ::getpid());
   {
-    io::WeightWriter w(path, {.model_type = "linear_aligner"});
+    io::WeightWriter w(path, aligners::linear_aligner_meta({.num_tok = 8, .num_tok_out = 3, .dim = 6, .dim_out = 4}, {{"lambda", 1e-3}}));
     nn::save_parameters(aligner, w);
     w.commit();
   }
-  LinearAligner<float, Cpu> loaded({.num_tok = 8, .num_tok_out = 3, .dim = 6, .dim_out = 4});
-  nn::load_parameters(loaded, io::WeightReader(path));
+  const io::WeightReader file(path);
+  auto loaded = aligners::load_linear_aligner<float, Cpu>(file);
   LinearAligner<float, Cpu>::Cache c1, c2;
   EXPECT_EQ(loaded.forward(x, c1).to_vector(), aligner.forward(x, c2).to_vector());
+  // Whatever-aligner loading (eval, generate) takes it too, as a regression-only aligner.
+  const Tf mask = Tf::full({16, 8}, 1.0f);
+  const auto via_visit = aligners::visit_aligner_file<float, Cpu>(file, [&](auto& a) {
+    typename std::remove_reference_t<decltype(a)>::Cache c;
+    return a.align(x, mask, c).to_vector();
+  });
+  EXPECT_EQ(via_visit, aligner.forward(x, c2).to_vector());
   std::filesystem::remove(path);
   EXPECT_THROW((void)aligner.fit(x, ops::randn<float, Cpu>({16, 4, 4}, 11)), ShapeError);
   EXPECT_THROW((void)aligner.fit(x, Tf::full({16, 3, 4}, NAN)), ValueError);

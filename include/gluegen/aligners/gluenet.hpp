@@ -128,24 +128,27 @@ class GlueNet {
     const index_t tokens = source.size(0) * lt;
     GlueNetLosses l;
     const TensorT& aligned = encoder.forward(source, c.encoder);
-    const TensorT& reconstructed = decoder.forward(aligned, c.decoder);
     l.mse = cfg_.lambda_mse * losses::weighted_mse(aligned, target, weights, c.d_mse);
-    l.rec = cfg_.lambda_rec * losses::mse(reconstructed, source, c.d_rec);
-    c.real_labels.assign(static_cast<std::size_t>(tokens), 0);
-    c.fake_labels.assign(static_cast<std::size_t>(tokens), 1);
-    const TensorT& real_logp = discriminator.forward(target.contiguous().reshape({tokens, cfg_.dim_target}), c.real);
-    const double adv_real = losses::nll(real_logp, c.real_labels, c.d_real);
-    const TensorT& fake_logp = discriminator.forward(aligned.reshape({tokens, cfg_.dim_target}), c.fake);
-    l.adv = cfg_.lambda_adv * (adv_real + losses::nll(fake_logp, c.fake_labels, c.d_fake));
-
-    const T adv = static_cast<T>(cfg_.lambda_adv);
-    (void)discriminator.backward(ops::scale(c.d_real, adv), c.real);  // the real tokens need no input gradient
-    const TensorT& d_aligned_adv = discriminator.backward(ops::scale(c.d_fake, adv), c.fake);
-    ops::scale(c.d_rec, static_cast<T>(cfg_.lambda_rec), c.d_rec);
-    const TensorT& d_aligned_rec = decoder.backward(c.d_rec, c.decoder);
     ops::scale(c.d_mse, static_cast<T>(cfg_.lambda_mse), c.d_aligned);
-    ops::add(c.d_aligned, d_aligned_rec, c.d_aligned);
-    ops::add(c.d_aligned, d_aligned_adv.reshape(c.d_aligned.shape()), c.d_aligned);
+    // A term whose weight is 0 is skipped, not computed and multiplied by 0: L_mse alone then costs
+    // the encoder only (the decoder and the discriminator would double a step's time).
+    if (cfg_.lambda_rec != 0) {
+      const TensorT& reconstructed = decoder.forward(aligned, c.decoder);
+      l.rec = cfg_.lambda_rec * losses::mse(reconstructed, source, c.d_rec);
+      ops::scale(c.d_rec, static_cast<T>(cfg_.lambda_rec), c.d_rec);
+      ops::add(c.d_aligned, decoder.backward(c.d_rec, c.decoder), c.d_aligned);
+    }
+    if (cfg_.lambda_adv != 0) {
+      c.real_labels.assign(static_cast<std::size_t>(tokens), 0);
+      c.fake_labels.assign(static_cast<std::size_t>(tokens), 1);
+      const TensorT& real_logp = discriminator.forward(target.contiguous().reshape({tokens, cfg_.dim_target}), c.real);
+      const double adv_real = losses::nll(real_logp, c.real_labels, c.d_real);
+      const TensorT& fake_logp = discriminator.forward(aligned.reshape({tokens, cfg_.dim_target}), c.fake);
+      l.adv = cfg_.lambda_adv * (adv_real + losses::nll(fake_logp, c.fake_labels, c.d_fake));
+      const T adv = static_cast<T>(cfg_.lambda_adv);
+      (void)discriminator.backward(ops::scale(c.d_real, adv), c.real);  // the real tokens need no input gradient
+      ops::add(c.d_aligned, discriminator.backward(ops::scale(c.d_fake, adv), c.fake).reshape(c.d_aligned.shape()), c.d_aligned);
+    }
     (void)encoder.backward(c.d_aligned, c.encoder);
     return l;
   }

@@ -7,7 +7,8 @@
 // minimiser of  sum_n |f(X_n) - Y_n|^2 + lambda (|A|^2 + |W|^2)  in its factor, so the objective never
 // increases. With Ls == Lt and fit_token_map = false, A stays the identity and this is plain ridge
 // regression of target tokens on source tokens. Normal equations are accumulated in double over the
-// batch and solved with Eigen's LDLT.
+// batch and solved with Eigen's LDLT. backward() makes the fitted map a starting point for
+// gradient fine-tuning like any other aligner.
 #include <gluegen/nn/module.hpp>
 
 #include <Eigen/Dense>
@@ -35,7 +36,7 @@ class LinearAligner {
   using policy = P;
   using TensorT = Tensor<T, P>;
   struct Cache {
-    TensorT mixed, y;
+    TensorT x, mixed, y, d_mixed, d_token_map, d_token_map_sum, dx;
   };
 
   /// A starts as the identity when Ls == Lt and as linear interpolation between token positions
@@ -58,12 +59,34 @@ class LinearAligner {
   const TensorT& forward(const TensorT& x, Cache& c) {
     GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(1) == cfg_.num_tok && x.size(2) == cfg_.dim,
                      "LinearAligner: input has shape {}, expected [B, {}, {}]", x.shape(), cfg_.num_tok, cfg_.dim);
+    c.x = x;
     nn::reset_if_changed(c.mixed, Shape{x.size(0), cfg_.num_tok_out, cfg_.dim});
     nn::reset_if_changed(c.y, Shape{x.size(0), cfg_.num_tok_out, cfg_.dim_out});
     ops::matmul(token_map.value, x, c.mixed);                     // A X       [B, Lt, Ds]
     ops::matmul(c.mixed, channel_map.value, c.y, {.trans_b = true});  // A X W^T  [B, Lt, Dt]
     ops::add(c.y, bias.value, c.y);
     return c.y;
+  }
+
+  /// dy [B, Lt, Dt] -> dx [B, Ls, Ds]; adds dL/dA, dL/dW, dL/dc to the gradients.
+  const TensorT& backward(const TensorT& dy, Cache& c) {
+    GLUEGEN_CHECK_AS(ShapeError, dy.shape() == c.y.shape(), "LinearAligner backward: dy has shape {}, the output had {}", dy.shape(), c.y.shape());
+    const index_t b = dy.size(0), lt = cfg_.num_tok_out, ls = cfg_.num_tok;
+    const TensorT dy2d = dy.contiguous().reshape({-1, cfg_.dim_out});
+    if (bias.trainable) ops::sum_leading(dy2d, bias.grad_buffer(), true);
+    if (channel_map.trainable)  // dW = sum over rows of dy^T (A X)
+      ops::matmul(dy2d, c.mixed.reshape({-1, cfg_.dim}), channel_map.grad_buffer(), {.trans_a = true, .beta = 1.0});
+    nn::reset_if_changed(c.d_mixed, c.mixed.shape());
+    ops::matmul(dy, channel_map.value, c.d_mixed);  // d(A X) = dy W
+    if (token_map.trainable) {  // dA = sum_n d(A X)_n X_n^T
+      nn::reset_if_changed(c.d_token_map, Shape{b, lt, ls});
+      ops::matmul(c.d_mixed, c.x, c.d_token_map, {.trans_b = true});
+      ops::sum_leading(c.d_token_map.reshape({b, lt * ls}), c.d_token_map_sum, false);
+      ops::axpy(T(1), c.d_token_map_sum.reshape({lt, ls}), token_map.grad_buffer());
+    }
+    nn::reset_if_changed(c.dx, c.x.shape());
+    ops::matmul(token_map.value, c.d_mixed, c.dx, {.trans_a = true});  // dX = A^T d(A X)
+    return c.dx;
   }
 
   /// Fits A, W, c to source [N, Ls, Ds] -> target [N, Lt, Dt]. Returns the mean squared error after

@@ -10,9 +10,11 @@
 //   gluegen.attention_aligner {dim_source, dim, dim_target, num_queries, heads, depth, ff_mult}
 //   gluegen.timestep_connector {time_channel, time_embed_dim, width, layers, heads, num_latents, input_dim}
 //                        (ELLA's TSC; tools/convert_ella.py)
+//   gluegen.linear_aligner {num_tok, num_tok_out, dim, dim_out, [fit: how it was fitted]}
 #include <gluegen/aligners/aligner.hpp>
 #include <gluegen/aligners/attention.hpp>
 #include <gluegen/aligners/gluenet.hpp>
+#include <gluegen/aligners/linear.hpp>
 #include <gluegen/aligners/timestep_connector.hpp>
 #include <gluegen/aligners/translator.hpp>
 
@@ -24,6 +26,7 @@ inline constexpr const char* kTranslatorModelType = "gluegen.translator";
 inline constexpr const char* kGlueNetModelType = "gluegen.gluenet";
 inline constexpr const char* kAttentionAlignerModelType = "gluegen.attention_aligner";
 inline constexpr const char* kTimestepConnectorModelType = "gluegen.timestep_connector";
+inline constexpr const char* kLinearAlignerModelType = "gluegen.linear_aligner";
 
 namespace detail {
 /// Reads `key` of a model file's config, naming the file and key when it is missing or mistyped.
@@ -125,8 +128,25 @@ template <ComputeElement T = float, TensorPolicy P = Cpu>
   return model;
 }
 
+/// `fit` records how the map was fitted (ridge lambda, alternations, held-out split), so `gluegen
+/// eval --run` evaluates it on the same held-out examples.
+[[nodiscard]] inline io::ModelMeta linear_aligner_meta(const LinearAlignerConfig& c, const nlohmann::json& fit = nullptr) {
+  nlohmann::json j{{"num_tok", c.num_tok}, {"num_tok_out", c.num_tok_out}, {"dim", c.dim}, {"dim_out", c.dim_out}};
+  if (!fit.is_null()) j["fit"] = fit;
+  return {.model_type = kLinearAlignerModelType, .config = j};
+}
+
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+[[nodiscard]] LinearAligner<T, P> load_linear_aligner(const io::WeightReader& in) {
+  detail::expect_model_type(in, kLinearAlignerModelType);
+  LinearAligner<T, P> model({.num_tok = detail::config_value<index_t>(in, "num_tok"), .num_tok_out = detail::config_value<index_t>(in, "num_tok_out"),
+                             .dim = detail::config_value<index_t>(in, "dim"), .dim_out = detail::config_value<index_t>(in, "dim_out")});
+  nn::load_parameters(model, in);
+  return model;
+}
+
 /// Loads whichever aligner `in` holds (a GlueNet, a Translator with or without its LayerNorm tail, an
-/// attention aligner: what `gluegen train` writes or tools/convert_gluegen.py converts) and returns
+/// attention aligner, a linear (ridge) one: what `gluegen train` writes or tools/convert_gluegen.py converts) and returns
 /// f(aligner), the aligner as a TrainableAligner (regression-only ones wrapped in Supervised).
 template <ComputeElement T = float, TensorPolicy P = Cpu, typename F>
 decltype(auto) visit_aligner_file(const io::WeightReader& in, F&& f) {
@@ -143,8 +163,13 @@ decltype(auto) visit_aligner_file(const io::WeightReader& in, F&& f) {
     Supervised a(load_translator<T, P, false>(in));
     return f(a);
   }
+  if (type == kLinearAlignerModelType) {
+    Supervised a(load_linear_aligner<T, P>(in));
+    return f(a);
+  }
   GLUEGEN_CHECK_AS(ValueError, type == kAttentionAlignerModelType,
-                   "'{}' holds a '{}', not an aligner (gluegen.gluenet, gluegen.translator, gluegen.attention_aligner){}", in.path().string(), type,
+                   "'{}' holds a '{}', not an aligner (gluegen.gluenet, gluegen.translator, gluegen.attention_aligner, gluegen.linear_aligner){}",
+                   in.path().string(), type,
                    type == "gluegen.checkpoint" ? "; pass the run's aligner.h5" : "");
   Supervised a(load_attention_aligner<T, P>(in));
   return f(a);
