@@ -568,7 +568,7 @@ inline std::function<int()> add_default_model_commands(CLI::App& app) {
   ev_cmd->add_option("--decoder", ev->decoder, "decoder file")->required()->check(CLI::ExistingFile);
   ev_cmd->add_option("--scorer", ev->scorer, "scorer file (gluegen train-scorer)")->required()->check(CLI::ExistingFile);
   ev_cmd->add_option("--captions", ev->captions, "precomputed English caption features (gluegen fashion-captions)")->check(CLI::ExistingFile);
-  ev_cmd->add_option("--language", ev->language, "prompt language: en, de, fr, es, zh, it")->capture_default_str();
+  ev_cmd->add_option("--language", ev->language, "prompt language: en, de, fr, es, zh, it, or code-mixed A+B (A's words, B's colour: de+en)")->capture_default_str();
   conditioning(ev_cmd, ev->condition);
   ev_cmd->add_option("--fashion-dir", ev->fashion_dir, "Fashion-MNIST IDX files")->capture_default_str();
   ev_cmd->add_option("--per-prompt", ev->per_prompt, "images per class x colour prompt")->capture_default_str();

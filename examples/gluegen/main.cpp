@@ -2,7 +2,7 @@
 //   gluegen encode --corpus TSV --source-model DIR --target-model DIR --out DIR [options]
 //   gluegen train --shards DIR --run DIR [--aligner gluenet|attention|linear] [options]
 //   gluegen eval  --shards DIR (--run DIR | --aligner FILE [--all]) [--json F] [--markdown F]
-//   gluegen convert-weights --in FILE --out FILE [--dtype f16]
+//   gluegen convert-weights --in FILE --out FILE [--dtype f16] [--encoder-only]
 //   gluegen fashion-captions / train-decoder: the default target model (default_model_commands.hpp)
 // `encode` runs a source and a target text encoder (Hugging Face model folders) over a parallel
 // corpus into feature shards, resuming after the last complete shard. `train` trains an aligner on feature shards (source and target encoder features of a parallel
@@ -250,23 +250,38 @@ int eval_command(EvalArgs a) {
 
 struct ConvertArgs {
   std::string in, out, dtype = "f16";
+  bool encoder_only = false;
 };
 
 /// Rewrites a model file with its floating-point tensors stored as another dtype (f16 / bf16 halve a
-/// file; compute stays f32 on load), keeping model_type, config and the integer tensors.
+/// file; compute stays f32 on load), keeping model_type, config and the integer tensors. With
+/// encoder_only, a GlueNet keeps only what inference runs, its encoder f, as the Translator_noln it
+/// is (gluegen.translator): the reconstruction decoder and the discriminator only serve training.
 int convert_weights_command(const ConvertArgs& a) {
   const auto storage = dtype_from_name(a.dtype);
   GLUEGEN_CHECK_AS(ValueError, storage && *storage != DType::i32, "--dtype must be f32, f64, f16 or bf16, got '{}'", a.dtype);
   const io::WeightReader in(a.in);
-  io::WeightWriter out(a.out, in.meta());
+  io::ModelMeta meta = in.meta();
+  std::string keep;  // the prefix of the tensors kept, stripped from their names
+  if (a.encoder_only) {
+    GLUEGEN_CHECK_AS(ValueError, meta.model_type == aligners::kGlueNetModelType, "--encoder-only takes a GlueNet ({}), and '{}' holds a '{}'",
+                     aligners::kGlueNetModelType, a.in, meta.model_type);
+    const aligners::GlueNetConfig g = aligners::gluenet_config(in);
+    meta = aligners::translator_meta<false>(
+        {.num_tok = g.num_tok, .num_tok_out = g.target_tokens(), .dim = g.dim_source, .dim_out = g.dim_target, .mult = g.mult, .depth = g.depth});
+    keep = "encoder.";
+  }
+  io::WeightWriter out(a.out, meta);
   std::size_t n = 0;
   for (const auto& name : in.names()) {
-    if (in.info(name).dtype == DType::i32) out.write(name, in.read<std::int32_t>(name));
-    else out.write(name, in.read<float>(name), *storage);
+    if (!name.starts_with(keep)) continue;
+    const std::string to = name.substr(keep.size());
+    if (in.info(name).dtype == DType::i32) out.write(to, in.read<std::int32_t>(name));
+    else out.write(to, in.read<float>(name), *storage);
     ++n;
   }
   out.commit();
-  fmt::print("{} tensors of '{}' ({}) -> {} as {}: {:.1f} MB -> {:.1f} MB\n", n, a.in, in.meta().model_type, a.out, a.dtype,
+  fmt::print("{} tensors of '{}' ({}) -> {} ({}) as {}: {:.1f} MB -> {:.1f} MB\n", n, a.in, in.meta().model_type, a.out, meta.model_type, a.dtype,
              static_cast<double>(std::filesystem::file_size(a.in)) / 1e6, static_cast<double>(std::filesystem::file_size(a.out)) / 1e6);
   return 0;
 }
@@ -342,6 +357,7 @@ int main(int argc, char** argv) {
   convert_cmd->add_option("--in", cv.in, "model file (.h5)")->required()->check(CLI::ExistingFile);
   convert_cmd->add_option("--out", cv.out, "output file")->required();
   convert_cmd->add_option("--dtype", cv.dtype, "storage: f16, bf16, f32, f64")->capture_default_str();
+  convert_cmd->add_flag("--encoder-only", cv.encoder_only, "a GlueNet's encoder f alone (gluegen.translator), all that inference needs");
 
   const auto default_model_commands = gluegen::cli::add_default_model_commands(app);
 

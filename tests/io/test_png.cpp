@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 namespace gluegen {
@@ -51,6 +52,18 @@ TEST(Png, GridPlacesCellsAndDrawsCaptions) {
   EXPECT_EQ(dark2, 0);
   EXPECT_THROW((void)io::image_grid({red, grey}, {}), ShapeError);
   EXPECT_THROW((void)io::image_grid({red}, {"a", "b"}), ValueError);
+}
+
+// The segment font draws printable ASCII only: accents are dropped, other characters and invalid
+// UTF-8 become '?', and a caption in any script draws without reading outside the glyph table.
+TEST(Png, CaptionsInAnyScriptDrawAsAscii) {
+  EXPECT_EQ(io::drawable_text("a red sneaker"), "a red sneaker");
+  EXPECT_EQ(io::drawable_text("Grün, robe à pois, botín"), "Grun, robe a pois, botin");
+  EXPECT_EQ(io::drawable_text("红色的 bag"), "??? bag");
+  EXPECT_EQ(io::drawable_text("x\xff"), "??");
+  io::Image img(120, 12, 3);
+  EXPECT_EQ(io::draw_text(img, 0, 0, "绿色的手提包 Grün", {255, 255, 255}), 10);
+  EXPECT_TRUE(std::any_of(img.pixels.begin(), img.pixels.end(), [](std::uint8_t v) { return v == 255; }));
 }
 
 TEST(Png, RejectsMissingAndCorruptFiles) {

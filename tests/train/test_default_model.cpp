@@ -79,6 +79,12 @@ TEST(FashionScenes, MultilingualCaptionsCoverEveryCombinationOnce) {
         for (int col = 0; col < fm::kColours; ++col) distinct.insert(fm::caption_in(language.tag, t, cls, col));
       EXPECT_EQ(distinct.size(), static_cast<std::size_t>(fm::kClasses * fm::kColours)) << language.name << " template " << t;
     }
+  // code-mixed: A's template and object, B's colour
+  EXPECT_EQ(fm::caption_in("de+en", 0, 7, 0), "Turnschuh in red");
+  EXPECT_EQ(fm::caption_in("zh+en", 0, 8, 3), "green的手提包");
+  EXPECT_EQ(fm::caption_in("en+de", 0, 7, 0), "a Rot sneaker");
+  EXPECT_THROW((void)fm::caption_in("de+de", 0, 0, 0), ValueError);
+  EXPECT_THROW((void)fm::caption_in("de+xx", 0, 0, 0), ValueError);
   try {
     (void)fm::caption_in("xx", 0, 0, 0);
     FAIL() << "an unknown language tag was accepted";

@@ -4,6 +4,7 @@
 // image grids (stb_easy_font's segment font, so no font file is needed). Files are written atomically.
 #include <gluegen/core/error.hpp>
 #include <gluegen/tensor.hpp>
+#include <gluegen/text/unicode.hpp>
 
 #include <stb_easy_font.h>
 #include <stb_image.h>
@@ -94,13 +95,39 @@ inline void write_png(const std::filesystem::path& path, const Image& img) {
   return img;
 }
 
-/// Draws `text` with its top-left corner at (x, y) in `color`, `scale` pixels per font unit, wrapping
+/// What stb_easy_font can draw of UTF-8 `text`: its printable ASCII (32..126) only, and it indexes its
+/// glyph table with any other byte unchecked. Accented letters lose their accents ("Grün" -> "Grun",
+/// canonical decomposition without the combining marks); every other character, and invalid UTF-8,
+/// becomes '?'.
+[[nodiscard]] inline std::string drawable_text(std::string_view text) {
+  std::u32string points;
+  try {
+    points = text::decode_utf8(text);
+  } catch (const ValueError&) {
+    return std::string(text.size(), '?');
+  }
+  std::string out;
+  for (char32_t cp : points) {
+    std::u32string parts;
+    text::append_nfd(parts, cp);
+    bool drawn = false;
+    for (char32_t part : parts) {
+      if (part >= 32 && part <= 126) out.push_back(static_cast<char>(part)), drawn = true;
+      else if (text::category(part) != UTF8PROC_CATEGORY_MN) out.push_back('?'), drawn = true;
+    }
+    if (!drawn) out.push_back('?');
+  }
+  return out;
+}
+
+/// Draws `text` (UTF-8; see drawable_text) with its top-left corner at (x, y) in `color`, `scale` pixels per font unit, wrapping
 /// at `max_width` pixels on spaces and clipped to the box (max_width x max_height; 0 = unbounded).
 /// Returns the height used.
-inline index_t draw_text(Image& img, index_t x, index_t y, const std::string& text, std::array<std::uint8_t, 3> color, index_t scale = 1,
+inline index_t draw_text(Image& img, index_t x, index_t y, const std::string& text_utf8, std::array<std::uint8_t, 3> color, index_t scale = 1,
                          index_t max_width = 0, index_t max_height = 0) {
   std::vector<std::string> lines{""};
   const index_t char_w = 6 * scale;  // stb_easy_font advances about 6 units per character
+  const std::string text = drawable_text(text_utf8);
   for (std::size_t i = 0; i < text.size();) {
     const std::size_t end = std::min(text.find(' ', i), text.size());
     const std::string word = text.substr(i, end - i);
