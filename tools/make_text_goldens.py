@@ -54,6 +54,17 @@ Writes, to tests/data/text/ (see its README.md):
                             256 byte characters, the same + '</w>', the merges, <|startoftext|> 49406, <|endoftext|>
                             49407); add_special_tokens=True, no truncation / truncation to max_length=77; compared
                             with open_clip's Python SimpleTokenizer (ftfy) when open_clip_torch is installed (reported)
+  xlmr_fairseq_tiny.model   a SentencePiece model laid out as XLM-R's ORIGINAL fairseq-ordered sentencepiece.bpe.model
+                            (ids 0, 1, 2 = <unk>, <s>, </s>; no <pad> / <mask>), trained here on sentences.jsonl
+                            (XLMR_FAIRSEQ_TRAINER: unigram, 1500 pieces, character_coverage 0.9995, nmt_nfkc, no
+                            byte fallback, one thread, fixed seed), when the sentencepiece and protobuf packages are
+                            installed
+  xlmr_fairseq_tiny.jsonl   per line of sentences.jsonl: {"ids": [...], "ids_trunc128": [...]} from the slow,
+                            SentencePiece-based XLMRobertaTokenizer(vocab_file=...) of transformers 4 (fairseq ids:
+                            <s> 0, <pad> 1, </s> 2, <unk> 3 (also every piece not in the vocabulary, spm id 0), other
+                            spm id + 1, <mask> = pieces + 1; fairseq_slow_ids, identical to transformers 4.57.1's on
+                            every line), plus "ids_transformers5" where transformers 5's XLMRobertaTokenizer, converted
+                            from the same file, gives other ids
 
 Then it checks what it wrote: each converted file's attributes, config text, tokenizer assets and
 weights, and a forward pass of a model rebuilt from the converted file alone; padding invariance
@@ -66,6 +77,7 @@ CLIP names, float16) and on malformed folders (NaN, wrong shape, missing tensor,
     .venv-tools/bin/python tools/make_text_goldens.py --only clip   # clip_bpe.jsonl alone (no torch models)
     .venv-tools/bin/python tools/make_text_goldens.py --only mpnet  # mpnet_tiny.h5 / mpnet_tiny_io.h5 alone
                                                                     # (and convert_hf.py's MPNet checks)
+    .venv-tools/bin/python tools/make_text_goldens.py --only xlmr_fairseq  # xlmr_fairseq_tiny.model / .jsonl alone
 
 Deterministic: fixed seeds; reruns write identical files (same library versions and CPU).
 """
@@ -113,6 +125,10 @@ LENGTHS = (10, 7, 4)
 MAX_LEN = max(LENGTHS)
 TRUNC = 128
 CLIP_TRUNC = 77  # CLIP's context length
+# XLM-R's fairseq-layout SentencePiece model, trained on the corpus (xlmr_fairseq_tiny.model)
+XLMR_FAIRSEQ_TRAINER = dict(model_type="unigram", vocab_size=1500, character_coverage=0.9995,
+                            normalization_rule_name="nmt_nfkc", unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+                            byte_fallback=False, num_threads=1)
 CLIP_MERGES = 49152 - 256 - 2  # merges OpenAI's SimpleTokenizer keeps (lines 1 .. 48894 of the file)
 F32_TOL = 1e-5  # float32 transformers vs the float64 goldens, |a - b| / (1 + |b|)
 LETTERS = [chr(c) for c in range(ord("a"), ord("z") + 1)]
@@ -757,21 +773,131 @@ def clip_step(sentences: list[str], gz_path: str, out_dir: str) -> None:
         print(f"  clip_bpe.jsonl: skipped ({gz_path} not found)")
 
 
+def train_fairseq_spm(sentences: list[str]) -> bytes:
+    """A small SentencePiece model laid out as XLM-R's fairseq sentencepiece.bpe.model: a unigram LM (XLM-R's
+    file is one despite its name: transformers' XLMRobertaConverter builds a Unigram model from it), pieces
+    0, 1, 2 = <unk>, <s>, </s>, no <pad> and no <mask> in the file, nmt_nfkc normalisation (its precompiled
+    charsmap is most of the file), no byte fallback; trained on the non-blank corpus lines, one thread, fixed seed."""
+    import sentencepiece as spm
+
+    spm.set_random_generator_seed(seed_for("xlmr_fairseq_tiny"))
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter([s for s in sentences if s.strip()]), model_writer=buf,
+                                   minloglevel=2, **XLMR_FAIRSEQ_TRAINER)
+    return buf.getvalue()
+
+
+def fairseq_slow_ids(sp, text: str, max_length: int = 0) -> list[int]:
+    """The ids of transformers 4's slow, SentencePiece-based XLMRobertaTokenizer(vocab_file=sentencepiece.bpe.model)
+    (transformers 5 no longer has it; these equal transformers 4.57.1's on every corpus line): special-token text
+    (<s> <pad> </s> <unk> <mask>) split off first, <mask> taking the whitespace on its left (lstrip); each other part
+    is sp.encode(part, out_type=str), every piece -> fairseq_tokens_to_ids {<s>: 0, <pad>: 1, </s>: 2, <unk>: 3,
+    <mask>: len(sp) + 1} if listed there, else spm id + 1 (fairseq_offset), spm id 0 (<unk>: a piece not in the
+    vocabulary) -> 3; then <s> ... </s>, truncation keeping the first max_length - 2 pieces."""
+    specials = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": sp.get_piece_size() + 1}
+    parts, pos = [], 0
+    for k in range(len(text)):
+        if k < pos:
+            continue
+        hit = next((t for t in specials if text.startswith(t, k)), None)
+        if hit is not None:
+            parts += [text[pos:k], hit]
+            pos = k + len(hit)
+    parts.append(text[pos:])
+    for k in range(1, len(parts), 2):  # parts alternate: text, special, text, ...
+        if parts[k] == "<mask>":
+            parts[k - 1] = parts[k - 1].rstrip()
+    ids = []
+    for k, part in enumerate(parts):
+        if k % 2:
+            ids.append(specials[part])
+        elif part:
+            for piece in sp.encode(part, out_type=str):
+                j = sp.piece_to_id(piece)
+                ids.append(specials[piece] if piece in specials else j + 1 if j else 3)
+    if max_length:
+        ids = ids[:max_length - 2]
+    return [0] + ids + [2]
+
+
+def xlmr_fairseq_goldens(sentences: list[str], out_dir: str) -> list[str]:
+    """xlmr_fairseq_tiny.model (train_fairseq_spm) and, per corpus line, {"ids", "ids_trunc128"} from transformers 4's
+    slow XLMRobertaTokenizer (fairseq_slow_ids), plus "ids_transformers5" where transformers 5's XLMRobertaTokenizer
+    (Rust tokenizers, converted from the same file by XLMRobertaConverter: Precompiled normaliser, WhitespaceSplit,
+    Metaspace) gives other ids (no truncation)."""
+    import sentencepiece as spm
+
+    model = train_fairseq_spm(sentences)
+    sp = spm.SentencePieceProcessor(model_proto=model)
+    n = sp.get_piece_size()
+    assert n == XLMR_FAIRSEQ_TRAINER["vocab_size"]
+    assert [sp.id_to_piece(i) for i in range(3)] == ["<unk>", "<s>", "</s>"]
+    assert sp.is_unknown(0) and sp.is_control(1) and sp.is_control(2)
+    assert sp.piece_to_id("<pad>") == 0 and sp.piece_to_id("<mask>") == 0, "no <pad> / <mask> in a fairseq file"
+    T = transformers
+    with tempfile.TemporaryDirectory(prefix="gluegen_xlmr_fairseq_") as tmp:
+        with open(os.path.join(tmp, "sentencepiece.bpe.model"), "wb") as fh:
+            fh.write(model)
+        with quiet():
+            tok = T.XLMRobertaTokenizer.from_pretrained(tmp)  # transformers 5: converted from the .model alone
+    expected = ["<s>", "<pad>", "</s>", "<unk>"] + [sp.id_to_piece(i) for i in range(3, n)] + ["<mask>"]
+    assert tok.get_vocab() == {t: i for i, t in enumerate(expected)}, "transformers' fairseq remapping changed"
+    assert (tok.bos_token_id, tok.pad_token_id, tok.eos_token_id, tok.unk_token_id, tok.mask_token_id) == (0, 1, 2, 3, n + 1)
+    rows, report = [], []
+    with quiet():
+        for i, s in enumerate(sentences):
+            r = {"ids": fairseq_slow_ids(sp, s), f"ids_trunc{TRUNC}": fairseq_slow_ids(sp, s, TRUNC)}
+            new = tok(s, add_special_tokens=True, truncation=False)["input_ids"]
+            if new != r["ids"]:
+                r["ids_transformers5"] = new
+                a, b = tok.convert_ids_to_tokens(r["ids"]), tok.convert_ids_to_tokens(new)
+                k = next((j for j in range(min(len(a), len(b))) if a[j] != b[j]), min(len(a), len(b)))
+                report.append(f"line {i + 1} {json.dumps(s, ensure_ascii=False)[:40]}: from token {k}: "
+                              f"slow {a[k:k + 4]} vs transformers 5 {b[k:k + 4]}")
+            rows.append(r)
+    path = os.path.join(out_dir, "xlmr_fairseq_tiny.model")
+    tmp_path = f"{path}.tmp.{os.getpid()}"
+    with open(tmp_path, "wb") as fh:
+        fh.write(model)
+    os.replace(tmp_path, path)
+    write_jsonl(os.path.join(out_dir, "xlmr_fairseq_tiny.jsonl"), rows)
+    unk = sum(3 in r["ids"] for r in rows)
+    print(f"  xlmr_fairseq_tiny.model: {len(model):,} bytes, {n} pieces; xlmr_fairseq_tiny.jsonl: {len(rows)} lines, "
+          f"longest {max(len(r['ids']) for r in rows)} ids, {unk} with <unk> (3); transformers 5's "
+          f"XLMRobertaTokenizer differs on {len(report)} lines")
+    return report
+
+
+def xlmr_fairseq_step(sentences: list[str], out_dir: str) -> None:
+    try:
+        import sentencepiece  # noqa: F401
+        import google.protobuf  # noqa: F401  (transformers 5 reads the .model with it)
+    except ImportError:
+        print("  xlmr_fairseq_tiny.*: skipped (pip install sentencepiece protobuf)")
+        return
+    for line in xlmr_fairseq_goldens(sentences, out_dir):
+        print("    " + line)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out-dir", default=os.path.join(REPO, "tests", "data", "text"))
     ap.add_argument("--minilm-dir", default=MINILM_DIR, help="the real all-MiniLM-L6-v2 folder (vocab.txt, tokenizer.json)")
     ap.add_argument("--e5-dir", default=E5_DIR, help="a multilingual-e5-small folder with tokenizer.json (optional)")
     ap.add_argument("--clip-bpe", default=CLIP_BPE, help="open_clip_torch's bpe_simple_vocab_16e6.txt.gz (optional)")
-    ap.add_argument("--only", choices=["all", "clip", "mpnet"], default="all",
+    ap.add_argument("--only", choices=["all", "clip", "mpnet", "xlmr_fairseq"], default="all",
                     help="clip: write clip_bpe.jsonl only (from the sentences.jsonl already in --out-dir); "
-                         "mpnet: write mpnet_tiny.h5 / mpnet_tiny_io.h5 only")
+                         "mpnet: write mpnet_tiny.h5 / mpnet_tiny_io.h5 only; "
+                         "xlmr_fairseq: write xlmr_fairseq_tiny.model / xlmr_fairseq_tiny.jsonl only")
     args = ap.parse_args()
-    if args.only == "clip":
+    if args.only in ("clip", "xlmr_fairseq"):
         with open(os.path.join(args.out_dir, "sentences.jsonl"), encoding="utf-8") as fh:
             sentences = [json.loads(line) for line in fh]
         assert sentences == text_sentences.build(), "sentences.jsonl is out of date: run the whole script"
-        clip_step(sentences, args.clip_bpe, args.out_dir)
+        if args.only == "clip":
+            clip_step(sentences, args.clip_bpe, args.out_dir)
+        else:
+            xlmr_fairseq_step(sentences, args.out_dir)
         return
     torch.set_default_dtype(torch.float32)
     torch.use_deterministic_algorithms(True)
@@ -797,6 +923,7 @@ def main() -> None:
     else:
         print(f"  xlmr_e5.jsonl: skipped ({args.e5_dir}/tokenizer.json not found)")
     clip_step(sentences, args.clip_bpe, args.out_dir)
+    xlmr_fairseq_step(sentences, args.out_dir)
     total = sum(os.path.getsize(os.path.join(args.out_dir, f)) for f in os.listdir(args.out_dir))
     print(f"{args.out_dir}: {len(os.listdir(args.out_dir))} files, {total:,} bytes")
 

@@ -4,8 +4,12 @@
 // this class adds what Hugging Face puts around it: special-token text matched first, the
 // post-processor's template (<s> ... </s> for XLM-R, ... </s> for T5), truncation and padding.
 //
-// Two sources:
+// Three sources:
 //  - a SentencePiece .model file whose ids are the model's ids (T5's spiece.model);
+//  - XLM-R's original fairseq-ordered sentencepiece.bpe.model (xlm-roberta, multilingual-e5 repos),
+//    whose pieces are rewritten into the Hugging Face id order before libsentencepiece loads them:
+//    <s> <pad> </s> <unk>, then every other piece one place later than in the file (fairseq's
+//    offset), then <mask> (transformers' XLMRobertaTokenizer);
 //  - a Hugging Face Unigram tokenizer.json, for checkpoints that ship only that (multilingual-e5
 //    exports, XLM-R fast tokenizers). Its vocabulary, scores and Precompiled normaliser charsmap are
 //    written into the ModelProto libsentencepiece reads, in tokenizer.json's id order, so the ids ARE
@@ -67,6 +71,44 @@ struct ProtoWriter {
     out.append(raw, 4);
   }
 };
+
+/// The fields of one protocol-buffer message, in order: (field number, wire type, the raw bytes of a
+/// length-delimited value or the value of a varint / fixed32). Truncation is an IoError naming `what`.
+struct ProtoField {
+  int field = 0, wire = 0;
+  std::uint64_t number = 0;
+  std::string_view bytes;
+};
+inline std::vector<ProtoField> read_proto(std::string_view in, const std::string& what) {
+  std::vector<ProtoField> out;
+  std::size_t at = 0;
+  const auto varint = [&] {
+    std::uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      GLUEGEN_CHECK_AS(IoError, at < in.size() && shift < 64, "'{}' is not a valid protocol buffer (a varint runs past byte {})", what, at);
+      const auto byte = static_cast<unsigned char>(in[at++]);
+      v |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
+      if (byte < 0x80) return v;
+    }
+  };
+  while (at < in.size()) {
+    const std::uint64_t key = varint();
+    ProtoField f{.field = static_cast<int>(key >> 3), .wire = static_cast<int>(key & 7)};
+    const std::size_t start = at;
+    std::size_t size = 0;
+    if (f.wire == 0) f.number = varint();
+    else if (f.wire == 2) size = static_cast<std::size_t>(varint());
+    else if (f.wire == 5) size = 4;
+    else if (f.wire == 1) size = 8;
+    else GLUEGEN_THROW(IoError, "'{}' is not a valid protocol buffer (wire type {} at byte {})", what, f.wire, start);
+    GLUEGEN_CHECK_AS(IoError, size <= in.size() - at, "'{}' is truncated: field {} needs {} bytes at byte {}, {} remain", what, f.field, size, at,
+                     in.size() - at);
+    f.bytes = in.substr(at, size);
+    at += size;
+    out.push_back(f);
+  }
+  return out;
+}
 
 inline std::string base64_decode(std::string_view in, const std::string& what) {
   std::string out;
@@ -147,6 +189,13 @@ class SentencePieceTokenizer {
     return sp_->IdToPiece(id);
   }
   [[nodiscard]] std::int32_t pad_id() const noexcept { return pad_id_; }
+  /// XLM-R's fairseq-ordered sentencepiece.bpe.model (pieces <unk> <s> </s> ..., see the top of this
+  /// file), with XLM-R's template <s> ... </s>: ids equal transformers' XLMRobertaTokenizer's.
+  static SentencePieceTokenizer from_fairseq_model_file(const std::filesystem::path& path) {
+    return SentencePieceTokenizer(fairseq_to_hf_order(io::read_file_bytes(path, "SentencePiece model"), path.string()), SentencePieceOptions{},
+                                  path.string());
+  }
+
   [[nodiscard]] const SentencePieceOptions& options() const noexcept { return opt_; }
 
   /// The pieces' ids of `text`, special-token text kept whole. Invalid UTF-8 is a ValueError.
@@ -284,6 +333,52 @@ class SentencePieceTokenizer {
   }
 
  private:
+  /// The ModelProto of a fairseq-ordered model with its pieces in Hugging Face order: <s>, <pad>, </s>
+  /// (control), <unk> (unknown), the file's pieces from its fourth on, <mask> (user-defined, id = the
+  /// file's size + 1). The trainer spec's special ids are overridden (proto2: the last value of a field
+  /// wins); the self-test samples are dropped (they were made for the file's ids).
+  static std::string fairseq_to_hf_order(const std::string& model, const std::string& origin) {
+    enum : int { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4 };
+    std::vector<detail::ProtoField> pieces, rest;
+    for (const auto& f : detail::read_proto(model, origin)) (f.field == 1 && f.wire == 2 ? pieces : rest).push_back(f);
+    const auto piece_text = [&](const detail::ProtoField& f) {
+      for (const auto& sub : detail::read_proto(f.bytes, origin))
+        if (sub.field == 1 && sub.wire == 2) return std::string(sub.bytes);
+      return std::string();
+    };
+    GLUEGEN_CHECK_AS(ValueError, pieces.size() > 3 && piece_text(pieces[0]) == "<unk>" && piece_text(pieces[1]) == "<s>" && piece_text(pieces[2]) == "</s>",
+                     "'{}' is not fairseq-ordered (pieces 0, 1, 2 must be <unk>, <s>, </s>; found {} pieces{})", origin, pieces.size(),
+                     pieces.size() >= 3 ? fmt::format(": '{}', '{}', '{}'", piece_text(pieces[0]), piece_text(pieces[1]), piece_text(pieces[2])) : "");
+    detail::ProtoWriter proto;
+    const auto special = [&](const char* text, int kind) {
+      detail::ProtoWriter p;
+      p.bytes(1, text);
+      p.real(2, 0.0f);
+      p.integer(3, kind);
+      proto.bytes(1, p.out);
+    };
+    special("<s>", kControl);
+    special("<pad>", kControl);
+    special("</s>", kControl);
+    proto.bytes(1, pieces[0].bytes);  // <unk>, typed UNKNOWN in the file
+    for (std::size_t i = 3; i < pieces.size(); ++i) proto.bytes(1, pieces[i].bytes);
+    special("<mask>", kUserDefined);
+    for (const auto& f : rest) {
+      if (f.field == 4) continue;  // self_test_data
+      if (f.field == 2 && f.wire == 2) {  // trainer_spec: unk_id 3, bos_id 0, eos_id 2, pad_id 1
+        detail::ProtoWriter trainer;
+        trainer.out.assign(f.bytes);
+        for (const auto [field, id] : {std::pair{40, 3}, {41, 0}, {42, 2}, {43, 1}}) trainer.integer(field, id);
+        proto.bytes(2, trainer.out);
+      } else if (f.wire == 2) {
+        proto.bytes(f.field, f.bytes);
+      } else {
+        GLUEGEN_THROW(IoError, "'{}': unexpected top-level field {} (wire type {}) in a SentencePiece model", origin, f.field, f.wire);
+      }
+    }
+    return std::move(proto.out);
+  }
+
   /// Template, pad and special tokens of a tokenizer.json (post_processor TemplateProcessing or
   /// RobertaProcessing; pad "<pad>" when the vocabulary has it).
   static SentencePieceOptions hf_options(const nlohmann::json& j, const std::string& origin) {
