@@ -266,9 +266,7 @@ int convert_weights_command(const ConvertArgs& a) {
   if (a.encoder_only) {
     GLUEGEN_CHECK_AS(ValueError, meta.model_type == aligners::kGlueNetModelType, "--encoder-only takes a GlueNet ({}), and '{}' holds a '{}'",
                      aligners::kGlueNetModelType, a.in, meta.model_type);
-    const aligners::GlueNetConfig g = aligners::gluenet_config(in);
-    meta = aligners::translator_meta<false>(
-        {.num_tok = g.num_tok, .num_tok_out = g.target_tokens(), .dim = g.dim_source, .dim_out = g.dim_target, .mult = g.mult, .depth = g.depth});
+    meta = aligners::translator_meta<false>(aligners::gluenet_config(in).encoder_config());
     keep = "encoder.";
   }
   io::WeightWriter out(a.out, meta);

@@ -68,6 +68,10 @@ struct GlueNetConfig {
   /// positions, padding included); true: only real tokens (target_mask) count.
   bool mask_target_padding = false;
   [[nodiscard]] index_t target_tokens() const { return num_tok_target > 0 ? num_tok_target : num_tok; }
+  /// f: source tokens -> target space (Translator_noln); what inference keeps of a GlueNet.
+  [[nodiscard]] TranslatorConfig encoder_config() const {
+    return {.num_tok = num_tok, .num_tok_out = target_tokens(), .dim = dim_source, .dim_out = dim_target, .mult = mult, .depth = depth};
+  }
 };
 
 struct GlueNetLosses {
@@ -89,9 +93,7 @@ class GlueNet {
   };
 
   explicit GlueNet(const GlueNetConfig& cfg, std::uint64_t seed = 0)
-      : encoder({.num_tok = cfg.num_tok, .num_tok_out = cfg.target_tokens(), .dim = cfg.dim_source, .dim_out = cfg.dim_target, .mult = cfg.mult,
-                 .depth = cfg.depth},
-                seed),
+      : encoder(cfg.encoder_config(), seed),
         decoder({.num_tok = cfg.target_tokens(), .num_tok_out = cfg.num_tok, .dim = cfg.dim_target, .dim_out = cfg.dim_source, .mult = cfg.mult,
                  .depth = cfg.depth},
                 seed + 100),
