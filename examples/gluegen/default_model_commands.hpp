@@ -1,8 +1,9 @@
 #pragma once
 // The default target model's commands (issue 8): caption features with the real all-MiniLM-L6-v2,
 // the pixel-space decoder trained on Fashion-MNIST scenes, its scorer, generation and evaluation.
-//   gluegen fashion-captions --encoder DIR --out FILE [--length 16]
+//   gluegen fashion-captions --encoder DIR --out FILE [--length 16] [--languages en,de,...]
 //   gluegen train-decoder --captions FILE --run DIR [--steps N ...]   (resumes an existing run)
+//   gluegen train-lavi-bridge --decoder FILE --captions FILE --run DIR [--rank 8 ...]   (LaVi-Bridge: adapter + LoRA)
 //   gluegen train-scorer --out FILE [--epochs 3]
 //   gluegen generate --decoder FILE (--encoder DIR | --source-encoder DIR --aligner FILE) --prompt TEXT... --out PNG
 //   gluegen eval-images --decoder FILE --scorer FILE (--captions FILE | [--language xx] --encoder DIR |
@@ -10,6 +11,7 @@
 //   gluegen fashion-corpus --out TSV [--languages en,de,fr,es,zh]   (GlueGen's multilingual experiment)
 #include <gluegen/aligners/model_files.hpp>
 #include <gluegen/encoders/text_encoder.hpp>
+#include <gluegen/train/denoising_alignment.hpp>
 #include <gluegen/eval/fashion_classifier.hpp>
 #include <gluegen/eval/frechet.hpp>
 #include <gluegen/diffusion/sampling.hpp>
@@ -26,13 +28,14 @@ namespace gluegen::cli {
 
 struct CaptionArgs {
   std::string encoder, out;
+  std::vector<std::string> languages{"en"};
   index_t length = 16, batch = 64;
   bool quiet = false;
 };
 
 inline int fashion_captions_command(const CaptionArgs& a) {
   encoders::HfTextEncoder<float, Cpu> encoder(a.encoder);
-  const auto captions = train::fashion::all_captions();
+  const auto captions = train::fashion::all_captions(a.languages);
   const auto n = static_cast<index_t>(captions.size());
   Tensor<float, Cpu> features(Shape{n, a.length, encoder.width()});
   std::vector<std::string> texts;
@@ -53,7 +56,8 @@ inline int fashion_captions_command(const CaptionArgs& a) {
     colour.push_back(c.colour);
   }
   io::WeightWriter w(a.out, {.model_type = train::fashion::kCaptionsModelType,
-                             .config = {{"encoder", encoder.name()}, {"length", a.length}, {"width", encoder.width()}, {"captions", n}}});
+                             .config = {{"encoder", encoder.name()}, {"length", a.length}, {"width", encoder.width()}, {"captions", n},
+                                        {"languages", a.languages}}});
   w.write("features", features, DType::f16);
   w.write_strings("text", texts);
   w.write("class", Tensor<std::int32_t, Cpu>::from_host({n}, cls));
@@ -154,6 +158,48 @@ inline int train_decoder_command(const DecoderArgs& a) {
        .min_snr_gamma = a.min_snr_gamma, .log_every = a.log_every, .checkpoint_every = a.checkpoint_every, .seed = a.seed, .progress = !a.quiet});
   const double loss = trainer.run();
   std::printf("step %lld: loss %.5f; decoder (EMA weights) in %s\n", static_cast<long long>(trainer.step()), loss, trainer.model_path().c_str());
+  return 0;
+}
+
+struct LaviBridgeArgs {
+  std::string decoder;
+  DecoderArgs train = [] {  // a fresh adapter on a trained decoder: shorter, with a higher rate
+    DecoderArgs d;
+    d.steps = 1500;
+    d.warmup = 100;
+    d.lr = 1e-3;
+    return d;
+  }();
+  index_t rank = 8, int_dim = 0;  ///< int_dim 0: the source encoder's width
+};
+
+/// LaVi-Bridge on the default decoder (Zhao et al. 2024, sec. 3.2): a fresh adapter maps a source
+/// encoder's caption features into the frozen decoder's conditioning, and LoRA in the decoder's
+/// attention, GEGLU and ResNet layers adapts it, both trained on the decoder's own denoising loss.
+inline int train_lavi_bridge_command(const LaviBridgeArgs& a) {
+  const DecoderArgs& t = a.train;
+  auto captions = train::fashion::CaptionFeatures<float>::load(t.captions);
+  const index_t source_dim = captions.features.size(2);
+  train::fashion::SceneCaptionData<float> data(train::fashion::FashionMnist::load(t.fashion_dir, true), std::move(captions), t.dropout);
+  auto unet = diffusion::load_unet<float, Cpu>(io::WeightReader(a.decoder));
+  const index_t width = unet.config().cross_attention_dim;
+  train::LaviBridgeUNet<float, Cpu> model(aligners::LaviBridgeAdapter<float, Cpu>({.in_dim = source_dim, .int_dim = a.int_dim > 0 ? a.int_dim : source_dim,
+                                                                                    .out_dim = width}, t.seed),
+                                          std::move(unet), {.rank = a.rank, .alpha = static_cast<double>(a.rank), .seed = t.seed});
+  if (!t.quiet) {
+    const auto counts = nn::count_parameters(model);
+    std::fprintf(stderr, "LaVi-Bridge: adapter %lld -> %lld -> %lld, LoRA rank %lld in %lld decoder layers; %.3f M of %.2f M parameters train (%s)\n",
+                 static_cast<long long>(source_dim), static_cast<long long>(model.adapter.config().int_dim), static_cast<long long>(width),
+                 static_cast<long long>(a.rank), static_cast<long long>(model.lora_layers()), counts.trainable / 1e6, counts.total / 1e6,
+                 data.captions().encoder.c_str());
+  }
+  train::DecoderTrainer<float, Cpu, train::fashion::SceneCaptionData<float>, train::LaviBridgeUNet<float, Cpu>> trainer(
+      model, decoder_noise(t.prediction), data,
+      {.run_dir = t.run, .export_file = "aligner.h5", .progress_label = "train lavi-bridge", .steps = t.steps, .batch = t.batch, .lr = t.lr, .warmup = t.warmup, .grad_clip = t.clip,
+       .ema_decay = t.ema, .min_snr_gamma = t.min_snr_gamma, .log_every = t.log_every, .checkpoint_every = t.checkpoint_every, .seed = t.seed,
+       .progress = !t.quiet});
+  const double loss = trainer.run();
+  std::printf("step %lld: loss %.5f; adapter + LoRA (EMA weights) in %s\n", static_cast<long long>(trainer.step()), loss, trainer.model_path().c_str());
   return 0;
 }
 
@@ -319,6 +365,17 @@ inline std::pair<Tensor<float, Cpu>, Tensor<float, Cpu>> encode_condition(const 
   return {cond, uncond};
 }
 
+/// The decoder; with a LaVi-Bridge aligner file, with that file's LoRA injected (the adapter alone
+/// conditions the decoder it was trained with, LoRA included).
+inline diffusion::UNet2DCondition<float, Cpu> load_decoder(const std::string& decoder, const ConditionArgs& c) {
+  auto unet = diffusion::load_unet<float, Cpu>(io::WeightReader(decoder));
+  if (c.glued()) {
+    const io::WeightReader aligner(c.aligner);
+    if (aligner.meta().model_type == aligners::kLaviBridgeModelType) aligners::add_lavi_bridge_lora(aligner, unet);
+  }
+  return unet;
+}
+
 struct GenerateArgs {
   std::string decoder, out = "generated.png";
   ConditionArgs condition;
@@ -329,7 +386,7 @@ struct GenerateArgs {
 };
 
 inline int generate_command(const GenerateArgs& a) {
-  auto unet = diffusion::load_unet<float, Cpu>(io::WeightReader(a.decoder));
+  auto unet = load_decoder(a.decoder, a.condition);
   std::vector<std::string> texts;
   for (const auto& p : a.prompts)
     for (index_t k = 0; k < a.per_prompt; ++k) texts.push_back(p);
@@ -358,7 +415,7 @@ struct ComboScore {
 
 inline int eval_images_command(const EvalImagesArgs& a) {
   namespace fm = train::fashion;
-  auto unet = diffusion::load_unet<float, Cpu>(io::WeightReader(a.decoder));
+  auto unet = load_decoder(a.decoder, a.condition);
   auto scorer = load_scorer(a.scorer);
   const auto test = fm::FashionMnist::load(a.fashion_dir, false);
   // one prompt per class x colour: the first template with the first synonyms ("a red sneaker"), or
@@ -498,29 +555,44 @@ inline std::function<int()> add_default_model_commands(CLI::App& app) {
   cap_cmd->add_option("--encoder", cap->encoder, "text encoder: a Hugging Face model folder (all-MiniLM-L6-v2)")->required()->check(CLI::ExistingDirectory);
   cap_cmd->add_option("--out", cap->out, "caption features file (.h5)")->required();
   cap_cmd->add_option("--length", cap->length, "tokens per caption (padded / truncated)")->capture_default_str();
+  cap_cmd->add_option("--languages", cap->languages, "caption languages: en, de, fr, es, zh, it (en: every synonym; others: their templates)")
+      ->delimiter(',')->capture_default_str();
   cap_cmd->add_flag("--quiet", cap->quiet, "no progress line");
 
+  // the denoising-loss training options train-decoder and train-lavi-bridge share
+  const auto add_training_options = [](CLI::App* cmd, DecoderArgs& d) {
+    cmd->add_option("--captions", d.captions, "caption features (gluegen fashion-captions)")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--fashion-dir", d.fashion_dir, "Fashion-MNIST IDX files (Debian dataset-fashion-mnist)")->capture_default_str();
+    cmd->add_option("--prediction", d.prediction, "training target")->check(CLI::IsMember({"epsilon", "v"}))->capture_default_str();
+    cmd->add_option("--steps", d.steps, "total optimizer steps")->capture_default_str();
+    cmd->add_option("--batch", d.batch, "images per step")->capture_default_str();
+    cmd->add_option("--lr", d.lr, "AdamW learning rate")->capture_default_str();
+    cmd->add_option("--warmup", d.warmup, "linear warm-up steps")->capture_default_str();
+    cmd->add_option("--ema", d.ema, "EMA decay of the exported weights")->capture_default_str();
+    cmd->add_option("--caption-dropout", d.dropout, "fraction of empty captions (classifier-free guidance)")->capture_default_str();
+    cmd->add_option("--min-snr-gamma", d.min_snr_gamma, "Min-SNR-gamma loss weighting (0: uniform)")->capture_default_str();
+    cmd->add_option("--clip-grad", d.clip, "global gradient-norm clip (0: off)")->capture_default_str();
+    cmd->add_option("--log-every", d.log_every, "steps between metrics lines")->capture_default_str();
+    cmd->add_option("--checkpoint-every", d.checkpoint_every, "steps between checkpoints")->capture_default_str();
+    cmd->add_option("--seed", d.seed, "initialisation and data seed")->capture_default_str();
+    cmd->add_flag("--quiet", d.quiet, "no progress line");
+  };
   auto dec = std::make_shared<DecoderArgs>();
   auto* dec_cmd = app.add_subcommand("train-decoder", "train the default pixel-space decoder on Fashion-MNIST scenes (resumes a run directory)");
-  dec_cmd->add_option("--captions", dec->captions, "caption features (gluegen fashion-captions)")->required()->check(CLI::ExistingFile);
+  add_training_options(dec_cmd, *dec);
   dec_cmd->add_option("--run", dec->run, "run directory: checkpoint.h5, decoder.h5, metrics.jsonl")->required();
-  dec_cmd->add_option("--fashion-dir", dec->fashion_dir, "Fashion-MNIST IDX files (Debian dataset-fashion-mnist)")->capture_default_str();
   dec_cmd->add_option("--channels", dec->channels, "block_out_channels")->capture_default_str();
   dec_cmd->add_option("--heads", dec->heads, "attention heads per level")->capture_default_str();
   dec_cmd->add_option("--layers", dec->layers, "layers_per_block")->capture_default_str();
-  dec_cmd->add_option("--prediction", dec->prediction, "training target")->check(CLI::IsMember({"epsilon", "v"}))->capture_default_str();
-  dec_cmd->add_option("--steps", dec->steps, "total optimizer steps")->capture_default_str();
-  dec_cmd->add_option("--batch", dec->batch, "images per step")->capture_default_str();
-  dec_cmd->add_option("--lr", dec->lr, "AdamW learning rate")->capture_default_str();
-  dec_cmd->add_option("--warmup", dec->warmup, "linear warm-up steps")->capture_default_str();
-  dec_cmd->add_option("--ema", dec->ema, "EMA decay of the exported weights")->capture_default_str();
-  dec_cmd->add_option("--caption-dropout", dec->dropout, "fraction of empty captions (classifier-free guidance)")->capture_default_str();
-  dec_cmd->add_option("--min-snr-gamma", dec->min_snr_gamma, "Min-SNR-gamma loss weighting (0: uniform)")->capture_default_str();
-  dec_cmd->add_option("--clip-grad", dec->clip, "global gradient-norm clip (0: off)")->capture_default_str();
-  dec_cmd->add_option("--log-every", dec->log_every, "steps between metrics lines")->capture_default_str();
-  dec_cmd->add_option("--checkpoint-every", dec->checkpoint_every, "steps between checkpoints")->capture_default_str();
-  dec_cmd->add_option("--seed", dec->seed, "initialisation and data seed")->capture_default_str();
-  dec_cmd->add_flag("--quiet", dec->quiet, "no progress line");
+
+  auto lavi = std::make_shared<LaviBridgeArgs>();
+  auto* lavi_cmd = app.add_subcommand("train-lavi-bridge",
+                                      "LaVi-Bridge: train an adapter + LoRA gluing a source encoder's caption features onto a frozen decoder (resumes)");
+  lavi_cmd->add_option("--decoder", lavi->decoder, "the frozen decoder (UNet, gluegen HDF5)")->required()->check(CLI::ExistingFile);
+  add_training_options(lavi_cmd, lavi->train);
+  lavi_cmd->add_option("--run", lavi->train.run, "run directory: checkpoint.h5, aligner.h5 (adapter + LoRA), metrics.jsonl")->required();
+  lavi_cmd->add_option("--rank", lavi->rank, "LoRA rank (LaVi-Bridge: 32 for SD's UNet)")->capture_default_str();
+  lavi_cmd->add_option("--int-dim", lavi->int_dim, "the adapter's middle width (0: the source width)")->capture_default_str();
 
   auto sc = std::make_shared<ScorerArgs>();
   auto* sc_cmd = app.add_subcommand("train-scorer", "train the Fashion-MNIST classifier that scores generated images");
@@ -580,6 +652,7 @@ inline std::function<int()> add_default_model_commands(CLI::App& app) {
   return [=]() -> int {
     if (cap_cmd->parsed()) return fashion_captions_command(*cap);
     if (dec_cmd->parsed()) return train_decoder_command(*dec);
+    if (lavi_cmd->parsed()) return train_lavi_bridge_command(*lavi);
     if (sc_cmd->parsed()) return train_scorer_command(*sc);
     if (gen_cmd->parsed()) return generate_command(*gen);
     if (ev_cmd->parsed()) return eval_images_command(*ev);

@@ -110,6 +110,7 @@ struct TrainArgs {
   index_t depth = 5, mult = 2;
   double lambda_mse = 1e4, lambda_rec = 1e4, lambda_adv = 0.1, disc_mult = 0.25;
   bool mask_padding = false;
+  std::string adversarial = "joint";
   // attention aligner
   index_t width = 768, heads = 12, layers = 4, ff_mult = 4;
   // linear (ridge) baseline
@@ -199,7 +200,8 @@ int train_command(const TrainArgs& a) {
   if (a.aligner == "gluenet") {
     const aligners::GlueNetConfig cfg{.num_tok = s.source_len, .num_tok_target = s.target_len, .dim_source = s.source_dim, .dim_target = s.target_dim,
                                       .mult = a.mult, .depth = a.depth, .disc_mult = a.disc_mult, .lambda_mse = a.lambda_mse,
-                                      .lambda_rec = a.lambda_rec, .lambda_adv = a.lambda_adv, .mask_target_padding = a.mask_padding};
+                                      .lambda_rec = a.lambda_rec, .lambda_adv = a.lambda_adv, .mask_target_padding = a.mask_padding,
+                                      .alternating = a.adversarial == "alternating"};
     aligners::GlueNet<float, Cpu> model(cfg, a.init_seed);
     return train_with(model, aligners::gluenet_meta(cfg), data, a);
   }
@@ -315,6 +317,10 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--lambda-adv", t.lambda_adv, "weight of the adversarial loss (0: off)")->capture_default_str();
   train_cmd->add_option("--disc-mult", t.disc_mult, "discriminator hidden width / target width")->capture_default_str();
   train_cmd->add_flag("--mask-padding", t.mask_padding, "GlueNet: count only real target tokens in L_mse");
+  train_cmd->add_option("--adversarial", t.adversarial,
+                        "GlueNet: joint (GlueGen: one step through gradient reversal) or alternating (discriminator step, then aligner step)")
+      ->check(CLI::IsMember({"joint", "alternating"}))
+      ->capture_default_str();
   train_cmd->add_option("--width", t.width, "attention aligner width")->capture_default_str();
   train_cmd->add_option("--heads", t.heads, "attention aligner heads")->capture_default_str();
   train_cmd->add_option("--layers", t.layers, "attention aligner layers")->capture_default_str();

@@ -1,13 +1,20 @@
 // LaVi-Bridge's adapter + LoRA trained on the denoising loss through a frozen UNet: gradients of the
 // adapter and of the UNet's LoRA adapters against central finite differences of the loss itself
-// (double), names, and a few AdamW steps lowering the loss.
+// (double), names, and a few AdamW steps lowering the loss. LaVi-Bridge's released file layout
+// (tools/convert_lavi_bridge.py): T5 + LoRA -> adapter -> UNet + LoRA forward and backward against
+// PyTorch (tools/make_lavi_bridge_goldens.py). The LaVi-Bridge trainer's export read back.
 #include <gluegen/aligners/lavi_bridge.hpp>
+#include <gluegen/aligners/lavi_bridge_file.hpp>
 #include <gluegen/optim/optimizer.hpp>
 #include <gluegen/train/denoising_alignment.hpp>
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <random>
+
 #include "support/gradcheck.hpp"
+#include "support/reference.hpp"
 #include "support/tiny_unet.hpp"
 
 namespace gluegen {
@@ -29,7 +36,7 @@ TEST(LaviBridge, AdapterAndUNetLoraGradientsOfTheDenoisingLossMatchFiniteDiffere
   diffusion::UNet2DCondition<double, Cpu> unet(test::tiny_unet_config(), 4);
   std::uint64_t stream = 0;
   unet.visit_parameters([&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 41, 0.0, 0.3, stream++); }, "");
-  unet.add_lora({.rank = 2, .alpha = 2, .seed = 5});
+  const index_t adapted = unet.add_lora({.rank = 2, .alpha = 2, .seed = 5}, diffusion::UNetLoraTargets::lavi_bridge());
   unet.visit_parameters([&](const std::string& n, nn::Param<double, Cpu>& p) {
     if (n.find("lora_B") != std::string::npos) ops::fill_normal(p.value, 43, 0.0, 0.3, stream++);
   }, "");
@@ -67,7 +74,10 @@ TEST(LaviBridge, AdapterAndUNetLoraGradientsOfTheDenoisingLossMatchFiniteDiffere
     ++lora;
     EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, n, 4));
   }, "");
-  EXPECT_EQ(lora, 4 * 2 * 4 * 2);  // 4 transformer blocks (down 1, mid 1, up 2) x attn1/2 x q/k/v/out x A/B
+  // LaVi-Bridge's targets: 4 transformer blocks (down 1, mid 1, up 2) x (attn1/2 x q/k/v/out + GEGLU),
+  // plus every ResnetBlock2D's convolutions and time projection; A and B each.
+  EXPECT_GT(adapted, 4 * (2 * 4 + 1));
+  EXPECT_EQ(lora, 2 * adapted);
 }
 
 TEST(LaviBridge, AdamWStepsLowerTheDenoisingLoss) {
@@ -91,6 +101,113 @@ TEST(LaviBridge, AdamWStepsLowerTheDenoisingLoss) {
     opt_u.step();
   }
   EXPECT_LT(last, 0.99 * first);  // 1.371 -> 1.342: the conditioning path (adapter + LoRA) alone lowers the loss
+}
+
+TEST(LaviBridge, ConvertedReleaseLayoutMatchesPyTorch) {
+  const std::string dir = GLUEGEN_TEST_DATA_DIR;
+  const io::WeightReader file(dir + "/lavi_bridge_converted.h5"), io(dir + "/lavi_bridge_io.h5"), t5_file(dir + "/text/t5_tiny.h5");
+  auto unet = diffusion::load_unet<float, Cpu>(io::WeightReader(dir + "/diffusion/unet_sd1.h5"));
+  encoders::T5Encoder<float, Cpu> t5(encoders::T5Config::from_json(t5_file.meta().config));
+  encoders::load_t5_weights(t5, t5_file);
+  auto adapter = aligners::load_lavi_bridge_adapter<float, Cpu>(file);
+  const auto ids = io.read<std::int32_t>("input_ids");
+  const auto ones = Tensor<std::int32_t, Cpu>::full(ids.shape(), 1);  // LaVi-Bridge passes no attention mask
+  const Tensor<float, Cpu> sample = io.read<float>("sample");
+  const auto t = io.read<double>("timesteps").to_vector();
+  encoders::T5Encoder<float, Cpu>::Cache tc;
+  aligners::LaviBridgeAdapter<float, Cpu>::Cache ac;
+  diffusion::UNet2DCondition<float, Cpu>::Cache uc;
+  // f32 against PyTorch f32: forward within 1e-5, backward within 4e-5 (max |a - b| / (1 + |b|); the
+  // generator measured f32 against f64 at 1.7e-6 and 9.1e-6)
+  const auto expect_pipeline = [&](const std::string& suffix) {
+    const auto feats = t5.forward(ids, ones, tc).last_hidden_state;
+    EXPECT_TRUE(test::all_close(feats.to_vector(), io.read<float>("t5_features" + suffix).to_vector(), 1e-5));
+    const Tensor<float, Cpu> cond = adapter.forward(feats, ac).clone();
+    EXPECT_TRUE(test::all_close(cond.to_vector(), io.read<float>("cond" + suffix).to_vector(), 1e-5));
+    EXPECT_TRUE(test::all_close(unet.forward(sample, t, cond, uc).to_vector(), io.read<float>("eps" + suffix).to_vector(), 1e-5));
+  };
+  expect_pipeline("_base");  // without LoRA: the base models and the adapter
+  EXPECT_EQ(aligners::add_lavi_bridge_lora(file, t5), 8);     // 2 blocks x q, k, v, o
+  EXPECT_EQ(aligners::add_lavi_bridge_lora(file, unet), 160);  // 116 Linear + 44 Conv2d, LaVi-Bridge's walk
+  expect_pipeline("");
+  nn::zero_grad(adapter);
+  nn::zero_grad(unet);
+  unet.backward(io.read<float>("dy"), uc);
+  EXPECT_TRUE(test::all_close(uc.d_context.to_vector(), io.read<float>("d_cond").to_vector(), 4e-5));
+  adapter.backward(uc.d_context, ac);
+  adapter.visit_parameters([&](const std::string& name, nn::Param<float, Cpu>& p) {
+    EXPECT_TRUE(test::all_close(p.grad.to_vector(), io.read<float>("grads.adapter." + name).to_vector(), 4e-5)) << name;
+  }, "");
+  index_t checked = 0;
+  unet.visit_parameters([&](const std::string& name, nn::Param<float, Cpu>& p) {
+    if (!p.trainable) return;
+    EXPECT_TRUE(test::all_close(p.grad.to_vector(), io.read<float>("grads.unet." + name).to_vector(), 4e-5)) << name;
+    ++checked;
+  }, "");
+  EXPECT_EQ(checked, 2 * 160);
+}
+
+TEST(LaviBridge, ConvertedFileRefusesAnotherModel) {
+  const io::WeightReader file(std::string(GLUEGEN_TEST_DATA_DIR) + "/lavi_bridge_converted.h5");
+  diffusion::UNet2DCondition<float, Cpu> other(test::tiny_unet_config(), 1);
+  EXPECT_THROW(aligners::add_lavi_bridge_lora(file, other), ShapeError);  // its layer count differs
+  const io::WeightReader not_lavi(std::string(GLUEGEN_TEST_DATA_DIR) + "/diffusion/unet_sd1.h5");
+  EXPECT_THROW(((void)aligners::load_lavi_bridge_adapter<float, Cpu>(not_lavi)), IoError);
+  // as an aligner file, the adapter maps the text encoder's 32 channels to the UNet's 12
+  const auto x = ops::randn<float, Cpu>({1, 7, 32}, 1), mask = Tensor<float, Cpu>::full({1, 7}, 1.0f);
+  const auto shape = aligners::visit_aligner_file<float, Cpu>(file, [&](auto& a) {
+    typename std::remove_cvref_t<decltype(a)>::Cache c;
+    return a.align(x, mask, c).shape();
+  });
+  EXPECT_EQ(shape, (Shape{1, 7, 12}));
+}
+
+/// Synthetic scenes for the trainer: x0 [B, 2, 4, 4] and source features [B, 3, 5].
+struct SyntheticSourceData {
+  train::DecoderBatch<float, Cpu> batch(index_t n, std::mt19937_64& rng) {
+    const auto s = rng();
+    return {ops::randn<float, Cpu>({n, 2, 4, 4}, s), ops::randn<float, Cpu>({n, 3, 5}, s + 1)};
+  }
+  nlohmann::json describe() const { return {{"synthetic", true}}; }
+};
+
+TEST(LaviBridge, TrainerExportsAFileThatRebuildsTheTrainedPipeline) {
+  const auto run = std::filesystem::temp_directory_path() / "gluegen_lavi_trainer";
+  std::filesystem::remove_all(run);
+  const diffusion::UNet2DCondition<float, Cpu> base(test::tiny_unet_config(), 4);
+  train::LaviBridgeUNet<float, Cpu> model(aligners::LaviBridgeAdapter<float, Cpu>({.in_dim = 5, .int_dim = 4, .out_dim = 6, .mult = 2}, 3),
+                                          base, {.rank = 2, .alpha = 2});
+  SyntheticSourceData data;
+  diffusion::SchedulerConfig noise;
+  train::DecoderTrainer<float, Cpu, SyntheticSourceData, train::LaviBridgeUNet<float, Cpu>> trainer(
+      model, noise, data, {.run_dir = run, .export_file = "aligner.h5", .steps = 3, .batch = 2, .lr = 1e-2, .warmup = 1, .ema_decay = 0,
+                           .log_every = 1, .checkpoint_every = 100, .progress = false});
+  trainer.run();
+  // EMA decay 0: the export is the trained weights; a fresh copy of the base UNet with the file's LoRA
+  // and adapter gives the trained model's prediction
+  const io::WeightReader file(trainer.model_path());
+  auto adapter = aligners::load_lavi_bridge_adapter<float, Cpu>(file);
+  auto unet = diffusion::UNet2DCondition<float, Cpu>(test::tiny_unet_config(), 4);
+  EXPECT_EQ(aligners::add_lavi_bridge_lora(file, unet), model.lora_layers());
+  const auto x = ops::randn<float, Cpu>({2, 2, 4, 4}, 9), src = ops::randn<float, Cpu>({2, 3, 5}, 10);
+  const std::vector<double> t{500.0, 20.0};
+  train::LaviBridgeUNet<float, Cpu>::Cache mc;
+  aligners::LaviBridgeAdapter<float, Cpu>::Cache ac;
+  diffusion::UNet2DCondition<float, Cpu>::Cache uc;
+  const auto trained = model.forward(x, t, src, mc).to_vector();
+  EXPECT_TRUE(test::all_close(unet.forward(x, t, adapter.forward(src, ac), uc).to_vector(), trained, 2e-3));  // f16 storage
+  // the base UNet's weights stayed frozen; the LoRA moved
+  diffusion::UNet2DCondition<float, Cpu> plain(test::tiny_unet_config(), 4);
+  diffusion::UNet2DCondition<float, Cpu>::Cache pc;
+  aligners::LaviBridgeAdapter<float, Cpu>::Cache ac2;
+  EXPECT_FALSE(test::all_close(plain.forward(x, t, adapter.forward(src, ac2), pc).to_vector(), trained, 1e-4));
+  index_t lora_tensors = 0;
+  model.visit_parameters([&](const std::string& name, nn::Param<float, Cpu>& p) {
+    lora_tensors += name.find(".lora_") != std::string::npos;
+    EXPECT_EQ(p.trainable, name.starts_with("adapter.") || name.find(".lora_") != std::string::npos) << name;
+  }, "");
+  EXPECT_EQ(lora_tensors, 2 * model.lora_layers());
+  std::filesystem::remove_all(run);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "support/gradcheck.hpp"
 #include "support/reference.hpp"
 
@@ -94,44 +96,57 @@ TEST(UNet2DCondition, MissingWeightIsNamed) {
 }
 
 TEST(UNet2DCondition, LoraGradientsMatchFiniteDifferences) {
-  UNet2DCondition<double, Cpu> unet(tiny_config(false), 5);
-  std::uint64_t stream = 0;
-  unet.visit_parameters([&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 29, 0.0, 0.4, stream++); }, "");
-  Td x = ops::randn<double, Cpu>({2, 2, 4, 4}, 1), ctx = ops::randn<double, Cpu>({2, 3, 6}, 2);
-  const std::vector<double> t{999.0, 37.5};
-  UNet2DCondition<double, Cpu>::Cache plain;
-  const auto before = unet.forward(x, t, ctx, plain).to_vector();
-  const index_t adapted = unet.add_lora({.rank = 2, .alpha = 4, .seed = 7});
-  EXPECT_EQ(adapted, 5 * 2 * 4);  // 5 transformer blocks (down 1, mid 2, up 2) x attn1/attn2 x q/k/v/out
-  UNet2DCondition<double, Cpu>::Cache cache;
-  EXPECT_EQ(unet.forward(x, t, ctx, cache).to_vector(), before);  // B = 0: the adapted UNet starts as the base
-  const auto counts = nn::count_parameters(unet);
-  EXPECT_GT(counts.trainable, 0);
-  EXPECT_LT(counts.trainable, counts.total / 4);
-  unet.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) {
-    if (name.find("lora_") != std::string::npos) ops::fill_normal(p.value, 31, 0.0, 0.4, stream++);  // B != 0: dL/dA is not trivially 0
-    else EXPECT_FALSE(p.trainable) << name;
-  }, "");
-  const Td y = unet.forward(x, t, ctx, cache).clone();
-  const Td dy = ops::randn<double, Cpu>(y.shape(), 3);
-  nn::zero_grad(unet);
-  const Td dctx = (unet.backward(dy, cache), cache.d_context.clone());
-  const auto loss = [&] {
-    UNet2DCondition<double, Cpu>::Cache fresh;
-    return test::dot(unet.forward(x, t, ctx, fresh), dy);
-  };
-  EXPECT_TRUE(test::fd_matches(loss, ctx, dctx, "dL/dencoder_hidden_states"));
-  index_t checked = 0;
-  unet.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) {
-    if (!p.trainable) {
-      EXPECT_FALSE(p.has_grad()) << name;
-      return;
+  // diffusers' targets (attention projections), then LaVi-Bridge's (plus GEGLU and ResNet layers).
+  for (const auto targets : {diffusion::UNetLoraTargets{}, diffusion::UNetLoraTargets::lavi_bridge()}) {
+    SCOPED_TRACE(targets.resnets ? "LaVi-Bridge targets" : "attention targets");
+    UNet2DCondition<double, Cpu> unet(tiny_config(false), 5);
+    std::uint64_t stream = 0;
+    unet.visit_parameters([&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 29, 0.0, 0.4, stream++); }, "");
+    Td x = ops::randn<double, Cpu>({2, 2, 4, 4}, 1), ctx = ops::randn<double, Cpu>({2, 3, 6}, 2);
+    const std::vector<double> t{999.0, 37.5};
+    UNet2DCondition<double, Cpu>::Cache plain;
+    const auto before = unet.forward(x, t, ctx, plain).to_vector();
+    const index_t adapted = unet.add_lora({.rank = 2, .alpha = 4, .seed = 7}, targets);
+    // 5 transformer blocks (down 1, mid 2, up 2) x attn1/attn2 x q/k/v/out; LaVi-Bridge adds their 5
+    // GEGLUs and the 8 ResnetBlock2Ds' conv1, time_emb_proj, conv2, plus the conv_shortcut of the 5
+    // whose widths change (down 1: 4 -> 8; all 4 up-block resnets, whose inputs carry the skips).
+    EXPECT_EQ(adapted, targets.resnets ? 5 * (2 * 4 + 1) + 8 * 3 + 5 : 5 * 2 * 4);
+    std::set<std::string> names;
+    unet.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>&) { names.insert(name); }, "");
+    for (const char* n : {"mid_block.attentions.0.transformer_blocks.0.ff.net.0.proj.lora_A.weight", "down_blocks.0.resnets.0.conv1.lora_B.weight",
+                          "up_blocks.0.resnets.0.time_emb_proj.lora_A.weight", "up_blocks.0.resnets.0.conv_shortcut.lora_A.weight"}) {
+      EXPECT_EQ(names.contains(n), targets.resnets) << n;
     }
-    EXPECT_NE(name.find(".lora_"), std::string::npos) << name;
-    EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 6));
-    ++checked;
-  }, "");
-  EXPECT_EQ(checked, 2 * adapted);
+    UNet2DCondition<double, Cpu>::Cache cache;
+    EXPECT_EQ(unet.forward(x, t, ctx, cache).to_vector(), before);  // B = 0: the adapted UNet starts as the base
+    const auto counts = nn::count_parameters(unet);
+    EXPECT_GT(counts.trainable, 0);
+    EXPECT_LT(counts.trainable, counts.total / 2);
+    unet.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) {
+      if (name.find("lora_") != std::string::npos) ops::fill_normal(p.value, 31, 0.0, 0.4, stream++);  // B != 0: dL/dA is not trivially 0
+      else EXPECT_FALSE(p.trainable) << name;
+    }, "");
+    const Td y = unet.forward(x, t, ctx, cache).clone();
+    const Td dy = ops::randn<double, Cpu>(y.shape(), 3);
+    nn::zero_grad(unet);
+    const Td dctx = (unet.backward(dy, cache), cache.d_context.clone());
+    const auto loss = [&] {
+      UNet2DCondition<double, Cpu>::Cache fresh;
+      return test::dot(unet.forward(x, t, ctx, fresh), dy);
+    };
+    EXPECT_TRUE(test::fd_matches(loss, ctx, dctx, "dL/dencoder_hidden_states"));
+    index_t checked = 0;
+    unet.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) {
+      if (!p.trainable) {
+        EXPECT_FALSE(p.has_grad()) << name;
+        return;
+      }
+      EXPECT_NE(name.find(".lora_"), std::string::npos) << name;
+      EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 6));
+      ++checked;
+    }, "");
+    EXPECT_EQ(checked, 2 * adapted);
+  }
 }
 
 TEST(UNet2DCondition, NamesFollowDiffusers) {

@@ -79,6 +79,24 @@ TEST(Gradients, GegluAndLora) {
   randomize(lora, 12);  // B random (it starts at zero), so dL/dA is not trivially zero
   freeze(lora, "base_layer.");
   expect_layer_gradients(lora, {3, 7}, 51, "LoRA");
+  // LoRA inside GEGLU's proj (LaVi-Bridge adapts every GEGLU): B's row halves feed h and the gate.
+  Geglu<D, Cpu> adapted(6, 4, 13);
+  adapted.proj.add_lora({.rank = 3, .alpha = 6, .seed = 14});
+  randomize(adapted, 15);
+  expect_layer_gradients(adapted, {2, 3, 6}, 52, "GEGLU with LoRA");
+}
+
+TEST(Gradients, ConvolutionLora) {
+  struct Case {
+    index_t kernel, stride, padding;
+  };
+  for (const Case& k : {Case{3, 1, 1}, Case{3, 2, 1}, Case{1, 1, 0}}) {
+    Conv2d<D, Cpu> conv(3, 5, k.kernel, {.stride = k.stride, .padding = k.padding, .seed = 21});
+    conv.add_lora({.rank = 2, .alpha = 3, .seed = 22});
+    randomize(conv, 23);  // B random (it starts at zero)
+    EXPECT_FALSE(conv.weight.trainable);
+    expect_layer_gradients(conv, {2, 3, 6, 5}, 76, fmt::format("Conv2d k{} s{} with LoRA", k.kernel, k.stride));
+  }
 }
 
 /// Attention has extra inputs: check dx, dcontext, dbias and every projection against differences.
@@ -215,6 +233,7 @@ TEST(Naming, HuggingFaceAndTorchSequentialNames) {
 
 TEST(Lora, StartsAsTheBaseLayerAndMergesExactly) {
   Linear<float, Cpu> base(16, 12, {.seed = 1});
+  const auto w0 = base.weight.value.to_vector();
   Lora<float, Cpu> lora(base, {.rank = 4, .alpha = 8, .seed = 2});
   const auto x = ops::randn<float, Cpu>({5, 16}, 3);
   Lora<float, Cpu>::Cache c;
@@ -226,8 +245,39 @@ TEST(Lora, StartsAsTheBaseLayerAndMergesExactly) {
   EXPECT_TRUE(all_close(lora.forward(x, c).to_vector(), adapted.to_vector(), 1e-5));
   EXPECT_THROW(lora.backward(adapted, c), Error);
   lora.unmerge();
-  EXPECT_TRUE(all_close(lora.base_layer.weight.value.to_vector(), base.weight.value.to_vector(), 1e-6));
+  EXPECT_TRUE(all_close(lora.base_layer.weight.value.to_vector(), w0, 1e-6));
   EXPECT_THROW((Lora<float, Cpu>(Linear<float, Cpu>(4, 3), {.rank = 4})), ShapeError);
+}
+
+TEST(Lora, ConvolutionAndGegluAdaptersStartAtZeroAndMergeExactly) {
+  Conv2d<float, Cpu> conv(4, 6, 3, {.stride = 2, .padding = 1, .seed = 5});
+  const auto x = ops::randn<float, Cpu>({2, 4, 7, 6}, 7);
+  Conv2d<float, Cpu>::Cache c;
+  const auto w0 = conv.weight.value.to_vector(), y0 = conv.forward(x, c).to_vector();  // values, not views
+  conv.add_lora({.rank = 2, .alpha = 2, .seed = 6});
+  EXPECT_EQ(conv.forward(x, c).to_vector(), y0);  // B = 0 at start
+  EXPECT_EQ(conv.adapter->A.value.shape(), (Shape{2, 4, 3, 3}));
+  EXPECT_EQ(conv.adapter->B.value.shape(), (Shape{6, 2, 1, 1}));
+  ops::fill_normal(conv.adapter->B.value, 8);
+  const auto adapted = conv.forward(x, c).clone();
+  EXPECT_FALSE(all_close(adapted.to_vector(), y0, 1e-3));
+  conv.merge_lora();
+  EXPECT_TRUE(all_close(conv.forward(x, c).to_vector(), adapted.to_vector(), 1e-5));
+  EXPECT_THROW(conv.backward(adapted, c), Error);
+  conv.unmerge_lora();
+  EXPECT_TRUE(all_close(conv.weight.value.to_vector(), w0, 1e-6));
+  EXPECT_THROW(conv.add_lora({.rank = 2}), ValueError);
+  EXPECT_THROW((Conv2d<float, Cpu>(3, 8, 3).add_lora({.rank = 4})), ShapeError);
+
+  Geglu<float, Cpu> geglu(6, 5, 9);
+  geglu.proj.add_lora({.rank = 2, .alpha = 4, .seed = 10});
+  ops::fill_normal(geglu.proj.adapter->B.value, 11);
+  const auto h = ops::randn<float, Cpu>({3, 6}, 12);
+  Geglu<float, Cpu>::Cache gc;
+  const auto g_adapted = geglu.forward(h, gc).clone();
+  geglu.proj.merge_lora();
+  EXPECT_TRUE(all_close(geglu.forward(h, gc).to_vector(), g_adapted.to_vector(), 1e-5));
+  EXPECT_THROW(geglu.backward(g_adapted, gc), Error);
 }
 
 TEST(Errors, BadInputsNameTheModuleAndShapes) {

@@ -9,6 +9,11 @@
 // with GlueGen's weights 1e4, 1e4, 0.1 by default. One optimizer updates all three networks: the
 // discriminator learns to tell real target tokens from aligned ones, and through the reversed
 // gradient the encoder learns to make them indistinguishable.
+// With `alternating`, the adversarial game is played as a GAN's alternating updates instead
+// (Goodfellow et al. 2014, Alg. 1, with the non-saturating generator loss of sec. 3): a discriminator
+// step on NLL(D(T), real) + NLL(D(f(S)), aligned) with f(S) held fixed (discriminator_step), then
+// an aligner step on lambda_mse L_mse + lambda_rec L_rec + lambda_adv NLL(D(f(S)), real), the
+// discriminator frozen and no gradient reversal; the trainer gives each phase its own optimizer.
 #include <gluegen/aligners/aligner.hpp>
 #include <gluegen/aligners/translator.hpp>
 #include <gluegen/losses/adversarial.hpp>
@@ -67,6 +72,9 @@ struct GlueNetConfig {
   /// false: every target token weighs 1 in L_mse, as GlueGen (the UNet attends to all 77 CLIP
   /// positions, padding included); true: only real tokens (target_mask) count.
   bool mask_target_padding = false;
+  /// false: GlueGen's joint step through gradient reversal; true: alternating discriminator and
+  /// aligner steps (see the top of this file).
+  bool alternating = false;
   [[nodiscard]] index_t target_tokens() const { return num_tok_target > 0 ? num_tok_target : num_tok; }
   /// f: source tokens -> target space (Translator_noln); what inference keeps of a GlueNet.
   [[nodiscard]] TranslatorConfig encoder_config() const {
@@ -90,7 +98,10 @@ class GlueNet {
     typename Discriminator<T, P>::Cache real, fake;
     TensorT d_mse, d_rec, d_real, d_fake, d_aligned, ones;
     std::vector<int> real_labels, fake_labels;
+    TensorT aligned_fixed;  // the discriminator step's f(S), held fixed
   };
+  /// The parameters of the alternating mode's discriminator phase.
+  static constexpr const char* kDiscriminatorPrefix = "discriminator.";
 
   explicit GlueNet(const GlueNetConfig& cfg, std::uint64_t seed = 0)
       : encoder(cfg.encoder_config(), seed),
@@ -140,7 +151,16 @@ class GlueNet {
       ops::scale(c.d_rec, static_cast<T>(cfg_.lambda_rec), c.d_rec);
       ops::add(c.d_aligned, decoder.backward(c.d_rec, c.decoder), c.d_aligned);
     }
-    if (cfg_.lambda_adv != 0) {
+    if (cfg_.lambda_adv != 0 && cfg_.alternating) {
+      // the generator's non-saturating loss: aligned tokens labelled real, through the frozen discriminator
+      c.real_labels.assign(static_cast<std::size_t>(tokens), 0);
+      const TensorT& logp = discriminator.net.forward(aligned.reshape({tokens, cfg_.dim_target}), c.fake.net);
+      l.adv = cfg_.lambda_adv * losses::nll(logp, c.real_labels, c.d_fake);
+      nn::freeze(discriminator);
+      ops::add(c.d_aligned, discriminator.net.backward(ops::scale(c.d_fake, static_cast<T>(cfg_.lambda_adv)), c.fake.net).reshape(c.d_aligned.shape()),
+               c.d_aligned);
+      nn::set_trainable(discriminator, true);
+    } else if (cfg_.lambda_adv != 0) {
       c.real_labels.assign(static_cast<std::size_t>(tokens), 0);
       c.fake_labels.assign(static_cast<std::size_t>(tokens), 1);
       const TensorT& real_logp = discriminator.forward(target.contiguous().reshape({tokens, cfg_.dim_target}), c.real);
@@ -154,6 +174,25 @@ class GlueNet {
     (void)encoder.backward(c.d_aligned, c.encoder);
     return l;
   }
+
+  /// The alternating mode's discriminator phase: accumulates the discriminator's gradient of
+  /// lambda_adv (NLL(D(T), real) + NLL(D(f(S)), aligned)), f(S) held fixed (no gradient reaches f).
+  /// Returns the loss as the term "disc".
+  LossTerms discriminator_step(const TensorT& source, const TensorT& target, Cache& c) {
+    GLUEGEN_CHECK_AS(ValueError, cfg_.alternating && cfg_.lambda_adv != 0, "GlueNet::discriminator_step: needs alternating = true and lambda_adv != 0");
+    const index_t tokens = target.size(0) * target.size(1);
+    c.aligned_fixed = encoder.forward(source, c.encoder).clone();
+    c.real_labels.assign(static_cast<std::size_t>(tokens), 0);
+    c.fake_labels.assign(static_cast<std::size_t>(tokens), 1);
+    const T adv = static_cast<T>(cfg_.lambda_adv);
+    double loss = losses::nll(discriminator.net.forward(target.contiguous().reshape({tokens, cfg_.dim_target}), c.real.net), c.real_labels, c.d_real);
+    (void)discriminator.net.backward(ops::scale(c.d_real, adv), c.real.net);
+    loss += losses::nll(discriminator.net.forward(c.aligned_fixed.reshape({tokens, cfg_.dim_target}), c.fake.net), c.fake_labels, c.d_fake);
+    (void)discriminator.net.backward(ops::scale(c.d_fake, adv), c.fake.net);
+    return {{{"disc", cfg_.lambda_adv * loss}}};
+  }
+  /// Whether training alternates discriminator and aligner steps (the trainer asks).
+  [[nodiscard]] bool alternating() const noexcept { return cfg_.alternating && cfg_.lambda_adv != 0; }
 
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {

@@ -6,14 +6,17 @@
 // parameter names our modules already use.
 //   gluegen.translator  {num_tok, num_tok_out, dim, dim_out, mult, depth, layer_norm}
 //   gluegen.gluenet     {num_tok, [num_tok_target], dim_source, dim_target, mult, depth, disc_mult, eta,
-//                        lambda_mse, lambda_rec, lambda_adv}; tensors under encoder., decoder., discriminator.
+//                        lambda_mse, lambda_rec, lambda_adv, [alternating]}; tensors under encoder., decoder., discriminator.
 //   gluegen.attention_aligner {dim_source, dim, dim_target, num_queries, heads, depth, ff_mult}
 //   gluegen.timestep_connector {time_channel, time_embed_dim, width, layers, heads, num_latents, input_dim}
 //                        (ELLA's TSC; tools/convert_ella.py)
 //   gluegen.linear_aligner {num_tok, num_tok_out, dim, dim_out, [fit: how it was fitted]}
+//   gluegen.lavi_bridge  {adapter: {in_dim, int_dim, out_dim, mult}, rank, scale, ...}; tensors under
+//                        adapter. (here) and the decoder's LoRA under unet. (aligners/lavi_bridge_file.hpp)
 #include <gluegen/aligners/aligner.hpp>
 #include <gluegen/aligners/attention.hpp>
 #include <gluegen/aligners/gluenet.hpp>
+#include <gluegen/aligners/lavi_bridge.hpp>
 #include <gluegen/aligners/linear.hpp>
 #include <gluegen/aligners/timestep_connector.hpp>
 #include <gluegen/aligners/translator.hpp>
@@ -27,6 +30,7 @@ inline constexpr const char* kGlueNetModelType = "gluegen.gluenet";
 inline constexpr const char* kAttentionAlignerModelType = "gluegen.attention_aligner";
 inline constexpr const char* kTimestepConnectorModelType = "gluegen.timestep_connector";
 inline constexpr const char* kLinearAlignerModelType = "gluegen.linear_aligner";
+inline constexpr const char* kLaviBridgeModelType = "gluegen.lavi_bridge";
 
 namespace detail {
 /// Reads `key` of a model file's config, naming the file and key when it is missing or mistyped.
@@ -55,6 +59,7 @@ template <bool TailLayerNorm>
                    {"depth", c.depth},         {"disc_mult", c.disc_mult},   {"eta", c.eta},               {"lambda_mse", c.lambda_mse},
                    {"lambda_rec", c.lambda_rec}, {"lambda_adv", c.lambda_adv}};
   if (c.num_tok_target > 0 && c.num_tok_target != c.num_tok) j["num_tok_target"] = c.num_tok_target;
+  if (c.alternating) j["alternating"] = true;  // absent: GlueGen's joint step (files from before the option)
   return {.model_type = kGlueNetModelType, .config = j};
 }
 
@@ -88,6 +93,7 @@ template <ComputeElement T = float, TensorPolicy P = Cpu, bool TailLayerNorm = f
                   .eta = detail::config_value<double>(in, "eta"), .lambda_mse = detail::config_value<double>(in, "lambda_mse"),
                   .lambda_rec = detail::config_value<double>(in, "lambda_rec"), .lambda_adv = detail::config_value<double>(in, "lambda_adv")};
   if (in.meta().config.contains("num_tok_target")) c.num_tok_target = detail::config_value<index_t>(in, "num_tok_target");
+  if (in.meta().config.contains("alternating")) c.alternating = detail::config_value<bool>(in, "alternating");
   return c;
 }
 
@@ -145,9 +151,28 @@ template <ComputeElement T = float, TensorPolicy P = Cpu>
   return model;
 }
 
+/// The adapter of a gluegen.lavi_bridge file (LaVi-Bridge's TextAdapter). Its UNet LoRA goes into the
+/// decoder with add_lavi_bridge_lora (aligners/lavi_bridge_file.hpp).
+template <ComputeElement T = float, TensorPolicy P = Cpu>
+[[nodiscard]] LaviBridgeAdapter<T, P> load_lavi_bridge_adapter(const io::WeightReader& in) {
+  detail::expect_model_type(in, kLaviBridgeModelType);
+  const auto j = detail::config_value<nlohmann::json>(in, "adapter");
+  LaviBridgeConfig cfg;
+  try {
+    cfg = {.in_dim = j.at("in_dim").get<index_t>(), .int_dim = j.at("int_dim").get<index_t>(), .out_dim = j.at("out_dim").get<index_t>(),
+           .mult = j.at("mult").get<index_t>()};
+  } catch (const nlohmann::json::exception& e) {
+    GLUEGEN_THROW(IoError, "the config of '{}' has no valid adapter sizes: {}", in.path().string(), e.what());
+  }
+  LaviBridgeAdapter<T, P> adapter(cfg);
+  nn::load_parameters(adapter, in, "adapter.");
+  return adapter;
+}
+
 /// Loads whichever aligner `in` holds (a GlueNet, a Translator with or without its LayerNorm tail, an
-/// attention aligner, a linear (ridge) one: what `gluegen train` writes or tools/convert_gluegen.py converts) and returns
-/// f(aligner), the aligner as a TrainableAligner (regression-only ones wrapped in Supervised).
+/// attention aligner, a linear (ridge) one: what `gluegen train` writes or tools/convert_gluegen.py converts; a LaVi-Bridge
+/// adapter, whose decoder LoRA the caller adds with add_lavi_bridge_lora) and returns f(aligner), the aligner as a
+/// TrainableAligner (regression-only ones wrapped in Supervised).
 template <ComputeElement T = float, TensorPolicy P = Cpu, typename F>
 decltype(auto) visit_aligner_file(const io::WeightReader& in, F&& f) {
   const std::string& type = in.meta().model_type;
@@ -167,8 +192,13 @@ decltype(auto) visit_aligner_file(const io::WeightReader& in, F&& f) {
     Supervised a(load_linear_aligner<T, P>(in));
     return f(a);
   }
+  if (type == kLaviBridgeModelType) {
+    Supervised a(load_lavi_bridge_adapter<T, P>(in));
+    return f(a);
+  }
   GLUEGEN_CHECK_AS(ValueError, type == kAttentionAlignerModelType,
-                   "'{}' holds a '{}', not an aligner (gluegen.gluenet, gluegen.translator, gluegen.attention_aligner, gluegen.linear_aligner){}",
+                   "'{}' holds a '{}', not an aligner (gluegen.gluenet, gluegen.translator, gluegen.attention_aligner, gluegen.linear_aligner, "
+                   "gluegen.lavi_bridge){}",
                    in.path().string(), type,
                    type == "gluegen.checkpoint" ? "; pass the run's aligner.h5" : "");
   Supervised a(load_attention_aligner<T, P>(in));

@@ -16,6 +16,16 @@
 
 namespace gluegen::diffusion {
 
+/// The layers UNet2DCondition::add_lora adapts.
+struct UNetLoraTargets {
+  bool attention = true;      ///< to_q, to_k, to_v, to_out.0 of every attn1 and attn2
+  bool feed_forward = false;  ///< ff.net.0.proj, the GEGLU projection of every transformer block
+  bool resnets = false;       ///< conv1, time_emb_proj, conv2 and conv_shortcut of every ResnetBlock2D
+  /// LaVi-Bridge's (Zhao et al. 2024, sec. 3.2; its LoRA walk targets the Attention, GEGLU and
+  /// ResnetBlock2D modules and adapts every Linear and Conv2d inside them).
+  static constexpr UNetLoraTargets lavi_bridge() { return {.attention = true, .feed_forward = true, .resnets = true}; }
+};
+
 template <ComputeElement T = float, TensorPolicy P = Cpu>
 class UNet2DCondition {
  public:
@@ -74,25 +84,38 @@ class UNet2DCondition {
 
   [[nodiscard]] const UNet2DConditionConfig& config() const noexcept { return cfg_; }
 
-  /// Freezes the UNet and injects trainable LoRA adapters into every attention projection (to_q,
-  /// to_k, to_v, to_out.0 of attn1 and attn2: diffusers' LoRA targets, and LaVi-Bridge's inside the
-  /// UNet). Adapter names: <projection>.lora_A.weight / lora_B.weight. Returns the adapted layers.
-  index_t add_lora(const nn::LoraOptions& opt) {
+  /// Freezes the UNet and injects trainable LoRA adapters into the layers `targets` names; the
+  /// default is every attention projection (to_q, to_k, to_v, to_out.0 of attn1 and attn2: diffusers'
+  /// LoRA targets), UNetLoraTargets::lavi_bridge() adds the GEGLU and ResNet layers as LaVi-Bridge.
+  /// A rank above a layer's min(in, out) is lowered to it. Adapter names: <layer>.lora_A.weight /
+  /// lora_B.weight. Returns the number of adapted layers.
+  index_t add_lora(const nn::LoraOptions& opt, UNetLoraTargets targets = {}) {
     nn::freeze(*this);
     index_t n = 0;
-    const auto adapt = [&](auto& transformers) {
-      for (auto& t : transformers)
-        for (auto& block : t.transformer_blocks)
-          for (auto* attn : {&block.attn1, &block.attn2})
-            for (auto* proj : {&attn->q_proj, &attn->k_proj, &attn->v_proj, &attn->out_proj}) {
-              proj->add_lora({.rank = std::min({opt.rank, proj->in_features(), proj->out_features()}), .alpha = opt.alpha,
-                              .seed = opt.seed + static_cast<std::uint64_t>(n)});
-              ++n;
-            }
+    const auto adapt = [&](auto& layer, index_t in, index_t out) {
+      layer.add_lora({.rank = std::min({opt.rank, in, out}), .alpha = opt.alpha, .seed = opt.seed + static_cast<std::uint64_t>(n++)});
     };
-    for (auto& b : down_blocks) adapt(b.attentions);
-    if (mid_block) adapt(mid_block->attentions);
-    for (auto& b : up_blocks) adapt(b.attentions);
+    const auto adapt_linear = [&](nn::Linear<T, P>& l) { adapt(l, l.in_features(), l.out_features()); };
+    const auto adapt_conv = [&](nn::Conv2d<T, P>& c) { adapt(c, c.in_channels(), c.out_channels()); };
+    const auto adapt_blocks = [&](auto& block) {
+      if (targets.resnets)
+        for (auto& r : block.resnets) {
+          adapt_conv(r.conv1);
+          if (r.time_emb_proj) adapt_linear(*r.time_emb_proj);
+          adapt_conv(r.conv2);
+          if (r.conv_shortcut) adapt_conv(*r.conv_shortcut);
+        }
+      for (auto& t : block.attentions)
+        for (auto& b : t.transformer_blocks) {
+          if (targets.attention)
+            for (auto* attn : {&b.attn1, &b.attn2})
+              for (auto* proj : {&attn->q_proj, &attn->k_proj, &attn->v_proj, &attn->out_proj}) adapt_linear(*proj);
+          if (targets.feed_forward) adapt_linear(b.ff_in.proj);
+        }
+    };
+    for (auto& b : down_blocks) adapt_blocks(b);
+    if (mid_block) adapt_blocks(*mid_block);
+    for (auto& b : up_blocks) adapt_blocks(b);
     return n;
   }
 

@@ -124,6 +124,18 @@ class T5Encoder {
 
   [[nodiscard]] const T5Config& config() const noexcept { return cfg_; }
 
+  /// Freezes the encoder and injects LoRA into every self-attention's q, k, v and o (LaVi-Bridge
+  /// adapts the language model's T5Attention layers; names <layer>.lora_A.weight / lora_B.weight).
+  /// Returns the number of adapted layers.
+  index_t add_lora(const nn::LoraOptions& opt) {
+    nn::freeze(*this);
+    index_t n = 0;
+    for (auto& b : blocks)
+      for (auto* proj : {&b.attention.q_proj, &b.attention.k_proj, &b.attention.v_proj, &b.attention.out_proj})
+        proj->add_lora({.rank = opt.rank, .alpha = opt.alpha, .seed = opt.seed + static_cast<std::uint64_t>(n++)});
+    return n;
+  }
+
   EncoderOutput<T, P> forward(const Tensor<std::int32_t, Cpu>& input_ids, const Tensor<std::int32_t, Cpu>& attention_mask, Cache& c) {
     // T5's relative positions have no length limit.
     const auto t = check_tokens<T>("T5Encoder", input_ids, attention_mask, cfg_.vocab_size, std::numeric_limits<index_t>::max());

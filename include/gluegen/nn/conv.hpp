@@ -2,9 +2,14 @@
 // Conv2d as im2col + one batched GEMM (Chellapilla et al. 2006): y[b] = W [O, C*k*k] cols[b] + bias,
 // weight [O, C, k, k] as torch.nn.Conv2d / diffusers. Backward: dW += dy[b] cols[b]^T, and
 // dx = col2im(W^T dy). A 1x1 stride-1 unpadded convolution skips im2col: its columns are x itself.
-#include <gluegen/nn/module.hpp>
+// Optionally with a LoRA adapter (Hu et al. 2021, eq. 3, on the conv's [O, C*k*k] matrix) as
+// LaVi-Bridge and PEFT inject it into convolutions: lora_A a conv of the layer's own kernel, stride and
+// padding to r channels, lora_B a 1x1 conv back to O, y += (alpha / r) B (A * x); it shares the
+// layer's im2col columns, so it costs two small GEMMs.
+#include <gluegen/nn/lora_adapter.hpp>
 
 #include <cmath>
+#include <optional>
 
 namespace gluegen::nn {
 
@@ -27,7 +32,9 @@ class Conv2d {
   struct Cache {
     ConvGeometry g;
     TensorT cols, y, dcols, dx, bias_rows;
+    TensorT low, d_low;  // the adapter's [B, r, Ho*Wo] activations
   };
+  using Adapter = LoraAdapter<T, P>;
 
   /// Initialised as torch.nn.Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in * k * k.
   Conv2d(index_t in_channels, index_t out_channels, index_t kernel, Conv2dOptions opt = {})
@@ -56,6 +63,10 @@ class Conv2d {
     TensorT y3 = c.y.defined() ? c.y.reshape({g.batch, out_, g.col_cols()}) : TensorT{};
     ops::matmul(weight.value.reshape({out_, g.col_rows()}), c.cols, y3);
     if (opt_.bias) ops::add(y3, bias.value.reshape({out_, 1}), y3);
+    if (adapter && !adapter->merged) {
+      ops::matmul(adapter->A.value.reshape({rank(), g.col_rows()}), c.cols, c.low);
+      ops::matmul(adapter->B.value.reshape({out_, rank()}), c.low, y3, {.alpha = static_cast<double>(adapter->scaling), .beta = 1.0});
+    }
     c.y = y3.reshape({g.batch, out_, g.out_h, g.out_w});
     return c.y;
   }
@@ -74,6 +85,21 @@ class Conv2d {
       ops::sum_leading(c.bias_rows.reshape({g.batch, out_}), bias.grad_buffer(), true);
     }
     ops::matmul(w2d, dy3, c.dcols, {.trans_a = true});  // [B, C*k*k, Ho*Wo]
+    if (adapter) {
+      GLUEGEN_CHECK(!adapter->merged, "Conv2d({} -> {}, k{}) backward: the LoRA adapter is merged into the weight; unmerge() before training", in_, out_, kernel_);
+      const double s = static_cast<double>(adapter->scaling);
+      const TensorT a2d = adapter->A.value.reshape({rank(), g.col_rows()}), b2d = adapter->B.value.reshape({out_, rank()});
+      ops::matmul(b2d, dy3, c.d_low, {.trans_a = true, .alpha = s});  // d(low) = s B^T dy
+      if (adapter->B.trainable) {
+        TensorT db = adapter->B.grad_buffer().reshape({out_, rank()});
+        for (index_t b = 0; b < g.batch; ++b) ops::matmul(dy3.select(b), c.low.select(b), db, {.trans_b = true, .alpha = s, .beta = 1.0});
+      }
+      if (adapter->A.trainable) {
+        TensorT da = adapter->A.grad_buffer().reshape({rank(), g.col_rows()});
+        for (index_t b = 0; b < g.batch; ++b) ops::matmul(c.d_low.select(b), c.cols.select(b), da, {.trans_b = true, .beta = 1.0});
+      }
+      ops::matmul(a2d, c.d_low, c.dcols, {.trans_a = true, .beta = 1.0});
+    }
     if (pointwise()) c.dx = c.dcols.reshape({g.batch, in_, g.height, g.width});
     else ops::col2im(c.dcols, g, c.dx);
     return c.dx;
@@ -83,11 +109,39 @@ class Conv2d {
   void visit_parameters(F&& f, const std::string& prefix) {
     f(prefix + "weight", weight);
     if (opt_.bias) f(prefix + "bias", bias);
+    if (adapter) adapter->visit(f, prefix);
   }
 
+  [[nodiscard]] index_t in_channels() const noexcept { return in_; }
+  [[nodiscard]] index_t out_channels() const noexcept { return out_; }
+  [[nodiscard]] index_t kernel_size() const noexcept { return kernel_; }
+
+  /// Injects a LoRA adapter: lora_A [r, C, k, k] (initialised as the conv itself), lora_B
+  /// [O, r, 1, 1] = 0, so the output is unchanged; freezes the weight and bias.
+  void add_lora(const LoraOptions& opt) {
+    GLUEGEN_CHECK_AS(ValueError, !adapter, "Conv2d({} -> {}, k{}): already has a LoRA adapter", in_, out_, kernel_);
+    GLUEGEN_CHECK_AS(ShapeError, opt.rank >= 1 && opt.rank <= std::min(in_, out_),
+                     "LoRA: rank {} must be in [1, min(in, out)] = [1, {}] for Conv2d({} -> {}, k{})", opt.rank, std::min(in_, out_), in_, out_, kernel_);
+    adapter = Adapter::make(opt, Shape{opt.rank, in_, kernel_, kernel_}, Shape{out_, opt.rank, 1, 1}, in_ * kernel_ * kernel_);
+    freeze_base(weight, bias);
+  }
+  /// weight += scaling B A as [O, C*k*k] (exact: B is 1x1, so A then B is one conv); unmerge() takes it out.
+  void merge_lora() { fold_lora(1.0); }
+  void unmerge_lora() { fold_lora(-1.0); }
+
   Param<T, P> weight, bias;
+  std::optional<Adapter> adapter;
 
  private:
+  [[nodiscard]] index_t rank() const { return adapter->A.value.size(0); }
+  void fold_lora(double sign) {
+    GLUEGEN_CHECK(adapter && adapter->merged == (sign < 0), "Conv2d::{}_lora: no {} adapter", sign > 0 ? "merge" : "unmerge",
+                  sign > 0 ? "unmerged" : "merged");
+    TensorT w2d = weight.value.reshape({out_, in_ * kernel_ * kernel_});
+    ops::matmul(adapter->B.value.reshape({out_, rank()}), adapter->A.value.reshape({rank(), in_ * kernel_ * kernel_}), w2d,
+                {.alpha = sign * static_cast<double>(adapter->scaling), .beta = 1.0});
+    adapter->merged = sign > 0;
+  }
   [[nodiscard]] bool pointwise() const noexcept { return kernel_ == 1 && opt_.stride == 1 && opt_.padding == 0 && opt_.pad_end == 0; }
   [[nodiscard]] ConvGeometry geometry(const Shape& x) const {
     ConvGeometry g{.batch = x[0], .channels = in_, .height = x[2], .width = x[3], .kernel_h = kernel_, .kernel_w = kernel_,

@@ -4,18 +4,12 @@
 //   y = x W^T + b + (alpha / r) (x A^T) B^T,   A [r, in], B [out, r], B = 0 at the start,
 // W and b frozen, adapter parameters named lora_A.weight / lora_B.weight next to the layer's own
 // (the keys diffusers / PEFT LoRA files use), so base checkpoints still load unchanged.
-#include <gluegen/nn/module.hpp>
+#include <gluegen/nn/lora_adapter.hpp>
 
 #include <cmath>
 #include <optional>
 
 namespace gluegen::nn {
-
-struct LoraOptions {
-  index_t rank = 32;  ///< LaVi-Bridge's default
-  double alpha = 32;
-  std::uint64_t seed = 0;
-};
 
 struct LinearOptions {
   bool bias = true;
@@ -35,12 +29,7 @@ class Linear {
     TensorT low, d_low;  // the adapter's [rows, r] activations
   };
 
-  /// The low-rank adapter's parameters and scale alpha / r.
-  struct Adapter {
-    Param<T, P> A, B;
-    T scaling;
-    bool merged = false;
-  };
+  using Adapter = LoraAdapter<T, P>;
 
   /// Initialised as torch.nn.Linear: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
   Linear(index_t in_features, index_t out_features, LinearOptions opt = {})
@@ -110,9 +99,7 @@ class Linear {
   }
   template <typename F>
   void visit_adapter(F&& f, const std::string& prefix) {
-    if (!adapter) return;
-    f(prefix + "lora_A.weight", adapter->A);
-    f(prefix + "lora_B.weight", adapter->B);
+    if (adapter) adapter->visit(f, prefix);
   }
 
   /// Injects a LoRA adapter (A: torch.nn.Linear's initialisation, B = 0, so the layer's output is
@@ -121,13 +108,8 @@ class Linear {
     GLUEGEN_CHECK_AS(ValueError, !adapter, "Linear({} -> {}): already has a LoRA adapter", in_, out_);
     GLUEGEN_CHECK_AS(ShapeError, opt.rank >= 1 && opt.rank <= std::min(in_, out_), "LoRA: rank {} must be in [1, min(in, out)] = [1, {}] for Linear({} -> {})",
                      opt.rank, std::min(in_, out_), in_, out_);
-    Adapter a{Param<T, P>(Shape{opt.rank, in_}), Param<T, P>(Shape{out_, opt.rank}), T(opt.alpha / static_cast<double>(opt.rank))};
-    const T bound = T(1) / std::sqrt(T(in_));
-    ops::fill_uniform(a.A.value, opt.seed, -bound, bound, 1);
-    adapter = std::move(a);
-    weight.trainable = bias.trainable = false;
-    weight.drop_grad();
-    bias.drop_grad();
+    adapter = Adapter::make(opt, Shape{opt.rank, in_}, Shape{out_, opt.rank}, in_);
+    freeze_base(weight, bias);
   }
   /// weight += scaling B A (inference: one GEMM per call instead of three); unmerge() takes it out.
   void merge_lora() {

@@ -7,18 +7,23 @@
 #include <gluegen/nn/module.hpp>
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace gluegen::optim {
 
+/// Chooses parameters by name for an optimizer (empty: all trainable ones), e.g. one optimizer per
+/// player of an adversarial game.
+using ParameterFilter = std::function<bool(const std::string&)>;
+
 namespace detail {
-/// The trainable parameters of a module, by name, collected once.
+/// The trainable parameters of a module (those `select` accepts, when given), by name, collected once.
 template <nn::Module M>
-auto trainable_parameters(M& model) {
+auto trainable_parameters(M& model, const ParameterFilter& select) {
   std::vector<std::pair<std::string, nn::Param<typename M::value_type, typename M::policy>*>> out;
   model.visit_parameters([&](const std::string& name, auto& p) {
-    if (p.trainable) out.emplace_back(name, &p);
+    if (p.trainable && (!select || select(name))) out.emplace_back(name, &p);
   }, "");
   GLUEGEN_CHECK_AS(ValueError, !out.empty(), "optimizer: the model has no trainable parameters");
   return out;
@@ -48,7 +53,7 @@ class AdamType {
   using T = typename M::value_type;
   using P = typename M::policy;
 
-  AdamType(M& model, AdamOptions opt) : params_(detail::trainable_parameters(model)), opt_(opt) {
+  AdamType(M& model, AdamOptions opt, const ParameterFilter& select = {}) : params_(detail::trainable_parameters(model, select)), opt_(opt) {
     for (auto& [name, p] : params_) {
       m_.push_back(Tensor<T, P>::zeros(p->value.shape()));
       v_.push_back(Tensor<T, P>::zeros(p->value.shape()));
@@ -107,7 +112,7 @@ class Sgd {
   using T = typename M::value_type;
   using P = typename M::policy;
 
-  Sgd(M& model, SgdOptions opt) : params_(detail::trainable_parameters(model)), opt_(opt) {
+  Sgd(M& model, SgdOptions opt, const ParameterFilter& select = {}) : params_(detail::trainable_parameters(model, select)), opt_(opt) {
     GLUEGEN_CHECK_AS(ValueError, !opt.nesterov || (opt.momentum > 0 && opt.dampening == 0), "Sgd: Nesterov needs momentum > 0 and zero dampening");
     for (auto& [name, p] : params_) buf_.push_back(Tensor<T, P>::zeros(p->value.shape()));
   }

@@ -93,7 +93,9 @@ inline std::vector<ProtoField> read_proto(std::string_view in, const std::string
   };
   while (at < in.size()) {
     const std::uint64_t key = varint();
-    ProtoField f{.field = static_cast<int>(key >> 3), .wire = static_cast<int>(key & 7)};
+    ProtoField f;
+    f.field = static_cast<int>(key >> 3);
+    f.wire = static_cast<int>(key & 7);
     const std::size_t start = at;
     std::size_t size = 0;
     if (f.wire == 0) f.number = varint();
@@ -368,7 +370,7 @@ class SentencePieceTokenizer {
       if (f.field == 2 && f.wire == 2) {  // trainer_spec: unk_id 3, bos_id 0, eos_id 2, pad_id 1
         detail::ProtoWriter trainer;
         trainer.out.assign(f.bytes);
-        for (const auto [field, id] : {std::pair{40, 3}, {41, 0}, {42, 2}, {43, 1}}) trainer.integer(field, id);
+        for (const auto& [field, id] : {std::pair{40, 3}, {41, 0}, {42, 2}, {43, 1}}) trainer.integer(field, id);
         proto.bytes(2, trainer.out);
       } else if (f.wire == 2) {
         proto.bytes(f.field, f.bytes);

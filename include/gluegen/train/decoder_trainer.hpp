@@ -10,6 +10,10 @@
 // SNR_t = abar_t / (1 - abar_t); it stops the many nearly noise-free timesteps from dominating the
 // gradient and converges several times faster. The weights are normalised to sum to one over the batch.
 //
+// The trained model is the UNet itself, or any Denoiser: e.g. LaVi-Bridge's adapter in front of a frozen
+// UNet with LoRA (train/denoising_alignment.hpp), where only the adapter and the LoRA tensors train.
+// Only trainable parameters are averaged, checkpointed and optimised.
+//
 // Runs are resumable exactly: a step's batch, timesteps, noise and caption dropout are drawn from
 // generators keyed by (seed, step), and checkpoint.h5 holds the weights, the EMA, the optimizer
 // moments and the step. SIGINT / SIGTERM checkpoint and stop.
@@ -21,6 +25,8 @@
 #include <gluegen/train/run_dir.hpp>
 
 #include <random>
+#include <unordered_map>
+#include <utility>
 
 namespace gluegen::train {
 
@@ -37,8 +43,33 @@ concept DecoderData = requires(D& d, index_t batch, std::mt19937_64& rng) {
   { d.describe() } -> std::convertible_to<nlohmann::json>;
 };
 
+/// The plain UNet: its diffusers config, and the exported file is a UNet model file (f16 storage).
+template <ComputeElement T, TensorPolicy P>
+nlohmann::json denoiser_config(const diffusion::UNet2DCondition<T, P>& unet) {
+  return unet.config().to_json();
+}
+template <ComputeElement T, TensorPolicy P, typename ValueOf>
+void export_denoiser(diffusion::UNet2DCondition<T, P>& unet, const std::filesystem::path& path, ValueOf&& value_of) {
+  io::WeightWriter out(path, {.model_type = diffusion::kUNetModelType, .config = unet.config().to_json()});
+  unet.visit_parameters([&](const std::string& name, nn::Param<T, P>& p) { out.write(name, value_of(name, p), DType::f16); }, "");
+  out.commit();
+}
+
+/// What DecoderTrainer trains: maps noisy samples, timesteps and the batch's conditioning to the
+/// prediction, with a backward; denoiser_config(m) describes it for checkpoints, and
+/// export_denoiser(m, path, value_of) writes the exported model (value_of(name, param): the EMA value
+/// of a trainable parameter, the parameter itself otherwise).
+template <typename M, typename T, typename P>
+concept Denoiser = nn::Module<M> && requires(M& m, const Tensor<T, P>& x, std::span<const double> t, typename M::Cache& c) {
+  { m.forward(x, t, x, c) } -> std::same_as<const Tensor<T, P>&>;
+  { m.backward(x, c) } -> std::same_as<const Tensor<T, P>&>;
+  { denoiser_config(std::as_const(m)) } -> std::convertible_to<nlohmann::json>;
+};
+
 struct DecoderTrainerOptions {
   std::filesystem::path run_dir = {};
+  std::string export_file = "decoder.h5";  ///< the exported model (EMA weights) inside run_dir
+  std::string progress_label = "train decoder";
   std::int64_t steps = 10000;
   index_t batch = 32;
   double lr = 2e-4, weight_decay = 0.0;
@@ -51,24 +82,23 @@ struct DecoderTrainerOptions {
   bool progress = true;
 };
 
-template <ComputeElement T, TensorPolicy P, typename Data>
-  requires DecoderData<Data, T, P>
+template <ComputeElement T, TensorPolicy P, typename Data, typename Model = diffusion::UNet2DCondition<T, P>>
+  requires DecoderData<Data, T, P> && Denoiser<Model, T, P>
 class DecoderTrainer {
  public:
-  using UNet = diffusion::UNet2DCondition<T, P>;
-
-  DecoderTrainer(UNet& unet, const diffusion::SchedulerConfig& noise, Data& data, DecoderTrainerOptions opt)
+  DecoderTrainer(Model& unet, const diffusion::SchedulerConfig& noise, Data& data, DecoderTrainerOptions opt)
       : unet_(unet), schedule_(noise), data_(data), opt_(std::move(opt)), adam_(unet, {.lr = opt_.lr, .weight_decay = opt_.weight_decay}) {
     GLUEGEN_CHECK_AS(ValueError, opt_.steps > 0 && opt_.batch > 0 && opt_.log_every > 0 && opt_.checkpoint_every > 0,
                      "DecoderTrainer: steps, batch and the log/checkpoint intervals must be positive");
     GLUEGEN_CHECK_AS(ValueError, opt_.ema_decay >= 0 && opt_.ema_decay < 1, "DecoderTrainer: ema_decay {} must be in [0, 1)", opt_.ema_decay);
     GLUEGEN_CHECK_AS(ValueError, opt_.min_snr_gamma >= 0, "DecoderTrainer: min_snr_gamma {} must be >= 0 (0 turns it off)", opt_.min_snr_gamma);
-    unet_.visit_parameters([&](const std::string&, nn::Param<T, P>& p) { ema_.push_back(p.value.clone()); }, "");
+    visit_trainable([&](const std::string&, nn::Param<T, P>& p) { ema_.push_back(p.value.clone()); });
+    GLUEGEN_CHECK_AS(ValueError, !ema_.empty(), "DecoderTrainer: the model has no trainable parameters");
     std::filesystem::create_directories(opt_.run_dir);
   }
 
   [[nodiscard]] std::filesystem::path checkpoint_path() const { return opt_.run_dir / "checkpoint.h5"; }
-  [[nodiscard]] std::filesystem::path model_path() const { return opt_.run_dir / "decoder.h5"; }
+  [[nodiscard]] std::filesystem::path model_path() const { return opt_.run_dir / opt_.export_file; }
   [[nodiscard]] std::filesystem::path metrics_path() const { return opt_.run_dir / "metrics.jsonl"; }
   [[nodiscard]] std::int64_t step() const noexcept { return step_; }
 
@@ -77,7 +107,7 @@ class DecoderTrainer {
     const bool resumed = restore();
     detail::prepare_metrics(metrics_path(), resumed ? step_ : -1);
     detail::StopSignals signals;
-    Progress progress("train decoder", opt_.steps, "steps", step_, opt_.progress);
+    Progress progress(opt_.progress_label, opt_.steps, "steps", step_, opt_.progress);
     double loss_sum = 0, last_loss = 0;
     index_t in_window = 0;
     while (step_ < opt_.steps) {
@@ -105,13 +135,20 @@ class DecoderTrainer {
     return last_loss;
   }
 
-  /// Copies the EMA weights into the UNet (what sampling should use).
+  /// Copies the EMA weights into the model (what sampling should use).
   void use_ema_weights() {
     std::size_t i = 0;
-    unet_.visit_parameters([&](const std::string&, nn::Param<T, P>& p) { ops::copy(ema_[i++], p.value); }, "");
+    visit_trainable([&](const std::string&, nn::Param<T, P>& p) { ops::copy(ema_[i++], p.value); });
   }
 
  private:
+  template <typename F>
+  void visit_trainable(F&& f) {
+    unet_.visit_parameters([&](const std::string& name, nn::Param<T, P>& p) {
+      if (p.trainable) f(name, p);
+    }, "");
+  }
+
   std::pair<double, double> train_step() {
     std::mt19937_64 rng(opt_.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(step_));
     DecoderBatch<T, P> b = data_.batch(opt_.batch, rng);
@@ -161,33 +198,37 @@ class DecoderTrainer {
   void update_ema() {
     const double decay = std::min(opt_.ema_decay, (1.0 + static_cast<double>(step_)) / (10.0 + static_cast<double>(step_)));
     std::size_t i = 0;
-    unet_.visit_parameters([&](const std::string&, nn::Param<T, P>& p) {
+    visit_trainable([&](const std::string&, nn::Param<T, P>& p) {
       Tensor<T, P>& e = ema_[i++];
       ops::scale(e, T(decay), e);
       ops::axpy(T(1 - decay), p.value, e);
-    }, "");
+    });
   }
 
   nlohmann::json checkpoint_config() const {
-    return {{"unet", unet_.config().to_json()}, {"data", data_.describe()}, {"batch", opt_.batch}, {"seed", opt_.seed},
+    return {{"unet", denoiser_config(std::as_const(unet_))}, {"data", data_.describe()}, {"batch", opt_.batch}, {"seed", opt_.seed},
             {"prediction", static_cast<int>(schedule_.config().prediction)}};
   }
 
   void save() {
     {
       io::WeightWriter out(checkpoint_path(), {.model_type = kCheckpointModelType, .config = checkpoint_config()});
-      nn::save_parameters(unet_, out, "model.");
       std::size_t i = 0;
-      unet_.visit_parameters([&](const std::string& name, nn::Param<T, P>&) { out.write("ema." + name, ema_[i++]); }, "");
+      visit_trainable([&](const std::string& name, nn::Param<T, P>& p) {
+        out.write("model." + name, p.value);
+        out.write("ema." + name, ema_[i++]);
+      });
       adam_.save(out);
       optim::detail::write_step<T, P>(out, "", step_, adam_.lr());
       out.commit();
     }
-    // the exported model: EMA weights, diffusers names and config, f16 storage
-    io::WeightWriter out(model_path(), {.model_type = diffusion::kUNetModelType, .config = unet_.config().to_json()});
+    std::unordered_map<const nn::Param<T, P>*, const Tensor<T, P>*> ema;
     std::size_t i = 0;
-    unet_.visit_parameters([&](const std::string& name, nn::Param<T, P>&) { out.write(name, ema_[i++], DType::f16); }, "");
-    out.commit();
+    visit_trainable([&](const std::string&, nn::Param<T, P>& p) { ema[&p] = &ema_[i++]; });
+    export_denoiser(unet_, model_path(), [&](const std::string&, const nn::Param<T, P>& p) -> const Tensor<T, P>& {
+      const auto it = ema.find(&p);
+      return it == ema.end() ? p.value : *it->second;
+    });
   }
 
   bool restore() {
@@ -197,22 +238,24 @@ class DecoderTrainer {
     GLUEGEN_CHECK_AS(ValueError, in.meta().config == expected,
                      "cannot resume from '{}': it was written for {} but this run is {}; use a new run directory", checkpoint_path().string(),
                      in.meta().config.dump(), expected.dump());
-    nn::load_parameters(unet_, in, "model.");
     std::size_t i = 0;
-    unet_.visit_parameters([&](const std::string& name, nn::Param<T, P>&) { in.read_into("ema." + name, ema_[i++]); }, "");
+    visit_trainable([&](const std::string& name, nn::Param<T, P>& p) {
+      in.read_into("model." + name, p.value);
+      in.read_into("ema." + name, ema_[i++]);
+    });
     adam_.load(in);
     step_ = optim::detail::read_step(in, "").first;
     if (opt_.progress) std::fprintf(stderr, "resuming from %s at step %lld\n", checkpoint_path().c_str(), static_cast<long long>(step_));
     return true;
   }
 
-  UNet& unet_;
+  Model& unet_;
   diffusion::NoiseSchedule schedule_;
   Data& data_;
   DecoderTrainerOptions opt_;
-  optim::AdamW<UNet> adam_;
+  optim::AdamW<Model> adam_;
   std::vector<Tensor<T, P>> ema_;
-  typename UNet::Cache cache_;
+  typename Model::Cache cache_;
   Tensor<T, P> dy_;
   std::int64_t step_ = 0;
 };

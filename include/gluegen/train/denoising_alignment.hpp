@@ -4,9 +4,11 @@
 // eq. 14): L = mean ||eps_theta(x_t, t, f(S)) - eps||^2 (or the v target), so dL/df(S) comes back
 // through the UNet's cross-attention (cache.d_context) into the aligner's backward. Trainable LoRA
 // adapters in the UNet (UNet2DCondition::add_lora) receive their gradients in the same pass.
+#include <gluegen/aligners/lavi_bridge_file.hpp>
 #include <gluegen/diffusion/noise_schedule.hpp>
 #include <gluegen/diffusion/unet.hpp>
 #include <gluegen/losses/regression.hpp>
+#include <gluegen/train/decoder_trainer.hpp>
 
 #include <random>
 
@@ -45,6 +47,74 @@ double denoising_loss_step(A& aligner, typename A::Cache& aligner_cache, diffusi
   unet.backward(d, unet_cache);
   aligner.backward(unet_cache.d_context, aligner_cache);
   return loss;
+}
+
+/// LaVi-Bridge's trained pair (Zhao et al. 2024, sec. 3.2): the adapter turns a source encoder's token
+/// features into the conditioning of a frozen UNet with LoRA injected (UNetLoraTargets::lavi_bridge()
+/// by default). A Denoiser, so DecoderTrainer trains it on the decoder's own denoising loss; only the
+/// adapter and the LoRA tensors train. Parameter names adapter.* and unet.* are those of a converted
+/// LaVi-Bridge file, which is what it exports.
+template <ComputeElement T, TensorPolicy P>
+class LaviBridgeUNet {
+ public:
+  using value_type = T;
+  using policy = P;
+  using Adapter = aligners::LaviBridgeAdapter<T, P>;
+  using UNet = diffusion::UNet2DCondition<T, P>;
+  struct Cache {
+    typename Adapter::Cache adapter;
+    typename UNet::Cache unet;
+  };
+
+  /// Freezes `unet` and injects LoRA into it.
+  LaviBridgeUNet(Adapter adapter, UNet unet, const nn::LoraOptions& lora, diffusion::UNetLoraTargets targets = diffusion::UNetLoraTargets::lavi_bridge())
+      : adapter(std::move(adapter)), unet(std::move(unet)), lora_(lora), targets_(targets), layers_(this->unet.add_lora(lora, targets)) {
+    GLUEGEN_CHECK_AS(ShapeError, this->adapter.config().out_dim == this->unet.config().cross_attention_dim,
+                     "LaviBridgeUNet: the adapter outputs {} channels, the UNet attends to {}", this->adapter.config().out_dim,
+                     this->unet.config().cross_attention_dim);
+  }
+
+  [[nodiscard]] index_t lora_layers() const noexcept { return layers_; }
+  [[nodiscard]] io::ModelMeta meta() const { return aligners::lavi_bridge_meta(adapter.config(), lora_, targets_, layers_); }
+
+  /// xt [B, C, H, W], source features [B, L, in_dim] -> the UNet's prediction.
+  const Tensor<T, P>& forward(const Tensor<T, P>& xt, std::span<const double> t, const Tensor<T, P>& source, Cache& c) {
+    return unet.forward(xt, t, adapter.forward(source, c.adapter), c.unet);
+  }
+  /// -> dL/dsource; gradients reach the adapter and the LoRA tensors.
+  const Tensor<T, P>& backward(const Tensor<T, P>& dy, Cache& c) {
+    unet.backward(dy, c.unet);
+    return adapter.backward(c.unet.d_context, c.adapter);
+  }
+
+  template <typename F>
+  void visit_parameters(F&& f, const std::string& prefix) {
+    adapter.visit_parameters(f, prefix + "adapter.");
+    unet.visit_parameters(f, prefix + "unet.");
+  }
+
+  Adapter adapter;
+  UNet unet;
+
+ private:
+  nn::LoraOptions lora_;
+  diffusion::UNetLoraTargets targets_;
+  index_t layers_;
+};
+
+template <ComputeElement T, TensorPolicy P>
+nlohmann::json denoiser_config(const LaviBridgeUNet<T, P>& m) {
+  return {{"unet", m.unet.config().to_json()}, {"lavi_bridge", m.meta().config}};
+}
+/// The gluegen.lavi_bridge file: the adapter and the UNet's LoRA tensors (the frozen UNet is the decoder
+/// file's), f16 storage as the exported decoder.
+template <ComputeElement T, TensorPolicy P, typename ValueOf>
+void export_denoiser(LaviBridgeUNet<T, P>& m, const std::filesystem::path& path, ValueOf&& value_of) {
+  io::WeightWriter out(path, m.meta());
+  m.visit_parameters([&](const std::string& name, nn::Param<T, P>& p) {
+    if (p.trainable) out.write(name, value_of(name, p), DType::f16);
+  }, "");
+  out.commit();
 }
 
 }  // namespace gluegen::train

@@ -93,17 +93,6 @@ struct Caption {
   return t;
 }
 
-/// Every caption: templates x colour synonyms x class synonyms for every combination, then "".
-[[nodiscard]] inline std::vector<Caption> all_captions() {
-  std::vector<Caption> out;
-  for (int cls = 0; cls < kClasses; ++cls)
-    for (int col = 0; col < kColours; ++col)
-      for (int t = 0; t < static_cast<int>(templates().size()); ++t)
-        for (const char* cw : colours()[static_cast<std::size_t>(col)].synonyms)
-          for (const char* ow : class_words()[static_cast<std::size_t>(cls)]) out.push_back({render_caption(t, cw, ow), cls, col});
-  out.push_back({"", -1, -1});
-  return out;
-}
 
 /// Captions of the scenes in other languages, for GlueGen's multilingual experiment (a multilingual
 /// source encoder glued onto the English-conditioned decoder). The templates avoid grammatical
@@ -158,6 +147,25 @@ inline const std::vector<Language>& languages() {
   if (base == "en") return render_caption(template_id, colour_word, class_words()[static_cast<std::size_t>(cls)][0]);
   const Language& l = language(base);
   return fill_template(l.templates[static_cast<std::size_t>(template_id)], colour_word, l.objects[static_cast<std::size_t>(cls)]);
+}
+
+/// Every caption of `langs`, then "": English ("en") as templates x colour synonyms x class synonyms
+/// for every combination; another language as each of its templates for every combination.
+[[nodiscard]] inline std::vector<Caption> all_captions(const std::vector<std::string>& langs = {"en"}) {
+  std::vector<Caption> out;
+  for (const auto& tag : langs)
+    for (int cls = 0; cls < kClasses; ++cls)
+      for (int col = 0; col < kColours; ++col) {
+        if (tag != "en") {
+          for (int t = 0; t < static_cast<int>(language(tag).templates.size()); ++t) out.push_back({caption_in(tag, t, cls, col), cls, col});
+          continue;
+        }
+        for (int t = 0; t < static_cast<int>(templates().size()); ++t)
+          for (const char* cw : colours()[static_cast<std::size_t>(col)].synonyms)
+            for (const char* ow : class_words()[static_cast<std::size_t>(cls)]) out.push_back({render_caption(t, cw, ow), cls, col});
+      }
+  out.push_back({"", -1, -1});
+  return out;
 }
 
 /// The Fashion-MNIST split in memory: images [n, 28, 28] bytes, labels [n].

@@ -9,6 +9,9 @@
 // would have seen and, on the CPU policy, ends bit-identical to it (tested). SIGINT/SIGTERM finish the
 // current step, write a checkpoint and return; a non-finite loss or gradient stops with DivergedError
 // before anything is written, so the last checkpoint stays the last good state.
+// An aligner that plays an adversarial game by alternating updates (GlueNet with `alternating`)
+// gets two optimizers: each step first updates its discriminator (discriminator_step, optimizer_d),
+// then everything else (train_step, optimizer); both phases' losses are in every step's report.
 #include <gluegen/core/progress.hpp>
 #include <gluegen/optim/optimizer.hpp>
 #include <gluegen/optim/schedule.hpp>
@@ -66,7 +69,8 @@ class Trainer {
   Trainer(A& model, const FeatureDataset& data, TrainerOptions options, io::ModelMeta model_meta)
       : model_(model), data_(data), opt_(std::move(options)), meta_(std::move(model_meta)),
         split_(split_examples(data.size(), opt_.held_out)), loader_(data, split_.train, opt_.batch_size, opt_.seed),
-        optimizer_(model, opt_.adam) {
+        optimizer_(model, opt_.adam, player(model, false)) {
+    if (alternates(model)) optimizer_d_.emplace(model, opt_.adam, player(model, true));
     GLUEGEN_CHECK_AS(ValueError, !opt_.run_dir.empty(), "Trainer: no run directory given");
     GLUEGEN_CHECK_AS(ValueError, opt_.steps > 0 && opt_.log_every > 0 && opt_.eval_every > 0 && opt_.checkpoint_every > 0,
                      "Trainer: steps and the log/eval/checkpoint intervals must be positive");
@@ -115,13 +119,41 @@ class Trainer {
   eval::AlignmentReport evaluate() { return evaluate_aligner(model_, data_, split_.held_out, opt_.batch_size); }
 
  private:
+  /// Whether `m` trains by alternating discriminator and aligner steps.
+  static bool alternates(A& m) {
+    if constexpr (requires { m.alternating(); }) return m.alternating();
+    else return false;
+  }
+  /// The parameters of one player of the alternating game (all of them when `m` does not alternate).
+  static optim::ParameterFilter player(A& m, bool discriminator) {
+    if constexpr (requires { m.alternating(); }) {
+      if (m.alternating())
+        return [discriminator](const std::string& name) { return name.starts_with(A::kDiscriminatorPrefix) == discriminator; };
+    }
+    return {};
+  }
+
   StepReport train_one(AlignmentBatch<T, P>& batch, typename A::Cache& cache) {
     StepReport r;
     r.lr = optim::learning_rate(opt_.schedule, step_, opt_.adam.lr);
     optimizer_.set_lr(r.lr);
     loader_.next(batch);
+    std::optional<std::pair<std::string, double>> disc;
+    if constexpr (requires { model_.discriminator_step(batch.source, batch.target, cache); }) {
+      if (optimizer_d_) {  // the discriminator's step first, on this batch, the aligner held fixed
+        optimizer_d_->set_lr(r.lr);
+        nn::zero_grad(model_);
+        r.losses = model_.discriminator_step(batch.source, batch.target, cache);
+        r.grad_norm = optim::grad_norm(model_);
+        if (!std::isfinite(r.losses.total()) || !std::isfinite(r.grad_norm)) diverged(r);
+        if (opt_.max_grad_norm > 0) optim::clip_grad_norm_to(model_, r.grad_norm, opt_.max_grad_norm);
+        optimizer_d_->step();
+        disc = r.losses.terms.front();
+      }
+    }
     nn::zero_grad(model_);
     r.losses = model_.train_step(batch.source, batch.source_mask, batch.target, batch.target_mask, cache);
+    if (disc) r.losses.terms.push_back(*disc);
     r.grad_norm = optim::grad_norm(model_);
     if (!std::isfinite(r.losses.total()) || !std::isfinite(r.grad_norm)) diverged(r);
     if (opt_.max_grad_norm > 0) optim::clip_grad_norm_to(model_, r.grad_norm, opt_.max_grad_norm);  // the norm is computed once
@@ -149,6 +181,7 @@ class Trainer {
     io::WeightWriter out(checkpoint_path(), {.model_type = kCheckpointModelType, .config = checkpoint_config()});
     nn::save_parameters(model_, out, "model.");
     optimizer_.save(out, "optimizer.");
+    if (optimizer_d_) optimizer_d_->save(out, "optimizer_d.");
     const LoaderState s = loader_.state();
     out.write("trainer.state", Tensor<double, Cpu>::from_host({3}, std::vector<double>{static_cast<double>(step_), static_cast<double>(s.epoch),
                                                                                      static_cast<double>(s.position)}));
@@ -170,6 +203,7 @@ class Trainer {
                        key, in.meta().config.value(key, nlohmann::json()).dump(), expected[key].dump());
     nn::load_parameters(model_, in, "model.");
     optimizer_.load(in, "optimizer.");
+    if (optimizer_d_) optimizer_d_->load(in, "optimizer_d.");
     const auto state = in.read<double>("trainer.state", Shape{3}).to_vector();
     step_ = static_cast<std::int64_t>(state[0]);
     loader_.restore({.epoch = static_cast<std::int64_t>(state[1]), .position = static_cast<std::int64_t>(state[2])});
@@ -205,6 +239,7 @@ class Trainer {
   Split split_;
   BatchLoader loader_;
   optim::AdamW<A> optimizer_;
+  std::optional<optim::AdamW<A>> optimizer_d_;  ///< the discriminator's, when the aligner alternates
   std::int64_t step_ = 0;
 };
 
