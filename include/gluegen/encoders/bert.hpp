@@ -75,7 +75,7 @@ class BertLayer {
     typename nn::MultiHeadAttention<T, P>::Cache attn;
     typename nn::LayerNorm<T, P>::Cache ln_attn, ln_out;
     typename nn::Linear<T, P>::Cache intermediate, output;
-    TensorT sum1, act, sum2;
+    TensorT sum1, act, sum2, d_u, d_h, dx;
   };
 
   explicit BertLayer(const BertConfig& c)
@@ -94,6 +94,18 @@ class BertLayer {
     else ops::gelu(u, c.act, act_ == "gelu" ? ops::GeluApproximation::erf : ops::GeluApproximation::tanh);
     ops::add(h, output.forward(c.act, c.output), c.sum2);
     return output_norm.forward(c.sum2, c.ln_out);
+  }
+
+  /// dy [B, L, D] -> dL/dx; adds every trainable parameter's gradient (LoRA in the attention
+  /// included), so a language model can be adapted through the loss of what it feeds (LaVi-Bridge).
+  const TensorT& backward(const TensorT& dy, Cache& c) {
+    const TensorT& d_sum2 = output_norm.backward(dy, c.ln_out);  // h feeds the residual and the MLP
+    const auto op = act_ == "relu" ? UnaryOp::relu : act_ == "gelu" ? UnaryOp::gelu_erf : UnaryOp::gelu_tanh;
+    ops::unary_backward(op, c.intermediate.y, output.backward(d_sum2, c.output), c.d_u);
+    ops::add(d_sum2, intermediate.backward(c.d_u, c.intermediate), c.d_h);
+    const TensorT& d_sum1 = attention_norm.backward(c.d_h, c.ln_attn);  // x feeds the residual and the attention
+    ops::add(d_sum1, attention.backward(d_sum1, c.attn), c.dx);
+    return c.dx;
   }
 
   template <typename F>
@@ -137,6 +149,7 @@ class BertEncoder {
     std::vector<typename BertLayer<T, P>::Cache> layers;
     typename nn::Linear<T, P>::Cache pooler;
     TensorT sum;
+    Shape ids_shape;
   };
 
   explicit BertEncoder(const BertConfig& c)
@@ -178,6 +191,7 @@ class BertEncoder {
     }
     const Ids ids_p = Ids::from_host(input_ids.shape(), ids), pos_p = Ids::from_host(input_ids.shape(), positions);
     nn::reset_if_changed(c.sum, Shape{B, L, cfg_.hidden_size});
+    c.ids_shape = input_ids.shape();
     ops::add(word_embeddings.forward(ids_p, c.word), position_embeddings.forward(pos_p, c.position), c.sum);
     if (token_type_embeddings) {
       const Ids types = token_type_ids ? Ids::from_host(input_ids.shape(), token_type_ids->to_vector()) : Ids::zeros(input_ids.shape());
@@ -201,6 +215,34 @@ class BertEncoder {
       out.pooler_output = TensorT::from_host({B, cfg_.hidden_size}, pooled);
     }
     return out;
+  }
+
+  /// Freezes the encoder and injects LoRA into every self-attention's query, key, value and output
+  /// projections (LaVi-Bridge adapts the language model's attention). Returns the adapted layers.
+  index_t add_lora(const nn::LoraOptions& opt) {
+    nn::freeze(*this);
+    index_t n = 0;
+    for (auto& l : layers)
+      for (auto* proj : {&l.attention.q_proj, &l.attention.k_proj, &l.attention.v_proj, &l.attention.out_proj})
+        proj->add_lora({.rank = opt.rank, .alpha = opt.alpha, .seed = opt.seed + static_cast<std::uint64_t>(n++)});
+    return n;
+  }
+
+  /// dL/d last_hidden_state [B, L, D] (of the last forward) -> every trainable parameter's gradient,
+  /// the embeddings included. The pooler output is not differentiated, and MPNet's relative-position
+  /// table must be frozen (add_lora freezes it).
+  void backward(const TensorT& d_last_hidden_state, Cache& c) {
+    GLUEGEN_CHECK_AS(ShapeError, (d_last_hidden_state.shape() == Shape{c.ids_shape[0], c.ids_shape[1], cfg_.hidden_size}),
+                     "BertEncoder backward: the gradient has shape {}, the last forward gave [{}, {}, {}]", d_last_hidden_state.shape(), c.ids_shape[0],
+                     c.ids_shape[1], cfg_.hidden_size);
+    GLUEGEN_CHECK_AS(ValueError, !relative_attention_bias || !relative_attention_bias->weight.trainable,
+                     "BertEncoder backward: MPNet's relative-position table is not differentiated; freeze it");
+    const TensorT* d = &d_last_hidden_state;
+    for (std::size_t i = layers.size(); i-- > 0;) d = &layers[i].backward(*d, c.layers[i]);
+    const TensorT& d_sum = embedding_norm.backward(*d, c.ln);
+    word_embeddings.backward(d_sum, c.word);
+    position_embeddings.backward(d_sum, c.position);
+    if (token_type_embeddings) token_type_embeddings->backward(d_sum, c.token_type);
   }
 
   template <typename F>
