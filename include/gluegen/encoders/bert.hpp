@@ -222,9 +222,7 @@ class BertEncoder {
   index_t add_lora(const nn::LoraOptions& opt) {
     nn::freeze(*this);
     index_t n = 0;
-    for (auto& l : layers)
-      for (auto* proj : {&l.attention.q_proj, &l.attention.k_proj, &l.attention.v_proj, &l.attention.out_proj})
-        proj->add_lora({.rank = opt.rank, .alpha = opt.alpha, .seed = opt.seed + static_cast<std::uint64_t>(n++)});
+    for (auto& l : layers) n += l.attention.add_lora({.rank = opt.rank, .alpha = opt.alpha, .seed = opt.seed + static_cast<std::uint64_t>(n)});
     return n;
   }
 

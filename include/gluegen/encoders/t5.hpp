@@ -130,9 +130,7 @@ class T5Encoder {
   index_t add_lora(const nn::LoraOptions& opt) {
     nn::freeze(*this);
     index_t n = 0;
-    for (auto& b : blocks)
-      for (auto* proj : {&b.attention.q_proj, &b.attention.k_proj, &b.attention.v_proj, &b.attention.out_proj})
-        proj->add_lora({.rank = opt.rank, .alpha = opt.alpha, .seed = opt.seed + static_cast<std::uint64_t>(n++)});
+    for (auto& b : blocks) n += b.attention.add_lora({.rank = opt.rank, .alpha = opt.alpha, .seed = opt.seed + static_cast<std::uint64_t>(n)});
     return n;
   }
 

@@ -121,6 +121,14 @@ class MultiHeadAttention {
     return c.dx;
   }
 
+  /// LoRA in the four projections (q, k, v, out; seeds opt.seed + 0..3), the weights frozen: a
+  /// language model's attention as LaVi-Bridge adapts it. Returns the adapted layers (4).
+  index_t add_lora(const LoraOptions& opt) {
+    std::uint64_t k = 0;
+    for (auto* proj : {&q_proj, &k_proj, &v_proj, &out_proj}) proj->add_lora({.rank = opt.rank, .alpha = opt.alpha, .seed = opt.seed + k++});
+    return 4;
+  }
+
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {
     q_proj.visit_parameters(f, prefix + "q_proj.");
