@@ -98,7 +98,6 @@ class GlueNet {
     typename Discriminator<T, P>::Cache real, fake;
     TensorT d_mse, d_rec, d_real, d_fake, d_aligned, ones;
     std::vector<int> real_labels, fake_labels;
-    TensorT aligned_fixed;  // the discriminator step's f(S), held fixed
   };
   /// The parameters of the alternating mode's discriminator phase.
   static constexpr const char* kDiscriminatorPrefix = "discriminator.";
@@ -181,13 +180,13 @@ class GlueNet {
   LossTerms discriminator_step(const TensorT& source, const TensorT& target, Cache& c) {
     GLUEGEN_CHECK_AS(ValueError, cfg_.alternating && cfg_.lambda_adv != 0, "GlueNet::discriminator_step: needs alternating = true and lambda_adv != 0");
     const index_t tokens = target.size(0) * target.size(1);
-    c.aligned_fixed = encoder.forward(source, c.encoder).clone();
+    const TensorT& aligned = encoder.forward(source, c.encoder);  // no backward: f(S) is held fixed
     c.real_labels.assign(static_cast<std::size_t>(tokens), 0);
     c.fake_labels.assign(static_cast<std::size_t>(tokens), 1);
     const T adv = static_cast<T>(cfg_.lambda_adv);
     double loss = losses::nll(discriminator.net.forward(target.contiguous().reshape({tokens, cfg_.dim_target}), c.real.net), c.real_labels, c.d_real);
     (void)discriminator.net.backward(ops::scale(c.d_real, adv), c.real.net);
-    loss += losses::nll(discriminator.net.forward(c.aligned_fixed.reshape({tokens, cfg_.dim_target}), c.fake.net), c.fake_labels, c.d_fake);
+    loss += losses::nll(discriminator.net.forward(aligned.reshape({tokens, cfg_.dim_target}), c.fake.net), c.fake_labels, c.d_fake);
     (void)discriminator.net.backward(ops::scale(c.d_fake, adv), c.fake.net);
     return {{{"disc", cfg_.lambda_adv * loss}}};
   }
