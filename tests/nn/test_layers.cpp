@@ -319,6 +319,44 @@ TEST(SteadyState, CachesAreReusedAcrossSteps) {
   EXPECT_EQ(mixer.backward(x, c).data(), dx_first);
 }
 
+// Backward buffers are transient: Sequential drops each layer's gradient once the layer below has
+// consumed it, keeps only the one it returns until its own consumer releases it, and a step with the
+// buffers released and reallocated gives bit-identical gradients.
+TEST(SteadyState, BackwardBuffersAreReleasedOnceConsumed) {
+  using Mlp = Sequential<Linear<float, Cpu>, Gelu<float, Cpu>, Linear<float, Cpu>, LayerNorm<float, Cpu>>;
+  Mlp mlp(Linear<float, Cpu>(6, 9, {.seed = 1}), Gelu<float, Cpu>{}, Linear<float, Cpu>(9, 6, {.seed = 2}), LayerNorm<float, Cpu>(6));
+  Mlp::Cache c;
+  const auto x = ops::randn<float, Cpu>({2, 5, 6}, 1), dy = ops::randn<float, Cpu>({2, 5, 6}, 2);
+  const auto step = [&] {
+    nn::zero_grad(mlp);
+    (void)mlp.forward(x, c);
+    std::vector<float> out = mlp.backward(dy, c).to_vector();
+    mlp.visit_parameters([&](const std::string&, Param<float, Cpu>& p) {
+      const auto g = p.grad.to_vector();
+      out.insert(out.end(), g.begin(), g.end());
+    }, "");
+    return out;
+  };
+  const auto first = step();
+  EXPECT_TRUE(std::get<0>(c.layers).dx.defined());  // the returned gradient
+  EXPECT_FALSE(std::get<1>(c.layers).dx.defined());
+  EXPECT_FALSE(std::get<2>(c.layers).dx.defined());
+  EXPECT_FALSE(std::get<3>(c.layers).dx.defined());
+  EXPECT_TRUE(std::get<1>(c.layers).x.defined());  // activations stay
+  nn::release_backward(mlp, c);
+  EXPECT_FALSE(std::get<0>(c.layers).dx.defined());
+  EXPECT_EQ(step(), first);
+  MixerBlock<float, Cpu> mixer({.tokens = 5, .dim = 6, .token_hidden = 7, .channel_hidden = 8});
+  MixerBlock<float, Cpu>::Cache mc;
+  (void)mixer.forward(x, mc);
+  (void)mixer.backward(dy, mc);
+  EXPECT_TRUE(mc.dx.defined());
+  EXPECT_FALSE(mc.du.defined());
+  EXPECT_FALSE(mc.channel_mlp.fc1.dx.defined());
+  EXPECT_FALSE(mc.token_mlp.fc2.dx.defined());
+  EXPECT_FALSE(mc.token_norm.dx.defined());
+}
+
 // A cache sized by one batch serves a smaller one (an evaluation's last, partial batch) and gives what
 // a fresh cache gives.
 TEST(SteadyState, CachesFollowAChangingBatchSize) {

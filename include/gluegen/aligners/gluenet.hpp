@@ -47,7 +47,12 @@ class Discriminator {
   /// tokens [N, D] -> log-probabilities [N, classes]
   const TensorT& forward(const TensorT& tokens, Cache& c) { return net.forward(reverse.forward(tokens, c.reverse), c.net); }
   /// Returns -eta times the input gradient (the reversal).
-  const TensorT& backward(const TensorT& d_logp, Cache& c) { return reverse.backward(net.backward(d_logp, c.net), c.reverse); }
+  const TensorT& backward(const TensorT& d_logp, Cache& c) {
+    const TensorT& dx = reverse.backward(net.backward(d_logp, c.net), c.reverse);
+    net.release_backward(c.net);
+    return dx;
+  }
+  void release_backward(Cache& c) { reverse.release_backward(c.reverse); }
 
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) { net.visit_parameters(f, prefix + "net."); }
@@ -149,6 +154,7 @@ class GlueNet {
       l.rec = cfg_.lambda_rec * losses::mse(reconstructed, source, c.d_rec);
       ops::scale(c.d_rec, static_cast<T>(cfg_.lambda_rec), c.d_rec);
       ops::add(c.d_aligned, decoder.backward(c.d_rec, c.decoder), c.d_aligned);
+      decoder.release_backward(c.decoder);
     }
     if (cfg_.lambda_adv != 0 && cfg_.alternating) {
       // the generator's non-saturating loss: aligned tokens labelled real, through the frozen discriminator
@@ -158,6 +164,7 @@ class GlueNet {
       nn::freeze(discriminator);
       ops::add(c.d_aligned, discriminator.net.backward(ops::scale(c.d_fake, static_cast<T>(cfg_.lambda_adv)), c.fake.net).reshape(c.d_aligned.shape()),
                c.d_aligned);
+      discriminator.net.release_backward(c.fake.net);
       nn::set_trainable(discriminator, true);
     } else if (cfg_.lambda_adv != 0) {
       c.real_labels.assign(static_cast<std::size_t>(tokens), 0);
@@ -168,9 +175,12 @@ class GlueNet {
       l.adv = cfg_.lambda_adv * (adv_real + losses::nll(fake_logp, c.fake_labels, c.d_fake));
       const T adv = static_cast<T>(cfg_.lambda_adv);
       (void)discriminator.backward(ops::scale(c.d_real, adv), c.real);  // the real tokens need no input gradient
+      discriminator.release_backward(c.real);
       ops::add(c.d_aligned, discriminator.backward(ops::scale(c.d_fake, adv), c.fake).reshape(c.d_aligned.shape()), c.d_aligned);
+      discriminator.release_backward(c.fake);
     }
-    (void)encoder.backward(c.d_aligned, c.encoder);
+    (void)encoder.backward(c.d_aligned, c.encoder);  // the source needs no gradient
+    encoder.release_backward(c.encoder);
     return l;
   }
 
@@ -186,8 +196,10 @@ class GlueNet {
     const T adv = static_cast<T>(cfg_.lambda_adv);
     double loss = losses::nll(discriminator.net.forward(target.contiguous().reshape({tokens, cfg_.dim_target}), c.real.net), c.real_labels, c.d_real);
     (void)discriminator.net.backward(ops::scale(c.d_real, adv), c.real.net);
+    discriminator.net.release_backward(c.real.net);
     loss += losses::nll(discriminator.net.forward(aligned.reshape({tokens, cfg_.dim_target}), c.fake.net), c.fake_labels, c.d_fake);
     (void)discriminator.net.backward(ops::scale(c.d_fake, adv), c.fake.net);
+    discriminator.net.release_backward(c.fake.net);
     return {{{"disc", cfg_.lambda_adv * loss}}};
   }
   /// Whether training alternates discriminator and aligner steps (the trainer asks).

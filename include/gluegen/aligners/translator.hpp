@@ -71,13 +71,26 @@ class TranslatorBlock {
     const TensorT& dut = net_tok.backward(dv, c.tok);
     ops::reset_if_changed(c.dv, dut.shape());
     if (residual_) ops::add(dut, dv, c.dv);
-    else c.dv = dut;
+    else c.dv = dut;  // shares the storage: releasing net_tok below keeps it alive
+    transpose.release_backward(c.from_tokens);
+    net_tok.release_backward(c.tok);
     const TensorT& du = transpose.backward(c.dv, c.to_tokens);
+    c.dv = {};
     const TensorT& dx = net_sen.backward(du, c.sen);
-    if (!residual_) return dx;
+    if (!residual_) {
+      transpose.release_backward(c.to_tokens);
+      return dx;
+    }
     ops::reset_if_changed(c.dx, dx.shape());
     ops::add(dx, du, c.dx);
+    transpose.release_backward(c.to_tokens);
+    net_sen.release_backward(c.sen);
     return c.dx;
+  }
+  /// The returned gradient (and anything backward left behind) is no longer needed.
+  void release_backward(Cache& c) {
+    net_sen.release_backward(c.sen);
+    c.dx = {};
   }
 
   template <typename F>
@@ -146,11 +159,19 @@ class Translator {
     const TensorT* dh = &tail.backward(dy, c.tail);
     for (std::size_t i = blocks.size(); i-- > 0;) {
       const TensorT& ds = gelu.backward(*dh, c.gelus[i]);
+      if (i + 1 == blocks.size()) tail.release_backward(c.tail);  // *dh consumed
+      else c.d_hidden[i + 1] = {};
       ops::reset_if_changed(c.d_hidden[i], ds.shape());
       ops::add(blocks[i].backward(ds, c.blocks[i]), ds, c.d_hidden[i]);
+      blocks[i].release_backward(c.blocks[i]);
+      gelu.release_backward(c.gelus[i]);
       dh = &c.d_hidden[i];
     }
     return *dh;
+  }
+  void release_backward(Cache& c) {
+    tail.release_backward(c.tail);
+    for (auto& d : c.d_hidden) d = {};
   }
 
   template <typename F>

@@ -27,6 +27,7 @@ class Activation {
     ops::unary_backward(Op, c.x, dy, c.dx);
     return c.dx;
   }
+  void release_backward(Cache& c) { c.dx = {}; }
   template <typename F>
   void visit_parameters(F&&, const std::string&) {}
 };

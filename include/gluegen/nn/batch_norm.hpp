@@ -66,8 +66,10 @@ class BatchNorm1d {
     ops::norm_rows_backward(c.xt, static_cast<const TensorT*>(nullptr), c.mean, c.rstd, c.dxhat, true, c.dx_t, static_cast<TensorT*>(nullptr),
                             static_cast<TensorT*>(nullptr));
     ops::copy(c.dx_t.transpose_last2(), c.dx);
+    c.dy_t = c.prod = c.dxhat = c.dx_t = {};  // backward-only temporaries
     return c.dx;
   }
+  void release_backward(Cache& c) { c.dx = {}; }
 
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {

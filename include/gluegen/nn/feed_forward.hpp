@@ -21,7 +21,14 @@ class FeedForward {
       : fc1(dim, hidden, {.seed = seed, .stream = 2 * stream}), fc2(hidden, out_dim > 0 ? out_dim : dim, {.seed = seed, .stream = 2 * stream + 1}) {}
 
   const TensorT& forward(const TensorT& x, Cache& c) { return fc2.forward(act.forward(fc1.forward(x, c.fc1), c.act), c.fc2); }
-  const TensorT& backward(const TensorT& dy, Cache& c) { return fc1.backward(act.backward(fc2.backward(dy, c.fc2), c.act), c.fc1); }
+  const TensorT& backward(const TensorT& dy, Cache& c) {
+    const TensorT& d_hidden = act.backward(fc2.backward(dy, c.fc2), c.act);
+    nn::release_backward(fc2, c.fc2);
+    const TensorT& dx = fc1.backward(d_hidden, c.fc1);
+    nn::release_backward(act, c.act);
+    return dx;
+  }
+  void release_backward(Cache& c) { nn::release_backward(fc1, c.fc1); }
 
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {

@@ -86,6 +86,10 @@ class Linear {
     c.dx = dx2d.reshape(dx_shape);
     return c.dx;
   }
+  void release_backward(Cache& c) {
+    c.dx = {};
+    c.d_low = {};
+  }
 
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {

@@ -25,6 +25,7 @@ class LogSoftmax {
     ops::log_softmax_backward(c.y, dy, c.dx);
     return c.dx;
   }
+  void release_backward(Cache& c) { c.dx = {}; }
   template <typename F>
   void visit_parameters(F&&, const std::string&) {}
 };
@@ -49,6 +50,7 @@ class GradientReversal {
     ops::scale(dy, -eta, c.dx);
     return c.dx;
   }
+  void release_backward(Cache& c) { c.dx = {}; }
   template <typename F>
   void visit_parameters(F&&, const std::string&) {}
 };

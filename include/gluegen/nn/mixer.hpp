@@ -47,11 +47,19 @@ class MixerBlock {
     ops::reset_if_changed(c.du, dy.shape());
     ops::reset_if_changed(c.dx, dy.shape());
     ops::add(dy, channel_norm.backward(channel_mlp.backward(dy, c.channel_mlp), c.channel_norm), c.du);
-    const TensorT& dmixed = token_norm.backward(
-        to_tokens.backward(token_mlp.backward(from_tokens.backward(c.du, c.from_tokens), c.token_mlp), c.to_tokens), c.token_norm);
+    nn::release_backward(channel_mlp, c.channel_mlp);
+    nn::release_backward(channel_norm, c.channel_norm);
+    const TensorT& dmixed_t = token_mlp.backward(from_tokens.backward(c.du, c.from_tokens), c.token_mlp);
+    nn::release_backward(from_tokens, c.from_tokens);
+    const TensorT& dmixed = token_norm.backward(to_tokens.backward(dmixed_t, c.to_tokens), c.token_norm);
+    nn::release_backward(token_mlp, c.token_mlp);
+    nn::release_backward(to_tokens, c.to_tokens);
     ops::add(c.du, dmixed, c.dx);
+    nn::release_backward(token_norm, c.token_norm);
+    c.du = {};
     return c.dx;
   }
+  void release_backward(Cache& c) { c.dx = {}; }
 
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {

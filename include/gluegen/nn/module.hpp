@@ -13,6 +13,13 @@
 // composition's whole state is one struct, allocated on the first step and reused afterwards.
 // There is no tape: backward is written by hand per module and checked against finite differences
 // (tests/support/gradcheck.hpp) and PyTorch (tools/make_nn_goldens.py).
+//
+// Backward buffers are transient: once the consumer of a layer's dL/dx is done with it, it calls
+// release_backward(layer, cache), and the layer drops that buffer (and its other backward-only
+// temporaries) if it defines release_backward(Cache&). Composites (Sequential, the aligners' blocks)
+// release each child's gradient as soon as the next child has consumed it, so a deep network holds
+// a few gradient buffers at a time rather than one per layer; the Cpu policy's block cache hands the
+// same memory to the next allocation of that size. Activations stay in the cache.
 #include <gluegen/io/hdf5_store.hpp>
 #include <gluegen/tensor.hpp>
 
@@ -95,6 +102,12 @@ concept Layer = Module<L> && requires(L& l, typename L::Cache& cache, const Tens
 using ops::reset_if_changed;
 
 /// Adds dy's contribution to a parameter gradient: grad += dy (same shape), if the param trains.
+/// Drops `layer`'s backward buffers (its returned dL/dx among them): call once that gradient is consumed.
+template <typename L>
+void release_backward(L& layer, typename L::Cache& c) {
+  if constexpr (requires { layer.release_backward(c); }) layer.release_backward(c);
+}
+
 template <ComputeElement T, TensorPolicy P>
 void accumulate_grad(Param<T, P>& p, const Tensor<T, P>& dy) {
   if (p.trainable) ops::axpy(T(1), dy, p.grad_buffer());

@@ -30,6 +30,7 @@ class LayerNorm {
                             bias.trainable ? &bias.grad_buffer() : nullptr);
     return c.dx;
   }
+  void release_backward(Cache& c) { c.dx = {}; }
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {
     f(prefix + "weight", weight);
@@ -66,6 +67,7 @@ class RMSNorm {
                             static_cast<TensorT*>(nullptr));
     return c.dx;
   }
+  void release_backward(Cache& c) { c.dx = {}; }
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) { f(prefix + "weight", weight); }
 

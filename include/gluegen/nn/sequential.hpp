@@ -26,6 +26,11 @@ class Sequential {
 
   const TensorT& forward(const TensorT& x, Cache& c) { return forward_from<0>(x, c); }
   const TensorT& backward(const TensorT& dy, Cache& c) { return backward_from<size - 1>(dy, c); }
+  void release_backward(Cache& c) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (nn::release_backward(std::get<I>(layers), std::get<I>(c.layers)), ...);
+    }(std::make_index_sequence<size>{});
+  }
 
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {
@@ -49,6 +54,9 @@ class Sequential {
   template <std::size_t I>
   const TensorT& backward_from(const TensorT& dy, Cache& c) {
     const TensorT& dx = std::get<I>(layers).backward(dy, std::get<I>(c.layers));
+    // dy was layer I + 1's gradient, now consumed (unless layer I handed that very buffer back)
+    if constexpr (I + 1 < size)
+      if (&dx != &dy) nn::release_backward(std::get<I + 1>(layers), std::get<I + 1>(c.layers));
     if constexpr (I > 0) return backward_from<I - 1>(dx, c);
     else return dx;
   }
@@ -77,8 +85,10 @@ class Residual {
   const TensorT& backward(const TensorT& dy, Cache& c) {
     ops::reset_if_changed(c.dx, dy.shape());
     ops::add(dy, inner.backward(dy, c.inner), c.dx);
+    nn::release_backward(inner, c.inner);
     return c.dx;
   }
+  void release_backward(Cache& c) { c.dx = {}; }
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) { inner.visit_parameters(f, prefix); }
 
@@ -105,6 +115,7 @@ class TransposeLast2 {
     ops::copy(dy.transpose_last2(), c.dx);
     return c.dx;
   }
+  void release_backward(Cache& c) { c.dx = {}; }
   template <typename F>
   void visit_parameters(F&&, const std::string&) {}
 };

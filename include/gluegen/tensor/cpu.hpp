@@ -6,6 +6,7 @@
 // elementwise loops split across OpenMP threads above kParallelElements, where the fork/join cost
 // (a few microseconds) is small beside the work.
 #include <gluegen/core/rng.hpp>
+#include <gluegen/tensor/cpu_block_cache.hpp>
 #include <gluegen/tensor/kernels.hpp>
 
 #include <Eigen/Core>
@@ -137,16 +138,16 @@ inline index_t row_offset(index_t r, const Shape& out, const Shape& strides, int
 /// 64-byte-aligned allocation (one cache line, one AVX-512 register). Beyond speed, this makes CPU
 /// results reproducible from run to run: Eigen's vectorised reductions sum an unaligned head
 /// separately, so with malloc's 16-byte alignment the summation order, and the last bits of every
-/// LayerNorm or softmax, would depend on where the heap happened to place a buffer.
+/// LayerNorm or softmax, would depend on where the heap happened to place a buffer. Large blocks
+/// are recycled through CpuBlockCache.
 template <typename T>
 struct AlignedAllocator {
   using value_type = T;
-  static constexpr std::align_val_t kAlignment{64};
   AlignedAllocator() = default;
   template <typename U>
   AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
-  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, kAlignment); }
+  T* allocate(std::size_t n) { return static_cast<T*>(CpuBlockCache::instance().allocate(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t n) noexcept { CpuBlockCache::instance().deallocate(p, n * sizeof(T)); }
   template <typename U>
   bool operator==(const AlignedAllocator<U>&) const noexcept { return true; }
 };
