@@ -3,7 +3,8 @@
 // the pixel-space decoder trained on Fashion-MNIST scenes, its scorer, generation and evaluation.
 //   gluegen fashion-captions --encoder DIR --out FILE [--length 16] [--languages en,de,...]
 //   gluegen train-decoder --captions FILE --run DIR [--steps N ...]   (resumes an existing run)
-//   gluegen train-lavi-bridge --decoder FILE --captions FILE --run DIR [--rank 8 ...]   (LaVi-Bridge: adapter + LoRA)
+//   gluegen train-lavi-bridge --decoder FILE --captions FILE --run DIR [--rank 8 ...] [--language-model DIR]
+//                             (LaVi-Bridge: adapter + LoRA; with --language-model, LoRA in it too)
 //   gluegen train-scorer --out FILE [--epochs 3]
 //   gluegen generate --decoder FILE (--encoder DIR | --source-encoder DIR --aligner FILE) --prompt TEXT... --out PNG
 //   gluegen eval-images --decoder FILE --scorer FILE (--captions FILE | [--language xx] --encoder DIR |
@@ -171,6 +172,7 @@ struct LaviBridgeArgs {
     return d;
   }();
   index_t rank = 8, int_dim = 0;  ///< int_dim 0: the source encoder's width
+  std::string language_model;     ///< set: run it in each step with LoRA in its attention (from the captions' texts)
 };
 
 /// LaVi-Bridge on the default decoder (Zhao et al. 2024, sec. 3.2): a fresh adapter maps a source
@@ -180,27 +182,49 @@ inline int train_lavi_bridge_command(const LaviBridgeArgs& a) {
   const DecoderArgs& t = a.train;
   auto captions = train::fashion::CaptionFeatures<float>::load(t.captions);
   const index_t source_dim = captions.features.size(2);
-  train::fashion::SceneCaptionData<float> data(train::fashion::FashionMnist::load(t.fashion_dir, true), std::move(captions), t.dropout);
   auto unet = diffusion::load_unet<float, Cpu>(io::WeightReader(a.decoder));
   const index_t width = unet.config().cross_attention_dim;
-  train::LaviBridgeUNet<float, Cpu> model(aligners::LaviBridgeAdapter<float, Cpu>({.in_dim = source_dim, .int_dim = a.int_dim > 0 ? a.int_dim : source_dim,
-                                                                                    .out_dim = width}, t.seed),
-                                          std::move(unet), {.rank = a.rank, .alpha = static_cast<double>(a.rank), .seed = t.seed});
-  if (!t.quiet) {
+  train::LaviBridgeUNet<float, Cpu> bridge(aligners::LaviBridgeAdapter<float, Cpu>({.in_dim = source_dim, .int_dim = a.int_dim > 0 ? a.int_dim : source_dim,
+                                                                                     .out_dim = width}, t.seed),
+                                           std::move(unet), {.rank = a.rank, .alpha = static_cast<double>(a.rank), .seed = t.seed});
+  const auto describe = [&](auto& model, index_t text_layers, const std::string& encoder) {
+    if (t.quiet) return;
     const auto counts = nn::count_parameters(model);
-    std::fprintf(stderr, "LaVi-Bridge: adapter %lld -> %lld -> %lld, LoRA rank %lld in %lld decoder layers; %.3f M of %.2f M parameters train (%s)\n",
-                 static_cast<long long>(source_dim), static_cast<long long>(model.adapter.config().int_dim), static_cast<long long>(width),
-                 static_cast<long long>(a.rank), static_cast<long long>(model.lora_layers()), counts.trainable / 1e6, counts.total / 1e6,
-                 data.captions().encoder.c_str());
+    std::fprintf(stderr, "LaVi-Bridge: adapter %lld -> %lld -> %lld, LoRA rank %lld in %lld decoder layers%s; %.3f M of %.2f M parameters train (%s)\n",
+                 static_cast<long long>(source_dim), static_cast<long long>(bridge.adapter.config().int_dim), static_cast<long long>(width),
+                 static_cast<long long>(a.rank), static_cast<long long>(bridge.lora_layers()),
+                 text_layers > 0 ? fmt::format(" and {} language-model layers", text_layers).c_str() : "", counts.trainable / 1e6, counts.total / 1e6,
+                 encoder.c_str());
+  };
+  const train::DecoderTrainerOptions options{
+      .run_dir = t.run, .export_file = "aligner.h5", .progress_label = "train lavi-bridge", .steps = t.steps, .batch = t.batch, .lr = t.lr,
+      .warmup = t.warmup, .grad_clip = t.clip, .ema_decay = t.ema, .min_snr_gamma = t.min_snr_gamma, .log_every = t.log_every,
+      .checkpoint_every = t.checkpoint_every, .seed = t.seed, .progress = !t.quiet};
+  const auto finish = [](const auto& trainer, double loss) {
+    std::printf("step %lld: loss %.5f; adapter + LoRA (EMA weights) in %s\n", static_cast<long long>(trainer.step()), loss, trainer.model_path().c_str());
+    return 0;
+  };
+  auto images = train::fashion::FashionMnist::load(t.fashion_dir, true);
+  if (a.language_model.empty()) {  // the adapter reads the captions file's features
+    train::fashion::SceneCaptionData<float> data(std::move(images), std::move(captions), t.dropout);
+    describe(bridge, 0, data.captions().encoder);
+    train::DecoderTrainer<float, Cpu, train::fashion::SceneCaptionData<float>, train::LaviBridgeUNet<float, Cpu>> trainer(
+        bridge, decoder_noise(t.prediction), data, options);
+    const double loss = trainer.run();
+    return finish(trainer, loss);
   }
-  train::DecoderTrainer<float, Cpu, train::fashion::SceneCaptionData<float>, train::LaviBridgeUNet<float, Cpu>> trainer(
-      model, decoder_noise(t.prediction), data,
-      {.run_dir = t.run, .export_file = "aligner.h5", .progress_label = "train lavi-bridge", .steps = t.steps, .batch = t.batch, .lr = t.lr, .warmup = t.warmup, .grad_clip = t.clip,
-       .ema_decay = t.ema, .min_snr_gamma = t.min_snr_gamma, .log_every = t.log_every, .checkpoint_every = t.checkpoint_every, .seed = t.seed,
-       .progress = !t.quiet});
+  // the language model runs in every step on the captions' token ids, as the captions file tokenized them
+  encoders::HfTextEncoder<float, Cpu> lm(a.language_model);
+  GLUEGEN_CHECK_AS(ValueError, lm.name() == captions.encoder && lm.width() == source_dim,
+                   "--language-model '{}' ({} wide) is not the encoder '{}' ({} wide) the captions file {} was made with", a.language_model, lm.width(),
+                   captions.encoder, source_dim, t.captions);
+  using Data = train::fashion::SceneCaptionData<float, train::fashion::CaptionTokens>;
+  Data data(std::move(images), train::fashion::CaptionTokens::tokenize(captions, lm.tokenizer()), t.dropout);
+  train::LaviBridgeLmUNet<float, Cpu> model(std::move(lm.model()), std::move(bridge));
+  describe(model, model.text_encoder_lora_layers(), data.captions().encoder);
+  train::DecoderTrainer<float, Cpu, Data, train::LaviBridgeLmUNet<float, Cpu>> trainer(model, decoder_noise(t.prediction), data, options);
   const double loss = trainer.run();
-  std::printf("step %lld: loss %.5f; adapter + LoRA (EMA weights) in %s\n", static_cast<long long>(trainer.step()), loss, trainer.model_path().c_str());
-  return 0;
+  return finish(trainer, loss);
 }
 
 struct ScorerArgs {
@@ -347,8 +371,12 @@ inline std::pair<Tensor<float, Cpu>, Tensor<float, Cpu>> encode_condition(const 
   if (null_in_batch) texts.emplace_back();
   Tensor<float, Cpu> all;
   if (a.glued()) {
-    const auto s = encoders::HfTextEncoder<float, Cpu>(a.source_encoder).encode(texts, a.source_length);
-    all = aligners::visit_aligner_file<float, Cpu>(io::WeightReader(a.aligner), [&](auto& aligner) {
+    const io::WeightReader file(a.aligner);
+    encoders::HfTextEncoder<float, Cpu> source(a.source_encoder);
+    if (file.meta().model_type == aligners::kLaviBridgeModelType && aligners::LaviBridgeFile::read(file).text_encoder_lora)
+      aligners::add_lavi_bridge_lora(file, source.model());  // LaVi-Bridge trained LoRA in the language model too
+    const auto s = source.encode(texts, a.source_length);
+    all = aligners::visit_aligner_file<float, Cpu>(file, [&](auto& aligner) {
       aligner.set_training(false);
       typename std::remove_cvref_t<decltype(aligner)>::Cache cache;
       return aligner.align(s.last_hidden_state, s.mask, cache).clone();
@@ -593,6 +621,10 @@ inline std::function<int()> add_default_model_commands(CLI::App& app) {
   lavi_cmd->add_option("--run", lavi->train.run, "run directory: checkpoint.h5, aligner.h5 (adapter + LoRA), metrics.jsonl")->required();
   lavi_cmd->add_option("--rank", lavi->rank, "LoRA rank (LaVi-Bridge: 32 for SD's UNet)")->capture_default_str();
   lavi_cmd->add_option("--int-dim", lavi->int_dim, "the adapter's middle width (0: the source width)")->capture_default_str();
+  lavi_cmd->add_option("--language-model", lavi->language_model,
+                       "train LoRA in this language model's attention too (LaVi-Bridge's full setting): it runs in every step on the captions' "
+                       "texts; the encoder the captions file was made with")
+      ->check(CLI::ExistingDirectory);
 
   auto sc = std::make_shared<ScorerArgs>();
   auto* sc_cmd = app.add_subcommand("train-scorer", "train the Fashion-MNIST classifier that scores generated images");

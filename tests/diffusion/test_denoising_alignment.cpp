@@ -2,10 +2,13 @@
 // adapter and of the UNet's LoRA adapters against central finite differences of the loss itself
 // (double), names, and a few AdamW steps lowering the loss. LaVi-Bridge's released file layout
 // (tools/convert_lavi_bridge.py): T5 + LoRA -> adapter -> UNet + LoRA forward and backward against
-// PyTorch (tools/make_lavi_bridge_goldens.py). The LaVi-Bridge trainer's export read back.
+// PyTorch (tools/make_lavi_bridge_goldens.py). The LaVi-Bridge trainer's export read back. The full
+// setting with LoRA in the language model (T5 or BERT): its gradients through the whole chain against
+// finite differences, and its export rebuilding the trained pipeline (for T5 under the release's names).
 #include <gluegen/aligners/lavi_bridge.hpp>
 #include <gluegen/aligners/lavi_bridge_file.hpp>
 #include <gluegen/optim/optimizer.hpp>
+#include <gluegen/encoders/text_encoder.hpp>
 #include <gluegen/train/denoising_alignment.hpp>
 
 #include <gtest/gtest.h>
@@ -208,6 +211,156 @@ TEST(LaviBridge, TrainerExportsAFileThatRebuildsTheTrainedPipeline) {
   }, "");
   EXPECT_EQ(lora_tensors, 2 * model.lora_layers());
   std::filesystem::remove_all(run);
+}
+
+/// The tiny random BERT and T5 of the text goldens (vocab 120, width 32, 2 layers) with their weights.
+template <ComputeElement T>
+encoders::BertEncoder<T, Cpu> tiny_bert() {
+  const io::WeightReader weights(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/bert_tiny.h5");
+  encoders::BertEncoder<T, Cpu> bert(encoders::BertConfig::from_json(weights.meta().config));
+  encoders::load_bert_weights(bert, weights);
+  return bert;
+}
+template <ComputeElement T>
+encoders::T5Encoder<T, Cpu> tiny_t5() {
+  const io::WeightReader weights(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/t5_tiny.h5");
+  encoders::T5Encoder<T, Cpu> t5(encoders::T5Config::from_json(weights.meta().config));
+  encoders::load_t5_weights(t5, weights);
+  return t5;
+}
+
+/// Two captions of 5 tokens, the second padded.
+text::TokenBatch tiny_tokens(std::uint64_t seed = 0) {
+  std::vector<std::int32_t> ids{2, 17, 33, 41, 3, 2, 25, 3, 0, 0};
+  for (std::size_t i = 1; i < 4 && seed != 0; ++i) ids[i] = static_cast<std::int32_t>(4 + (seed * 31 + i * 17) % 100);
+  return {Tensor<std::int32_t, Cpu>::from_host({2, 5}, ids),
+          Tensor<std::int32_t, Cpu>::from_host({2, 5}, std::vector<std::int32_t>{1, 1, 1, 1, 1, 1, 1, 1, 0, 0})};
+}
+
+TEST(LaviBridge, LanguageModelLoraGradientsThroughAdapterAndUNetMatchFiniteDifferences) {
+  const auto check = [](auto language_model, const char* name) {
+    SCOPED_TRACE(name);
+    using Model = train::LaviBridgeLmUNet<double, Cpu, decltype(language_model)>;
+    diffusion::UNet2DCondition<double, Cpu> unet(test::tiny_unet_config(), 4);
+    std::uint64_t stream = 0;
+    unet.visit_parameters([&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 41, 0.0, 0.3, stream++); }, "");
+    Model model(std::move(language_model),
+                train::LaviBridgeUNet<double, Cpu>(aligners::LaviBridgeAdapter<double, Cpu>({.in_dim = 32, .int_dim = 4, .out_dim = 6, .mult = 2}, 3),
+                                                   std::move(unet), {.rank = 2, .alpha = 2, .seed = 5}));
+    EXPECT_EQ(model.text_encoder_lora_layers(), 4 * 2);  // q, k, v, out in both layers
+    model.visit_parameters([&](const std::string& n, nn::Param<double, Cpu>& p) {
+      if (n.find("lora_B") != std::string::npos) ops::fill_normal(p.value, 43, 0.0, 0.3, stream++);  // B = 0 would hide dL/dA
+    }, "");
+    const diffusion::NoiseSchedule schedule(diffusion::SchedulerConfig{});
+    const auto tokens = tiny_tokens();
+    const test::Td x0 = ops::randn<double, Cpu>({2, 2, 4, 4}, 2);
+    const auto draw = train::DenoisingDraw<double, Cpu>::draw(schedule, x0.shape(), 7, 0);
+    const test::Td xt = schedule.add_noise(x0, draw.noise, draw.timesteps);
+    const std::vector<double> t(draw.timesteps.begin(), draw.timesteps.end());
+    const auto loss = [&] {
+      typename Model::Cache c;
+      const auto d = ops::sub(model.forward(xt, t, tokens, c), draw.noise).to_vector();
+      double s = 0;
+      for (const double v : d) s += v * v;
+      return s / static_cast<double>(d.size());
+    };
+    typename Model::Cache cache;
+    test::Td dy;
+    nn::zero_grad(model);
+    const double loss0 = losses::mse(model.forward(xt, t, tokens, cache), draw.noise, dy);
+    model.backward(dy, cache);
+    EXPECT_NEAR(loss(), loss0, 1e-12);
+    index_t text_lora = 0, trainable = 0;
+    model.visit_parameters([&](const std::string& n, nn::Param<double, Cpu>& p) {
+      if (!p.trainable) {
+        EXPECT_FALSE(p.has_grad()) << n;
+        return;
+      }
+      ++trainable;
+      if (n.starts_with("text_encoder.")) {
+        ++text_lora;
+        EXPECT_NE(n.find(".lora_"), std::string::npos) << n;
+        EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, n, 6));
+      } else if (n.starts_with("adapter.") || trainable % 7 == 0) {  // the UNet's LoRA: its own test checks them all
+        EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, n, 3));
+      }
+    }, "");
+    EXPECT_EQ(text_lora, 2 * model.text_encoder_lora_layers());
+    EXPECT_EQ(trainable, text_lora + static_cast<index_t>(nn::parameter_names(model.bridge.adapter).size()) + 2 * model.bridge.lora_layers());
+  };
+  check(tiny_bert<double>(), "BERT");
+  check(tiny_t5<double>(), "T5");
+}
+
+/// Synthetic scenes with token ids for the trainer: x0 [B, 2, 4, 4] and two 5-token captions.
+struct SyntheticTokenData {
+  train::DecoderBatch<float, Cpu, text::TokenBatch> batch(index_t n, std::mt19937_64& rng) {
+    EXPECT_EQ(n, 2);
+    const auto s = rng();
+    return {ops::randn<float, Cpu>({n, 2, 4, 4}, s), tiny_tokens(s % 97 + 1)};
+  }
+  nlohmann::json describe() const { return {{"synthetic_tokens", true}}; }
+};
+
+TEST(LaviBridge, LanguageModelTrainerExportsAFileThatRebuildsTheTrainedPipeline) {
+  const auto check = [](auto language_model, auto fresh_language_model, const char* family) {
+    SCOPED_TRACE(family);
+    using LM = decltype(language_model);
+    using Model = train::LaviBridgeLmUNet<float, Cpu, LM>;
+    const auto run = std::filesystem::temp_directory_path() / (std::string("gluegen_lavi_lm_trainer_") + family);
+    std::filesystem::remove_all(run);
+    Model model(std::move(language_model),
+                train::LaviBridgeUNet<float, Cpu>(aligners::LaviBridgeAdapter<float, Cpu>({.in_dim = 32, .int_dim = 4, .out_dim = 6, .mult = 2}, 3),
+                                                  diffusion::UNet2DCondition<float, Cpu>(test::tiny_unet_config(), 4), {.rank = 2, .alpha = 2}));
+    SyntheticTokenData data;
+    train::DecoderTrainer<float, Cpu, SyntheticTokenData, Model> trainer(
+        model, diffusion::SchedulerConfig{}, data,
+        {.run_dir = run, .export_file = "aligner.h5", .steps = 3, .batch = 2, .lr = 1e-2, .warmup = 1, .ema_decay = 0, .log_every = 1,
+         .checkpoint_every = 100, .progress = false});
+    trainer.run();
+    // a fresh language model, adapter and UNet with the file's LoRA give the trained model's features and prediction
+    const io::WeightReader file(trainer.model_path());
+    EXPECT_EQ(aligners::LaviBridgeFile::read(file).text_encoder, family);
+    LM lm = fresh_language_model();
+    EXPECT_EQ(aligners::add_lavi_bridge_lora(file, lm), model.text_encoder_lora_layers());
+    auto adapter = aligners::load_lavi_bridge_adapter<float, Cpu>(file);
+    diffusion::UNet2DCondition<float, Cpu> unet(test::tiny_unet_config(), 4);
+    aligners::add_lavi_bridge_lora(file, unet);
+    const auto x = ops::randn<float, Cpu>({2, 2, 4, 4}, 9);
+    const std::vector<double> t{500.0, 20.0};
+    const auto tokens = tiny_tokens(5);
+    typename Model::Cache mc;
+    const auto trained = model.forward(x, t, tokens, mc).to_vector();
+    typename LM::Cache lc;
+    aligners::LaviBridgeAdapter<float, Cpu>::Cache ac;
+    diffusion::UNet2DCondition<float, Cpu>::Cache uc;
+    const auto features = lm.forward(tokens.input_ids, tokens.attention_mask, lc).last_hidden_state;
+    EXPECT_TRUE(test::all_close(features.to_vector(), mc.features.to_vector(), 2e-3));  // f16 storage
+    EXPECT_TRUE(test::all_close(unet.forward(x, t, adapter.forward(features, ac), uc).to_vector(), trained, 2e-3));
+    // the language model's LoRA moved: without it the features differ
+    LM plain = fresh_language_model();
+    typename LM::Cache pc;
+    EXPECT_FALSE(test::all_close(plain.forward(tokens.input_ids, tokens.attention_mask, pc).last_hidden_state.to_vector(), mc.features.to_vector(), 1e-3));
+    std::filesystem::remove_all(run);
+    std::vector<std::string> names;
+    for (const auto& n : file.names())
+      if (n.starts_with("text_encoder.")) names.push_back(n);
+    return names;
+  };
+  (void)check(tiny_bert<float>(), [] { return tiny_bert<float>(); }, "bert");
+  // T5: the exported names are exactly those tools/convert_lavi_bridge.py gives a release's lora_text.pt
+  const auto t5_names = check(tiny_t5<float>(), [] { return tiny_t5<float>(); }, "t5");
+  const io::WeightReader converted(std::string(GLUEGEN_TEST_DATA_DIR) + "/lavi_bridge_converted.h5");
+  std::vector<std::string> release_names;
+  for (const auto& n : converted.names())
+    if (n.starts_with("text_encoder.")) release_names.push_back(n);
+  std::ranges::sort(release_names);
+  auto sorted = t5_names;
+  std::ranges::sort(sorted);
+  EXPECT_EQ(sorted, release_names);
+  // a file's language-model LoRA goes only into its family
+  auto bert = tiny_bert<float>();
+  EXPECT_THROW(aligners::add_lavi_bridge_lora(converted, bert), ValueError);  // T5 LoRA
 }
 
 }  // namespace

@@ -6,7 +6,8 @@
 //   h = h + wo(act(wi RMS(h)))          relu, or gated: gelu_tanh(wi_0 x) * wi_1 x ("gated-gelu")
 // then final_layer_norm. The position bias (relative_position.hpp) is a learned scalar per head and
 // relative-position bucket, held by the first block and shared by all. Names are HF's
-// (shared.weight, encoder.block.0.layer.0.SelfAttention.q.weight, ...).
+// (shared.weight, encoder.block.0.layer.0.SelfAttention.q.weight, ...). backward() differentiates
+// everything but that bias table (which must be frozen), so LaVi-Bridge's LoRA in the attention trains.
 #include <gluegen/encoders/bert.hpp>
 #include <gluegen/encoders/relative_position.hpp>
 
@@ -55,6 +56,7 @@ class T5Block {
     typename nn::MultiHeadAttention<T, P>::Cache attn;
     typename nn::Linear<T, P>::Cache wi, wi_0, wi_1, wo;
     TensorT h, act, gate, out;
+    TensorT d_gate, d_up, d_u, dm, dh, dx;  // backward only
   };
 
   explicit T5Block(const T5Config& c)
@@ -71,14 +73,41 @@ class T5Block {
     ops::add(x, attention.forward(n, n, &mask, &position_bias, c.attn), c.h);
     const TensorT& m = ff_norm.forward(c.h, c.ln_ff);
     if (gated_) {
-      ops::gelu(wi.forward(m, c.wi_0), c.act, ops::GeluApproximation::tanh);  // gelu_new
-      ops::mul(c.act, wi_1.forward(m, c.wi_1), c.act);
+      ops::gelu(wi.forward(m, c.wi_0), c.gate, ops::GeluApproximation::tanh);  // gelu_new
+      ops::mul(c.gate, wi_1.forward(m, c.wi_1), c.act);
     } else {
       ops::relu(wi.forward(m, c.wi), c.act);
     }
     ops::add(c.h, wo.forward(c.act, c.wo), c.out);
     return c.out;
   }
+
+  /// dL/dout (of the last forward) -> dL/dx; the relative position bias gets no gradient here (the
+  /// encoder requires it frozen).
+  const TensorT& backward(const TensorT& dy, Cache& c) {
+    const TensorT& d_act = wo.backward(dy, c.wo);
+    if (gated_) {  // act = gelu(u0) * up: d gate = d act * up, d up = d act * gelu(u0)
+      ops::mul(d_act, c.wi_1.y, c.d_gate);
+      ops::mul(d_act, c.gate, c.d_up);
+      ops::unary_backward(UnaryOp::gelu_tanh, c.wi_0.y, c.d_gate, c.d_u);
+      ops::add(wi.backward(c.d_u, c.wi_0), wi_1.backward(c.d_up, c.wi_1), c.dm);
+      wi.release_backward(c.wi_0);
+      wi_1.release_backward(c.wi_1);
+    } else {
+      ops::unary_backward(UnaryOp::relu, c.wi.y, d_act, c.d_u);
+      ops::copy(wi.backward(c.d_u, c.wi), c.dm);
+      wi.release_backward(c.wi);
+    }
+    wo.release_backward(c.wo);
+    ops::add(dy, ff_norm.backward(c.dm, c.ln_ff), c.dh);  // h feeds the residual and the feed-forward
+    ff_norm.release_backward(c.ln_ff);
+    ops::add(c.dh, attention_norm.backward(attention.backward(c.dh, c.attn), c.ln_attn), c.dx);
+    attention_norm.release_backward(c.ln_attn);
+    c.d_gate = c.d_up = c.d_u = c.dm = c.dh = {};
+    return c.dx;
+  }
+
+  void release_backward(Cache& c) { c.dx = {}; }
 
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {
@@ -114,6 +143,7 @@ class T5Encoder {
     typename nn::Embedding<T, P>::Cache embed;
     std::vector<typename T5Block<T, P>::Cache> blocks;
     typename nn::RMSNorm<T, P>::Cache final_ln;
+    Shape ids_shape;
   };
 
   explicit T5Encoder(const T5Config& c)
@@ -146,7 +176,29 @@ class T5Encoder {
     for (std::size_t i = 0; i < blocks.size(); ++i) h = &blocks[i].forward(*h, out.mask, position_bias, c.blocks[i]);
     out.last_hidden_state = final_layer_norm.forward(*h, c.final_ln).clone();
     out.mean_pooled = mean_pool(out.last_hidden_state, out.mask);
+    c.ids_shape = input_ids.shape();
     return out;
+  }
+
+  /// dL/d last_hidden_state [B, L, D] (of the last forward) -> every trainable parameter's gradient,
+  /// the shared embedding included. The relative position bias table must be frozen (add_lora
+  /// freezes it).
+  void backward(const TensorT& d_last_hidden_state, Cache& c) {
+    GLUEGEN_CHECK_AS(ShapeError, (d_last_hidden_state.shape() == Shape{c.ids_shape[0], c.ids_shape[1], cfg_.d_model}),
+                     "T5Encoder backward: the gradient has shape {}, the last forward gave [{}, {}, {}]", d_last_hidden_state.shape(), c.ids_shape[0],
+                     c.ids_shape[1], cfg_.d_model);
+    GLUEGEN_CHECK_AS(ValueError, !relative_attention_bias.weight.trainable,
+                     "T5Encoder backward: the relative position bias is not differentiated; freeze it");
+    const TensorT* d = &final_layer_norm.backward(d_last_hidden_state, c.final_ln);
+    for (std::size_t i = blocks.size(); i-- > 0;) {
+      const TensorT& dx = blocks[i].backward(*d, c.blocks[i]);
+      if (i + 1 == blocks.size()) final_layer_norm.release_backward(c.final_ln);
+      else blocks[i + 1].release_backward(c.blocks[i + 1]);
+      d = &dx;
+    }
+    shared.backward(*d, c.embed);
+    if (!blocks.empty()) blocks.front().release_backward(c.blocks.front());
+    else final_layer_norm.release_backward(c.final_ln);
   }
 
   template <typename F>

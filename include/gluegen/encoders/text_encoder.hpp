@@ -28,6 +28,8 @@ class HfTextEncoder {
   [[nodiscard]] std::string name() const { return dir_.stem().string(); }
   [[nodiscard]] index_t width() const noexcept { return encoder_.config().hidden_size; }
   [[nodiscard]] const text::Tokenizer& tokenizer() const noexcept { return tokenizer_; }
+  /// The encoder itself: to inject LoRA (a LaVi-Bridge file's), or to move into a model that trains it.
+  [[nodiscard]] BertEncoder<T, P>& model() noexcept { return encoder_; }
 
   /// texts -> features [B, length, D] with mask [B, length]: the tokenizer's template ([CLS] ... [SEP],
   /// <s> ... </s>) truncated to `length`, right-padded to it.

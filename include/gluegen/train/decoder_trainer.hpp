@@ -30,18 +30,34 @@
 
 namespace gluegen::train {
 
-/// One training batch: clean samples [B, C, H, W] in the model's range and conditioning [B, L, D].
-template <ComputeElement T, TensorPolicy P>
+/// One training batch: clean samples [B, C, H, W] in the model's range and the conditioning: features
+/// [B, L, D] by default, or what the model names as its Context (token ids for a model that runs its
+/// own language model).
+template <ComputeElement T, TensorPolicy P, typename Context = Tensor<T, P>>
 struct DecoderBatch {
-  Tensor<T, P> x0, context;
+  Tensor<T, P> x0;
+  Context context;
 };
 
 /// A data source: fills the batch for a step from a generator it must use for all its randomness.
-template <typename D, typename T, typename P>
+template <typename D, typename T, typename P, typename Context = Tensor<T, P>>
 concept DecoderData = requires(D& d, index_t batch, std::mt19937_64& rng) {
-  { d.batch(batch, rng) } -> std::same_as<DecoderBatch<T, P>>;
+  { d.batch(batch, rng) } -> std::same_as<DecoderBatch<T, P, Context>>;
   { d.describe() } -> std::convertible_to<nlohmann::json>;
 };
+
+/// The conditioning a denoiser takes: its Context type where it names one, feature tensors otherwise.
+template <typename M, typename T, typename P>
+struct denoiser_context {
+  using type = Tensor<T, P>;
+};
+template <typename M, typename T, typename P>
+  requires requires { typename M::Context; }
+struct denoiser_context<M, T, P> {
+  using type = typename M::Context;
+};
+template <typename M, typename T, typename P>
+using denoiser_context_t = typename denoiser_context<M, T, P>::type;
 
 /// The plain UNet: its diffusers config, and the exported file is a UNet model file (f16 storage).
 template <ComputeElement T, TensorPolicy P>
@@ -60,8 +76,9 @@ void export_denoiser(diffusion::UNet2DCondition<T, P>& unet, const std::filesyst
 /// export_denoiser(m, path, value_of) writes the exported model (value_of(name, param): the EMA value
 /// of a trainable parameter, the parameter itself otherwise).
 template <typename M, typename T, typename P>
-concept Denoiser = nn::Module<M> && requires(M& m, const Tensor<T, P>& x, std::span<const double> t, typename M::Cache& c) {
-  { m.forward(x, t, x, c) } -> std::same_as<const Tensor<T, P>&>;
+concept Denoiser = nn::Module<M> && requires(M& m, const Tensor<T, P>& x, std::span<const double> t, const denoiser_context_t<M, T, P>& context,
+                                             typename M::Cache& c) {
+  { m.forward(x, t, context, c) } -> std::same_as<const Tensor<T, P>&>;
   { m.backward(x, c) } -> std::same_as<const Tensor<T, P>&>;
   { denoiser_config(std::as_const(m)) } -> std::convertible_to<nlohmann::json>;
 };
@@ -83,7 +100,7 @@ struct DecoderTrainerOptions {
 };
 
 template <ComputeElement T, TensorPolicy P, typename Data, typename Model = diffusion::UNet2DCondition<T, P>>
-  requires DecoderData<Data, T, P> && Denoiser<Model, T, P>
+  requires Denoiser<Model, T, P> && DecoderData<Data, T, P, denoiser_context_t<Model, T, P>>
 class DecoderTrainer {
  public:
   DecoderTrainer(Model& unet, const diffusion::SchedulerConfig& noise, Data& data, DecoderTrainerOptions opt)
@@ -151,7 +168,7 @@ class DecoderTrainer {
 
   std::pair<double, double> train_step() {
     std::mt19937_64 rng(opt_.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(step_));
-    DecoderBatch<T, P> b = data_.batch(opt_.batch, rng);
+    DecoderBatch<T, P, denoiser_context_t<Model, T, P>> b = data_.batch(opt_.batch, rng);
     const index_t B = b.x0.size(0);
     std::vector<index_t> t(static_cast<std::size_t>(B));
     std::uniform_int_distribution<index_t> pick_t(0, schedule_.num_train_timesteps() - 1);

@@ -3,8 +3,11 @@
 // the UNet's conditioning, and the loss is the decoder's own denoising objective (Ho et al. 2020,
 // eq. 14): L = mean ||eps_theta(x_t, t, f(S)) - eps||^2 (or the v target), so dL/df(S) comes back
 // through the UNet's cross-attention (cache.d_context) into the aligner's backward. Trainable LoRA
-// adapters in the UNet (UNet2DCondition::add_lora) receive their gradients in the same pass.
+// adapters in the UNet (UNet2DCondition::add_lora) receive their gradients in the same pass, and, with
+// the language model in the loop (LaviBridgeLmUNet), LoRA in its attention too.
 #include <gluegen/aligners/lavi_bridge_file.hpp>
+#include <gluegen/encoders/bert.hpp>
+#include <gluegen/encoders/t5.hpp>
 #include <gluegen/diffusion/noise_schedule.hpp>
 #include <gluegen/diffusion/unet.hpp>
 #include <gluegen/losses/regression.hpp>
@@ -75,7 +78,10 @@ class LaviBridgeUNet {
   }
 
   [[nodiscard]] index_t lora_layers() const noexcept { return layers_; }
-  [[nodiscard]] io::ModelMeta meta() const { return aligners::lavi_bridge_meta(adapter.config(), lora_, targets_, layers_); }
+  [[nodiscard]] const nn::LoraOptions& lora() const noexcept { return lora_; }
+  [[nodiscard]] io::ModelMeta meta(const aligners::LaviBridgeTextLora& text = {}) const {
+    return aligners::lavi_bridge_meta(adapter.config(), lora_, targets_, layers_, text);
+  }
 
   /// xt [B, C, H, W], source features [B, L, in_dim] -> the UNet's prediction.
   const Tensor<T, P>& forward(const Tensor<T, P>& xt, std::span<const double> t, const Tensor<T, P>& source, Cache& c) {
@@ -102,16 +108,97 @@ class LaviBridgeUNet {
   index_t layers_;
 };
 
+namespace detail {
+/// A language model's identity in checkpoints (the width is what the adapter must take).
+template <ComputeElement T, TensorPolicy P>
+nlohmann::json language_model_json(const encoders::BertEncoder<T, P>& m) {
+  const auto& c = m.config();
+  return {{"model_type", c.model_type}, {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size}, {"layers", c.num_hidden_layers}};
+}
+template <ComputeElement T, TensorPolicy P>
+nlohmann::json language_model_json(const encoders::T5Encoder<T, P>& m) {
+  const auto& c = m.config();
+  return {{"model_type", "t5"}, {"vocab_size", c.vocab_size}, {"hidden_size", c.d_model}, {"layers", c.num_layers}};
+}
+}  // namespace detail
+
+/// LaVi-Bridge's full setting (Zhao et al. 2024, sec. 3.2): the language model (T5, as LaVi-Bridge's
+/// T5 variants, or the BERT family) runs in every step with LoRA in its self-attention (q, k, v,
+/// out), so the caption tokens go language model -> adapter -> UNet and the denoising loss's
+/// gradient comes back through all three; the language model's and the UNet's weights stay frozen.
+/// Its batches carry token ids (Context). Exported names: those of LaviBridgeUNet plus
+/// text_encoder.<layer>.lora_{A,B}.weight (for T5 exactly a converted release's), one LoRA rank for
+/// both models as the release has.
+template <ComputeElement T, TensorPolicy P, typename LanguageModel = encoders::BertEncoder<T, P>>
+  requires requires(const LanguageModel& m) { detail::language_model_json(m); }
+class LaviBridgeLmUNet {
+ public:
+  using value_type = T;
+  using policy = P;
+  using Context = text::TokenBatch;
+  using Bridge = LaviBridgeUNet<T, P>;
+  struct Cache {
+    typename LanguageModel::Cache lm;
+    typename Bridge::Cache bridge;
+    Tensor<T, P> features;
+  };
+
+  /// Freezes `language_model` and injects LoRA into its attention, with the bridge's rank and alpha.
+  LaviBridgeLmUNet(LanguageModel language_model, Bridge bridge)
+      : text_encoder(std::move(language_model)), bridge(std::move(bridge)),
+        text_layers_(text_encoder.add_lora({.rank = this->bridge.lora().rank, .alpha = this->bridge.lora().alpha,
+                                            .seed = this->bridge.lora().seed + 0x5EEDull})) {
+    const auto width = detail::language_model_json(text_encoder).at("hidden_size").template get<index_t>();
+    GLUEGEN_CHECK_AS(ShapeError, width == this->bridge.adapter.config().in_dim, "LaviBridgeLmUNet: the language model outputs {} channels, the adapter takes {}",
+                     width, this->bridge.adapter.config().in_dim);
+  }
+
+  [[nodiscard]] index_t text_encoder_lora_layers() const noexcept { return text_layers_; }
+  [[nodiscard]] io::ModelMeta meta() const { return bridge.meta(aligners::lavi_bridge_text_lora(text_encoder, text_layers_)); }
+
+  /// xt [B, C, H, W], caption tokens [B, L] -> the UNet's prediction.
+  const Tensor<T, P>& forward(const Tensor<T, P>& xt, std::span<const double> t, const text::TokenBatch& tokens, Cache& c) {
+    c.features = text_encoder.forward(tokens.input_ids, tokens.attention_mask, c.lm).last_hidden_state;
+    return bridge.forward(xt, t, c.features, c.bridge);
+  }
+  /// -> dL/d the language model's features; gradients reach its LoRA, the adapter and the UNet's LoRA.
+  const Tensor<T, P>& backward(const Tensor<T, P>& dy, Cache& c) {
+    const Tensor<T, P>& d_features = bridge.backward(dy, c.bridge);
+    text_encoder.backward(d_features, c.lm);
+    return d_features;
+  }
+
+  template <typename F>
+  void visit_parameters(F&& f, const std::string& prefix) {
+    bridge.visit_parameters(f, prefix);
+    text_encoder.visit_parameters(f, prefix + "text_encoder.");
+  }
+
+  LanguageModel text_encoder;
+  Bridge bridge;
+
+ private:
+  index_t text_layers_;
+};
+
 template <ComputeElement T, TensorPolicy P>
 nlohmann::json denoiser_config(const LaviBridgeUNet<T, P>& m) {
   return {{"unet", m.unet.config().to_json()}, {"lavi_bridge", m.meta().config}};
 }
-/// The gluegen.lavi_bridge file: the adapter and the UNet's LoRA tensors (the frozen UNet is the decoder
-/// file's), f16 storage as the exported decoder.
-template <ComputeElement T, TensorPolicy P, typename ValueOf>
-void export_denoiser(LaviBridgeUNet<T, P>& m, const std::filesystem::path& path, ValueOf&& value_of) {
+template <ComputeElement T, TensorPolicy P, typename LanguageModel>
+nlohmann::json denoiser_config(const LaviBridgeLmUNet<T, P, LanguageModel>& m) {
+  return {{"unet", m.bridge.unet.config().to_json()}, {"lavi_bridge", m.meta().config}, {"language_model", detail::language_model_json(m.text_encoder)}};
+}
+
+/// The gluegen.lavi_bridge file: the adapter and the LoRA tensors (the frozen UNet is the decoder
+/// file's, the frozen language model the source encoder's), f16 storage as the exported decoder.
+template <typename M, typename ValueOf>
+  requires requires(const M& m) {
+    { m.meta() } -> std::same_as<io::ModelMeta>;  // LaviBridgeUNet, LaviBridgeLmUNet
+  }
+void export_denoiser(M& m, const std::filesystem::path& path, ValueOf&& value_of) {
   io::WeightWriter out(path, m.meta());
-  m.visit_parameters([&](const std::string& name, nn::Param<T, P>& p) {
+  m.visit_parameters([&](const std::string& name, auto& p) {
     if (p.trainable) out.write(name, value_of(name, p), DType::f16);
   }, "");
   out.commit();

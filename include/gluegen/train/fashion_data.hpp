@@ -2,8 +2,10 @@
 // The default decoder's training data: Fashion-MNIST scenes (fashion_scenes.hpp) paired with the
 // pre-computed text-encoder features of their captions (a captions file written by
 // `gluegen fashion-captions`: one row per caption of all_captions(), the empty caption last).
-// Held-out class x colour combinations are never drawn.
+// Held-out class x colour combinations are never drawn. A model that runs the language model itself
+// (LaVi-Bridge with LoRA in it) takes the same rows as token ids instead (CaptionTokens).
 #include <gluegen/io/hdf5_store.hpp>
+#include <gluegen/text/tokenizer.hpp>
 #include <gluegen/train/decoder_trainer.hpp>
 #include <gluegen/train/fashion_scenes.hpp>
 
@@ -42,6 +44,8 @@ struct CaptionFeatures {
     const auto it = std::find(text.begin(), text.end(), caption);
     return it == text.end() ? -1 : static_cast<index_t>(it - text.begin());
   }
+  /// What a batch's conditioning is, for checkpoints: [L, D].
+  [[nodiscard]] nlohmann::json context() const { return {features.size(1), features.size(2)}; }
   /// Rows [rows] as a [k, L, D] batch.
   [[nodiscard]] Tensor<T, Cpu> gather(std::span<const index_t> rows) const {
     Tensor<T, Cpu> out(Shape{static_cast<index_t>(rows.size()), features.size(1), features.size(2)});
@@ -53,10 +57,44 @@ struct CaptionFeatures {
   }
 };
 
-template <ComputeElement T = float>
+/// The rows of a captions file as token ids, tokenized as `gluegen fashion-captions` did (the
+/// tokenizer's template, truncated and right-padded to the file's length), for a model that runs the
+/// language model in each step.
+struct CaptionTokens {
+  text::TokenBatch tokens;  ///< [N, L]
+  std::vector<std::string> text;
+  std::vector<int> cls, colour;
+  std::string encoder;
+
+  template <ComputeElement T>
+  static CaptionTokens tokenize(const CaptionFeatures<T>& captions, const text::Tokenizer& tokenizer) {
+    GLUEGEN_CHECK_AS(ValueError, !captions.text.empty(), "CaptionTokens: the captions file holds no captions");
+    return {tokenizer.encode_batch(captions.text, captions.features.size(1), true), captions.text, captions.cls, captions.colour, captions.encoder};
+  }
+
+  [[nodiscard]] nlohmann::json context() const { return {{"tokens", tokens.input_ids.size(1)}}; }
+  /// Rows [rows] as a [k, L] token batch.
+  [[nodiscard]] text::TokenBatch gather(std::span<const index_t> rows) const {
+    const index_t L = tokens.input_ids.size(1);
+    const auto ids = tokens.input_ids.to_vector(), mask = tokens.attention_mask.to_vector();
+    std::vector<std::int32_t> out_ids, out_mask;
+    for (const index_t r : rows) {
+      out_ids.insert(out_ids.end(), ids.begin() + r * L, ids.begin() + (r + 1) * L);
+      out_mask.insert(out_mask.end(), mask.begin() + r * L, mask.begin() + (r + 1) * L);
+    }
+    const Shape shape{static_cast<index_t>(rows.size()), L};
+    return {Tensor<std::int32_t, Cpu>::from_host(shape, out_ids), Tensor<std::int32_t, Cpu>::from_host(shape, out_mask)};
+  }
+};
+
+/// Scenes paired with captions: Captions is CaptionFeatures (batches of features) or CaptionTokens
+/// (batches of token ids); both draw the same rows for the same generator.
+template <ComputeElement T = float, typename Captions = CaptionFeatures<T>>
 class SceneCaptionData {
  public:
-  SceneCaptionData(FashionMnist images, CaptionFeatures<T> captions, double caption_dropout = 0.1)
+  using Context = decltype(std::declval<const Captions&>().gather(std::span<const index_t>{}));
+
+  SceneCaptionData(FashionMnist images, Captions captions, double caption_dropout = 0.1)
       : images_(std::move(images)), captions_(std::move(captions)), dropout_(caption_dropout) {
     GLUEGEN_CHECK_AS(ValueError, images_.count > 0, "SceneCaptionData: no images");
     for (std::size_t i = 0; i < captions_.text.size(); ++i) {
@@ -71,15 +109,15 @@ class SceneCaptionData {
                          "SceneCaptionData: no caption for {} {}", colours()[static_cast<std::size_t>(col)].name, class_names()[static_cast<std::size_t>(cls)]);
   }
 
-  [[nodiscard]] const CaptionFeatures<T>& captions() const noexcept { return captions_; }
+  [[nodiscard]] const Captions& captions() const noexcept { return captions_; }
   [[nodiscard]] index_t empty_caption() const noexcept { return empty_; }
 
   [[nodiscard]] nlohmann::json describe() const {
     return {{"images", images_.count}, {"captions", captions_.text.size()}, {"encoder", captions_.encoder}, {"caption_dropout", dropout_},
-            {"context", {captions_.features.size(1), captions_.features.size(2)}}};
+            {"context", captions_.context()}};
   }
 
-  DecoderBatch<T, Cpu> batch(index_t n, std::mt19937_64& rng) {
+  DecoderBatch<T, Cpu, Context> batch(index_t n, std::mt19937_64& rng) {
     std::uniform_int_distribution<index_t> pick_image(0, images_.count - 1);
     std::uniform_real_distribution<double> coin(0.0, 1.0);
     Tensor<T, Cpu> x0(Shape{n, 3, kSide, kSide});
@@ -101,12 +139,13 @@ class SceneCaptionData {
 
  private:
   FashionMnist images_;
-  CaptionFeatures<T> captions_;
+  Captions captions_;
   double dropout_;
   index_t empty_ = -1;
   std::array<std::vector<index_t>, kClasses * kColours> by_combo_{};
 };
 
 static_assert(DecoderData<SceneCaptionData<float>, float, Cpu>);
+static_assert(DecoderData<SceneCaptionData<float, CaptionTokens>, float, Cpu, text::TokenBatch>);
 
 }  // namespace gluegen::train::fashion
