@@ -1,7 +1,8 @@
 // The default target model's pieces: IDX reading, scenes and captions, the colour and intensity
-// recovery the scorer relies on, the Fréchet distance, the scorer's gradients, and the decoder
-// trainer's exact resume.
+// recovery the scorer relies on, the Fréchet distance, the scorer's gradients, scene / caption
+// batches as features or token ids, and the decoder trainer's exact resume.
 #include <gluegen/diffusion/ddpm.hpp>
+#include <gluegen/encoders/text_encoder.hpp>
 #include <gluegen/eval/fashion_classifier.hpp>
 #include <gluegen/eval/frechet.hpp>
 #include <gluegen/train/fashion_data.hpp>
@@ -107,6 +108,48 @@ TEST(FashionScenes, IntensityAndColourAreRecoveredFromScenes) {
   EXPECT_FLOAT_EQ(scene[0], -1.0f);  // black border
   std::vector<float> black(3 * 32 * 32, -1.0f);
   EXPECT_EQ(fm::scene_colour(black.data()), -1);
+}
+
+// The same generator draws the same images and caption rows whether the captions come as features
+// (each row's feature is its row number here) or as token ids (LaVi-Bridge with the language model
+// in the loop): the token rows are the tokenizer's output for the captions the features name.
+TEST(SceneCaptionData, FeatureAndTokenBatchesDrawTheSameRows) {
+  fm::FashionMnist images;
+  images.count = 10;
+  images.labels = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  images.images.resize(10 * fm::kItemSide * fm::kItemSide);
+  for (std::size_t i = 0; i < images.images.size(); ++i) images.images[i] = static_cast<std::uint8_t>((i * 37) % 251);
+  fm::CaptionFeatures<float> captions;
+  for (const auto& c : fm::all_captions({"en"})) {
+    captions.text.push_back(c.text);
+    captions.cls.push_back(c.cls);
+    captions.colour.push_back(c.colour);
+  }
+  const auto n = static_cast<index_t>(captions.text.size());
+  std::vector<float> rows(static_cast<std::size_t>(n * 6));
+  for (index_t r = 0; r < n; ++r) std::fill_n(rows.begin() + r * 6, 6, static_cast<float>(r));
+  captions.features = Tensor<float, Cpu>::from_host({n, 6, 1}, rows);
+  captions.encoder = "bert_tiny";
+  const encoders::HfTextEncoder<float, Cpu> bert(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/bert_tiny.h5");
+  fm::SceneCaptionData<float> features(images, captions, 0.3);
+  fm::SceneCaptionData<float, fm::CaptionTokens> tokens(images, fm::CaptionTokens::tokenize(captions, bert.tokenizer()), 0.3);
+  EXPECT_EQ(tokens.describe()["context"], (nlohmann::json{{"tokens", 6}}));
+  EXPECT_EQ(features.describe()["context"], (nlohmann::json{6, 1}));
+  std::mt19937_64 rng_f(5), rng_t(5);
+  const auto fb = features.batch(12, rng_f);
+  const auto tb = tokens.batch(12, rng_t);
+  EXPECT_EQ(fb.x0.to_vector(), tb.x0.to_vector());
+  const auto drawn = fb.context.to_vector();
+  std::vector<std::string> texts;
+  bool empty_drawn = false;
+  for (index_t b = 0; b < 12; ++b) {
+    texts.push_back(captions.text[static_cast<std::size_t>(drawn[static_cast<std::size_t>(b * 6)])]);
+    empty_drawn |= texts.back().empty();
+  }
+  EXPECT_TRUE(empty_drawn);  // caption dropout 0.3 over 12 draws (this seed)
+  const auto expected = bert.tokenizer().encode_batch(texts, 6, true);
+  EXPECT_EQ(tb.context.input_ids.to_vector(), expected.input_ids.to_vector());
+  EXPECT_EQ(tb.context.attention_mask.to_vector(), expected.attention_mask.to_vector());
 }
 
 TEST(Frechet, MatchesTheClosedFormForDiagonalGaussians) {
