@@ -34,7 +34,13 @@ void BM_CudaMatmul(benchmark::State& state) {
   gluegen::bench::report(state, 2.0 * m * n * k);
   state.counters["device_MiB"] = device_used_mib();
 }
-#define GEMM_SHAPES ->Args({4096, 4096, 4096})->Args({64 * 77, 768, 768})->Args({64 * 77, 3072, 768})->Args({64 * 128, 768, 1024})->UseRealTime()->Unit(benchmark::kMicrosecond)
+#define GEMM_SHAPES                 \
+  ->Args({4096, 4096, 4096})        \
+      ->Args({64 * 77, 768, 768})   \
+      ->Args({64 * 77, 3072, 768})  \
+      ->Args({64 * 128, 768, 1024}) \
+      ->UseRealTime()               \
+      ->Unit(benchmark::kMicrosecond)
 BENCHMARK(BM_CudaMatmul<float>) GEMM_SHAPES;
 BENCHMARK(BM_CudaMatmul<f16>) GEMM_SHAPES;
 BENCHMARK(BM_CudaMatmul<bf16>) GEMM_SHAPES;

@@ -29,7 +29,8 @@ void BM_CpuPolicyMatmul(benchmark::State& state) {
   const index_t batch = state.range(0), m = state.range(1), n = state.range(2), k = state.range(3);
   const bool tb = state.range(4) != 0;
   const Tf a = ops::randn<float, Cpu>(batch > 1 ? Shape{batch, m, k} : Shape{m, k}, 1);
-  const Tf b = ops::randn<float, Cpu>(batch > 1 ? (tb ? Shape{batch, n, k} : Shape{batch, k, n}) : (tb ? Shape{n, k} : Shape{k, n}), 2);
+  const Tf b = ops::randn<float, Cpu>(
+      batch > 1 ? (tb ? Shape{batch, n, k} : Shape{batch, k, n}) : (tb ? Shape{n, k} : Shape{k, n}), 2);
   Tf c;
   for (auto _ : state) {
     ops::matmul(a, b, c, {.trans_b = tb});
@@ -49,8 +50,10 @@ void BM_PlainEigen(benchmark::State& state) {
     for (index_t p = 0; p < batch; ++p) {
       Eigen::Map<const RowMatrix> A(a.data() + p * m * k, m, k);
       Eigen::Map<RowMatrix> C(c.data() + p * m * n, m, n);
-      if (tb) C.noalias() = A * Eigen::Map<const RowMatrix>(b.data() + p * n * k, n, k).transpose();
-      else C.noalias() = A * Eigen::Map<const RowMatrix>(b.data() + p * k * n, k, n);
+      if (tb)
+        C.noalias() = A * Eigen::Map<const RowMatrix>(b.data() + p * n * k, n, k).transpose();
+      else
+        C.noalias() = A * Eigen::Map<const RowMatrix>(b.data() + p * k * n, k, n);
     }
     benchmark::DoNotOptimize(c.data());
   }

@@ -30,7 +30,10 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void* operator new(std::size_t n, std::align_val_t al) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   g_allocated_bytes.fetch_add(static_cast<long>(n), std::memory_order_relaxed);
-  if (void* p = std::aligned_alloc(static_cast<std::size_t>(al), (n + static_cast<std::size_t>(al) - 1) / static_cast<std::size_t>(al) * static_cast<std::size_t>(al))) return p;
+  if (void* p = std::aligned_alloc(
+          static_cast<std::size_t>(al),
+          (n + static_cast<std::size_t>(al) - 1) / static_cast<std::size_t>(al) * static_cast<std::size_t>(al)))
+    return p;
   throw std::bad_alloc();
 }
 void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
@@ -64,35 +67,57 @@ void measure(benchmark::State& state, L& layer, const Shape& x_shape, bool backw
 void BM_MixerBlock(benchmark::State& state) {
   const index_t batch = state.range(0), tokens = state.range(1), dim = state.range(2);
   const bool backward = state.range(3) != 0;
-  nn::MixerBlock<float, Cpu> block({.tokens = tokens, .dim = dim, .token_hidden = 4 * tokens, .channel_hidden = 4 * dim}, 1);
+  nn::MixerBlock<float, Cpu> block(
+      {.tokens = tokens, .dim = dim, .token_hidden = 4 * tokens, .channel_hidden = 4 * dim}, 1);
   // Matmul flops: token MLP 2 x (B D L 4L) x 2, channel MLP 2 x (B L D 4D) x 2.
-  measure(state, block, {batch, tokens, dim}, backward, 2.0 * 2.0 * batch * dim * tokens * 4.0 * tokens + 2.0 * 2.0 * batch * tokens * dim * 4.0 * dim);
+  measure(state, block, {batch, tokens, dim}, backward,
+          2.0 * 2.0 * batch * dim * tokens * 4.0 * tokens + 2.0 * 2.0 * batch * tokens * dim * 4.0 * dim);
 }
-BENCHMARK(BM_MixerBlock)->Args({64, 77, 768, 0})->Args({64, 77, 768, 1})->Args({8, 77, 768, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MixerBlock)
+    ->Args({64, 77, 768, 0})
+    ->Args({64, 77, 768, 1})
+    ->Args({8, 77, 768, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Args: batch, tokens, dim, heads, backward
 void BM_SelfAttention(benchmark::State& state) {
   const index_t batch = state.range(0), tokens = state.range(1), dim = state.range(2), heads = state.range(3);
   const bool backward = state.range(4) != 0;
   nn::MultiHeadAttention<float, Cpu> attn({.embed_dim = dim, .num_heads = heads}, 1);
-  measure(state, attn, {batch, tokens, dim}, backward, 2.0 * batch * tokens * dim * dim * 4 + 2.0 * 2.0 * batch * tokens * tokens * dim);
+  measure(state, attn, {batch, tokens, dim}, backward,
+          2.0 * batch * tokens * dim * dim * 4 + 2.0 * 2.0 * batch * tokens * tokens * dim);
 }
-BENCHMARK(BM_SelfAttention)->Args({64, 77, 768, 12, 0})->Args({64, 77, 768, 12, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SelfAttention)
+    ->Args({64, 77, 768, 12, 0})
+    ->Args({64, 77, 768, 12, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Args: batch, in channels, out channels, size, kernel, backward. SD-UNet-like widths at small size.
 void BM_Conv2d(benchmark::State& state) {
-  const index_t batch = state.range(0), in = state.range(1), out = state.range(2), size = state.range(3), k = state.range(4);
+  const index_t batch = state.range(0), in = state.range(1), out = state.range(2), size = state.range(3),
+                k = state.range(4);
   const bool backward = state.range(5) != 0;
   nn::Conv2d<float, Cpu> conv(in, out, k, {.padding = k / 2, .seed = 1});
   measure(state, conv, {batch, in, size, size}, backward, 2.0 * batch * out * size * size * in * k * k);
 }
-BENCHMARK(BM_Conv2d)->Args({4, 320, 320, 32, 3, 0})->Args({4, 320, 320, 32, 3, 1})->Args({4, 320, 640, 32, 1, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Conv2d)
+    ->Args({4, 320, 320, 32, 3, 0})
+    ->Args({4, 320, 320, 32, 3, 1})
+    ->Args({4, 320, 640, 32, 1, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Issue 7's speed goal: one GlueNet training step (encoder, decoder, discriminator: forward, backward
 // and an AdamW update) and single-sentence inference. Args: batch, source tokens, source width,
 // target tokens, target width, depth. GlueNet-5RM: XLM-R-large 128 x 1024 -> CLIP 77 x 768, depth 5.
 aligners::GlueNetConfig gluenet_config(const benchmark::State& state) {
-  return {.num_tok = state.range(1), .num_tok_target = state.range(3), .dim_source = state.range(2), .dim_target = state.range(4), .mult = 2,
+  return {.num_tok = state.range(1),
+          .num_tok_target = state.range(3),
+          .dim_source = state.range(2),
+          .dim_target = state.range(4),
+          .mult = 2,
           .depth = state.range(5)};
 }
 
@@ -116,10 +141,15 @@ void BM_GlueNetTrainStep(benchmark::State& state) {
   const auto iters = static_cast<double>(state.iterations());
   state.counters["allocs/iter"] = static_cast<double>(g_allocations.load() - before) / iters;
   state.counters["MB alloc/iter"] = static_cast<double>(g_allocated_bytes.load() - bytes_before) / iters / 1e6;
-  state.counters["examples/s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["examples/s"] =
+      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["parameters"] = static_cast<double>(nn::count_parameters(net).total);
 }
-BENCHMARK(BM_GlueNetTrainStep)->Args({64, 128, 1024, 77, 768, 5})->Args({8, 77, 1024, 77, 768, 3})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_GlueNetTrainStep)
+    ->Args({64, 128, 1024, 77, 768, 5})
+    ->Args({8, 77, 1024, 77, 768, 3})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_GlueNetAlign(benchmark::State& state) {
   const auto cfg = gluenet_config(state);

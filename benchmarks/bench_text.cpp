@@ -29,14 +29,18 @@ void tokenize_corpus(benchmark::State& state, const Tokenizer& tok) {
   const auto sentences = corpus();
   for (auto _ : state)
     for (const auto& s : sentences) benchmark::DoNotOptimize(tok.encode(s).size());
-  state.counters["sentences/s"] = benchmark::Counter(static_cast<double>(sentences.size()), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["sentences/s"] =
+      benchmark::Counter(static_cast<double>(sentences.size()), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_WordPieceTokenize(benchmark::State& state) { tokenize_corpus(state, text::WordPieceTokenizer::from_file(kModel / "vocab.txt", {})); }
+void BM_WordPieceTokenize(benchmark::State& state) {
+  tokenize_corpus(state, text::WordPieceTokenizer::from_file(kModel / "vocab.txt", {}));
+}
 BENCHMARK(BM_WordPieceTokenize)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_SentencePieceTokenize(benchmark::State& state) {
-  tokenize_corpus(state, text::SentencePieceTokenizer::from_hf_tokenizer_json(kModels / "multilingual-e5-small-q4/tokenizer.json"));
+  tokenize_corpus(
+      state, text::SentencePieceTokenizer::from_hf_tokenizer_json(kModels / "multilingual-e5-small-q4/tokenizer.json"));
 }
 BENCHMARK(BM_SentencePieceTokenize)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -55,9 +59,11 @@ void encode_batch(benchmark::State& state, const std::filesystem::path& model) {
   }
   const std::vector<std::string> batch(pool.begin(), pool.begin() + state.range(0));
   index_t longest = 0;
-  for (const auto& s : batch) longest = std::max<index_t>(longest, static_cast<index_t>(encoder.tokenizer().encode(s).size()));
+  for (const auto& s : batch)
+    longest = std::max<index_t>(longest, static_cast<index_t>(encoder.tokenizer().encode(s).size()));
   for (auto _ : state) benchmark::DoNotOptimize(encoder.encode(batch, longest).last_hidden_state.data());
-  state.counters["sentences/s"] = benchmark::Counter(static_cast<double>(batch.size()), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["sentences/s"] =
+      benchmark::Counter(static_cast<double>(batch.size()), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_MiniLmEncode(benchmark::State& state) { encode_batch(state, kModel); }

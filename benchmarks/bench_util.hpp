@@ -17,9 +17,11 @@ inline double peak_rss_mib() {
 /// GFLOP/s (flops per iteration) and peak RSS counters.
 inline void report(benchmark::State& state, double flops_per_iteration, double bytes_per_iteration = 0) {
   if (flops_per_iteration > 0)
-    state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["GFLOP/s"] =
+        benchmark::Counter(flops_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   if (bytes_per_iteration > 0)
-    state.counters["GB/s"] = benchmark::Counter(bytes_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["GB/s"] =
+        benchmark::Counter(bytes_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["peak_MiB"] = peak_rss_mib();
 }
 

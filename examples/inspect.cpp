@@ -28,7 +28,8 @@ int main(int argc, char** argv) try {
     const auto count = static_cast<std::size_t>(info.shape.numel());
     total += count;
     bytes += count * gluegen::dtype_size(info.dtype);
-    fmt::print("{:<{}}  {:<18} {:<5} {:>12}", name, width, fmt::format("{}", info.shape), gluegen::dtype_name(info.dtype), count);
+    fmt::print("{:<{}}  {:<18} {:<5} {:>12}", name, width, fmt::format("{}", info.shape),
+               gluegen::dtype_name(info.dtype), count);
     if (stats && count > 0) {
       const auto v = reader.read<double>(name).to_vector();
       double mean = 0, sq = 0;
@@ -39,7 +40,8 @@ int main(int argc, char** argv) try {
     }
     fmt::print("\n");
   }
-  fmt::print("\n{} tensors, {} parameters, {:.2f} MiB stored\n", names.size(), total, static_cast<double>(bytes) / (1 << 20));
+  fmt::print("\n{} tensors, {} parameters, {:.2f} MiB stored\n", names.size(), total,
+             static_cast<double>(bytes) / (1 << 20));
   return 0;
 } catch (const gluegen::Error& e) {
   fmt::print(stderr, "gluegen_inspect: {}\n", e.what());

@@ -23,7 +23,8 @@ struct ChannelMlp {
   Tf ln_weight, ln_bias, fc1_weight, fc1_bias, fc2_weight, fc2_bias;  // fc weights stored [in, out]
 
   static ChannelMlp random(index_t dim, index_t hidden, std::uint64_t seed) {
-    ChannelMlp m{Tf::full({dim}, 1.0f), Tf::zeros({dim}), Tf({dim, hidden}), Tf::zeros({hidden}), Tf({hidden, dim}), Tf::zeros({dim})};
+    ChannelMlp m{Tf::full({dim}, 1.0f), Tf::zeros({dim}),  Tf({dim, hidden}),
+                 Tf::zeros({hidden}),   Tf({hidden, dim}), Tf::zeros({dim})};
     // Xavier-uniform bounds sqrt(6 / (fan_in + fan_out)), as torch.nn.init.xavier_uniform_.
     const float b1 = std::sqrt(6.0f / static_cast<float>(dim + hidden));
     ops::fill_uniform(m.fc1_weight, seed, -b1, b1, /*stream=*/0);
@@ -47,9 +48,9 @@ struct ChannelMlp {
   }
 
   static ChannelMlp load(const io::WeightReader& r, const std::string& prefix, index_t dim, index_t hidden) {
-    return {r.read<float>(prefix + "norm.weight", Shape{dim}),          r.read<float>(prefix + "norm.bias", Shape{dim}),
-            r.read<float>(prefix + "fc1.weight", Shape{dim, hidden}),   r.read<float>(prefix + "fc1.bias", Shape{hidden}),
-            r.read<float>(prefix + "fc2.weight", Shape{hidden, dim}),   r.read<float>(prefix + "fc2.bias", Shape{dim})};
+    return {r.read<float>(prefix + "norm.weight", Shape{dim}),        r.read<float>(prefix + "norm.bias", Shape{dim}),
+            r.read<float>(prefix + "fc1.weight", Shape{dim, hidden}), r.read<float>(prefix + "fc1.bias", Shape{hidden}),
+            r.read<float>(prefix + "fc2.weight", Shape{hidden, dim}), r.read<float>(prefix + "fc2.bias", Shape{dim})};
   }
 };
 
@@ -63,8 +64,10 @@ int main(int argc, char** argv) try {
   std::string path = "gluegen_quickstart.h5";
   index_t batch = 16;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--batch") == 0 && i + 1 < argc) batch = std::stoll(argv[++i]);
-    else path = argv[i];
+    if (std::strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+      batch = std::stoll(argv[++i]);
+    else
+      path = argv[i];
   }
   // CLIP ViT-L/14 text space: 77 tokens x 768 channels; the paper's mixer uses a 4x channel MLP.
   constexpr index_t tokens = 77, dim = 768, hidden = 4 * 768;
@@ -75,23 +78,26 @@ int main(int argc, char** argv) try {
   const Tf y = block.forward(x);
   const double forward_s = seconds_since(t0);
   const double flops = 2.0 * 2.0 * static_cast<double>(batch * tokens) * dim * hidden;
-  fmt::print("channel-mixing MLP forward  [{} x {} x {}] -> {}   {:.1f} ms, {:.1f} GFLOP/s\n", batch, tokens, dim, y.shape(),
-             forward_s * 1e3, flops / forward_s * 1e-9);
+  fmt::print("channel-mixing MLP forward  [{} x {} x {}] -> {}   {:.1f} ms, {:.1f} GFLOP/s\n", batch, tokens, dim,
+             y.shape(), forward_s * 1e3, flops / forward_s * 1e-9);
 
   t0 = std::chrono::steady_clock::now();
   {
-    io::WeightWriter writer(path, {.model_type = "gluenet_channel_mlp", .config = {{"dim", dim}, {"hidden", hidden}, {"tokens", tokens}}});
+    io::WeightWriter writer(
+        path, {.model_type = "gluenet_channel_mlp", .config = {{"dim", dim}, {"hidden", hidden}, {"tokens", tokens}}});
     block.save(writer, "mixer.blocks.0.channel_mlp.");
     writer.commit();
   }
   const io::WeightReader reader(path);
-  const ChannelMlp reloaded = ChannelMlp::load(reader, "mixer.blocks.0.channel_mlp.", reader.meta().config.at("dim"), reader.meta().config.at("hidden"));
+  const ChannelMlp reloaded = ChannelMlp::load(reader, "mixer.blocks.0.channel_mlp.", reader.meta().config.at("dim"),
+                                               reader.meta().config.at("hidden"));
   fmt::print("saved and reloaded {} tensors ({}) in {:.1f} ms\n", reader.names().size(), path, seconds_since(t0) * 1e3);
 
   const auto a = y.to_vector(), b = reloaded.forward(x).to_vector();
   const bool identical = std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
   const auto m = ops::mean_last(ops::mean_last(y.reshape({1, -1})));
-  fmt::print("reloaded block reproduces the output bit for bit: {}   (output mean {:.6f})\n", identical ? "yes" : "NO", m.to_vector()[0]);
+  fmt::print("reloaded block reproduces the output bit for bit: {}   (output mean {:.6f})\n", identical ? "yes" : "NO",
+             m.to_vector()[0]);
   return identical ? 0 : 1;
 } catch (const gluegen::Error& e) {
   fmt::print(stderr, "gluegen_quickstart: {}\n", e.what());

@@ -12,7 +12,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${GLUEGEN_BUILD_DIR:-$root/build}"
 bash "$root/scripts/setup.sh"
-bash "$root/scripts/build.sh"
+bash "$root/scripts/build.sh" --target gluegen_cli  # the main job runs only the CLI
 cli="$build/examples/gluegen"
 models="$root/data/models"
 decoder="$models/gluegen-fashion-decoder.h5"

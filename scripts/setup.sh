@@ -16,7 +16,7 @@ for arg in "$@"; do
 done
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config python3
+  build-essential cmake ninja-build ccache pkg-config python3 clang-format-16
   libeigen3-dev libxtensor-dev xtl-dev libxsimd-dev
   libhdf5-dev hdf5-tools zlib1g-dev dataset-fashion-mnist
   nlohmann-json3-dev libfmt-dev libcli11-dev libutf8proc-dev libstb-dev libsentencepiece-dev

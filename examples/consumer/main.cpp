@@ -8,7 +8,8 @@
 int main() {
   using namespace gluegen;
   const auto x = ops::randn<float, Cpu>({4, 8}, 1);
-  const auto y = ops::layer_norm(ops::matmul(x, x.transpose_last2()), Tensor<float, Cpu>::full({4}, 1.0f), Tensor<float, Cpu>::zeros({4}));
+  const auto y = ops::layer_norm(ops::matmul(x, x.transpose_last2()), Tensor<float, Cpu>::full({4}, 1.0f),
+                                 Tensor<float, Cpu>::zeros({4}));
   const auto path = std::filesystem::temp_directory_path() / "gluegen_consumer.h5";
   {
     io::WeightWriter w(path, {.model_type = "consumer"});

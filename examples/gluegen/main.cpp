@@ -3,15 +3,16 @@
 //   gluegen train --shards DIR --run DIR [--aligner gluenet|attention|linear] [options]
 //   gluegen eval  --shards DIR (--run DIR | --aligner FILE [--all]) [--json F] [--markdown F]
 //   gluegen convert-weights --in FILE --out FILE [--dtype f16] [--encoder-only]
-//   gluegen fashion-captions / train-decoder: the default target model (default_model_commands.hpp)
+//   gluegen fashion-captions / train-decoder: the default target model (default_model_commands.cpp)
 // `encode` runs a source and a target text encoder (Hugging Face model folders) over a parallel
-// corpus into feature shards, resuming after the last complete shard. `train` trains an aligner on feature shards (source and target encoder features of a parallel
-// corpus) with held-out evaluation, JSONL metrics, atomic checkpoints and exact resume: rerunning
-// the same command continues an interrupted run (`--aligner linear` is the closed-form ridge baseline,
-// fitted in one go). `eval` reports alignment MSE, cosine and retrieval
-// R@1/R@5 per language of a trained (or converted, tools/convert_gluegen.py) aligner.
+// corpus into feature shards, resuming after the last complete shard. `train` trains an aligner on feature shards
+// (source and target encoder features of a parallel corpus) with held-out evaluation, JSONL metrics, atomic checkpoints
+// and exact resume: rerunning the same command continues an interrupted run (`--aligner linear` is the closed-form
+// ridge baseline, fitted in one go). `eval` reports alignment MSE, cosine and retrieval R@1/R@5 per language of a
+// trained (or converted, tools/convert_gluegen.py) aligner.
 #include <gluegen/aligners/model_files.hpp>
 #include <gluegen/encoders/text_encoder.hpp>
+#include <gluegen/io/parameters.hpp>
 #include <gluegen/train/trainer.hpp>
 
 #include "default_model_commands.hpp"
@@ -53,11 +54,15 @@ std::vector<CorpusLine> read_corpus(const std::string& path) {
       if (tab == std::string::npos) break;
       start = tab + 1;
     }
-    GLUEGEN_CHECK_AS(ValueError, cols.size() == 3, "{}:{}: expected 3 tab-separated columns (source text, target text, language), found {}", path,
+    GLUEGEN_CHECK_AS(ValueError, cols.size() == 3,
+                     "{}:{}: expected 3 tab-separated columns (source text, target text, language), found {}", path,
                      number, cols.size());
     for (int c = 0; c < 3; ++c) {
-      GLUEGEN_CHECK_AS(ValueError, !cols[static_cast<std::size_t>(c)].empty(), "{}:{}: the {} column is empty", path, number,
-                       c == 0 ? "source text" : c == 1 ? "target text" : "language");
+      GLUEGEN_CHECK_AS(ValueError, !cols[static_cast<std::size_t>(c)].empty(), "{}:{}: the {} column is empty", path,
+                       number,
+                       c == 0   ? "source text"
+                       : c == 1 ? "target text"
+                                : "language");
       try {
         (void)text::decode_utf8(cols[static_cast<std::size_t>(c)]);
       } catch (const ValueError& e) {
@@ -76,11 +81,17 @@ int encode_command(const EncodeArgs& a) {
   const auto storage = dtype_from_name(a.storage);
   GLUEGEN_CHECK_AS(ValueError, storage && (*storage == DType::f16 || *storage == DType::f32 || *storage == DType::bf16),
                    "--storage must be f16, bf16 or f32, got '{}'", a.storage);
-  const train::ShardSpec spec{.source_len = a.source_length, .source_dim = source.width(), .target_len = a.target_length,
-                              .target_dim = target.width(), .source_encoder = source.name(), .target_encoder = target.name(), .storage = *storage};
+  const train::ShardSpec spec{.source_len = a.source_length,
+                              .source_dim = source.width(),
+                              .target_len = a.target_length,
+                              .target_dim = target.width(),
+                              .source_encoder = source.name(),
+                              .target_encoder = target.name(),
+                              .storage = *storage};
   train::FeatureShardWriter writer(a.out, spec, a.per_shard);
   const index_t total = std::ssize(corpus), first = writer.examples_resumed();
-  GLUEGEN_CHECK_AS(ValueError, first <= total, "'{}' already holds {} examples but the corpus has {} lines: is this the same corpus?", a.out, first,
+  GLUEGEN_CHECK_AS(ValueError, first <= total,
+                   "'{}' already holds {} examples but the corpus has {} lines: is this the same corpus?", a.out, first,
                    total);
   if (first > 0) fmt::print(stderr, "resuming after {} examples already in {}\n", first, a.out);
   Progress progress("encode", total, "sentences", first, !a.quiet);
@@ -98,9 +109,9 @@ int encode_command(const EncodeArgs& a) {
     progress.update(end, fmt::format("{} shards", writer.shards_written()));
   }
   writer.finish();
-  fmt::print("{} examples ({} new) in {} shards at {}: {} x {} ({}) -> {} x {} ({})\n", writer.examples_written(), total - first,
-             writer.shards_written(), a.out, spec.source_len, spec.source_dim, spec.source_encoder, spec.target_len, spec.target_dim,
-             spec.target_encoder);
+  fmt::print("{} examples ({} new) in {} shards at {}: {} x {} ({}) -> {} x {} ({})\n", writer.examples_written(),
+             total - first, writer.shards_written(), a.out, spec.source_len, spec.source_dim, spec.source_encoder,
+             spec.target_len, spec.target_dim, spec.target_encoder);
   return 0;
 }
 
@@ -128,7 +139,8 @@ optim::Schedule make_schedule(const TrainArgs& a, index_t batches_per_epoch) {
   if (a.schedule == "constant") return optim::Constant{};
   if (a.schedule == "cosine") return optim::CosineWarmup{.warmup = a.warmup, .total = a.steps};
   if (a.schedule == "linear") return optim::LinearWarmup{.warmup = a.warmup, .total = a.steps};
-  return optim::Step{.step_size = std::max<index_t>(1, batches_per_epoch), .gamma = a.step_gamma};  // "epoch-step": GlueGen's StepLR
+  return optim::Step{.step_size = std::max<index_t>(1, batches_per_epoch),
+                     .gamma = a.step_gamma};  // "epoch-step": GlueGen's StepLR
 }
 
 void write_text(const std::string& path, const std::string& text) {
@@ -140,18 +152,27 @@ void write_text(const std::string& path, const std::string& text) {
 template <aligners::TrainableAligner A>
 int train_with(A& model, const io::ModelMeta& meta, const train::FeatureDataset& data, const TrainArgs& a) {
   const auto params = nn::count_parameters(model);
-  fmt::print("{}: {} parameters; {} examples ({} held out) of {} -> {}\n", meta.model_type, params.total, data.size(), a.held_out,
-             data.spec().source_encoder, data.spec().target_encoder);
+  fmt::print("{}: {} parameters; {} examples ({} held out) of {} -> {}\n", meta.model_type, params.total, data.size(),
+             a.held_out, data.spec().source_encoder, data.spec().target_encoder);
   const index_t per_epoch = (data.size() - a.held_out) / a.batch;
-  train::TrainerOptions opt{.run_dir = a.run, .steps = a.steps, .batch_size = a.batch, .held_out = a.held_out, .seed = a.seed,
-                            .adam = {.lr = a.lr, .weight_decay = a.weight_decay}, .schedule = make_schedule(a, per_epoch),
-                            .max_grad_norm = a.clip, .log_every = a.log_every, .eval_every = a.eval_every,
-                            .checkpoint_every = a.checkpoint_every, .progress = !a.quiet};
+  train::TrainerOptions opt{.run_dir = a.run,
+                            .steps = a.steps,
+                            .batch_size = a.batch,
+                            .held_out = a.held_out,
+                            .seed = a.seed,
+                            .adam = {.lr = a.lr, .weight_decay = a.weight_decay},
+                            .schedule = make_schedule(a, per_epoch),
+                            .max_grad_norm = a.clip,
+                            .log_every = a.log_every,
+                            .eval_every = a.eval_every,
+                            .checkpoint_every = a.checkpoint_every,
+                            .progress = !a.quiet};
   train::Trainer trainer(model, data, opt, meta);
   const auto result = trainer.run();
-  if (result.evaluation) fmt::print("\nheld-out evaluation at step {}:\n{}", result.last_step, result.evaluation->to_markdown());
-  fmt::print("{} steps in {}; aligner: {}; metrics: {}\n", result.last_step - result.first_step, format_duration(result.seconds),
-             trainer.aligner_path().string(), trainer.metrics_path().string());
+  if (result.evaluation)
+    fmt::print("\nheld-out evaluation at step {}:\n{}", result.last_step, result.evaluation->to_markdown());
+  fmt::print("{} steps in {}; aligner: {}; metrics: {}\n", result.last_step - result.first_step,
+             format_duration(result.seconds), trainer.aligner_path().string(), trainer.metrics_path().string());
   return result.interrupted ? 130 : 0;
 }
 
@@ -161,20 +182,25 @@ int train_with(A& model, const io::ModelMeta& meta, const train::FeatureDataset&
 int fit_linear(const train::FeatureDataset& data, const TrainArgs& a) {
   const auto& s = data.spec();
   const auto split = train::split_examples(data.size(), a.held_out);
-  const aligners::LinearAlignerConfig cfg{.num_tok = s.source_len, .num_tok_out = s.target_len, .dim = s.source_dim, .dim_out = s.target_dim};
+  const aligners::LinearAlignerConfig cfg{
+      .num_tok = s.source_len, .num_tok_out = s.target_len, .dim = s.source_dim, .dim_out = s.target_dim};
   aligners::LinearAligner<float, Cpu> model(cfg);
-  fmt::print("{}: {} parameters; ridge lambda {}, {} alternations on {} examples ({} held out) of {} -> {}\n", aligners::kLinearAlignerModelType,
-             nn::count_parameters(model).total, a.ridge_lambda, a.ridge_iterations, split.train.size(), a.held_out, s.source_encoder,
-             s.target_encoder);
+  fmt::print("{}: {} parameters; ridge lambda {}, {} alternations on {} examples ({} held out) of {} -> {}\n",
+             aligners::kLinearAlignerModelType, nn::count_parameters(model).total, a.ridge_lambda, a.ridge_iterations,
+             split.train.size(), a.held_out, s.source_encoder, s.target_encoder);
   const auto start = std::chrono::steady_clock::now();
   train::AlignmentBatch<float, Cpu> examples;
   data.read(split.train, examples);
-  const auto history = model.fit(examples.source, examples.target, {.lambda = a.ridge_lambda, .iterations = a.ridge_iterations});
+  const auto history =
+      model.fit(examples.source, examples.target, {.lambda = a.ridge_lambda, .iterations = a.ridge_iterations});
   const std::filesystem::path run(a.run);
   std::filesystem::create_directories(run);
-  const nlohmann::json fit{{"lambda", a.ridge_lambda}, {"iterations", a.ridge_iterations}, {"held_out", a.held_out}, {"examples", split.train.size()}};
+  const nlohmann::json fit{{"lambda", a.ridge_lambda},
+                           {"iterations", a.ridge_iterations},
+                           {"held_out", a.held_out},
+                           {"examples", split.train.size()}};
   io::WeightWriter out(run / "aligner.h5", aligners::linear_aligner_meta(cfg, fit));
-  nn::save_parameters(model, out);
+  io::save_parameters(model, out);
   out.commit();
   const auto metrics = run / "metrics.jsonl";
   train::detail::prepare_metrics(metrics, -1);
@@ -188,7 +214,8 @@ int fit_linear(const train::FeatureDataset& data, const TrainArgs& a) {
     train::detail::append_metrics(metrics, {{"step", history.size()}, {"eval", report.to_json()}});
     fmt::print("\nheld-out evaluation:\n{}", report.to_markdown());
   }
-  fmt::print("fitted in {}; aligner: {}; metrics: {}\n", format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()),
+  fmt::print("fitted in {}; aligner: {}; metrics: {}\n",
+             format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()),
              (run / "aligner.h5").string(), metrics.string());
   return 0;
 }
@@ -198,15 +225,28 @@ int train_command(const TrainArgs& a) {
   const auto& s = data.spec();
   if (a.aligner == "linear") return fit_linear(data, a);
   if (a.aligner == "gluenet") {
-    const aligners::GlueNetConfig cfg{.num_tok = s.source_len, .num_tok_target = s.target_len, .dim_source = s.source_dim, .dim_target = s.target_dim,
-                                      .mult = a.mult, .depth = a.depth, .disc_mult = a.disc_mult, .lambda_mse = a.lambda_mse,
-                                      .lambda_rec = a.lambda_rec, .lambda_adv = a.lambda_adv, .mask_target_padding = a.mask_padding,
+    const aligners::GlueNetConfig cfg{.num_tok = s.source_len,
+                                      .num_tok_target = s.target_len,
+                                      .dim_source = s.source_dim,
+                                      .dim_target = s.target_dim,
+                                      .mult = a.mult,
+                                      .depth = a.depth,
+                                      .disc_mult = a.disc_mult,
+                                      .lambda_mse = a.lambda_mse,
+                                      .lambda_rec = a.lambda_rec,
+                                      .lambda_adv = a.lambda_adv,
+                                      .mask_target_padding = a.mask_padding,
                                       .alternating = a.adversarial == "alternating"};
     aligners::GlueNet<float, Cpu> model(cfg, a.init_seed);
     return train_with(model, aligners::gluenet_meta(cfg), data, a);
   }
-  const aligners::AttentionAlignerConfig cfg{.dim_source = s.source_dim, .dim = a.width, .dim_target = s.target_dim, .num_queries = s.target_len,
-                                             .heads = a.heads, .depth = a.layers, .ff_mult = a.ff_mult};
+  const aligners::AttentionAlignerConfig cfg{.dim_source = s.source_dim,
+                                             .dim = a.width,
+                                             .dim_target = s.target_dim,
+                                             .num_queries = s.target_len,
+                                             .heads = a.heads,
+                                             .depth = a.layers,
+                                             .ff_mult = a.ff_mult};
   aligners::Supervised model(aligners::AttentionAligner<float, Cpu>(cfg, a.init_seed));
   return train_with(model, aligners::attention_aligner_meta(cfg), data, a);
 }
@@ -226,8 +266,8 @@ int eval_command(EvalArgs a) {
       a.held_out = io::WeightReader(checkpoint).meta().config.at("trainer").at("held_out").get<index_t>();
     } else {  // a fitted (ridge) aligner records its split itself
       const io::WeightReader fitted(a.aligner);
-      GLUEGEN_CHECK_AS(FileNotFoundError, fitted.meta().config.contains("fit"), "'{}' has no checkpoint.h5 and '{}' records no held-out split",
-                       a.run, a.aligner);
+      GLUEGEN_CHECK_AS(FileNotFoundError, fitted.meta().config.contains("fit"),
+                       "'{}' has no checkpoint.h5 and '{}' records no held-out split", a.run, a.aligner);
       a.held_out = fitted.meta().config.at("fit").at("held_out").get<index_t>();
     }
   }
@@ -240,10 +280,10 @@ int eval_command(EvalArgs a) {
   }
   const io::WeightReader in(a.aligner);
   const std::string& type = in.meta().model_type;
-  const eval::AlignmentReport report =
-      aligners::visit_aligner_file<float, Cpu>(in, [&](auto& model) { return train::evaluate_aligner(model, data, examples, a.batch); });
-  const std::string md = fmt::format("Alignment of {} ({}) on {} {} examples of {}:\n\n{}", a.aligner, type, examples.size(),
-                                     a.all ? "(all)" : "held-out", a.shards, report.to_markdown());
+  const eval::AlignmentReport report = aligners::visit_aligner_file<float, Cpu>(
+      in, [&](auto& model) { return train::evaluate_aligner(model, data, examples, a.batch); });
+  const std::string md = fmt::format("Alignment of {} ({}) on {} {} examples of {}:\n\n{}", a.aligner, type,
+                                     examples.size(), a.all ? "(all)" : "held-out", a.shards, report.to_markdown());
   fmt::print("{}", md);
   write_text(a.json, report.to_json().dump(2) + "\n");
   write_text(a.markdown, md);
@@ -261,13 +301,15 @@ struct ConvertArgs {
 /// is (gluegen.translator): the reconstruction decoder and the discriminator only serve training.
 int convert_weights_command(const ConvertArgs& a) {
   const auto storage = dtype_from_name(a.dtype);
-  GLUEGEN_CHECK_AS(ValueError, storage && *storage != DType::i32, "--dtype must be f32, f64, f16 or bf16, got '{}'", a.dtype);
+  GLUEGEN_CHECK_AS(ValueError, storage && *storage != DType::i32, "--dtype must be f32, f64, f16 or bf16, got '{}'",
+                   a.dtype);
   const io::WeightReader in(a.in);
   io::ModelMeta meta = in.meta();
   std::string keep;  // the prefix of the tensors kept, stripped from their names
   if (a.encoder_only) {
-    GLUEGEN_CHECK_AS(ValueError, meta.model_type == aligners::kGlueNetModelType, "--encoder-only takes a GlueNet ({}), and '{}' holds a '{}'",
-                     aligners::kGlueNetModelType, a.in, meta.model_type);
+    GLUEGEN_CHECK_AS(ValueError, meta.model_type == aligners::kGlueNetModelType,
+                     "--encoder-only takes a GlueNet ({}), and '{}' holds a '{}'", aligners::kGlueNetModelType, a.in,
+                     meta.model_type);
     meta = aligners::translator_meta<false>(aligners::gluenet_config(in).encoder_config());
     keep = "encoder.";
   }
@@ -276,13 +318,16 @@ int convert_weights_command(const ConvertArgs& a) {
   for (const auto& name : in.names()) {
     if (!name.starts_with(keep)) continue;
     const std::string to = name.substr(keep.size());
-    if (in.info(name).dtype == DType::i32) out.write(to, in.read<std::int32_t>(name));
-    else out.write(to, in.read<float>(name), *storage);
+    if (in.info(name).dtype == DType::i32)
+      out.write(to, in.read<std::int32_t>(name));
+    else
+      out.write(to, in.read<float>(name), *storage);
     ++n;
   }
   out.commit();
-  fmt::print("{} tensors of '{}' ({}) -> {} ({}) as {}: {:.1f} MB -> {:.1f} MB\n", n, a.in, in.meta().model_type, a.out, meta.model_type, a.dtype,
-             static_cast<double>(std::filesystem::file_size(a.in)) / 1e6, static_cast<double>(std::filesystem::file_size(a.out)) / 1e6);
+  fmt::print("{} tensors of '{}' ({}) -> {} ({}) as {}: {:.1f} MB -> {:.1f} MB\n", n, a.in, in.meta().model_type, a.out,
+             meta.model_type, a.dtype, static_cast<double>(std::filesystem::file_size(a.in)) / 1e6,
+             static_cast<double>(std::filesystem::file_size(a.out)) / 1e6);
   return 0;
 }
 
@@ -293,40 +338,60 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   EncodeArgs en;
-  auto* encode_cmd = app.add_subcommand("encode", "encode a parallel corpus (TSV: source, target, language) into feature shards");
-  encode_cmd->add_option("--corpus", en.corpus, "TSV file: source text, target text, language tag per line")->required()->check(CLI::ExistingFile);
-  encode_cmd->add_option("--source-model", en.source_model, "source encoder: a Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
-  encode_cmd->add_option("--target-model", en.target_model, "target encoder: a Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
+  auto* encode_cmd =
+      app.add_subcommand("encode", "encode a parallel corpus (TSV: source, target, language) into feature shards");
+  encode_cmd->add_option("--corpus", en.corpus, "TSV file: source text, target text, language tag per line")
+      ->required()
+      ->check(CLI::ExistingFile);
+  encode_cmd->add_option("--source-model", en.source_model, "source encoder: a Hugging Face model folder")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  encode_cmd->add_option("--target-model", en.target_model, "target encoder: a Hugging Face model folder")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   encode_cmd->add_option("--out", en.out, "shard directory (an existing one is resumed)")->required();
-  encode_cmd->add_option("--source-length", en.source_length, "source tokens per sentence (padded / truncated)")->capture_default_str();
-  encode_cmd->add_option("--target-length", en.target_length, "target tokens per sentence (padded / truncated)")->capture_default_str();
+  encode_cmd->add_option("--source-length", en.source_length, "source tokens per sentence (padded / truncated)")
+      ->capture_default_str();
+  encode_cmd->add_option("--target-length", en.target_length, "target tokens per sentence (padded / truncated)")
+      ->capture_default_str();
   encode_cmd->add_option("--batch", en.batch, "sentences per encoder call")->capture_default_str();
   encode_cmd->add_option("--examples-per-shard", en.per_shard, "examples per shard file")->capture_default_str();
   encode_cmd->add_option("--storage", en.storage, "feature dtype in the shards: f16, bf16, f32")->capture_default_str();
   encode_cmd->add_flag("--quiet", en.quiet, "no progress line");
 
   TrainArgs t;
-  auto* train_cmd = app.add_subcommand("train", "train an aligner on feature shards (resumes an existing run directory)");
-  train_cmd->add_option("--shards", t.shards, "feature shard directory (gluegen encode)")->required()->check(CLI::ExistingPath);
+  auto* train_cmd =
+      app.add_subcommand("train", "train an aligner on feature shards (resumes an existing run directory)");
+  train_cmd->add_option("--shards", t.shards, "feature shard directory (gluegen encode)")
+      ->required()
+      ->check(CLI::ExistingPath);
   train_cmd->add_option("--run", t.run, "run directory: checkpoint.h5, aligner.h5, metrics.jsonl")->required();
-  train_cmd->add_option("--aligner", t.aligner, "aligner type")->check(CLI::IsMember({"gluenet", "attention", "linear"}))->capture_default_str();
+  train_cmd->add_option("--aligner", t.aligner, "aligner type")
+      ->check(CLI::IsMember({"gluenet", "attention", "linear"}))
+      ->capture_default_str();
   train_cmd->add_option("--depth", t.depth, "GlueNet mixer blocks")->capture_default_str();
   train_cmd->add_option("--mult", t.mult, "GlueNet MLP width multiplier")->capture_default_str();
   train_cmd->add_option("--lambda-mse", t.lambda_mse, "weight of the element-wise loss")->capture_default_str();
-  train_cmd->add_option("--lambda-rec", t.lambda_rec, "weight of the reconstruction loss (0: off)")->capture_default_str();
+  train_cmd->add_option("--lambda-rec", t.lambda_rec, "weight of the reconstruction loss (0: off)")
+      ->capture_default_str();
   train_cmd->add_option("--lambda-adv", t.lambda_adv, "weight of the adversarial loss (0: off)")->capture_default_str();
   train_cmd->add_option("--disc-mult", t.disc_mult, "discriminator hidden width / target width")->capture_default_str();
   train_cmd->add_flag("--mask-padding", t.mask_padding, "GlueNet: count only real target tokens in L_mse");
-  train_cmd->add_option("--adversarial", t.adversarial,
-                        "GlueNet: joint (GlueGen: one step through gradient reversal) or alternating (discriminator step, then aligner step)")
+  train_cmd
+      ->add_option("--adversarial", t.adversarial,
+                   "GlueNet: joint (GlueGen: one step through gradient reversal) or alternating (discriminator step, "
+                   "then aligner step)")
       ->check(CLI::IsMember({"joint", "alternating"}))
       ->capture_default_str();
   train_cmd->add_option("--width", t.width, "attention aligner width")->capture_default_str();
   train_cmd->add_option("--heads", t.heads, "attention aligner heads")->capture_default_str();
   train_cmd->add_option("--layers", t.layers, "attention aligner layers")->capture_default_str();
   train_cmd->add_option("--ff-mult", t.ff_mult, "attention aligner feed-forward multiplier")->capture_default_str();
-  train_cmd->add_option("--ridge-lambda", t.ridge_lambda, "linear: ridge penalty on the token and channel maps")->capture_default_str();
-  train_cmd->add_option("--ridge-iterations", t.ridge_iterations, "linear: alternations between the token and channel maps")->capture_default_str();
+  train_cmd->add_option("--ridge-lambda", t.ridge_lambda, "linear: ridge penalty on the token and channel maps")
+      ->capture_default_str();
+  train_cmd
+      ->add_option("--ridge-iterations", t.ridge_iterations, "linear: alternations between the token and channel maps")
+      ->capture_default_str();
   train_cmd->add_option("--steps", t.steps, "total optimizer steps")->capture_default_str();
   train_cmd->add_option("--batch", t.batch, "batch size")->capture_default_str();
   train_cmd->add_option("--lr", t.lr, "AdamW learning rate")->capture_default_str();
@@ -335,7 +400,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"constant", "cosine", "linear", "epoch-step"}))
       ->capture_default_str();
   train_cmd->add_option("--warmup", t.warmup, "warmup steps (cosine, linear)")->capture_default_str();
-  train_cmd->add_option("--step-gamma", t.step_gamma, "epoch-step decay per epoch (GlueGen: 0.5)")->capture_default_str();
+  train_cmd->add_option("--step-gamma", t.step_gamma, "epoch-step decay per epoch (GlueGen: 0.5)")
+      ->capture_default_str();
   train_cmd->add_option("--clip-grad", t.clip, "clip the global gradient norm (0: off)")->capture_default_str();
   train_cmd->add_option("--held-out", t.held_out, "examples kept for evaluation")->capture_default_str();
   train_cmd->add_option("--eval-every", t.eval_every, "steps between held-out evaluations")->capture_default_str();
@@ -349,7 +415,8 @@ int main(int argc, char** argv) {
   auto* eval_cmd = app.add_subcommand("eval", "alignment MSE, cosine and retrieval R@1/R@5 per language");
   eval_cmd->add_option("--shards", e.shards, "feature shard directory")->required()->check(CLI::ExistingPath);
   auto* run_opt = eval_cmd->add_option("--run", e.run, "a training run directory (its aligner on its held-out split)");
-  eval_cmd->add_option("--aligner", e.aligner, "an aligner file (aligner.h5, or converted by tools/convert_gluegen.py)")->excludes(run_opt);
+  eval_cmd->add_option("--aligner", e.aligner, "an aligner file (aligner.h5, or converted by tools/convert_gluegen.py)")
+      ->excludes(run_opt);
   eval_cmd->add_flag("--all", e.all, "evaluate on every example, not the held-out split");
   eval_cmd->add_option("--held-out", e.held_out, "size of the held-out split (as in training)")->capture_default_str();
   eval_cmd->add_option("--batch", e.batch, "batch size")->capture_default_str();
@@ -357,11 +424,13 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--markdown", e.markdown, "write the report as a Markdown table");
 
   ConvertArgs cv;
-  auto* convert_cmd = app.add_subcommand("convert-weights", "rewrite a model file with its float tensors in another storage dtype");
+  auto* convert_cmd =
+      app.add_subcommand("convert-weights", "rewrite a model file with its float tensors in another storage dtype");
   convert_cmd->add_option("--in", cv.in, "model file (.h5)")->required()->check(CLI::ExistingFile);
   convert_cmd->add_option("--out", cv.out, "output file")->required();
   convert_cmd->add_option("--dtype", cv.dtype, "storage: f16, bf16, f32, f64")->capture_default_str();
-  convert_cmd->add_flag("--encoder-only", cv.encoder_only, "a GlueNet's encoder f alone (gluegen.translator), all that inference needs");
+  convert_cmd->add_flag("--encoder-only", cv.encoder_only,
+                        "a GlueNet's encoder f alone (gluegen.translator), all that inference needs");
 
   const auto default_model_commands = gluegen::cli::add_default_model_commands(app);
 

@@ -15,7 +15,8 @@ int main() {
 
   // The baseline: fit A [16, 128] and W [32, 64] in closed form.
   const auto source = ops::randn<float, Cpu>({256, 128, 64}, 1);
-  const auto target = ops::matmul(ops::matmul(ops::randn<float, Cpu>({16, 128}, 2), source), ops::randn<float, Cpu>({64, 32}, 3));
+  const auto target =
+      ops::matmul(ops::matmul(ops::randn<float, Cpu>({16, 128}, 2), source), ops::randn<float, Cpu>({64, 32}, 3));
   aligners::LinearAligner<float, Cpu> ridge({.num_tok = 128, .num_tok_out = 16, .dim = 64, .dim_out = 32});
   const auto mse = ridge.fit(source, target, {.lambda = 1e-3, .iterations = 8});
   std::printf("ridge MSE per alternation: first %.4g, last %.4g\n", mse.front(), mse.back());

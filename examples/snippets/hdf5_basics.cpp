@@ -10,7 +10,7 @@ int main() {
 
   {  // Written to "aligner.h5.tmp.<pid>", renamed to "aligner.h5" by commit().
     io::WeightWriter out("aligner.h5", {.model_type = "gluenet", .config = {{"n_blocks", 5}}});
-    out.write("encoder.proj.weight", weight);                 // stored as f32
+    out.write("encoder.proj.weight", weight);                  // stored as f32
     out.write("encoder.proj.weight_f16", weight, DType::f16);  // stored as f16, half the bytes
     out.commit();
   }

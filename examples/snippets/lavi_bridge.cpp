@@ -1,6 +1,6 @@
 // LaVi-Bridge's released checkpoint (T5 + LoRA -> adapter -> UNet + LoRA), converted by
 // tools/convert_lavi_bridge.py, sampled with guidance. argv[1]: the repository root.
-#include <gluegen/aligners/lavi_bridge_file.hpp>
+#include <gluegen/pipeline/lavi_bridge_file.hpp>
 #include <gluegen/diffusion/model_files.hpp>
 #include <gluegen/diffusion/sampling.hpp>
 
@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
   auto unet = diffusion::load_unet<float, Cpu>(io::WeightReader(data + "diffusion/unet_sd1.h5"));
 
   // The file's LoRA goes into the language model and the UNet; its adapter bridges the two.
-  aligners::add_lavi_bridge_lora(lavi, t5);
-  aligners::add_lavi_bridge_lora(lavi, unet);
+  add_lavi_bridge_lora(lavi, t5);
+  add_lavi_bridge_lora(lavi, unet);
   auto adapter = aligners::load_lavi_bridge_adapter<float, Cpu>(lavi);
 
   // Token ids of the prompt and of "" (LaVi-Bridge pads both to one length and passes no mask).
@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   const Tf cond_both = adapter.forward(features, ac).clone();  // [2, 4, cross_attention_dim]
   const Tf cond = cond_both.slice(0, 1).contiguous(), empty = cond_both.slice(1, 2).contiguous();
 
-  auto scheduler = diffusion::AnyScheduler<float, Cpu>::from_config("DPMSolverMultistepScheduler", {{"beta_schedule", "scaled_linear"}});
+  auto scheduler = diffusion::AnyScheduler<float, Cpu>::from_config("DPMSolverMultistepScheduler",
+                                                                    {{"beta_schedule", "scaled_linear"}});
   const Tf latents = diffusion::sample(unet, scheduler, cond, &empty, ops::randn<float, Cpu>({1, 4, 16, 16}, 1),
                                        {.steps = 10, .guidance_scale = 7.5});
   assert(latents.shape() == (Shape{1, 4, 16, 16}));

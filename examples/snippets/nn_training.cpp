@@ -1,5 +1,6 @@
 // docs/nn.md: compose an aligner by type, train it with AdamW and a warmup/cosine schedule on a
 // synthetic alignment task, and checkpoint it (weights + optimizer state) to HDF5.
+#include <gluegen/io/parameters.hpp>
 #include <gluegen/losses/regression.hpp>
 #include <gluegen/nn/mixer.hpp>
 #include <gluegen/optim/optimizer.hpp>
@@ -19,8 +20,9 @@ int main() {
   const Tf target = ops::matmul(ops::matmul(source.transpose_last2(), M, {.trans_b = true}).transpose_last2(), W);
 
   // Aligner: a mixer block in the source width, then a linear width map (names "0.*", "1.*").
-  nn::Sequential aligner(nn::MixerBlock<float, Cpu>({.tokens = L, .dim = Ds, .token_hidden = 2 * L, .channel_hidden = 2 * Ds}, 7),
-                         nn::Linear<float, Cpu>(Ds, Dt, {.seed = 8}));
+  nn::Sequential aligner(
+      nn::MixerBlock<float, Cpu>({.tokens = L, .dim = Ds, .token_hidden = 2 * L, .channel_hidden = 2 * Ds}, 7),
+      nn::Linear<float, Cpu>(Ds, Dt, {.seed = 8}));
   decltype(aligner)::Cache cache;
   optim::AdamW<decltype(aligner)> opt(aligner, {.lr = 3e-3, .weight_decay = 0.01});
   const optim::Schedule schedule = optim::CosineWarmup{.warmup = 20, .total = 300};
@@ -41,7 +43,7 @@ int main() {
   assert(last < first / 10);
 
   io::WeightWriter checkpoint("aligner_checkpoint.h5", {.model_type = "mixer_aligner"});
-  nn::save_parameters(aligner, checkpoint, "model.");
+  io::save_parameters(aligner, checkpoint, "model.");
   opt.save(checkpoint);  // optimizer.step, optimizer.<name>.exp_avg / exp_avg_sq
   checkpoint.commit();
   return 0;

@@ -10,7 +10,8 @@
 int main(int argc, char** argv) {
   using namespace gluegen;
   const std::filesystem::path root = argc > 1 ? argv[1] : ".";
-  encoders::HfTextEncoder<float, Cpu> minilm(root / "data/models/all-MiniLM-L6-v2");  // config.json, model.safetensors, vocab.txt
+  encoders::HfTextEncoder<float, Cpu> minilm(
+      root / "data/models/all-MiniLM-L6-v2");  // config.json, model.safetensors, vocab.txt
 
   const auto ids = minilm.tokenizer().encode("Ein rotes Auto! 红色的汽车");
   std::printf("%zu ids:", ids.size());
@@ -36,10 +37,11 @@ int main(int argc, char** argv) {
   // The multilingual source: E5S1 .bin (4-bit weights, dequantized on load) + tokenizer.json (SentencePiece).
   // e5 expects a "query: " (or "passage: ") prefix and mean pooling.
   encoders::HfTextEncoder<float, Cpu> e5(root / "data/models/multilingual-e5-small-q4");
-  const auto m = e5.encode({"query: a red sneaker", "query: ein roter Turnschuh", "query: une robe bleue"}, /*length=*/16);
+  const auto m =
+      e5.encode({"query: a red sneaker", "query: ein roter Turnschuh", "query: une robe bleue"}, /*length=*/16);
   const auto f = m.mean_pooled.to_vector();
-  std::printf("%s tokenizer; cos(en sneaker, de sneaker) = %.3f, cos(en sneaker, fr dress) = %.3f\n", e5.tokenizer().kind(), cosine(f, 0, 1),
-              cosine(f, 0, 2));
+  std::printf("%s tokenizer; cos(en sneaker, de sneaker) = %.3f, cos(en sneaker, fr dress) = %.3f\n",
+              e5.tokenizer().kind(), cosine(f, 0, 1), cosine(f, 0, 2));
   assert(cosine(f, 0, 1) > cosine(f, 0, 2));  // the German paraphrase is closer than another item in French
   return 0;
 }

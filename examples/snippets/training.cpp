@@ -14,8 +14,12 @@ int main() {
   fs::remove_all(dir);
 
   // 1. Shards: source features [8 tokens x 16], target [8 x 12], masks, texts, language tags.
-  const train::ShardSpec spec{.source_len = 8, .source_dim = 16, .target_len = 8, .target_dim = 12,
-                              .source_encoder = "synthetic-source", .target_encoder = "synthetic-target"};
+  const train::ShardSpec spec{.source_len = 8,
+                              .source_dim = 16,
+                              .target_len = 8,
+                              .target_dim = 12,
+                              .source_encoder = "synthetic-source",
+                              .target_encoder = "synthetic-target"};
   train::FeatureShardWriter writer(dir / "shards", spec, /*examples_per_shard=*/64);
   const auto map = ops::scale(ops::randn<float, Cpu>({16, 12}, 1), 0.25f);
   for (int batch = 0; batch < 10; ++batch) {
@@ -28,12 +32,24 @@ int main() {
 
   // 2. Train GlueNet (encoder, decoder, discriminator) with held-out evaluation and checkpoints.
   const train::FeatureDataset data(dir / "shards");
-  const aligners::GlueNetConfig cfg{.num_tok = 8, .dim_source = 16, .dim_target = 12, .mult = 2, .depth = 1,
-                                    .lambda_mse = 1.0, .lambda_rec = 0.1, .lambda_adv = 0.01};
+  const aligners::GlueNetConfig cfg{.num_tok = 8,
+                                    .dim_source = 16,
+                                    .dim_target = 12,
+                                    .mult = 2,
+                                    .depth = 1,
+                                    .lambda_mse = 1.0,
+                                    .lambda_rec = 0.1,
+                                    .lambda_adv = 0.01};
   aligners::GlueNet<float, Cpu> model(cfg);
   train::Trainer trainer(model, data,
-                         {.run_dir = dir / "run", .steps = 300, .batch_size = 16, .held_out = 32, .adam = {.lr = 3e-3},
-                          .eval_every = 150, .checkpoint_every = 100, .progress = false},
+                         {.run_dir = dir / "run",
+                          .steps = 300,
+                          .batch_size = 16,
+                          .held_out = 32,
+                          .adam = {.lr = 3e-3},
+                          .eval_every = 150,
+                          .checkpoint_every = 100,
+                          .progress = false},
                          aligners::gluenet_meta(cfg));
   const auto result = trainer.run();  // rerunning resumes from dir/run/checkpoint.h5
   std::printf("%s", result.evaluation->to_markdown().c_str());

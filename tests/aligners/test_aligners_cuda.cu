@@ -23,13 +23,16 @@ using test::all_close;
 template <typename M>
 std::vector<std::vector<float>> grads_of(M& m) {
   std::vector<std::vector<float>> out;
-  m.visit_parameters([&](const std::string&, auto& p) { out.push_back(p.has_grad() ? p.grad.to_vector() : std::vector<float>{}); }, "");
+  m.visit_parameters(
+      [&](const std::string&, auto& p) { out.push_back(p.has_grad() ? p.grad.to_vector() : std::vector<float>{}); },
+      "");
   return out;
 }
 
 TEST(CudaAligners, GlueNetTrainingStepMatchesCpu) {
   SKIP_WITHOUT_GPU();
-  const aligners::GlueNetConfig cfg{.num_tok = 6, .num_tok_target = 5, .dim_source = 16, .dim_target = 12, .mult = 2, .depth = 2};
+  const aligners::GlueNetConfig cfg{
+      .num_tok = 6, .num_tok_target = 5, .dim_source = 16, .dim_target = 12, .mult = 2, .depth = 2};
   aligners::GlueNet<float, Cpu> cpu(cfg, 4);
   aligners::GlueNet<float, Cuda> gpu(cfg, 4);
   const auto s = ops::randn<float, Cpu>({4, 6, 16}, 1), t = ops::randn<float, Cpu>({4, 5, 12}, 2);
@@ -37,15 +40,22 @@ TEST(CudaAligners, GlueNetTrainingStepMatchesCpu) {
   aligners::GlueNet<float, Cpu>::Cache cc;
   aligners::GlueNet<float, Cuda>::Cache gc;
   const auto lc = cpu.train_step(s, sm, t, tm, cc);
-  const auto lg = gpu.train_step(ops::transfer<Cuda>(s), ops::transfer<Cuda>(sm), ops::transfer<Cuda>(t), ops::transfer<Cuda>(tm), gc);
-  for (std::size_t i = 0; i < lc.terms.size(); ++i) EXPECT_NEAR(lc.terms[i].second, lg.terms[i].second, 1e-4 * (1 + std::abs(lc.terms[i].second)));
+  const auto lg = gpu.train_step(ops::transfer<Cuda>(s), ops::transfer<Cuda>(sm), ops::transfer<Cuda>(t),
+                                 ops::transfer<Cuda>(tm), gc);
+  for (std::size_t i = 0; i < lc.terms.size(); ++i)
+    EXPECT_NEAR(lc.terms[i].second, lg.terms[i].second, 1e-4 * (1 + std::abs(lc.terms[i].second)));
   const auto a = grads_of(cpu), b = grads_of(gpu);
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(all_close(b[i], a[i], 2e-4)) << "parameter " << i;
 }
 
 TEST(CudaAligners, TimestepConnectorMatchesCpu) {
   SKIP_WITHOUT_GPU();
-  const aligners::TimestepConnectorConfig cfg{.time_channel = 16, .time_embed_dim = 24, .width = 32, .layers = 2, .heads = 4, .num_latents = 8,
+  const aligners::TimestepConnectorConfig cfg{.time_channel = 16,
+                                              .time_embed_dim = 24,
+                                              .width = 32,
+                                              .layers = 2,
+                                              .heads = 4,
+                                              .num_latents = 8,
                                               .input_dim = 20};
   aligners::TimestepConnector<float, Cpu> cpu(cfg, 5);
   aligners::TimestepConnector<float, Cuda> gpu(cfg, 5);
@@ -53,7 +63,8 @@ TEST(CudaAligners, TimestepConnectorMatchesCpu) {
   const std::vector<double> t{999.0, 500.0, 1.0};
   aligners::TimestepConnector<float, Cpu>::Cache cc;
   aligners::TimestepConnector<float, Cuda>::Cache gc;
-  EXPECT_TRUE(all_close(gpu.forward(ops::transfer<Cuda>(x), t, gc).to_vector(), cpu.forward(x, t, cc).to_vector(), 1e-4));
+  EXPECT_TRUE(
+      all_close(gpu.forward(ops::transfer<Cuda>(x), t, gc).to_vector(), cpu.forward(x, t, cc).to_vector(), 1e-4));
   const auto dy = ops::randn<float, Cpu>({3, 8, 32}, 2);
   EXPECT_TRUE(all_close(gpu.backward(ops::transfer<Cuda>(dy), gc).to_vector(), cpu.backward(dy, cc).to_vector(), 2e-4));
   const auto a = grads_of(cpu), b = grads_of(gpu);
@@ -71,12 +82,26 @@ TEST(CudaAligners, TrainerRunsOnTheDeviceAndFollowsTheCpuRun) {
     out.finish();
   }
   const train::FeatureDataset data(dir / "shards");
-  const aligners::GlueNetConfig cfg{.num_tok = 6, .num_tok_target = 5, .dim_source = 8, .dim_target = 7, .mult = 2, .depth = 1, .lambda_mse = 1.0,
-                                    .lambda_rec = 0.1, .lambda_adv = 0.01};
+  const aligners::GlueNetConfig cfg{.num_tok = 6,
+                                    .num_tok_target = 5,
+                                    .dim_source = 8,
+                                    .dim_target = 7,
+                                    .mult = 2,
+                                    .depth = 1,
+                                    .lambda_mse = 1.0,
+                                    .lambda_rec = 0.1,
+                                    .lambda_adv = 0.01};
   const auto options = [&](const char* run, std::vector<double>& losses) {
-    return train::TrainerOptions{.run_dir = dir / run, .steps = 20, .batch_size = 8, .held_out = 8, .adam = {.lr = 3e-3}, .eval_every = 20,
-                                 .checkpoint_every = 10, .progress = false,
-                                 .on_step = [&losses](const train::StepReport& r) { losses.push_back(r.losses.total()); }};
+    return train::TrainerOptions{
+        .run_dir = dir / run,
+        .steps = 20,
+        .batch_size = 8,
+        .held_out = 8,
+        .adam = {.lr = 3e-3},
+        .eval_every = 20,
+        .checkpoint_every = 10,
+        .progress = false,
+        .on_step = [&losses](const train::StepReport& r) { losses.push_back(r.losses.total()); }};
   };
   std::vector<double> cpu_losses, gpu_losses;
   aligners::GlueNet<float, Cpu> cpu(cfg, 2);

@@ -3,6 +3,7 @@
 // (for fine-tuning a fitted map) matches finite differences.
 #include <gluegen/aligners/linear.hpp>
 #include <gluegen/aligners/model_files.hpp>
+#include <gluegen/io/parameters.hpp>
 
 #include "support/gradcheck.hpp"
 #include "support/reference.hpp"
@@ -20,14 +21,17 @@ using Td = Tensor<double, Cpu>;
 
 TEST(LinearAligner, RecoversAKnownBilinearMapOnHeldOutData) {
   constexpr index_t N = 200, Ls = 6, Lt = 4, Ds = 10, Dt = 5;
-  const Td a = ops::randn<double, Cpu>({Lt, Ls}, 1), w = ops::randn<double, Cpu>({Dt, Ds}, 2), c = ops::randn<double, Cpu>({Dt}, 3);
+  const Td a = ops::randn<double, Cpu>({Lt, Ls}, 1), w = ops::randn<double, Cpu>({Dt, Ds}, 2),
+           c = ops::randn<double, Cpu>({Dt}, 3);
   auto truth = [&](const Td& x) { return ops::add(ops::matmul(ops::matmul(a, x), w, {.trans_b = true}), c); };
   const Td x_train = ops::randn<double, Cpu>({N, Ls, Ds}, 4), x_test = ops::randn<double, Cpu>({50, Ls, Ds}, 5);
-  const Td y_train = ops::add(truth(x_train), ops::scale(ops::randn<double, Cpu>({N, Lt, Dt}, 6), 1e-3));  // small noise
+  const Td y_train =
+      ops::add(truth(x_train), ops::scale(ops::randn<double, Cpu>({N, Lt, Dt}, 6), 1e-3));  // small noise
 
   LinearAligner<double, Cpu> aligner({.num_tok = Ls, .num_tok_out = Lt, .dim = Ds, .dim_out = Dt});
   const auto history = aligner.fit(x_train, y_train, {.lambda = 1e-6, .iterations = 20});
-  for (std::size_t i = 1; i < history.size(); ++i) EXPECT_LE(history[i], history[i - 1] * (1 + 1e-9)) << "alternation " << i;
+  for (std::size_t i = 1; i < history.size(); ++i)
+    EXPECT_LE(history[i], history[i - 1] * (1 + 1e-9)) << "alternation " << i;
   EXPECT_LT(history.back(), 2e-6);  // the noise variance is 1e-6
   LinearAligner<double, Cpu>::Cache cache;
   EXPECT_TRUE(all_close(aligner.forward(x_test, cache).to_vector(), truth(x_test).to_vector(), 1e-3));
@@ -37,11 +41,13 @@ TEST(LinearAligner, WithAFixedIdentityTokenMapItIsPlainRidgeRegression) {
   constexpr index_t N = 40, L = 5, Ds = 7, Dt = 3;
   const Td x = ops::randn<double, Cpu>({N, L, Ds}, 7), y = ops::randn<double, Cpu>({N, L, Dt}, 8);
   LinearAligner<double, Cpu> aligner({.num_tok = L, .num_tok_out = L, .dim = Ds, .dim_out = Dt});
-  EXPECT_EQ(aligner.token_map.value.to_vector(), Td::from_host({L, L}, [] {
-              std::vector<double> eye(L * L, 0.0);
-              for (index_t i = 0; i < L; ++i) eye[i * L + i] = 1;
-              return eye;
-            }()).to_vector());
+  EXPECT_EQ(aligner.token_map.value.to_vector(), Td::from_host({L, L},
+                                                               [] {
+                                                                 std::vector<double> eye(L * L, 0.0);
+                                                                 for (index_t i = 0; i < L; ++i) eye[i * L + i] = 1;
+                                                                 return eye;
+                                                               }())
+                                                     .to_vector());
   (void)aligner.fit(x, y, {.lambda = 0.5, .iterations = 1, .fit_token_map = false});
   // Independent solution: rows [x_token, 1], penalty on the weights only.
   using Mat = Eigen::MatrixXd;
@@ -77,8 +83,9 @@ TEST(LinearAligner, SavesLoadsAndRejectsBadInput) {
   (void)aligner.fit(x, y, {.iterations = 3});
   const auto path = std::filesystem::temp_directory_path() / fmt::format("gluegen-linear-{}.h5", ::getpid());
   {
-    io::WeightWriter w(path, aligners::linear_aligner_meta({.num_tok = 8, .num_tok_out = 3, .dim = 6, .dim_out = 4}, {{"lambda", 1e-3}}));
-    nn::save_parameters(aligner, w);
+    io::WeightWriter w(path, aligners::linear_aligner_meta({.num_tok = 8, .num_tok_out = 3, .dim = 6, .dim_out = 4},
+                                                           {{"lambda", 1e-3}}));
+    io::save_parameters(aligner, w);
     w.commit();
   }
   const io::WeightReader file(path);

@@ -13,7 +13,8 @@ namespace {
 using Net = aligners::GlueNet<float, Cpu>;
 
 TEST(LanguageRouter, RoutesEachExampleToItsLanguagesAligner) {
-  const aligners::GlueNetConfig cfg{.num_tok = 4, .num_tok_target = 3, .dim_source = 6, .dim_target = 5, .mult = 2, .depth = 1};
+  const aligners::GlueNetConfig cfg{
+      .num_tok = 4, .num_tok_target = 3, .dim_source = 6, .dim_target = 5, .mult = 2, .depth = 1};
   aligners::LanguageRouter<Net> router;
   router.add("de", Net(cfg, 1));
   router.add("fr", Net(cfg, 2));
@@ -29,7 +30,8 @@ TEST(LanguageRouter, RoutesEachExampleToItsLanguagesAligner) {
     Net& expected_net = b == 1 ? fr : de;
     const auto one = expected_net.align(source.slice(b, b + 1).contiguous(), cache).to_vector();
     // Equal up to f32 rounding: a group of 2 and a batch of 1 take different GEMM blockings.
-    EXPECT_TRUE(test::all_close(std::vector<float>(all.begin() + b * 15, all.begin() + (b + 1) * 15), one, 1e-6)) << "example " << b;
+    EXPECT_TRUE(test::all_close(std::vector<float>(all.begin() + b * 15, all.begin() + (b + 1) * 15), one, 1e-6))
+        << "example " << b;
   }
   try {
     (void)router.align(source, mask, {"de", "es", "fr"});

@@ -8,6 +8,7 @@
 
 #include "support/gradcheck.hpp"
 #include "support/reference.hpp"
+#include "support/paths.hpp"
 
 namespace gluegen {
 namespace {
@@ -15,14 +16,15 @@ namespace {
 using aligners::TimestepConnector;
 using test::Td;
 
-const aligners::TimestepConnectorConfig kTiny{.time_channel = 8, .time_embed_dim = 12, .width = 12, .layers = 2, .heads = 2, .num_latents = 4,
-                                              .input_dim = 10};
+const aligners::TimestepConnectorConfig kTiny{
+    .time_channel = 8, .time_embed_dim = 12, .width = 12, .layers = 2, .heads = 2, .num_latents = 4, .input_dim = 10};
 
 TEST(TimestepConnector, GradientsMatchFiniteDifferences) {
   TimestepConnector<double, Cpu> tsc(kTiny, 3);
   // Non-trivial biases and modulations everywhere (zero-initialised modulation hides bugs).
   std::uint64_t stream = 0;
-  tsc.visit_parameters([&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 17, 0.0, 0.4, stream++); }, "");
+  tsc.visit_parameters(
+      [&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 17, 0.0, 0.4, stream++); }, "");
   Td x = ops::randn<double, Cpu>({2, 5, 10}, 1);
   const std::vector<double> t{999.0, 37.0};
   TimestepConnector<double, Cpu>::Cache cache;
@@ -36,7 +38,9 @@ TEST(TimestepConnector, GradientsMatchFiniteDifferences) {
     return test::dot(tsc.forward(x, t, fresh), dy);
   };
   EXPECT_TRUE(test::fd_matches(loss, x, dx, "dL/dx"));
-  tsc.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) { EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name)); }, "");
+  tsc.visit_parameters([&](const std::string& name,
+                           nn::Param<double, Cpu>& p) { EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name)); },
+                       "");
   // The timestep matters: the same text at another step gives other conditioning.
   TimestepConnector<double, Cpu>::Cache other;
   const std::vector<double> t2{500.0, 37.0};
@@ -52,12 +56,16 @@ TEST(TimestepConnector, ConvertedEllaConnectorMatchesPyTorch) {
   const auto t = io.read<double>("t").to_vector();
   TimestepConnector<float, Cpu>::Cache cache;
   // f32 through 2 blocks, sinusoids of t = 999 included: max scaled error 1e-5 (forward) and 2e-5 (backward).
-  EXPECT_TRUE(test::all_close(tsc.forward(io.read<float>("x"), t, cache).to_vector(), io.read<float>("y").to_vector(), 1e-5));
+  EXPECT_TRUE(
+      test::all_close(tsc.forward(io.read<float>("x"), t, cache).to_vector(), io.read<float>("y").to_vector(), 1e-5));
   nn::zero_grad(tsc);
-  EXPECT_TRUE(test::all_close(tsc.backward(io.read<float>("dy"), cache).to_vector(), io.read<float>("dx").to_vector(), 2e-5));
-  tsc.visit_parameters([&](const std::string& name, nn::Param<float, Cpu>& p) {
-    EXPECT_TRUE(test::all_close(p.grad.to_vector(), io.read<float>("grads." + name).to_vector(), 2e-5)) << name;
-  }, "");
+  EXPECT_TRUE(
+      test::all_close(tsc.backward(io.read<float>("dy"), cache).to_vector(), io.read<float>("dx").to_vector(), 2e-5));
+  tsc.visit_parameters(
+      [&](const std::string& name, nn::Param<float, Cpu>& p) {
+        EXPECT_TRUE(test::all_close(p.grad.to_vector(), io.read<float>("grads." + name).to_vector(), 2e-5)) << name;
+      },
+      "");
 }
 
 }  // namespace

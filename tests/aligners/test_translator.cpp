@@ -2,6 +2,7 @@
 // re-implementation of the public code with the same state_dict keys, finite differences,
 // parameter counts of the paper's configurations, and convergence on a synthetic alignment.
 #include <gluegen/aligners/translator.hpp>
+#include <gluegen/io/parameters.hpp>
 
 #include "support/goldens.hpp"
 #include "support/gradcheck.hpp"
@@ -17,23 +18,27 @@ using aligners::TranslatorConfig;
 /// Loads a golden case into `translator` and compares y, dx and every parameter gradient with torch's.
 template <typename M>
 void expect_matches_golden(M& translator, const std::string& name, double tol = 1e-5) {
-  nn::load_parameters(translator, nn_goldens(), name + ".params.");  // blocks.0.net_sen.0.weight, ..., tail.net_tok.7.bias
+  io::load_parameters(translator, nn_goldens(),
+                      name + ".params.");  // blocks.0.net_sen.0.weight, ..., tail.net_tok.7.bias
   typename M::Cache cache;
   const auto y = translator.forward(nn_goldens().read<float>(name + ".x"), cache).clone();
   EXPECT_TRUE(all_close(y.to_vector(), nn_goldens().read<float>(name + ".y").to_vector(), tol)) << name;
   nn::zero_grad(translator);
   const auto dx = translator.backward(nn_goldens().read<float>(name + ".dy"), cache).clone();
   EXPECT_TRUE(all_close(dx.to_vector(), nn_goldens().read<float>(name + ".dx").to_vector(), tol)) << name;
-  translator.visit_parameters([&](const std::string& param, nn::Param<float, Cpu>& p) {
-    EXPECT_TRUE(all_close(p.grad.to_vector(), nn_goldens().read<float>(name + ".grads." + param).to_vector(), tol)) << name << " " << param;
-  }, "");
+  translator.visit_parameters(
+      [&](const std::string& param, nn::Param<float, Cpu>& p) {
+        EXPECT_TRUE(all_close(p.grad.to_vector(), nn_goldens().read<float>(name + ".grads." + param).to_vector(), tol))
+            << name << " " << param;
+      },
+      "");
 }
 
 /// The same case computed in f64 from the same (f32) weights and inputs: the exact answer both f32
 /// implementations round differently.
 template <typename M64, typename M32>
 void expect_close_to_f64(M64& exact, M32& ours, const std::string& name, double tol) {
-  nn::load_parameters(exact, nn_goldens(), name + ".params.");
+  io::load_parameters(exact, nn_goldens(), name + ".params.");
   typename M64::Cache cache;
   (void)exact.forward(nn_goldens().read<double>(name + ".x"), cache);
   nn::zero_grad(exact);
@@ -41,7 +46,9 @@ void expect_close_to_f64(M64& exact, M32& ours, const std::string& name, double 
   std::vector<std::vector<double>> reference;
   exact.visit_parameters([&](const std::string&, auto& p) { reference.push_back(p.grad.to_vector()); }, "");
   std::size_t i = 0;
-  ours.visit_parameters([&](const std::string& param, auto& p) { EXPECT_TRUE(all_close(p.grad.to_vector(), reference[i++], tol)) << param; }, "");
+  ours.visit_parameters([&](const std::string& param,
+                            auto& p) { EXPECT_TRUE(all_close(p.grad.to_vector(), reference[i++], tol)) << param; },
+                        "");
 }
 
 TEST(Translator, MatchesPyTorchGlueGenWithItsCheckpointNames) {
@@ -106,9 +113,13 @@ TEST(Translator, LearnsASyntheticAlignment) {
   using Tf = Tensor<float, Cpu>;
   constexpr index_t N = 32, L = 6, Ds = 12, Dt = 8;
   const Tf source = ops::randn<float, Cpu>({N, L, Ds}, 1);
-  const Tf mix = ops::scale(ops::randn<float, Cpu>({L, L}, 2), 0.4f), map = ops::scale(ops::randn<float, Cpu>({Ds, Dt}, 3), 0.3f);
-  const Tf mapped = ops::matmul(ops::matmul(source.transpose_last2(), mix, {.trans_b = true}).transpose_last2(), map);  // [N, L, Dt]
-  const Tf target = ops::layer_norm(mapped.transpose_last2().contiguous(), Tf::full({L}, 1.0f), Tf::zeros({L})).transpose_last2().contiguous();
+  const Tf mix = ops::scale(ops::randn<float, Cpu>({L, L}, 2), 0.4f),
+           map = ops::scale(ops::randn<float, Cpu>({Ds, Dt}, 3), 0.3f);
+  const Tf mapped =
+      ops::matmul(ops::matmul(source.transpose_last2(), mix, {.trans_b = true}).transpose_last2(), map);  // [N, L, Dt]
+  const Tf target = ops::layer_norm(mapped.transpose_last2().contiguous(), Tf::full({L}, 1.0f), Tf::zeros({L}))
+                        .transpose_last2()
+                        .contiguous();
   Translator<float, Cpu> translator({.num_tok = L, .dim = Ds, .dim_out = Dt, .depth = 1}, 5);
   const auto [first, last] = train_mse(translator, source, target, 1e-2, 400);
   RecordProperty("final_mse", fmt::format("{:.9g}", last));  // bit-reproducible: compared across runs in CI logs

@@ -96,7 +96,8 @@ TEST(DType, F16RoundsFloatsLikeTheCompiler) {
   EXPECT_EQ(f16::to_float(f16::from_float(1.0f + 3 * 0x1p-11f)), 1.0f + 0x1p-9f);
   EXPECT_EQ(f16::to_float(f16::from_float(0x1p-25f)), 0.0f);
   EXPECT_EQ(f16::to_float(f16::from_float(3 * 0x1p-25f)), 0x1p-23f);
-  for (float f : {65504.f, 65519.99f, 65520.f, 1e-8f, 2.9802322e-8f, 5.9604645e-8f, 6.1035156e-5f, -0.0f, INFINITY, -INFINITY, NAN})
+  for (float f : {65504.f, 65519.99f, 65520.f, 1e-8f, 2.9802322e-8f, 5.9604645e-8f, 6.1035156e-5f, -0.0f, INFINITY,
+                  -INFINITY, NAN})
     EXPECT_TRUE(check(f)) << f;
 }
 
@@ -148,7 +149,8 @@ TEST(Strings, EditDistanceAndClosestNames) {
   EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
   EXPECT_EQ(edit_distance("", "abc"), 3u);
   const std::vector<std::string> names{"encoder.fc1.weight", "encoder.fc1.bias", "decoder.fc1.weight"};
-  EXPECT_EQ(closest_names("encoder.fc1.weigth", names, 2), (std::vector<std::string>{"encoder.fc1.weight", "decoder.fc1.weight"}));
+  EXPECT_EQ(closest_names("encoder.fc1.weigth", names, 2),
+            (std::vector<std::string>{"encoder.fc1.weight", "decoder.fc1.weight"}));
 }
 
 }  // namespace

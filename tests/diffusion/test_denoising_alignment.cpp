@@ -6,7 +6,7 @@
 // setting with LoRA in the language model (T5 or BERT): its gradients through the whole chain against
 // finite differences, and its export rebuilding the trained pipeline (for T5 under the release's names).
 #include <gluegen/aligners/lavi_bridge.hpp>
-#include <gluegen/aligners/lavi_bridge_file.hpp>
+#include <gluegen/pipeline/lavi_bridge_file.hpp>
 #include <gluegen/optim/optimizer.hpp>
 #include <gluegen/encoders/text_encoder.hpp>
 #include <gluegen/train/denoising_alignment.hpp>
@@ -19,6 +19,7 @@
 #include "support/gradcheck.hpp"
 #include "support/reference.hpp"
 #include "support/tiny_unet.hpp"
+#include "support/paths.hpp"
 
 namespace gluegen {
 namespace {
@@ -29,20 +30,25 @@ TEST(LaviBridge, AdapterNamesFollowLaviBridge) {
   aligners::LaviBridgeAdapter<float, Cpu> a({.in_dim = 10, .int_dim = 8, .out_dim = 6});
   const auto names = nn::parameter_names(a);
   EXPECT_EQ(names.front(), "norm1.weight");
-  for (const char* n : {"ff1.net.0.proj.weight", "ff1.net.2.bias", "norm2.bias", "ff2.net.0.proj.bias", "ff2.net.2.weight"})
+  for (const char* n :
+       {"ff1.net.0.proj.weight", "ff1.net.2.bias", "norm2.bias", "ff2.net.0.proj.bias", "ff2.net.2.weight"})
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
-  EXPECT_EQ(nn::count_parameters(a).total, 2 * 10 + (10 * 80 + 80) + (40 * 8 + 8) + 2 * 8 + (8 * 64 + 64) + (32 * 6 + 6));
+  EXPECT_EQ(nn::count_parameters(a).total,
+            2 * 10 + (10 * 80 + 80) + (40 * 8 + 8) + 2 * 8 + (8 * 64 + 64) + (32 * 6 + 6));
 }
 
 TEST(LaviBridge, AdapterAndUNetLoraGradientsOfTheDenoisingLossMatchFiniteDifferences) {
   aligners::LaviBridgeAdapter<double, Cpu> adapter({.in_dim = 5, .int_dim = 4, .out_dim = 6, .mult = 2}, 3);
   diffusion::UNet2DCondition<double, Cpu> unet(test::tiny_unet_config(), 4);
   std::uint64_t stream = 0;
-  unet.visit_parameters([&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 41, 0.0, 0.3, stream++); }, "");
+  unet.visit_parameters(
+      [&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 41, 0.0, 0.3, stream++); }, "");
   const index_t adapted = unet.add_lora({.rank = 2, .alpha = 2, .seed = 5}, diffusion::UNetLoraTargets::lavi_bridge());
-  unet.visit_parameters([&](const std::string& n, nn::Param<double, Cpu>& p) {
-    if (n.find("lora_B") != std::string::npos) ops::fill_normal(p.value, 43, 0.0, 0.3, stream++);
-  }, "");
+  unet.visit_parameters(
+      [&](const std::string& n, nn::Param<double, Cpu>& p) {
+        if (n.find("lora_B") != std::string::npos) ops::fill_normal(p.value, 43, 0.0, 0.3, stream++);
+      },
+      "");
   const diffusion::NoiseSchedule schedule(diffusion::SchedulerConfig{});
   Td source = ops::randn<double, Cpu>({2, 3, 5}, 1);
   const Td x0 = ops::randn<double, Cpu>({2, 2, 4, 4}, 2);
@@ -67,16 +73,22 @@ TEST(LaviBridge, AdapterAndUNetLoraGradientsOfTheDenoisingLossMatchFiniteDiffere
   };
   EXPECT_NEAR(loss(), loss0, 1e-12);
   EXPECT_TRUE(test::fd_matches(loss, source, d_source, "dL/dsource"));
-  adapter.visit_parameters([&](const std::string& n, nn::Param<double, Cpu>& p) { EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, "adapter." + n, 6)); }, "");
+  adapter.visit_parameters(
+      [&](const std::string& n, nn::Param<double, Cpu>& p) {
+        EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, "adapter." + n, 6));
+      },
+      "");
   index_t lora = 0;
-  unet.visit_parameters([&](const std::string& n, nn::Param<double, Cpu>& p) {
-    if (!p.trainable) {
-      EXPECT_FALSE(p.has_grad()) << n;
-      return;
-    }
-    ++lora;
-    EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, n, 4));
-  }, "");
+  unet.visit_parameters(
+      [&](const std::string& n, nn::Param<double, Cpu>& p) {
+        if (!p.trainable) {
+          EXPECT_FALSE(p.has_grad()) << n;
+          return;
+        }
+        ++lora;
+        EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, n, 4));
+      },
+      "");
   // LaVi-Bridge's targets: 4 transformer blocks (down 1, mid 1, up 2) x (attn1/2 x q/k/v/out + GEGLU),
   // plus every ResnetBlock2D's convolutions and time projection; A and B each.
   EXPECT_GT(adapted, 4 * (2 * 4 + 1));
@@ -89,7 +101,8 @@ TEST(LaviBridge, AdamWStepsLowerTheDenoisingLoss) {
   unet.add_lora({.rank = 2, .alpha = 2});
   const diffusion::NoiseSchedule schedule(diffusion::SchedulerConfig{});
   const auto source = ops::randn<float, Cpu>({4, 3, 5}, 1), x0 = ops::randn<float, Cpu>({4, 2, 4, 4}, 2);
-  const auto draw = train::DenoisingDraw<float, Cpu>::draw(schedule, x0.shape(), 7, 0);  // one fixed batch: the loss must fall
+  const auto draw =
+      train::DenoisingDraw<float, Cpu>::draw(schedule, x0.shape(), 7, 0);  // one fixed batch: the loss must fall
   optim::AdamW<aligners::LaviBridgeAdapter<float, Cpu>> opt_a(adapter, {.lr = 1e-3});
   optim::AdamW<diffusion::UNet2DCondition<float, Cpu>> opt_u(unet, {.lr = 1e-3});
   aligners::LaviBridgeAdapter<float, Cpu>::Cache ac;
@@ -108,7 +121,8 @@ TEST(LaviBridge, AdamWStepsLowerTheDenoisingLoss) {
 
 TEST(LaviBridge, ConvertedReleaseLayoutMatchesPyTorch) {
   const std::string dir = GLUEGEN_TEST_DATA_DIR;
-  const io::WeightReader file(dir + "/lavi_bridge_converted.h5"), io(dir + "/lavi_bridge_io.h5"), t5_file(dir + "/text/t5_tiny.h5");
+  const io::WeightReader file(dir + "/lavi_bridge_converted.h5"), io(dir + "/lavi_bridge_io.h5"),
+      t5_file(dir + "/text/t5_tiny.h5");
   auto unet = diffusion::load_unet<float, Cpu>(io::WeightReader(dir + "/diffusion/unet_sd1.h5"));
   encoders::T5Encoder<float, Cpu> t5(encoders::T5Config::from_json(t5_file.meta().config));
   encoders::load_t5_weights(t5, t5_file);
@@ -127,33 +141,40 @@ TEST(LaviBridge, ConvertedReleaseLayoutMatchesPyTorch) {
     EXPECT_TRUE(test::all_close(feats.to_vector(), io.read<float>("t5_features" + suffix).to_vector(), 1e-5));
     const Tensor<float, Cpu> cond = adapter.forward(feats, ac).clone();
     EXPECT_TRUE(test::all_close(cond.to_vector(), io.read<float>("cond" + suffix).to_vector(), 1e-5));
-    EXPECT_TRUE(test::all_close(unet.forward(sample, t, cond, uc).to_vector(), io.read<float>("eps" + suffix).to_vector(), 1e-5));
+    EXPECT_TRUE(test::all_close(unet.forward(sample, t, cond, uc).to_vector(),
+                                io.read<float>("eps" + suffix).to_vector(), 1e-5));
   };
-  expect_pipeline("_base");  // without LoRA: the base models and the adapter
-  EXPECT_EQ(aligners::add_lavi_bridge_lora(file, t5), 8);     // 2 blocks x q, k, v, o
-  EXPECT_EQ(aligners::add_lavi_bridge_lora(file, unet), 160);  // 116 Linear + 44 Conv2d, LaVi-Bridge's walk
+  expect_pipeline("_base");                          // without LoRA: the base models and the adapter
+  EXPECT_EQ(add_lavi_bridge_lora(file, t5), 8);      // 2 blocks x q, k, v, o
+  EXPECT_EQ(add_lavi_bridge_lora(file, unet), 160);  // 116 Linear + 44 Conv2d, LaVi-Bridge's walk
   expect_pipeline("");
   nn::zero_grad(adapter);
   nn::zero_grad(unet);
   unet.backward(io.read<float>("dy"), uc);
   EXPECT_TRUE(test::all_close(uc.d_context.to_vector(), io.read<float>("d_cond").to_vector(), 4e-5));
   adapter.backward(uc.d_context, ac);
-  adapter.visit_parameters([&](const std::string& name, nn::Param<float, Cpu>& p) {
-    EXPECT_TRUE(test::all_close(p.grad.to_vector(), io.read<float>("grads.adapter." + name).to_vector(), 4e-5)) << name;
-  }, "");
+  adapter.visit_parameters(
+      [&](const std::string& name, nn::Param<float, Cpu>& p) {
+        EXPECT_TRUE(test::all_close(p.grad.to_vector(), io.read<float>("grads.adapter." + name).to_vector(), 4e-5))
+            << name;
+      },
+      "");
   index_t checked = 0;
-  unet.visit_parameters([&](const std::string& name, nn::Param<float, Cpu>& p) {
-    if (!p.trainable) return;
-    EXPECT_TRUE(test::all_close(p.grad.to_vector(), io.read<float>("grads.unet." + name).to_vector(), 4e-5)) << name;
-    ++checked;
-  }, "");
+  unet.visit_parameters(
+      [&](const std::string& name, nn::Param<float, Cpu>& p) {
+        if (!p.trainable) return;
+        EXPECT_TRUE(test::all_close(p.grad.to_vector(), io.read<float>("grads.unet." + name).to_vector(), 4e-5))
+            << name;
+        ++checked;
+      },
+      "");
   EXPECT_EQ(checked, 2 * 160);
 }
 
 TEST(LaviBridge, ConvertedFileRefusesAnotherModel) {
   const io::WeightReader file(std::string(GLUEGEN_TEST_DATA_DIR) + "/lavi_bridge_converted.h5");
   diffusion::UNet2DCondition<float, Cpu> other(test::tiny_unet_config(), 1);
-  EXPECT_THROW(aligners::add_lavi_bridge_lora(file, other), ShapeError);  // its layer count differs
+  EXPECT_THROW(add_lavi_bridge_lora(file, other), ShapeError);  // its layer count differs
   const io::WeightReader not_lavi(std::string(GLUEGEN_TEST_DATA_DIR) + "/diffusion/unet_sd1.h5");
   EXPECT_THROW(((void)aligners::load_lavi_bridge_adapter<float, Cpu>(not_lavi)), IoError);
   // as an aligner file, the adapter maps the text encoder's 32 channels to the UNet's 12
@@ -178,37 +199,50 @@ TEST(LaviBridge, TrainerExportsAFileThatRebuildsTheTrainedPipeline) {
   const auto run = std::filesystem::temp_directory_path() / "gluegen_lavi_trainer";
   std::filesystem::remove_all(run);
   const diffusion::UNet2DCondition<float, Cpu> base(test::tiny_unet_config(), 4);
-  train::LaviBridgeUNet<float, Cpu> model(aligners::LaviBridgeAdapter<float, Cpu>({.in_dim = 5, .int_dim = 4, .out_dim = 6, .mult = 2}, 3),
-                                          base, {.rank = 2, .alpha = 2});
+  train::LaviBridgeUNet<float, Cpu> model(
+      aligners::LaviBridgeAdapter<float, Cpu>({.in_dim = 5, .int_dim = 4, .out_dim = 6, .mult = 2}, 3), base,
+      {.rank = 2, .alpha = 2});
   SyntheticSourceData data;
   diffusion::SchedulerConfig noise;
   train::DecoderTrainer<float, Cpu, SyntheticSourceData, train::LaviBridgeUNet<float, Cpu>> trainer(
-      model, noise, data, {.run_dir = run, .export_file = "aligner.h5", .steps = 3, .batch = 2, .lr = 1e-2, .warmup = 1, .ema_decay = 0,
-                           .log_every = 1, .checkpoint_every = 100, .progress = false});
+      model, noise, data,
+      {.run_dir = run,
+       .export_file = "aligner.h5",
+       .steps = 3,
+       .batch = 2,
+       .lr = 1e-2,
+       .warmup = 1,
+       .ema_decay = 0,
+       .log_every = 1,
+       .checkpoint_every = 100,
+       .progress = false});
   trainer.run();
   // EMA decay 0: the export is the trained weights; a fresh copy of the base UNet with the file's LoRA
   // and adapter gives the trained model's prediction
   const io::WeightReader file(trainer.model_path());
   auto adapter = aligners::load_lavi_bridge_adapter<float, Cpu>(file);
   auto unet = diffusion::UNet2DCondition<float, Cpu>(test::tiny_unet_config(), 4);
-  EXPECT_EQ(aligners::add_lavi_bridge_lora(file, unet), model.lora_layers());
+  EXPECT_EQ(add_lavi_bridge_lora(file, unet), model.lora_layers());
   const auto x = ops::randn<float, Cpu>({2, 2, 4, 4}, 9), src = ops::randn<float, Cpu>({2, 3, 5}, 10);
   const std::vector<double> t{500.0, 20.0};
   train::LaviBridgeUNet<float, Cpu>::Cache mc;
   aligners::LaviBridgeAdapter<float, Cpu>::Cache ac;
   diffusion::UNet2DCondition<float, Cpu>::Cache uc;
   const auto trained = model.forward(x, t, src, mc).to_vector();
-  EXPECT_TRUE(test::all_close(unet.forward(x, t, adapter.forward(src, ac), uc).to_vector(), trained, 2e-3));  // f16 storage
+  EXPECT_TRUE(
+      test::all_close(unet.forward(x, t, adapter.forward(src, ac), uc).to_vector(), trained, 2e-3));  // f16 storage
   // the base UNet's weights stayed frozen; the LoRA moved
   diffusion::UNet2DCondition<float, Cpu> plain(test::tiny_unet_config(), 4);
   diffusion::UNet2DCondition<float, Cpu>::Cache pc;
   aligners::LaviBridgeAdapter<float, Cpu>::Cache ac2;
   EXPECT_FALSE(test::all_close(plain.forward(x, t, adapter.forward(src, ac2), pc).to_vector(), trained, 1e-4));
   index_t lora_tensors = 0;
-  model.visit_parameters([&](const std::string& name, nn::Param<float, Cpu>& p) {
-    lora_tensors += name.find(".lora_") != std::string::npos;
-    EXPECT_EQ(p.trainable, name.starts_with("adapter.") || name.find(".lora_") != std::string::npos) << name;
-  }, "");
+  model.visit_parameters(
+      [&](const std::string& name, nn::Param<float, Cpu>& p) {
+        lora_tensors += name.find(".lora_") != std::string::npos;
+        EXPECT_EQ(p.trainable, name.starts_with("adapter.") || name.find(".lora_") != std::string::npos) << name;
+      },
+      "");
   EXPECT_EQ(lora_tensors, 2 * model.lora_layers());
   std::filesystem::remove_all(run);
 }
@@ -243,14 +277,19 @@ TEST(LaviBridge, LanguageModelLoraGradientsThroughAdapterAndUNetMatchFiniteDiffe
     using Model = train::LaviBridgeLmUNet<double, Cpu, decltype(language_model)>;
     diffusion::UNet2DCondition<double, Cpu> unet(test::tiny_unet_config(), 4);
     std::uint64_t stream = 0;
-    unet.visit_parameters([&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 41, 0.0, 0.3, stream++); }, "");
+    unet.visit_parameters(
+        [&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 41, 0.0, 0.3, stream++); }, "");
     Model model(std::move(language_model),
-                train::LaviBridgeUNet<double, Cpu>(aligners::LaviBridgeAdapter<double, Cpu>({.in_dim = 32, .int_dim = 4, .out_dim = 6, .mult = 2}, 3),
-                                                   std::move(unet), {.rank = 2, .alpha = 2, .seed = 5}));
+                train::LaviBridgeUNet<double, Cpu>(
+                    aligners::LaviBridgeAdapter<double, Cpu>({.in_dim = 32, .int_dim = 4, .out_dim = 6, .mult = 2}, 3),
+                    std::move(unet), {.rank = 2, .alpha = 2, .seed = 5}));
     EXPECT_EQ(model.text_encoder_lora_layers(), 4 * 2);  // q, k, v, out in both layers
-    model.visit_parameters([&](const std::string& n, nn::Param<double, Cpu>& p) {
-      if (n.find("lora_B") != std::string::npos) ops::fill_normal(p.value, 43, 0.0, 0.3, stream++);  // B = 0 would hide dL/dA
-    }, "");
+    model.visit_parameters(
+        [&](const std::string& n, nn::Param<double, Cpu>& p) {
+          if (n.find("lora_B") != std::string::npos)
+            ops::fill_normal(p.value, 43, 0.0, 0.3, stream++);  // B = 0 would hide dL/dA
+        },
+        "");
     const diffusion::NoiseSchedule schedule(diffusion::SchedulerConfig{});
     const auto tokens = tiny_tokens();
     const test::Td x0 = ops::randn<double, Cpu>({2, 2, 4, 4}, 2);
@@ -271,22 +310,26 @@ TEST(LaviBridge, LanguageModelLoraGradientsThroughAdapterAndUNetMatchFiniteDiffe
     model.backward(dy, cache);
     EXPECT_NEAR(loss(), loss0, 1e-12);
     index_t text_lora = 0, trainable = 0;
-    model.visit_parameters([&](const std::string& n, nn::Param<double, Cpu>& p) {
-      if (!p.trainable) {
-        EXPECT_FALSE(p.has_grad()) << n;
-        return;
-      }
-      ++trainable;
-      if (n.starts_with("text_encoder.")) {
-        ++text_lora;
-        EXPECT_NE(n.find(".lora_"), std::string::npos) << n;
-        EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, n, 6));
-      } else if (n.starts_with("adapter.") || trainable % 7 == 0) {  // the UNet's LoRA: its own test checks them all
-        EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, n, 3));
-      }
-    }, "");
+    model.visit_parameters(
+        [&](const std::string& n, nn::Param<double, Cpu>& p) {
+          if (!p.trainable) {
+            EXPECT_FALSE(p.has_grad()) << n;
+            return;
+          }
+          ++trainable;
+          if (n.starts_with("text_encoder.")) {
+            ++text_lora;
+            EXPECT_NE(n.find(".lora_"), std::string::npos) << n;
+            EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, n, 6));
+          } else if (n.starts_with("adapter.") ||
+                     trainable % 7 == 0) {  // the UNet's LoRA: its own test checks them all
+            EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, n, 3));
+          }
+        },
+        "");
     EXPECT_EQ(text_lora, 2 * model.text_encoder_lora_layers());
-    EXPECT_EQ(trainable, text_lora + static_cast<index_t>(nn::parameter_names(model.bridge.adapter).size()) + 2 * model.bridge.lora_layers());
+    EXPECT_EQ(trainable, text_lora + static_cast<index_t>(nn::parameter_names(model.bridge.adapter).size()) +
+                             2 * model.bridge.lora_layers());
   };
   check(tiny_bert<double>(), "BERT");
   check(tiny_t5<double>(), "T5");
@@ -310,22 +353,30 @@ TEST(LaviBridge, LanguageModelTrainerExportsAFileThatRebuildsTheTrainedPipeline)
     const auto run = std::filesystem::temp_directory_path() / (std::string("gluegen_lavi_lm_trainer_") + family);
     std::filesystem::remove_all(run);
     Model model(std::move(language_model),
-                train::LaviBridgeUNet<float, Cpu>(aligners::LaviBridgeAdapter<float, Cpu>({.in_dim = 32, .int_dim = 4, .out_dim = 6, .mult = 2}, 3),
-                                                  diffusion::UNet2DCondition<float, Cpu>(test::tiny_unet_config(), 4), {.rank = 2, .alpha = 2}));
+                train::LaviBridgeUNet<float, Cpu>(
+                    aligners::LaviBridgeAdapter<float, Cpu>({.in_dim = 32, .int_dim = 4, .out_dim = 6, .mult = 2}, 3),
+                    diffusion::UNet2DCondition<float, Cpu>(test::tiny_unet_config(), 4), {.rank = 2, .alpha = 2}));
     SyntheticTokenData data;
-    train::DecoderTrainer<float, Cpu, SyntheticTokenData, Model> trainer(
-        model, diffusion::SchedulerConfig{}, data,
-        {.run_dir = run, .export_file = "aligner.h5", .steps = 3, .batch = 2, .lr = 1e-2, .warmup = 1, .ema_decay = 0, .log_every = 1,
-         .checkpoint_every = 100, .progress = false});
+    train::DecoderTrainer<float, Cpu, SyntheticTokenData, Model> trainer(model, diffusion::SchedulerConfig{}, data,
+                                                                         {.run_dir = run,
+                                                                          .export_file = "aligner.h5",
+                                                                          .steps = 3,
+                                                                          .batch = 2,
+                                                                          .lr = 1e-2,
+                                                                          .warmup = 1,
+                                                                          .ema_decay = 0,
+                                                                          .log_every = 1,
+                                                                          .checkpoint_every = 100,
+                                                                          .progress = false});
     trainer.run();
     // a fresh language model, adapter and UNet with the file's LoRA give the trained model's features and prediction
     const io::WeightReader file(trainer.model_path());
-    EXPECT_EQ(aligners::LaviBridgeFile::read(file).text_encoder, family);
+    EXPECT_EQ(LaviBridgeFile::read(file).text_encoder, family);
     LM lm = fresh_language_model();
-    EXPECT_EQ(aligners::add_lavi_bridge_lora(file, lm), model.text_encoder_lora_layers());
+    EXPECT_EQ(add_lavi_bridge_lora(file, lm), model.text_encoder_lora_layers());
     auto adapter = aligners::load_lavi_bridge_adapter<float, Cpu>(file);
     diffusion::UNet2DCondition<float, Cpu> unet(test::tiny_unet_config(), 4);
-    aligners::add_lavi_bridge_lora(file, unet);
+    add_lavi_bridge_lora(file, unet);
     const auto x = ops::randn<float, Cpu>({2, 2, 4, 4}, 9);
     const std::vector<double> t{500.0, 20.0};
     const auto tokens = tiny_tokens(5);
@@ -340,16 +391,20 @@ TEST(LaviBridge, LanguageModelTrainerExportsAFileThatRebuildsTheTrainedPipeline)
     // the language model's LoRA moved: without it the features differ
     LM plain = fresh_language_model();
     typename LM::Cache pc;
-    EXPECT_FALSE(test::all_close(plain.forward(tokens.input_ids, tokens.attention_mask, pc).last_hidden_state.to_vector(), mc.features.to_vector(), 1e-3));
+    EXPECT_FALSE(
+        test::all_close(plain.forward(tokens.input_ids, tokens.attention_mask, pc).last_hidden_state.to_vector(),
+                        mc.features.to_vector(), 1e-3));
     std::filesystem::remove_all(run);
     std::vector<std::string> names;
     for (const auto& n : file.names())
       if (n.starts_with("text_encoder.")) names.push_back(n);
     return names;
   };
-  (void)check(tiny_bert<float>(), [] { return tiny_bert<float>(); }, "bert");
+  (void)check(
+      tiny_bert<float>(), [] { return tiny_bert<float>(); }, "bert");
   // T5: the exported names are exactly those tools/convert_lavi_bridge.py gives a release's lora_text.pt
-  const auto t5_names = check(tiny_t5<float>(), [] { return tiny_t5<float>(); }, "t5");
+  const auto t5_names = check(
+      tiny_t5<float>(), [] { return tiny_t5<float>(); }, "t5");
   const io::WeightReader converted(std::string(GLUEGEN_TEST_DATA_DIR) + "/lavi_bridge_converted.h5");
   std::vector<std::string> release_names;
   for (const auto& n : converted.names())
@@ -360,7 +415,7 @@ TEST(LaviBridge, LanguageModelTrainerExportsAFileThatRebuildsTheTrainedPipeline)
   EXPECT_EQ(sorted, release_names);
   // a file's language-model LoRA goes only into its family
   auto bert = tiny_bert<float>();
-  EXPECT_THROW(aligners::add_lavi_bridge_lora(converted, bert), ValueError);  // T5 LoRA
+  EXPECT_THROW(add_lavi_bridge_lora(converted, bert), ValueError);  // T5 LoRA
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "support/reference.hpp"
+#include "support/paths.hpp"
 
 namespace gluegen {
 namespace {
@@ -22,17 +23,23 @@ TEST(CudaDiffusion, UNetMatchesDiffusers) {
   SKIP_WITHOUT_GPU();
   const io::WeightReader model(kDir + "unet_sd1.h5"), io(kDir + "unet_sd1_io.h5");
   auto unet = diffusion::load_unet<float, Cuda>(model);
-  const double tol_fwd = 10 * io.number_attribute("", "tol_forward").value(), tol_bwd = 10 * io.number_attribute("", "tol_backward").value();
+  const double tol_fwd = 10 * io.number_attribute("", "tol_forward").value(),
+               tol_bwd = 10 * io.number_attribute("", "tol_backward").value();
   const auto t = io.read<double>("timesteps").to_vector();
   diffusion::UNet2DCondition<float, Cuda>::Cache cache;
-  const auto y = unet.forward(io.read<float, Cuda>("sample"), t, io.read<float, Cuda>("encoder_hidden_states"), cache).to_vector();
+  const auto y =
+      unet.forward(io.read<float, Cuda>("sample"), t, io.read<float, Cuda>("encoder_hidden_states"), cache).to_vector();
   EXPECT_TRUE(test::all_close(y, io.read<float>("out").to_vector(), tol_fwd));
   nn::zero_grad(unet);
-  EXPECT_TRUE(test::all_close(unet.backward(io.read<float, Cuda>("dy"), cache).to_vector(), io.read<float>("d_sample").to_vector(), tol_bwd));
-  EXPECT_TRUE(test::all_close(cache.d_context.to_vector(), io.read<float>("d_encoder_hidden_states").to_vector(), tol_bwd));
-  unet.visit_parameters([&](const std::string& name, nn::Param<float, Cuda>& p) {
-    EXPECT_TRUE(test::all_close(p.grad.to_vector(), io.read<float>("grads." + name).to_vector(), tol_bwd)) << name;
-  }, "");
+  EXPECT_TRUE(test::all_close(unet.backward(io.read<float, Cuda>("dy"), cache).to_vector(),
+                              io.read<float>("d_sample").to_vector(), tol_bwd));
+  EXPECT_TRUE(
+      test::all_close(cache.d_context.to_vector(), io.read<float>("d_encoder_hidden_states").to_vector(), tol_bwd));
+  unet.visit_parameters(
+      [&](const std::string& name, nn::Param<float, Cuda>& p) {
+        EXPECT_TRUE(test::all_close(p.grad.to_vector(), io.read<float>("grads." + name).to_vector(), tol_bwd)) << name;
+      },
+      "");
 }
 
 TEST(CudaDiffusion, GuidedPipelineMatchesCpu) {
@@ -44,8 +51,9 @@ TEST(CudaDiffusion, GuidedPipelineMatchesCpu) {
   auto vae = diffusion::load_vae<float, Cuda>(io::WeightReader(kDir + "vae_tiny.h5"));
   auto scheduler = diffusion::AnyScheduler<float, Cuda>::from_config(cls, cfg);
   const auto uncond = golden.read<float, Cuda>("negative_prompt_embeds");
-  const auto latents = diffusion::sample(unet, scheduler, golden.read<float, Cuda>("prompt_embeds"), &uncond, golden.read<float, Cuda>("latents_in"),
-                                         {.steps = 10, .guidance_scale = golden.number_attribute("", "guidance_scale").value()});
+  const auto latents = diffusion::sample(
+      unet, scheduler, golden.read<float, Cuda>("prompt_embeds"), &uncond, golden.read<float, Cuda>("latents_in"),
+      {.steps = 10, .guidance_scale = golden.number_attribute("", "guidance_scale").value()});
   const double tol = 10 * golden.number_attribute("", "tol_forward").value();
   EXPECT_TRUE(test::all_close(latents.to_vector(), golden.read<float>("latents_out").to_vector(), tol));
   diffusion::AutoencoderKL<float, Cuda>::DecodeCache dec;

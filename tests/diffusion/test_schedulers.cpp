@@ -9,6 +9,7 @@
 #include <set>
 
 #include "support/reference.hpp"
+#include "support/paths.hpp"
 
 namespace gluegen {
 namespace {
@@ -40,32 +41,39 @@ TEST_P(SchedulerLoop, MatchesDiffusersStepByStep) {
   s.set_timesteps(static_cast<index_t>(f.number_attribute(g, "num_inference_steps").value()));
   const auto expected_t = f.read<double>(g + ".timesteps").to_vector();
   ASSERT_EQ(s.timesteps().size(), expected_t.size()) << class_name;
-  for (std::size_t i = 0; i < expected_t.size(); ++i) EXPECT_NEAR(s.timesteps()[i], expected_t[i], 1e-3) << g << " timestep " << i;
+  for (std::size_t i = 0; i < expected_t.size(); ++i)
+    EXPECT_NEAR(s.timesteps()[i], expected_t[i], 1e-3) << g << " timestep " << i;
   const double sigma0 = f.read<double>(g + ".init_noise_sigma").to_vector().front();
   EXPECT_NEAR(s.init_noise_sigma(), sigma0, 1e-6 * sigma0) << g;
 
-  const Tf samples = f.read<float>(g + ".samples"), residual = f.read<float>(g + ".residual"), noise = f.read<float>(g + ".noise");
+  const Tf samples = f.read<float>(g + ".samples"), residual = f.read<float>(g + ".residual"),
+           noise = f.read<float>(g + ".noise");
   Tf sample = ops::scale(f.read<float>(g + ".x_T"), float(s.init_noise_sigma()));
   EXPECT_TRUE(test::all_close(sample.to_vector(), samples.select(0).to_vector(), 1e-6)) << g << " initial sample";
   for (index_t i = 0; i < static_cast<index_t>(expected_t.size()); ++i) {
     const Tf out = ops::add(ops::scale(s.scale_model_input(sample, i), 0.5f), residual.select(i).contiguous());
     const Tf z = noise.select(i).contiguous();
     s.step(out, i, sample, &z);
-    ASSERT_TRUE(test::all_close(sample.to_vector(), samples.select(i + 1).to_vector(), 1e-5)) << g << " (" << class_name << ") after step " << i;
+    ASSERT_TRUE(test::all_close(sample.to_vector(), samples.select(i + 1).to_vector(), 1e-5))
+        << g << " (" << class_name << ") after step " << i;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Diffusers, SchedulerLoop, ::testing::ValuesIn(loop_cases()), [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Diffusers, SchedulerLoop, ::testing::ValuesIn(loop_cases()),
+                         [](const auto& info) { return info.param; });
 
 TEST(NoiseSchedule, AddNoiseAndVelocityMatchDiffusers) {
   const auto& f = goldens();
   const auto ts = f.read<double>("ddpm_add_noise.timesteps").to_vector();
   std::vector<index_t> t(ts.begin(), ts.end());
   const diffusion::NoiseSchedule schedule(diffusion::SchedulerConfig::from_json(
-      diffusion::parse_diffusers_json(f.string_attribute("ddpm_add_noise", "config").value()), diffusion::SchedulerConfig{}));
+      diffusion::parse_diffusers_json(f.string_attribute("ddpm_add_noise", "config").value()),
+      diffusion::SchedulerConfig{}));
   const Tf x0 = f.read<float>("ddpm_add_noise.x0"), noise = f.read<float>("ddpm_add_noise.noise");
-  EXPECT_TRUE(test::all_close(schedule.add_noise(x0, noise, t).to_vector(), f.read<float>("ddpm_add_noise.noisy").to_vector(), 1e-6));
-  EXPECT_TRUE(test::all_close(schedule.velocity(x0, noise, t).to_vector(), f.read<float>("ddpm_add_noise.velocity").to_vector(), 1e-6));
+  EXPECT_TRUE(test::all_close(schedule.add_noise(x0, noise, t).to_vector(),
+                              f.read<float>("ddpm_add_noise.noisy").to_vector(), 1e-6));
+  EXPECT_TRUE(test::all_close(schedule.velocity(x0, noise, t).to_vector(),
+                              f.read<float>("ddpm_add_noise.velocity").to_vector(), 1e-6));
 }
 
 TEST(Schedulers, RejectUnsupportedOptionsByName) {

@@ -9,6 +9,7 @@
 
 #include "support/gradcheck.hpp"
 #include "support/reference.hpp"
+#include "support/paths.hpp"
 
 namespace gluegen {
 namespace {
@@ -36,7 +37,8 @@ UNet2DConditionConfig tiny_config(bool linear_projection) {
 void check_gradients(bool linear_projection) {
   UNet2DCondition<double, Cpu> unet(tiny_config(linear_projection), 5);
   std::uint64_t stream = 0;  // every parameter random and non-trivial
-  unet.visit_parameters([&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 23, 0.0, 0.4, stream++); }, "");
+  unet.visit_parameters(
+      [&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 23, 0.0, 0.4, stream++); }, "");
   Td x = ops::randn<double, Cpu>({2, 2, 4, 4}, 1), ctx = ops::randn<double, Cpu>({2, 3, 6}, 2);
   const std::vector<double> t{999.0, 37.5};
   UNet2DCondition<double, Cpu>::Cache cache;
@@ -53,10 +55,12 @@ void check_gradients(bool linear_projection) {
   EXPECT_TRUE(test::fd_matches(loss, x, dx, "dL/dsample"));
   EXPECT_TRUE(test::fd_matches(loss, ctx, dctx, "dL/dencoder_hidden_states"));
   index_t checked = 0;
-  unet.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) {
-    EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 6));
-    ++checked;
-  }, "");
+  unet.visit_parameters(
+      [&](const std::string& name, nn::Param<double, Cpu>& p) {
+        EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 6));
+        ++checked;
+      },
+      "");
   EXPECT_GT(checked, 100);
 }
 
@@ -69,7 +73,8 @@ void check_against_diffusers(const std::string& name) {
   const io::WeightReader model(std::string(GLUEGEN_TEST_DATA_DIR) + "/diffusion/" + name + ".h5");
   const io::WeightReader io(std::string(GLUEGEN_TEST_DATA_DIR) + "/diffusion/" + name + "_io.h5");
   auto unet = diffusion::load_unet<float, Cpu>(model);
-  const double tol_fwd = io.number_attribute("", "tol_forward").value(), tol_bwd = io.number_attribute("", "tol_backward").value();
+  const double tol_fwd = io.number_attribute("", "tol_forward").value(),
+               tol_bwd = io.number_attribute("", "tol_backward").value();
   EXPECT_LE(tol_fwd, 1e-4);
   EXPECT_LE(tol_bwd, 1e-3);
   const auto t = io.read<double>("timesteps").to_vector();
@@ -77,13 +82,20 @@ void check_against_diffusers(const std::string& name) {
   const auto y = unet.forward(io.read<float>("sample"), t, io.read<float>("encoder_hidden_states"), cache).to_vector();
   EXPECT_TRUE(test::all_close(y, io.read<float>("out").to_vector(), tol_fwd)) << name << " forward";
   nn::zero_grad(unet);
-  EXPECT_TRUE(test::all_close(unet.backward(io.read<float>("dy"), cache).to_vector(), io.read<float>("d_sample").to_vector(), tol_bwd)) << name;
-  EXPECT_TRUE(test::all_close(cache.d_context.to_vector(), io.read<float>("d_encoder_hidden_states").to_vector(), tol_bwd)) << name;
+  EXPECT_TRUE(test::all_close(unet.backward(io.read<float>("dy"), cache).to_vector(),
+                              io.read<float>("d_sample").to_vector(), tol_bwd))
+      << name;
+  EXPECT_TRUE(
+      test::all_close(cache.d_context.to_vector(), io.read<float>("d_encoder_hidden_states").to_vector(), tol_bwd))
+      << name;
   index_t n = 0;
-  unet.visit_parameters([&](const std::string& param, nn::Param<float, Cpu>& p) {
-    EXPECT_TRUE(test::all_close(p.grad.to_vector(), io.read<float>("grads." + param).to_vector(), tol_bwd)) << name << ": " << param;
-    ++n;
-  }, "");
+  unet.visit_parameters(
+      [&](const std::string& param, nn::Param<float, Cpu>& p) {
+        EXPECT_TRUE(test::all_close(p.grad.to_vector(), io.read<float>("grads." + param).to_vector(), tol_bwd))
+            << name << ": " << param;
+        ++n;
+      },
+      "");
   EXPECT_EQ(static_cast<std::size_t>(n), model.names().size());
 }
 
@@ -101,7 +113,8 @@ TEST(UNet2DCondition, LoraGradientsMatchFiniteDifferences) {
     SCOPED_TRACE(targets.resnets ? "LaVi-Bridge targets" : "attention targets");
     UNet2DCondition<double, Cpu> unet(tiny_config(false), 5);
     std::uint64_t stream = 0;
-    unet.visit_parameters([&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 29, 0.0, 0.4, stream++); }, "");
+    unet.visit_parameters(
+        [&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 29, 0.0, 0.4, stream++); }, "");
     Td x = ops::randn<double, Cpu>({2, 2, 4, 4}, 1), ctx = ops::randn<double, Cpu>({2, 3, 6}, 2);
     const std::vector<double> t{999.0, 37.5};
     UNet2DCondition<double, Cpu>::Cache plain;
@@ -113,8 +126,10 @@ TEST(UNet2DCondition, LoraGradientsMatchFiniteDifferences) {
     EXPECT_EQ(adapted, targets.resnets ? 5 * (2 * 4 + 1) + 8 * 3 + 5 : 5 * 2 * 4);
     std::set<std::string> names;
     unet.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>&) { names.insert(name); }, "");
-    for (const char* n : {"mid_block.attentions.0.transformer_blocks.0.ff.net.0.proj.lora_A.weight", "down_blocks.0.resnets.0.conv1.lora_B.weight",
-                          "up_blocks.0.resnets.0.time_emb_proj.lora_A.weight", "up_blocks.0.resnets.0.conv_shortcut.lora_A.weight"}) {
+    for (const char* n :
+         {"mid_block.attentions.0.transformer_blocks.0.ff.net.0.proj.lora_A.weight",
+          "down_blocks.0.resnets.0.conv1.lora_B.weight", "up_blocks.0.resnets.0.time_emb_proj.lora_A.weight",
+          "up_blocks.0.resnets.0.conv_shortcut.lora_A.weight"}) {
       EXPECT_EQ(names.contains(n), targets.resnets) << n;
     }
     UNet2DCondition<double, Cpu>::Cache cache;
@@ -122,10 +137,14 @@ TEST(UNet2DCondition, LoraGradientsMatchFiniteDifferences) {
     const auto counts = nn::count_parameters(unet);
     EXPECT_GT(counts.trainable, 0);
     EXPECT_LT(counts.trainable, counts.total / 2);
-    unet.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) {
-      if (name.find("lora_") != std::string::npos) ops::fill_normal(p.value, 31, 0.0, 0.4, stream++);  // B != 0: dL/dA is not trivially 0
-      else EXPECT_FALSE(p.trainable) << name;
-    }, "");
+    unet.visit_parameters(
+        [&](const std::string& name, nn::Param<double, Cpu>& p) {
+          if (name.find("lora_") != std::string::npos)
+            ops::fill_normal(p.value, 31, 0.0, 0.4, stream++);  // B != 0: dL/dA is not trivially 0
+          else
+            EXPECT_FALSE(p.trainable) << name;
+        },
+        "");
     const Td y = unet.forward(x, t, ctx, cache).clone();
     const Td dy = ops::randn<double, Cpu>(y.shape(), 3);
     nn::zero_grad(unet);
@@ -136,15 +155,17 @@ TEST(UNet2DCondition, LoraGradientsMatchFiniteDifferences) {
     };
     EXPECT_TRUE(test::fd_matches(loss, ctx, dctx, "dL/dencoder_hidden_states"));
     index_t checked = 0;
-    unet.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) {
-      if (!p.trainable) {
-        EXPECT_FALSE(p.has_grad()) << name;
-        return;
-      }
-      EXPECT_NE(name.find(".lora_"), std::string::npos) << name;
-      EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 6));
-      ++checked;
-    }, "");
+    unet.visit_parameters(
+        [&](const std::string& name, nn::Param<double, Cpu>& p) {
+          if (!p.trainable) {
+            EXPECT_FALSE(p.has_grad()) << name;
+            return;
+          }
+          EXPECT_NE(name.find(".lora_"), std::string::npos) << name;
+          EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 6));
+          ++checked;
+        },
+        "");
     EXPECT_EQ(checked, 2 * adapted);
   }
 }
@@ -152,18 +173,20 @@ TEST(UNet2DCondition, LoraGradientsMatchFiniteDifferences) {
 TEST(UNet2DCondition, NamesFollowDiffusers) {
   UNet2DCondition<float, Cpu> unet(tiny_config(false));
   const auto names = nn::parameter_names(unet);
-  for (const char* expected : {"conv_in.weight", "time_embedding.linear_1.weight", "time_embedding.linear_2.bias",
-                               "down_blocks.0.resnets.0.time_emb_proj.weight", "down_blocks.0.attentions.0.proj_in.weight",
-                               "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight",
-                               "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight",
-                               "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_out.0.bias",
-                               "down_blocks.0.attentions.0.transformer_blocks.0.ff.net.0.proj.weight",
-                               "down_blocks.0.attentions.0.transformer_blocks.0.ff.net.2.weight", "down_blocks.0.downsamplers.0.conv.weight",
-                               "mid_block.attentions.0.transformer_blocks.1.norm3.weight", "mid_block.resnets.1.conv2.weight",
-                               "up_blocks.0.resnets.1.conv_shortcut.weight", "up_blocks.0.upsamplers.0.conv.weight",
-                               "up_blocks.1.attentions.1.proj_out.bias", "conv_norm_out.weight", "conv_out.bias"})
+  for (const char* expected :
+       {"conv_in.weight", "time_embedding.linear_1.weight", "time_embedding.linear_2.bias",
+        "down_blocks.0.resnets.0.time_emb_proj.weight", "down_blocks.0.attentions.0.proj_in.weight",
+        "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight",
+        "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight",
+        "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_out.0.bias",
+        "down_blocks.0.attentions.0.transformer_blocks.0.ff.net.0.proj.weight",
+        "down_blocks.0.attentions.0.transformer_blocks.0.ff.net.2.weight", "down_blocks.0.downsamplers.0.conv.weight",
+        "mid_block.attentions.0.transformer_blocks.1.norm3.weight", "mid_block.resnets.1.conv2.weight",
+        "up_blocks.0.resnets.1.conv_shortcut.weight", "up_blocks.0.upsamplers.0.conv.weight",
+        "up_blocks.1.attentions.1.proj_out.bias", "conv_norm_out.weight", "conv_out.bias"})
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
-  EXPECT_EQ(std::find(names.begin(), names.end(), "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.bias"), names.end());
+  EXPECT_EQ(std::find(names.begin(), names.end(), "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.bias"),
+            names.end());
 }
 
 TEST(UNet2DCondition, RejectsBadInput) {
@@ -171,11 +194,15 @@ TEST(UNet2DCondition, RejectsBadInput) {
   UNet2DCondition<float, Cpu>::Cache cache;
   const std::vector<double> t{10.0};
   const auto ctx = Tensor<float, Cpu>::zeros({1, 3, 6});
-  EXPECT_THROW(unet.forward(Tensor<float, Cpu>::zeros({1, 2, 5, 4}), t, ctx, cache), ShapeError);  // not a multiple of 2
+  EXPECT_THROW(unet.forward(Tensor<float, Cpu>::zeros({1, 2, 5, 4}), t, ctx, cache),
+               ShapeError);  // not a multiple of 2
   EXPECT_THROW(unet.forward(Tensor<float, Cpu>::zeros({1, 3, 4, 4}), t, ctx, cache), ShapeError);  // channels
-  EXPECT_THROW(unet.forward(Tensor<float, Cpu>::zeros({1, 2, 4, 4}), t, Tensor<float, Cpu>::zeros({1, 3, 7}), cache), ShapeError);
+  EXPECT_THROW(unet.forward(Tensor<float, Cpu>::zeros({1, 2, 4, 4}), t, Tensor<float, Cpu>::zeros({1, 3, 7}), cache),
+               ShapeError);
   const std::vector<double> three{1.0, 2.0, 3.0};
-  EXPECT_THROW(unet.forward(Tensor<float, Cpu>::zeros({2, 2, 4, 4}), three, Tensor<float, Cpu>::zeros({2, 3, 6}), cache), ShapeError);
+  EXPECT_THROW(
+      unet.forward(Tensor<float, Cpu>::zeros({2, 2, 4, 4}), three, Tensor<float, Cpu>::zeros({2, 3, 6}), cache),
+      ShapeError);
   try {
     unet.forward(Tensor<float, Cpu>::zeros({1, 2, 4, 4}), t, Tensor<float, Cpu>::zeros({1, 3, 7}), cache);
   } catch (const ShapeError& e) {

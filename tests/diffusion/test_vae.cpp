@@ -6,6 +6,7 @@
 
 #include "support/gradcheck.hpp"
 #include "support/reference.hpp"
+#include "support/paths.hpp"
 
 namespace gluegen {
 namespace {
@@ -18,12 +19,16 @@ TEST(AutoencoderKL, MatchesDiffusers) {
   const io::WeightReader io(std::string(GLUEGEN_TEST_DATA_DIR) + "/diffusion/vae_tiny_io.h5");
   auto vae = diffusion::load_vae<float, Cpu>(model);
   EXPECT_DOUBLE_EQ(vae.config().scaling_factor, 0.18215);
-  const double tol_fwd = io.number_attribute("", "tol_forward").value(), tol_bwd = io.number_attribute("", "tol_backward").value();
+  const double tol_fwd = io.number_attribute("", "tol_forward").value(),
+               tol_bwd = io.number_attribute("", "tol_backward").value();
   AutoencoderKL<float, Cpu>::EncodeCache enc;
-  EXPECT_TRUE(test::all_close(vae.encode(io.read<float>("x"), enc).to_vector(), io.read<float>("moments").to_vector(), tol_fwd));
+  EXPECT_TRUE(test::all_close(vae.encode(io.read<float>("x"), enc).to_vector(), io.read<float>("moments").to_vector(),
+                              tol_fwd));
   AutoencoderKL<float, Cpu>::DecodeCache dec;
-  EXPECT_TRUE(test::all_close(vae.decode(io.read<float>("z"), dec).to_vector(), io.read<float>("decoded").to_vector(), tol_fwd));
-  EXPECT_TRUE(test::all_close(vae.decode_backward(io.read<float>("dy"), dec).to_vector(), io.read<float>("dz").to_vector(), tol_bwd));
+  EXPECT_TRUE(test::all_close(vae.decode(io.read<float>("z"), dec).to_vector(), io.read<float>("decoded").to_vector(),
+                              tol_fwd));
+  EXPECT_TRUE(test::all_close(vae.decode_backward(io.read<float>("dy"), dec).to_vector(),
+                              io.read<float>("dz").to_vector(), tol_bwd));
 }
 
 TEST(AutoencoderKL, DecoderGradientsMatchFiniteDifferences) {
@@ -34,7 +39,8 @@ TEST(AutoencoderKL, DecoderGradientsMatchFiniteDifferences) {
   cfg.latent_channels = 2;
   AutoencoderKL<double, Cpu> vae(cfg, 3);
   std::uint64_t stream = 0;
-  vae.visit_parameters([&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 31, 0.0, 0.4, stream++); }, "");
+  vae.visit_parameters(
+      [&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 31, 0.0, 0.4, stream++); }, "");
   Td z = ops::randn<double, Cpu>({1, 2, 3, 3}, 1);
   AutoencoderKL<double, Cpu>::DecodeCache cache;
   const Td y = vae.decode(z, cache).clone();
@@ -47,11 +53,13 @@ TEST(AutoencoderKL, DecoderGradientsMatchFiniteDifferences) {
     return test::dot(vae.decode(z, fresh), dy);
   };
   EXPECT_TRUE(test::fd_matches(loss, z, dz, "dL/dz"));
-  vae.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) {
-    if (name.starts_with("decoder.") || name.starts_with("post_quant_conv.")) {
-      EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 6));
-    }
-  }, "");
+  vae.visit_parameters(
+      [&](const std::string& name, nn::Param<double, Cpu>& p) {
+        if (name.starts_with("decoder.") || name.starts_with("post_quant_conv.")) {
+          EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 6));
+        }
+      },
+      "");
 }
 
 TEST(AutoencoderKL, RejectsBadInput) {

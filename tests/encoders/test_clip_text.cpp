@@ -19,11 +19,17 @@ TEST(ClipTextEncoder, TinyClipMatchesTransformers) {
   ClipTextEncoder<float, Cpu>::Cache cache;
   const auto out = encoder.forward(io.read<std::int32_t>("input_ids"), io.read<std::int32_t>("attention_mask"), cache);
   test::expect_batch_matches(out, io, "clip_text_tiny");
-  EXPECT_TRUE(test::all_close(out.pooler_output.to_vector(), io.read<float>("pooler_output").to_vector(), test::kEncoderTolerance));
-  test::expect_singles_match(io, [&](std::size_t, const Tensor<std::int32_t, Cpu>& one) {
-    return encoder.forward(one, Tensor<std::int32_t, Cpu>::full(one.shape(), 1), cache);
-  }, "clip_text_tiny");
-  EXPECT_THROW(encoder.forward(Tensor<std::int32_t, Cpu>::zeros({1, 17}), Tensor<std::int32_t, Cpu>::full({1, 17}, 1), cache), ShapeError);
+  EXPECT_TRUE(test::all_close(out.pooler_output.to_vector(), io.read<float>("pooler_output").to_vector(),
+                              test::kEncoderTolerance));
+  test::expect_singles_match(
+      io,
+      [&](std::size_t, const Tensor<std::int32_t, Cpu>& one) {
+        return encoder.forward(one, Tensor<std::int32_t, Cpu>::full(one.shape(), 1), cache);
+      },
+      "clip_text_tiny");
+  EXPECT_THROW(
+      encoder.forward(Tensor<std::int32_t, Cpu>::zeros({1, 17}), Tensor<std::int32_t, Cpu>::full({1, 17}, 1), cache),
+      ShapeError);
 }
 
 }  // namespace

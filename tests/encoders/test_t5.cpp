@@ -19,10 +19,14 @@ void check_model(const std::string& name) {
   T5Encoder<float, Cpu> encoder(T5Config::from_json(weights.meta().config));
   encoders::load_t5_weights(encoder, weights);
   T5Encoder<float, Cpu>::Cache cache;
-  test::expect_batch_matches(encoder.forward(io.read<std::int32_t>("input_ids"), io.read<std::int32_t>("attention_mask"), cache), io, name);
-  test::expect_singles_match(io, [&](std::size_t, const Tensor<std::int32_t, Cpu>& one) {
-    return encoder.forward(one, Tensor<std::int32_t, Cpu>::full(one.shape(), 1), cache);
-  }, name);
+  test::expect_batch_matches(
+      encoder.forward(io.read<std::int32_t>("input_ids"), io.read<std::int32_t>("attention_mask"), cache), io, name);
+  test::expect_singles_match(
+      io,
+      [&](std::size_t, const Tensor<std::int32_t, Cpu>& one) {
+        return encoder.forward(one, Tensor<std::int32_t, Cpu>::full(one.shape(), 1), cache);
+      },
+      name);
 }
 
 TEST(T5Encoder, TinyGatedGeluMatchesTransformers) { check_model("t5_tiny"); }
@@ -55,7 +59,8 @@ TEST(T5Encoder, GradientsMatchFiniteDifferencesWithAndWithoutLora) {
         const auto y = encoder.forward(ids, mask, c).last_hidden_state;
         EXPECT_THROW(encoder.backward(y, c), ValueError);
       }
-      const index_t checked = test::expect_encoder_gradients_match(encoder, lora, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.");
+      const index_t checked = test::expect_encoder_gradients_match(
+          encoder, lora, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.");
       if (lora) {
         EXPECT_EQ(checked, 2 * 4 * encoder.config().num_layers);
       }

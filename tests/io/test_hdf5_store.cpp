@@ -18,7 +18,8 @@ using Tf = Tensor<float, Cpu>;
 class Hdf5StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / fmt::format("gluegen-h5-{}-{}", ::getpid(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           fmt::format("gluegen-h5-{}-{}", ::getpid(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -73,7 +74,8 @@ TEST_F(Hdf5StoreTest, MetadataNamesAndNestedGroups) {
   EXPECT_EQ(r.meta().gluegen_format, kGluegenFormat);
   EXPECT_EQ(r.meta().model_type, "gluenet");
   EXPECT_EQ(r.meta().config.at("n_blocks"), 3);
-  EXPECT_EQ(r.names(), (std::vector<std::string>{"encoder.layers.0.fc1.bias", "encoder.layers.0.fc1.weight", "encoder.norm.weight"}));
+  EXPECT_EQ(r.names(), (std::vector<std::string>{"encoder.layers.0.fc1.bias", "encoder.layers.0.fc1.weight",
+                                                 "encoder.norm.weight"}));
   EXPECT_TRUE(r.contains("encoder.norm.weight"));
   EXPECT_FALSE(r.contains("encoder.norm"));  // a group, not a dataset
   EXPECT_FALSE(r.contains("decoder.norm.weight"));
@@ -157,10 +159,12 @@ TEST_F(Hdf5StoreTest, UnsupportedDtypeAndNonFiniteValues) {
     detail::Handle f(H5Fcreate(file("ints.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     const hsize_t dims[1] = {4};
     detail::Handle space(H5Screate_simple(1, dims, nullptr), H5Sclose);
-    detail::Handle d(H5Dcreate2(f.get(), "ids", H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    detail::Handle d(H5Dcreate2(f.get(), "ids", H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                     H5Dclose);
     const int values[4] = {1, 2, 3, 4};
     H5Dwrite(d.get(), H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values);
-    detail::Handle d64(H5Dcreate2(f.get(), "ids64", H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    detail::Handle d64(H5Dcreate2(f.get(), "ids64", H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                       H5Dclose);
     const long long wide[4] = {1, 2, 3, 4};
     H5Dwrite(d64.get(), H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, wide);
   }

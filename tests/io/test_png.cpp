@@ -9,7 +9,9 @@
 namespace gluegen {
 namespace {
 
-std::filesystem::path temp_file(const std::string& name) { return std::filesystem::temp_directory_path() / ("gluegen_png_" + name); }
+std::filesystem::path temp_file(const std::string& name) {
+  return std::filesystem::temp_directory_path() / ("gluegen_png_" + name);
+}
 
 TEST(Png, TensorRoundTripsThroughAFile) {
   // [-1, 1] -> 8 bit: -1 -> 0, 0 -> 128 (127.5 rounds up), 1 -> 255; out-of-range values clamp
@@ -36,13 +38,14 @@ TEST(Png, TensorRoundTripsThroughAFile) {
 TEST(Png, GridPlacesCellsAndDrawsCaptions) {
   io::Image red(4, 4, 3), grey(4, 4, 1, 200);
   for (index_t i = 0; i < 16; ++i) red.pixels[static_cast<std::size_t>(3 * i)] = 255;
-  const io::Image grid = io::image_grid({red, red, red}, {"a red sneaker", "", "x"}, {.columns = 2, .upscale = 8, .padding = 2, .caption_lines = 2});
+  const io::Image grid = io::image_grid({red, red, red}, {"a red sneaker", "", "x"},
+                                        {.columns = 2, .upscale = 8, .padding = 2, .caption_lines = 2});
   EXPECT_EQ(grid.width, 2 * (32 + 2) + 2);
   EXPECT_EQ(grid.height, 2 * (32 + 22 + 2) + 2);
   EXPECT_EQ(grid.at(2, 2, 0), 255);  // first cell's corner
   EXPECT_EQ(grid.at(2, 2, 1), 0);
   EXPECT_EQ(grid.at(0, 0, 1), 255);  // white padding
-  index_t dark = 0;  // caption pixels under the first cell, none under the second
+  index_t dark = 0;                  // caption pixels under the first cell, none under the second
   for (index_t y = 34; y < 56; ++y)
     for (index_t x = 2; x < 34; ++x) dark += grid.at(x, y, 0) == 0;
   EXPECT_GT(dark, 20);

@@ -28,7 +28,8 @@ fs::path write_file(const std::string& stem, const std::vector<Blob>& blobs, con
   nlohmann::json header = nlohmann::json::object();
   std::string data;
   for (const auto& b : blobs) {
-    header[b.name] = {{"dtype", b.dtype}, {"shape", b.shape}, {"data_offsets", {data.size(), data.size() + b.bytes.size()}}};
+    header[b.name] = {
+        {"dtype", b.dtype}, {"shape", b.shape}, {"data_offsets", {data.size(), data.size() + b.bytes.size()}}};
     data += b.bytes;
   }
   if (!metadata.is_null()) header["__metadata__"] = metadata;
@@ -96,13 +97,16 @@ TEST(Safetensors, ReadsEveryDtypeAndMetadata) {
 
 TEST(Safetensors, MalformedFilesAreTypedErrors) {
   const std::vector<float> v{1, 2, 3, 4};
-  expect_error<TruncatedFileError>(write_file("truncated", {{"x", "F32", {4}, raw(v)}}, nullptr, [](nlohmann::json&, std::string& d) { d.resize(10); }),
+  expect_error<TruncatedFileError>(write_file("truncated", {{"x", "F32", {4}, raw(v)}}, nullptr,
+                                              [](nlohmann::json&, std::string& d) { d.resize(10); }),
                                    "truncated");
   expect_error<IoError>(write_file("size", {{"x", "F32", {5}, raw(v)}}), "do not fit");
   expect_error<DTypeError>(write_file("dtype", {{"x", "Q4", {4}, raw(v)}}), "unknown dtype 'Q4'");
   expect_error<DTypeError>(write_file("bool", {{"x", "BOOL", {16}, raw(v)}}), "does not read");
   expect_error<IoError>(write_file("overlap", {{"x", "F32", {4}, raw(v)}, {"y", "F32", {4}, raw(v)}}, nullptr,
-                                   [](nlohmann::json& h, std::string&) { h["y"]["data_offsets"] = {8, 24}; }),
+                                   [](nlohmann::json& h, std::string&) {
+                                     h["y"]["data_offsets"] = {8, 24};
+                                   }),
                         "overlap");
   const std::vector<float> nan{1, std::numeric_limits<float>::quiet_NaN()};
   expect_error<ValueError>(write_file("nan", {{"x", "F32", {2}, raw(nan)}}), "non-finite value at index 1");
@@ -113,7 +117,8 @@ TEST(Safetensors, MalformedFilesAreTypedErrors) {
     fs::remove(path);
   }
   {  // not JSON
-    const fs::path path = fs::temp_directory_path() / ("gluegen_st_json_" + std::to_string(::getpid()) + ".safetensors");
+    const fs::path path =
+        fs::temp_directory_path() / ("gluegen_st_json_" + std::to_string(::getpid()) + ".safetensors");
     std::ofstream(path, std::ios::binary) << std::string("\x04\x00\x00\x00\x00\x00\x00\x00{{{{", 12);
     EXPECT_THROW(io::SafetensorsReader{path}, IoError);
     fs::remove(path);

@@ -21,7 +21,8 @@ TEST(LossGradients, Regression) {
   }
   Td weights = Td::from_host({2, 4}, std::vector<double>{1, 1, 0.5, 0, 1, 0, 0, 2});
   (void)weighted_mse(pred, target, weights, grad);
-  EXPECT_TRUE(fd_matches([&] { return weighted_mse(pred, target, weights, scratch); }, pred, grad.clone(), "weighted_mse"));
+  EXPECT_TRUE(
+      fd_matches([&] { return weighted_mse(pred, target, weights, scratch); }, pred, grad.clone(), "weighted_mse"));
   EXPECT_THROW((void)weighted_mse(pred, target, Td::zeros({2, 4}), grad), ValueError);
   EXPECT_THROW((void)mse(pred, Td::zeros({2, 4, 2}), grad), ShapeError);
 }
@@ -34,7 +35,8 @@ TEST(LossGradients, Contrastive) {
   EXPECT_TRUE(fd_matches([&] { return info_nce(a, b, 0.07, s1, s2); }, b, db.clone(), "info_nce b"));
   const std::vector<int> y{1, -1, 1, -1, -1};
   // Make pair 1 similar so the -1 hinge is active (cos > margin) and pair 3 opposite (inactive).
-  for (int k = 0; k < 8; ++k) b.data()[8 + k] = a.data()[8 + k] + 0.1 * b.data()[8 + k], b.data()[24 + k] = -a.data()[24 + k];
+  for (int k = 0; k < 8; ++k)
+    b.data()[8 + k] = a.data()[8 + k] + 0.1 * b.data()[8 + k], b.data()[24 + k] = -a.data()[24 + k];
   (void)cosine_embedding(a, b, y, 0.1, da, db);
   EXPECT_TRUE(fd_matches([&] { return cosine_embedding(a, b, y, 0.1, s1, s2); }, a, da.clone(), "cosine_embedding x1"));
   EXPECT_TRUE(fd_matches([&] { return cosine_embedding(a, b, y, 0.1, s1, s2); }, b, db.clone(), "cosine_embedding x2"));
@@ -50,7 +52,8 @@ TEST(LossGradients, Adversarial) {
   EXPECT_TRUE(fd_matches([&] { return bce_with_logits(logits, targets, s); }, logits, g.clone(), "bce_with_logits"));
   // Stable at extreme logits: no overflow to inf.
   EXPECT_TRUE(std::isfinite(bce_with_logits(Td::full({1}, 1000.0), Td::zeros({1}), s)));
-  Td real = Td::from_host({4}, std::vector<double>{0.3, 1.7, -0.4, 0.9}), fake = Td::from_host({4}, std::vector<double>{-1.6, 0.2, -0.5, 0.8});
+  Td real = Td::from_host({4}, std::vector<double>{0.3, 1.7, -0.4, 0.9}),
+     fake = Td::from_host({4}, std::vector<double>{-1.6, 0.2, -0.5, 0.8});
   Td gr, gf, s2;
   (void)hinge_discriminator(real, fake, gr, gf);
   EXPECT_TRUE(fd_matches([&] { return hinge_discriminator(real, fake, s, s2); }, real, gr.clone(), "hinge d_real"));

@@ -59,7 +59,8 @@ TEST(Gradients, Activations) {
 TEST(Gradients, CompositionsAndMixerBlock) {
   FeedForward<D, Cpu> ff(6, 10, 0, 4);
   expect_layer_gradients(ff, {2, 3, 6}, 40, "FeedForward");
-  Sequential seq(Linear<D, Cpu>(5, 8, {.seed = 5}), LayerNorm<D, Cpu>(8), Gelu<D, Cpu>{}, Linear<D, Cpu>(8, 5, {.seed = 6}));
+  Sequential seq(Linear<D, Cpu>(5, 8, {.seed = 5}), LayerNorm<D, Cpu>(8), Gelu<D, Cpu>{},
+                 Linear<D, Cpu>(8, 5, {.seed = 6}));
   randomize(seq, 6);
   expect_layer_gradients(seq, {2, 5}, 41, "Sequential");
   Residual res(Sequential(Linear<D, Cpu>(5, 5, {.seed = 7}), Silu<D, Cpu>{}));
@@ -122,7 +123,11 @@ TEST(Gradients, MultiHeadAttentionSelfCrossMaskedBiased) {
   EXPECT_TRUE(fd_matches(loss, x, dx, "cross-attention dL/dx"));
   EXPECT_TRUE(fd_matches(loss, ctx, dctx, "cross-attention dL/dcontext"));
   EXPECT_TRUE(fd_matches(loss, bias, dbias, "cross-attention dL/dbias"));
-  cross.visit_parameters([&](const std::string& name, Param<D, Cpu>& p) { EXPECT_TRUE(fd_matches(loss, p.value, p.grad, "cross-attention " + name)); }, "");
+  cross.visit_parameters(
+      [&](const std::string& name, Param<D, Cpu>& p) {
+        EXPECT_TRUE(fd_matches(loss, p.value, p.grad, "cross-attention " + name));
+      },
+      "");
   // Padded keys get no attention and so no gradient through the context.
   const auto g = dctx.to_vector();
   for (int k = 3; k < 5; ++k)
@@ -134,8 +139,9 @@ TEST(Gradients, ConvolutionsPoolingGroupNorm) {
     index_t in, out, kernel, stride, padding;
     Shape x;
   };
-  for (const Case& k : {Case{3, 4, 3, 1, 1, {2, 3, 6, 5}}, Case{3, 4, 3, 2, 1, {1, 3, 7, 6}}, Case{3, 5, 1, 1, 0, {2, 3, 4, 4}},
-                        Case{2, 3, 4, 2, 0, {1, 2, 9, 8}}, Case{2, 2, 1, 2, 0, {1, 2, 5, 5}}}) {
+  for (const Case& k :
+       {Case{3, 4, 3, 1, 1, {2, 3, 6, 5}}, Case{3, 4, 3, 2, 1, {1, 3, 7, 6}}, Case{3, 5, 1, 1, 0, {2, 3, 4, 4}},
+        Case{2, 3, 4, 2, 0, {1, 2, 9, 8}}, Case{2, 2, 1, 2, 0, {1, 2, 5, 5}}}) {
     Conv2d<D, Cpu> conv(k.in, k.out, k.kernel, {.stride = k.stride, .padding = k.padding, .seed = 20});
     expect_layer_gradients(conv, k.x, 70, fmt::format("Conv2d k{} s{} p{}", k.kernel, k.stride, k.padding));
   }
@@ -170,7 +176,8 @@ TEST(Gradients, BatchNormLogSoftmaxGradientReversal) {
   const auto xv = xe.to_vector(), mu = bn.running_mean.value.to_vector(), var = bn.running_var.value.to_vector();
   const auto w = bn.weight.value.to_vector(), b = bn.bias.value.to_vector();
   for (int i = 0; i < 3; ++i)
-    for (int k = 0; k < 5; ++k) EXPECT_NEAR(y[i * 5 + k], (xv[i * 5 + k] - mu[k]) / std::sqrt(var[k] + 1e-5) * w[k] + b[k], 1e-12);
+    for (int k = 0; k < 5; ++k)
+      EXPECT_NEAR(y[i * 5 + k], (xv[i * 5 + k] - mu[k]) / std::sqrt(var[k] + 1e-5) * w[k] + b[k], 1e-12);
   EXPECT_THROW((void)bn.backward(xe, ec), Error);  // no backward through evaluation mode
 }
 
@@ -192,7 +199,8 @@ TEST(Gradients, EmbeddingAccumulatesRepeatedIds) {
     (void)emb.forward(bad, c);
     FAIL();
   } catch (const ValueError& e) {
-    EXPECT_NE(e.message().find("id 10 at position 1 is outside the vocabulary [0, 10)"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("id 10 at position 1 is outside the vocabulary [0, 10)"), std::string::npos)
+        << e.message();
   }
 }
 
@@ -219,16 +227,19 @@ TEST(Dropout, InvertedScalingReproducibleMasksAndEval) {
 
 TEST(Naming, HuggingFaceAndTorchSequentialNames) {
   MultiHeadAttention<float, Cpu> attn({.embed_dim = 8, .num_heads = 2});
-  EXPECT_EQ(parameter_names(attn), (std::vector<std::string>{"q_proj.weight", "q_proj.bias", "k_proj.weight", "k_proj.bias", "v_proj.weight",
-                                                              "v_proj.bias", "out_proj.weight", "out_proj.bias"}));
-  Sequential seq(Linear<float, Cpu>(4, 4), LayerNorm<float, Cpu>(4), Gelu<float, Cpu>{}, Linear<float, Cpu>(4, 2, {.bias = false}));
+  EXPECT_EQ(parameter_names(attn),
+            (std::vector<std::string>{"q_proj.weight", "q_proj.bias", "k_proj.weight", "k_proj.bias", "v_proj.weight",
+                                      "v_proj.bias", "out_proj.weight", "out_proj.bias"}));
+  Sequential seq(Linear<float, Cpu>(4, 4), LayerNorm<float, Cpu>(4), Gelu<float, Cpu>{},
+                 Linear<float, Cpu>(4, 2, {.bias = false}));
   EXPECT_EQ(parameter_names(seq), (std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias", "3.weight"}));
   Lora<float, Cpu> lora(Linear<float, Cpu>(8, 8), {.rank = 4});
   EXPECT_EQ(count_parameters(lora).total, 8 * 8 + 8 + 2 * 4 * 8);
   EXPECT_EQ(count_parameters(lora).trainable, 2 * 4 * 8);
   MixerBlock<float, Cpu> mixer({.tokens = 77, .dim = 768, .token_hidden = 308, .channel_hidden = 3072});
   EXPECT_EQ(parameter_names(mixer).front(), "token_norm.weight");
-  EXPECT_EQ(count_parameters(mixer).total, 2 * 768 + (77 * 308 + 308 + 308 * 77 + 77) + 2 * 768 + (768 * 3072 + 3072 + 3072 * 768 + 768));
+  EXPECT_EQ(count_parameters(mixer).total,
+            2 * 768 + (77 * 308 + 308 + 308 * 77 + 77) + 2 * 768 + (768 * 3072 + 3072 + 3072 * 768 + 768));
 }
 
 TEST(Lora, StartsAsTheBaseLayerAndMergesExactly) {
@@ -287,7 +298,8 @@ TEST(Errors, BadInputsNameTheModuleAndShapes) {
     (void)linear.forward(Tensor<float, Cpu>::zeros({3, 6}), lc);
     FAIL();
   } catch (const ShapeError& e) {
-    EXPECT_NE(e.message().find("Linear(7 -> 5): input has shape [3, 6], expected [..., 7]"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("Linear(7 -> 5): input has shape [3, 6], expected [..., 7]"), std::string::npos)
+        << e.message();
   }
   MultiHeadAttention<float, Cpu> attn({.embed_dim = 6, .num_heads = 2});
   MultiHeadAttention<float, Cpu>::Cache ac;
@@ -324,17 +336,20 @@ TEST(SteadyState, CachesAreReusedAcrossSteps) {
 // buffers released and reallocated gives bit-identical gradients.
 TEST(SteadyState, BackwardBuffersAreReleasedOnceConsumed) {
   using Mlp = Sequential<Linear<float, Cpu>, Gelu<float, Cpu>, Linear<float, Cpu>, LayerNorm<float, Cpu>>;
-  Mlp mlp(Linear<float, Cpu>(6, 9, {.seed = 1}), Gelu<float, Cpu>{}, Linear<float, Cpu>(9, 6, {.seed = 2}), LayerNorm<float, Cpu>(6));
+  Mlp mlp(Linear<float, Cpu>(6, 9, {.seed = 1}), Gelu<float, Cpu>{}, Linear<float, Cpu>(9, 6, {.seed = 2}),
+          LayerNorm<float, Cpu>(6));
   Mlp::Cache c;
   const auto x = ops::randn<float, Cpu>({2, 5, 6}, 1), dy = ops::randn<float, Cpu>({2, 5, 6}, 2);
   const auto step = [&] {
     nn::zero_grad(mlp);
     (void)mlp.forward(x, c);
     std::vector<float> out = mlp.backward(dy, c).to_vector();
-    mlp.visit_parameters([&](const std::string&, Param<float, Cpu>& p) {
-      const auto g = p.grad.to_vector();
-      out.insert(out.end(), g.begin(), g.end());
-    }, "");
+    mlp.visit_parameters(
+        [&](const std::string&, Param<float, Cpu>& p) {
+          const auto g = p.grad.to_vector();
+          out.insert(out.end(), g.begin(), g.end());
+        },
+        "");
     return out;
   };
   const auto first = step();

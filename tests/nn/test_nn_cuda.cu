@@ -5,6 +5,8 @@
 
 namespace gluegen::test {
 template <>
-bool policy_available<Cuda>() { return cuda_device_available(); }
+bool policy_available<Cuda>() {
+  return cuda_device_available();
+}
 INSTANTIATE_TYPED_TEST_SUITE_P(Cuda, NnGoldens, ::testing::Types<Cuda>);
 }  // namespace gluegen::test

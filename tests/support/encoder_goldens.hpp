@@ -7,17 +7,21 @@
 #include <gtest/gtest.h>
 
 #include "support/reference.hpp"
+#include "support/paths.hpp"
 
 namespace gluegen::test {
 
-inline io::WeightReader text_golden(const std::string& file) { return io::WeightReader(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/" + file); }
+inline io::WeightReader text_golden(const std::string& file) {
+  return io::WeightReader(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/" + file);
+}
 
 /// Tolerance: max scaled error 1e-5, f32 against transformers in f64.
 inline constexpr double kEncoderTolerance = 1e-5;
 
 /// last_hidden_state on the real tokens (padded positions hold values nobody uses, which differ
 /// between frameworks) and mean_pooled, against the golden's.
-inline void expect_batch_matches(const encoders::EncoderOutput<float, Cpu>& out, const io::WeightReader& io, const std::string& what) {
+inline void expect_batch_matches(const encoders::EncoderOutput<float, Cpu>& out, const io::WeightReader& io,
+                                 const std::string& what) {
   const auto m = io.read<std::int32_t>("attention_mask").to_vector();
   const auto zero_padding = [&](std::vector<float> v) {
     const std::size_t d = v.size() / m.size();
@@ -25,10 +29,11 @@ inline void expect_batch_matches(const encoders::EncoderOutput<float, Cpu>& out,
       if (m[i / d] == 0) v[i] = 0;
     return v;
   };
-  EXPECT_TRUE(all_close(zero_padding(out.last_hidden_state.to_vector()), zero_padding(io.read<float>("last_hidden_state").to_vector()),
-                        kEncoderTolerance))
+  EXPECT_TRUE(all_close(zero_padding(out.last_hidden_state.to_vector()),
+                        zero_padding(io.read<float>("last_hidden_state").to_vector()), kEncoderTolerance))
       << what;
-  EXPECT_TRUE(all_close(out.mean_pooled.to_vector(), io.read<float>("mean_pooled").to_vector(), kEncoderTolerance)) << what;
+  EXPECT_TRUE(all_close(out.mean_pooled.to_vector(), io.read<float>("mean_pooled").to_vector(), kEncoderTolerance))
+      << what;
 }
 
 /// Each golden sequence k alone: encode_one(k, ids [1, len_k]) must give single.<k>.last_hidden_state.
@@ -42,11 +47,13 @@ void expect_singles_match(const io::WeightReader& io, EncodeOne&& encode_one, co
     const std::vector<std::int32_t> one(all_ids.begin() + static_cast<std::ptrdiff_t>(k) * width,
                                         all_ids.begin() + static_cast<std::ptrdiff_t>(k) * width + L);
     const encoders::EncoderOutput<float, Cpu> single = encode_one(k, Tensor<std::int32_t, Cpu>::from_host({1, L}, one));
-    EXPECT_TRUE(all_close(single.last_hidden_state.to_vector(), io.read<float>("single." + std::to_string(k) + ".last_hidden_state").to_vector(),
+    EXPECT_TRUE(all_close(single.last_hidden_state.to_vector(),
+                          io.read<float>("single." + std::to_string(k) + ".last_hidden_state").to_vector(),
                           kEncoderTolerance))
         << what << " sentence " << k;
     if (io.contains("single." + std::to_string(k) + ".pooler_output") && single.pooler_output.defined()) {
-      EXPECT_TRUE(all_close(single.pooler_output.to_vector(), io.read<float>("single." + std::to_string(k) + ".pooler_output").to_vector(),
+      EXPECT_TRUE(all_close(single.pooler_output.to_vector(),
+                            io.read<float>("single." + std::to_string(k) + ".pooler_output").to_vector(),
                             kEncoderTolerance))
           << what << " sentence " << k;
     }

@@ -22,15 +22,19 @@ inline std::pair<Tensor<std::int32_t, Cpu>, Tensor<std::int32_t, Cpu>> padded_to
 /// dy> against finite differences, leaving out names starting with `not_differentiated`, and
 /// returns how many it checked. Without LoRA, parameters under `freeze` are frozen first.
 template <typename Encoder>
-index_t expect_encoder_gradients_match(Encoder& encoder, bool lora, const std::string& freeze = "", const std::string& not_differentiated = "") {
+index_t expect_encoder_gradients_match(Encoder& encoder, bool lora, const std::string& freeze = "",
+                                       const std::string& not_differentiated = "") {
   const auto [ids, mask] = padded_token_batch();
   std::uint64_t stream = 0;
-  encoder.visit_parameters([&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 7, 0.0, 0.3, stream++); }, "");
+  encoder.visit_parameters(
+      [&](const std::string&, nn::Param<double, Cpu>& p) { ops::fill_normal(p.value, 7, 0.0, 0.3, stream++); }, "");
   if (lora) {
     (void)encoder.add_lora({.rank = 2, .alpha = 4, .seed = 3});
-    encoder.visit_parameters([&](const std::string& n, nn::Param<double, Cpu>& p) {
-      if (n.find("lora_B") != std::string::npos) ops::fill_normal(p.value, 8, 0.0, 0.3, stream++);
-    }, "");
+    encoder.visit_parameters(
+        [&](const std::string& n, nn::Param<double, Cpu>& p) {
+          if (n.find("lora_B") != std::string::npos) ops::fill_normal(p.value, 8, 0.0, 0.3, stream++);
+        },
+        "");
   } else if (!freeze.empty()) {
     nn::freeze(encoder, freeze);
   }
@@ -44,15 +48,17 @@ index_t expect_encoder_gradients_match(Encoder& encoder, bool lora, const std::s
     return dot(encoder.forward(ids, mask, fresh).last_hidden_state, dy);
   };
   index_t checked = 0;
-  encoder.visit_parameters([&](const std::string& n, nn::Param<double, Cpu>& p) {
-    if (!p.trainable) {
-      EXPECT_FALSE(p.has_grad()) << n;
-      return;
-    }
-    if (!not_differentiated.empty() && n.starts_with(not_differentiated)) return;
-    EXPECT_TRUE(fd_matches(loss, p.value, p.grad, n, 6));
-    ++checked;
-  }, "");
+  encoder.visit_parameters(
+      [&](const std::string& n, nn::Param<double, Cpu>& p) {
+        if (!p.trainable) {
+          EXPECT_FALSE(p.has_grad()) << n;
+          return;
+        }
+        if (!not_differentiated.empty() && n.starts_with(not_differentiated)) return;
+        EXPECT_TRUE(fd_matches(loss, p.value, p.grad, n, 6));
+        ++checked;
+      },
+      "");
   return checked;
 }
 

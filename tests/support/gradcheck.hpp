@@ -23,11 +23,12 @@ inline double dot(const Td& a, const Td& b) {
 
 /// Compares analytic[i] with (loss(wrt[i] + eps) - loss(wrt[i] - eps)) / 2 eps on up to max_coords
 /// evenly spread coordinates of `wrt` (every one when it is small). Tolerance: 1e-6 (1 + |num|).
-inline ::testing::AssertionResult fd_matches(const std::function<double()>& loss, Td& wrt, const Td& analytic, const std::string& what,
-                                            index_t max_coords = 48, double eps = 1e-5) {
+inline ::testing::AssertionResult fd_matches(const std::function<double()>& loss, Td& wrt, const Td& analytic,
+                                             const std::string& what, index_t max_coords = 48, double eps = 1e-5) {
   if (!analytic.defined()) return ::testing::AssertionFailure() << what << ": no analytic gradient";
   if (analytic.shape() != wrt.shape())
-    return ::testing::AssertionFailure() << what << ": gradient shape " << fmt::format("{}", analytic.shape()) << " vs " << fmt::format("{}", wrt.shape());
+    return ::testing::AssertionFailure() << what << ": gradient shape " << fmt::format("{}", analytic.shape()) << " vs "
+                                         << fmt::format("{}", wrt.shape());
   const auto grad = analytic.to_vector();
   const index_t n = wrt.numel(), stride = std::max<index_t>(1, n / max_coords);
   double* x = wrt.data();
@@ -40,7 +41,8 @@ inline ::testing::AssertionResult fd_matches(const std::function<double()>& loss
     x[i] = saved;
     const double numeric = (up - down) / (2 * eps);
     if (std::abs(numeric - grad[i]) > 1e-6 * (1 + std::abs(numeric)))
-      return ::testing::AssertionFailure() << what << "[" << i << "]: analytic " << grad[i] << ", finite difference " << numeric;
+      return ::testing::AssertionFailure()
+             << what << "[" << i << "]: analytic " << grad[i] << ", finite difference " << numeric;
   }
   return ::testing::AssertionSuccess();
 }
@@ -60,13 +62,15 @@ void expect_layer_gradients(L& layer, const Shape& x_shape, std::uint64_t seed, 
     return dot(layer.forward(x, fresh), dy);
   };
   EXPECT_TRUE(fd_matches(loss, x, dx, what + " dL/dx"));
-  layer.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) {
-    if (!p.trainable) {
-      EXPECT_FALSE(p.grad.defined()) << what << ": frozen " << name << " got a gradient";
-      return;
-    }
-    EXPECT_TRUE(fd_matches(loss, p.value, p.grad, what + " dL/d" + name));
-  }, "");
+  layer.visit_parameters(
+      [&](const std::string& name, nn::Param<double, Cpu>& p) {
+        if (!p.trainable) {
+          EXPECT_FALSE(p.grad.defined()) << what << ": frozen " << name << " got a gradient";
+          return;
+        }
+        EXPECT_TRUE(fd_matches(loss, p.value, p.grad, what + " dL/d" + name));
+      },
+      "");
 }
 
 }  // namespace gluegen::test

@@ -4,5 +4,7 @@
 
 namespace gluegen::test {
 template <TensorPolicy P>
-bool policy_available() { return !P::is_device; }
+bool policy_available() {
+  return !P::is_device;
+}
 }  // namespace gluegen::test

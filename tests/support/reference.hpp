@@ -29,7 +29,9 @@ template <typename A, typename E>
   std::size_t at = 0;
   for (std::size_t i = 0; i < actual.size(); ++i) {
     const double a = static_cast<double>(actual[i]), e = static_cast<double>(expected[i]);
-    const double err = (std::isnan(a) != std::isnan(e)) ? INFINITY : std::isnan(a) ? 0.0 : std::abs(a - e) / (1.0 + std::abs(e));
+    const double err = (std::isnan(a) != std::isnan(e)) ? INFINITY
+                       : std::isnan(a)                  ? 0.0
+                                                        : std::abs(a - e) / (1.0 + std::abs(e));
     if (err > worst || std::isinf(err)) {
       worst = err;
       at = i;
@@ -37,7 +39,8 @@ template <typename A, typename E>
   }
   if (worst <= tol) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "max scaled error " << worst << " > " << tol << " at index " << at << ": got "
-                                       << static_cast<double>(actual[at]) << ", expected " << static_cast<double>(expected[at]);
+                                       << static_cast<double>(actual[at]) << ", expected "
+                                       << static_cast<double>(expected[at]);
 }
 
 /// Random shapes of rank 1..max_rank from extents that include 1 and odd sizes.
@@ -87,8 +90,9 @@ inline index_t broadcast_offset(index_t i, const Shape& to, const Shape& from) {
 }
 
 /// Reference batched GEMM on row-major data: c[b] = op(a[b]) op(b[b]), with batch stride 0 allowed.
-inline std::vector<double> reference_gemm(const std::vector<double>& a, const std::vector<double>& b, index_t batch, index_t m, index_t n,
-                                          index_t k, bool ta, bool tb, bool a_shared, bool b_shared) {
+inline std::vector<double> reference_gemm(const std::vector<double>& a, const std::vector<double>& b, index_t batch,
+                                          index_t m, index_t n, index_t k, bool ta, bool tb, bool a_shared,
+                                          bool b_shared) {
   std::vector<double> c(static_cast<std::size_t>(batch * m * n), 0.0);
   for (index_t p = 0; p < batch; ++p) {
     const double* A = a.data() + (a_shared ? 0 : p * m * k);

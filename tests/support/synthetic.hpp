@@ -12,14 +12,21 @@ struct SyntheticCorpus {
   std::uint64_t seed = 11;
 
   [[nodiscard]] train::ShardSpec spec(DType storage = DType::f32) const {
-    return {.source_len = source_len, .source_dim = source_dim, .target_len = target_len, .target_dim = target_dim,
-            .source_encoder = "synthetic-source", .target_encoder = "synthetic-target", .storage = storage};
+    return {.source_len = source_len,
+            .source_dim = source_dim,
+            .target_len = target_len,
+            .target_dim = target_dim,
+            .source_encoder = "synthetic-source",
+            .target_encoder = "synthetic-target",
+            .storage = storage};
   }
 
   /// Writes examples [first, first + n) (example i is the same in every call) in batches of 5.
   void write(train::FeatureShardWriter& out, index_t first, index_t n) const {
-    const auto A = ops::scale(ops::randn<float, Cpu>({target_len, source_len}, seed), 1.0f / std::sqrt(float(source_len)));
-    const auto Bm = ops::scale(ops::randn<float, Cpu>({source_dim, target_dim}, seed + 1), 1.0f / std::sqrt(float(source_dim)));
+    const auto A =
+        ops::scale(ops::randn<float, Cpu>({target_len, source_len}, seed), 1.0f / std::sqrt(float(source_len)));
+    const auto Bm =
+        ops::scale(ops::randn<float, Cpu>({source_dim, target_dim}, seed + 1), 1.0f / std::sqrt(float(source_dim)));
     for (index_t start = first; start < first + n; start += 5) {
       const index_t b = std::min<index_t>(5, first + n - start);
       std::vector<float> s, sm, t, tm;
@@ -37,8 +44,10 @@ struct SyntheticCorpus {
         tgt_text.push_back("target sentence " + std::to_string(i));
         lang.push_back(i % 2 == 0 ? "de" : "fr");
       }
-      out.add(Tensor<float, Cpu>::from_host({b, source_len, source_dim}, s), Tensor<float, Cpu>::from_host({b, source_len}, sm),
-              Tensor<float, Cpu>::from_host({b, target_len, target_dim}, t), Tensor<float, Cpu>::from_host({b, target_len}, tm), src_text, tgt_text, lang);
+      out.add(Tensor<float, Cpu>::from_host({b, source_len, source_dim}, s),
+              Tensor<float, Cpu>::from_host({b, source_len}, sm),
+              Tensor<float, Cpu>::from_host({b, target_len, target_dim}, t),
+              Tensor<float, Cpu>::from_host({b, target_len}, tm), src_text, tgt_text, lang);
     }
   }
 };

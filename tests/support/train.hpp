@@ -9,7 +9,8 @@ namespace gluegen::test {
 
 /// Returns the loss before the first update and the loss at the last step.
 template <typename M>
-std::pair<float, float> train_mse(M& model, const Tensor<float, Cpu>& source, const Tensor<float, Cpu>& target, double lr, int steps) {
+std::pair<float, float> train_mse(M& model, const Tensor<float, Cpu>& source, const Tensor<float, Cpu>& target,
+                                  double lr, int steps) {
   typename M::Cache cache;
   optim::AdamW<M> opt(model, {.lr = lr});
   Tensor<float, Cpu> grad;

@@ -148,7 +148,7 @@ TYPED_TEST_P(OpsTest, BinaryOpsBroadcastLikeNumpy) {
 TYPED_TEST_P(OpsTest, BinaryRowAndColumnBroadcasts) {
   using Tn = typename TestFixture::Tn;
   const std::vector<std::pair<Shape, Shape>> cases = {
-      {{4, 7, 48}, {48}},     {{48}, {4, 7, 48}},       {{4, 7, 48}, {4, 7, 1}}, {{4, 7, 1}, {4, 7, 48}},
+      {{4, 7, 48}, {48}},     {{48}, {4, 7, 48}},         {{4, 7, 48}, {4, 7, 1}}, {{4, 7, 1}, {4, 7, 48}},
       {{3, 20, 17}, {20, 1}}, {{3, 20, 17}, {1, 20, 17}}, {{5, 1, 32}, {5, 9, 1}}, {{2, 3, 4, 16}, {3, 1, 16}}};
   std::uint32_t seed = 500;
   for (const auto& [lhs, rhs] : cases) {
@@ -200,7 +200,11 @@ TYPED_TEST_P(OpsTest, UnaryActivationsMatchTheirDefinitions) {
     EXPECT_TRUE(all_close(this->host(ops::scale(t, T(-1.5))), scale_ref, this->tol));
   }
   // The tanh form differs from the exact GELU by < 1e-3 (Hendrycks & Gimpel): a sanity check of both.
-  const Tn grid = this->make({101}, [] { std::vector<double> v; for (int i = -50; i <= 50; ++i) v.push_back(i / 10.0); return v; }());
+  const Tn grid = this->make({101}, [] {
+    std::vector<double> v;
+    for (int i = -50; i <= 50; ++i) v.push_back(i / 10.0);
+    return v;
+  }());
   EXPECT_TRUE(all_close(this->host(ops::gelu(grid, ops::GeluApproximation::tanh)), this->host(ops::gelu(grid)), 1e-3));
 }
 
@@ -256,7 +260,8 @@ TYPED_TEST_P(OpsTest, SoftmaxIsStableForLargeInputs) {
       for (index_t c = 0; c < cols; ++c) z += std::exp(x[r * cols + c] - m);
       for (index_t c = 0; c < cols; ++c) expected[r * cols + c] = std::exp(x[r * cols + c] - m) / z;
     }
-    EXPECT_TRUE(all_close(this->host(ops::softmax_last(this->make(s, x))), expected, 4 * this->tol)) << fmt::format("{}", s);
+    EXPECT_TRUE(all_close(this->host(ops::softmax_last(this->make(s, x))), expected, 4 * this->tol))
+        << fmt::format("{}", s);
   }
 }
 
@@ -266,7 +271,8 @@ TYPED_TEST_P(OpsTest, LayerNormMatchesDefinitionAndKeepsStatistics) {
   for (const Shape& s : random_shapes(8, 15)) {
     const index_t d = s.back(), rows = s.numel() / d;
     const auto x = this->rounded(random_values(static_cast<std::size_t>(s.numel()), 70, 2.0));
-    const auto g = this->rounded(random_values(static_cast<std::size_t>(d), 71)), b = this->rounded(random_values(static_cast<std::size_t>(d), 72));
+    const auto g = this->rounded(random_values(static_cast<std::size_t>(d), 71)),
+               b = this->rounded(random_values(static_cast<std::size_t>(d), 72));
     std::vector<double> y(x.size()), mean, rstd;
     for (index_t r = 0; r < rows; ++r) {
       double mu = 0, var = 0;
@@ -291,7 +297,8 @@ TYPED_TEST_P(OpsTest, MatmulAllTransposesBatchesAndBroadcasts) {
   using Tn = typename TestFixture::Tn;
   std::uint32_t seed = 100;
   for (index_t batch : {1, 3})
-    for (auto [m, n, k] : {std::tuple<index_t, index_t, index_t>{1, 1, 1}, {5, 7, 3}, {16, 1, 33}, {33, 17, 64}, {2, 3, 0}})
+    for (auto [m, n, k] :
+         {std::tuple<index_t, index_t, index_t>{1, 1, 1}, {5, 7, 3}, {16, 1, 33}, {33, 17, 64}, {2, 3, 0}})
       for (int mode = 0; mode < 4; ++mode)
         for (int sharing = 0; sharing < 3; ++sharing) {  // 0: both batched, 1: a shared (rank 2), 2: b shared
           if (batch == 1 && sharing > 0) continue;
@@ -311,7 +318,8 @@ TYPED_TEST_P(OpsTest, MatmulAllTransposesBatchesAndBroadcasts) {
           // ...and the same products through transpose_last2() views of contiguous copies.
           const Tn va = ta ? this->make(sa, a).transpose_last2().contiguous().transpose_last2() : this->make(sa, a);
           const Tn vb = tb ? this->make(sb, b).transpose_last2().contiguous().transpose_last2() : this->make(sb, b);
-          EXPECT_TRUE(all_close(this->host(ops::matmul(va, vb, {.trans_a = ta, .trans_b = tb})), expected, this->tol * std::max<index_t>(k, 1)))
+          EXPECT_TRUE(all_close(this->host(ops::matmul(va, vb, {.trans_a = ta, .trans_b = tb})), expected,
+                                this->tol * std::max<index_t>(k, 1)))
               << what << " (views)";
         }
 }
@@ -334,7 +342,8 @@ TYPED_TEST_P(OpsTest, MatmulAlphaBetaAccumulateAndRejectBadShapes) {
 TYPED_TEST_P(OpsTest, RandomFillsAreSeededAndHaveTheRightMoments) {
   using Tn = typename TestFixture::Tn;
   using T = typename TestFixture::T;
-  const Tn u1 = ops::rand<T, typename TestFixture::P>({1 << 16}, 7), u2 = ops::rand<T, typename TestFixture::P>({1 << 16}, 7);
+  const Tn u1 = ops::rand<T, typename TestFixture::P>({1 << 16}, 7),
+           u2 = ops::rand<T, typename TestFixture::P>({1 << 16}, 7);
   EXPECT_EQ(u1.to_vector(), u2.to_vector());
   EXPECT_NE(u1.to_vector(), (ops::rand<T, typename TestFixture::P>({1 << 16}, 8).to_vector()));
   EXPECT_NE(u1.to_vector(), (ops::rand<T, typename TestFixture::P>({1 << 16}, 7, /*stream=*/1).to_vector()));
@@ -367,9 +376,11 @@ TYPED_TEST_P(OpsTest, CountNonfinite) {
   EXPECT_EQ(ops::count_nonfinite(Tn::zeros({7})), 0);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(OpsTest, CreationAndHostRoundTrip, ViewsShareStorageAndCopyOnlyWhenAsked, CastThroughStorageTypesRoundsOnce,
-                            BinaryOpsBroadcastLikeNumpy, BinaryRowAndColumnBroadcasts, BinaryOpsReadTransposedViewsAndWorkInPlace, UnaryActivationsMatchTheirDefinitions,
-                            AxpyAccumulates, ReductionsOverTheLastAxis, SoftmaxIsStableForLargeInputs, LayerNormMatchesDefinitionAndKeepsStatistics,
+REGISTER_TYPED_TEST_SUITE_P(OpsTest, CreationAndHostRoundTrip, ViewsShareStorageAndCopyOnlyWhenAsked,
+                            CastThroughStorageTypesRoundsOnce, BinaryOpsBroadcastLikeNumpy,
+                            BinaryRowAndColumnBroadcasts, BinaryOpsReadTransposedViewsAndWorkInPlace,
+                            UnaryActivationsMatchTheirDefinitions, AxpyAccumulates, ReductionsOverTheLastAxis,
+                            SoftmaxIsStableForLargeInputs, LayerNormMatchesDefinitionAndKeepsStatistics,
                             MatmulAllTransposesBatchesAndBroadcasts, MatmulAlphaBetaAccumulateAndRejectBadShapes,
                             RandomFillsAreSeededAndHaveTheRightMoments, CountNonfinite);
 

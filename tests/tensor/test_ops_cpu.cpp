@@ -28,7 +28,7 @@ TEST(CpuBlockCache, ReusesFreedLargeBlocksUpToItsLimit) {
   }
   { const auto small = Tensor<float, Cpu>::full({1000}, 1.0f); }
   EXPECT_EQ(cache.idle_bytes(), bytes);  // the small block went to the heap
-  cache.set_limit(bytes / 2);  // frees what is over the cap
+  cache.set_limit(bytes / 2);            // frees what is over the cap
   EXPECT_EQ(cache.idle_bytes(), 0u);
   { const auto t = Tensor<float, Cpu>::full({n}, 3.0f); }
   EXPECT_EQ(cache.idle_bytes(), 0u);  // over the cap: back to the system

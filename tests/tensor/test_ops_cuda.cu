@@ -8,7 +8,9 @@
 namespace gluegen::test {
 
 template <>
-bool policy_available<Cuda>() { return cuda_device_available(); }
+bool policy_available<Cuda>() {
+  return cuda_device_available();
+}
 
 using CudaConfigs = ::testing::Types<Config<Cuda, float>, Config<Cuda, double>>;
 INSTANTIATE_TYPED_TEST_SUITE_P(Cuda, OpsTest, CudaConfigs);
@@ -42,18 +44,22 @@ TEST_F(CpuCudaParity, RandomFillsMatch) {
 TEST_F(CpuCudaParity, OpsAgreeOnIdenticalInputs) {
   const auto x = ops::randn<float, Cpu>({4, 77, 96}, 1), y = ops::randn<float, Cpu>({96}, 2);
   const auto w = ops::randn<float, Cpu>({96, 64}, 3), g = ops::randn<float, Cpu>({96}, 4);
-  const auto gx = ops::transfer<Cuda>(x), gy = ops::transfer<Cuda>(y), gw = ops::transfer<Cuda>(w), gg = ops::transfer<Cuda>(g);
+  const auto gx = ops::transfer<Cuda>(x), gy = ops::transfer<Cuda>(y), gw = ops::transfer<Cuda>(w),
+             gg = ops::transfer<Cuda>(g);
   constexpr double tol = 1e-5;
   EXPECT_TRUE(all_close(host(ops::add(gx, gy)), host(ops::add(x, y)), tol));
-  EXPECT_TRUE(all_close(host(ops::mul(gx.transpose_last2(), gx.transpose_last2())), host(ops::mul(x.transpose_last2(), x.transpose_last2())), tol));
+  EXPECT_TRUE(all_close(host(ops::mul(gx.transpose_last2(), gx.transpose_last2())),
+                        host(ops::mul(x.transpose_last2(), x.transpose_last2())), tol));
   EXPECT_TRUE(all_close(host(ops::gelu(gx)), host(ops::gelu(x)), tol));
-  EXPECT_TRUE(all_close(host(ops::gelu(gx, ops::GeluApproximation::tanh)), host(ops::gelu(x, ops::GeluApproximation::tanh)), tol));
+  EXPECT_TRUE(all_close(host(ops::gelu(gx, ops::GeluApproximation::tanh)),
+                        host(ops::gelu(x, ops::GeluApproximation::tanh)), tol));
   EXPECT_TRUE(all_close(host(ops::silu(gx)), host(ops::silu(x)), tol));
   EXPECT_TRUE(all_close(host(ops::softmax_last(gx)), host(ops::softmax_last(x)), tol));
   EXPECT_TRUE(all_close(host(ops::var_last(gx)), host(ops::var_last(x)), tol));
   EXPECT_TRUE(all_close(host(ops::layer_norm(gx, gg, gy)), host(ops::layer_norm(x, g, y)), tol));
   EXPECT_TRUE(all_close(host(ops::matmul(gx, gw)), host(ops::matmul(x, w)), tol * 96));
-  EXPECT_TRUE(all_close(host(ops::matmul(gx, gx, {.trans_b = true})), host(ops::matmul(x, x, {.trans_b = true})), tol * 96));
+  EXPECT_TRUE(
+      all_close(host(ops::matmul(gx, gx, {.trans_b = true})), host(ops::matmul(x, x, {.trans_b = true})), tol * 96));
   auto acc_cpu = x.clone();
   auto acc_gpu = gx.clone();
   ops::axpy(0.5f, x, acc_cpu);
@@ -70,8 +76,10 @@ TEST_F(CpuCudaParity, HalfPrecisionGemmAccumulatesInF32) {
     const auto b16 = brain ? b.cast<bf16>().cast<float>() : b.cast<f16>().cast<float>();
     const auto expected = ops::matmul(a16, b16).cast<f16>().cast<float>();  // exact inputs, one rounding of the output
     std::vector<double> got;
-    if (brain) got = host(ops::matmul(ops::transfer<Cuda>(a.cast<bf16>()), ops::transfer<Cuda>(b.cast<bf16>())).cast<float>());
-    else got = host(ops::matmul(ops::transfer<Cuda>(a.cast<f16>()), ops::transfer<Cuda>(b.cast<f16>())).cast<float>());
+    if (brain)
+      got = host(ops::matmul(ops::transfer<Cuda>(a.cast<bf16>()), ops::transfer<Cuda>(b.cast<bf16>())).cast<float>());
+    else
+      got = host(ops::matmul(ops::transfer<Cuda>(a.cast<f16>()), ops::transfer<Cuda>(b.cast<f16>())).cast<float>());
     // bf16 output has 8 significant bits: one rounding of |c| ~ 16 is up to 2^-4 relative to 1 + |c|.
     EXPECT_TRUE(all_close(got, host(expected), brain ? 8e-3 : 1e-3)) << (brain ? "bf16" : "f16");
   }
@@ -82,8 +90,15 @@ TEST_F(CpuCudaParity, TrainingKernelsAgree) {
   const auto grad = ops::randn<float, Cpu>({1000}, 21), p0 = ops::randn<float, Cpu>({1000}, 22);
   for (const bool decoupled : {false, true}) {
     auto p = p0.clone(), m = Tensor<float, Cpu>::zeros({1000}), v = m.clone();
-    auto gp = ops::transfer<Cuda>(p0), gm = ops::transfer<Cuda>(m), gv = ops::transfer<Cuda>(m), gg = ops::transfer<Cuda>(grad);
-    const AdamStep s{.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.1, .bias_correction1 = 0.1, .bias_correction2 = 0.001,
+    auto gp = ops::transfer<Cuda>(p0), gm = ops::transfer<Cuda>(m), gv = ops::transfer<Cuda>(m),
+         gg = ops::transfer<Cuda>(grad);
+    const AdamStep s{.lr = 1e-2,
+                     .beta1 = 0.9,
+                     .beta2 = 0.999,
+                     .eps = 1e-8,
+                     .weight_decay = 0.1,
+                     .bias_correction1 = 0.1,
+                     .bias_correction2 = 0.001,
                      .decoupled = decoupled};
     ops::adam_step(p, grad, m, v, s);
     ops::adam_step(gp, gg, gm, gv, s);
@@ -93,7 +108,8 @@ TEST_F(CpuCudaParity, TrainingKernelsAgree) {
   auto p = p0.clone(), buf = Tensor<float, Cpu>::zeros({1000});
   auto gp = ops::transfer<Cuda>(p0), gbuf = ops::transfer<Cuda>(buf), gg = ops::transfer<Cuda>(grad);
   for (const bool first : {true, false}) {
-    const SgdStep s{.lr = 0.05, .momentum = 0.9, .dampening = 0, .weight_decay = 1e-3, .nesterov = true, .first_step = first};
+    const SgdStep s{
+        .lr = 0.05, .momentum = 0.9, .dampening = 0, .weight_decay = 1e-3, .nesterov = true, .first_step = first};
     ops::sgd_step(p, grad, buf, s);
     ops::sgd_step(gp, gg, gbuf, s);
   }

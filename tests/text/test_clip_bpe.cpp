@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include "support/paths.hpp"
 
 namespace gluegen {
 namespace {
@@ -15,11 +16,13 @@ namespace {
 using text::ClipBpeTokenizer;
 using Pieces = std::vector<std::string>;
 
-const std::filesystem::path kMerges = std::filesystem::path(GLUEGEN_SOURCE_DIR) / "data/models/clip-bpe/bpe_simple_vocab_16e6.txt.gz";
+const std::filesystem::path kMerges =
+    std::filesystem::path(GLUEGEN_SOURCE_DIR) / "data/models/clip-bpe/bpe_simple_vocab_16e6.txt.gz";
 
 ClipBpeTokenizer tiny() {
-  std::unordered_map<std::string, std::int32_t> vocab{{"<|startoftext|>", 0}, {"<|endoftext|>", 1}, {"h", 2}, {"i</w>", 3}, {"hi</w>", 4},
-                                                      {"t", 5},               {"he</w>", 6},       {"the</w>", 7}};
+  std::unordered_map<std::string, std::int32_t> vocab{{"<|startoftext|>", 0}, {"<|endoftext|>", 1}, {"h", 2},
+                                                      {"i</w>", 3},           {"hi</w>", 4},        {"t", 5},
+                                                      {"he</w>", 6},          {"the</w>", 7}};
   return ClipBpeTokenizer(vocab, {{"h", "i</w>"}, {"h", "e</w>"}, {"t", "he</w>"}}, {}, "tiny");
 }
 
@@ -29,7 +32,8 @@ TEST(ClipBpe, NormalisesSplitsAndMergesByRank) {
   EXPECT_EQ(tok.tokenize("The"), (Pieces{"the</w>"}));  // lower-cased; "h e</w>" (rank 1) before "t he</w>" (rank 2)
   EXPECT_EQ(tok.encode("  HI \t\n hi  "), (std::vector<std::int32_t>{0, 4, 4, 1}));
   // CLIP's pattern: contractions, letter runs, one digit per word, runs of other characters
-  EXPECT_EQ(tok.tokenize("it's 2024!?"), (Pieces{"i", "t</w>", "'", "s</w>", "2</w>", "0</w>", "2</w>", "4</w>", "!", "?</w>"}));
+  EXPECT_EQ(tok.tokenize("it's 2024!?"),
+            (Pieces{"i", "t</w>", "'", "s</w>", "2</w>", "0</w>", "2</w>", "4</w>", "!", "?</w>"}));
   // GPT-2's byte characters: UTF-8 bytes of "é" are C3 A9 (printable Latin-1), byte 0x01 maps to U+0101
   EXPECT_EQ(tok.tokenize("\xc3\xa9"), (Pieces{"\xc3\x83", "\xc2\xa9</w>"}));
   EXPECT_EQ(tok.tokenize("\x01"), (Pieces{"\xc4\x81</w>"}));
@@ -44,7 +48,8 @@ TEST(ClipBpe, NormalisesSplitsAndMergesByRank) {
 
 TEST(ClipBpe, BadFilesAreClearErrors) {
   EXPECT_THROW(ClipBpeTokenizer({{"a", 0}}, {{"a", "b"}}, {}, "no specials"), ValueError);
-  EXPECT_THROW(ClipBpeTokenizer({{"<|startoftext|>", 0}, {"<|endoftext|>", 5}}, {{"a", "b"}}, {}, "bad id"), ValueError);
+  EXPECT_THROW(ClipBpeTokenizer({{"<|startoftext|>", 0}, {"<|endoftext|>", 5}}, {{"a", "b"}}, {}, "bad id"),
+               ValueError);
   EXPECT_THROW(ClipBpeTokenizer::from_openai_merges("/nonexistent/bpe.txt.gz"), FileNotFoundError);
   const auto dir = std::filesystem::temp_directory_path();
   {
@@ -64,27 +69,34 @@ TEST(ClipBpe, BadFilesAreClearErrors) {
       std::ifstream in(kMerges, std::ios::binary);
       return std::string(std::istreambuf_iterator<char>(in), {});
     }();
-    std::ofstream(dir / "gluegen_cut.txt.gz", std::ios::binary).write(gz.data(), static_cast<std::streamsize>(gz.size() / 2));
+    std::ofstream(dir / "gluegen_cut.txt.gz", std::ios::binary)
+        .write(gz.data(), static_cast<std::streamsize>(gz.size() / 2));
     EXPECT_THROW(ClipBpeTokenizer::from_openai_merges(dir / "gluegen_cut.txt.gz"), TruncatedFileError);
   }
-  for (const char* f : {"gluegen_vocab.json", "gluegen_merges.txt", "gluegen_cut.txt.gz"}) std::filesystem::remove(dir / f);
+  for (const char* f : {"gluegen_vocab.json", "gluegen_merges.txt", "gluegen_cut.txt.gz"})
+    std::filesystem::remove(dir / f);
 }
 
 TEST(ClipBpe, RealVocabularyMatchesTransformersInManyScripts) {
-  if (!std::filesystem::exists(kMerges)) GTEST_SKIP() << "skipped: " << kMerges << " is missing; scripts/setup.sh fetches it (python3 scripts/fetch_models.py)";
+  if (!std::filesystem::exists(kMerges))
+    GTEST_SKIP() << "skipped: " << kMerges
+                 << " is missing; scripts/setup.sh fetches it (python3 scripts/fetch_models.py)";
   const auto tok = ClipBpeTokenizer::from_openai_merges(kMerges);
   EXPECT_EQ(tok.vocab_size(), 49408);
   EXPECT_EQ(tok.encode("a photo of a cat"), (std::vector<std::int32_t>{49406, 320, 1125, 539, 320, 2368, 49407}));
   const text::Tokenizer any = tok;
   EXPECT_STREQ(any.kind(), "CLIP BPE");
 
-  std::ifstream sentences(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/sentences.jsonl"), expected(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/clip_bpe.jsonl");
+  std::ifstream sentences(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/sentences.jsonl"),
+      expected(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/clip_bpe.jsonl");
   std::size_t n = 0, mismatches = 0;
   for (std::string line, ids; std::getline(sentences, line) && std::getline(expected, ids); ++n) {
     const auto text = nlohmann::json::parse(line).get<std::string>();
     const auto j = nlohmann::json::parse(ids);
-    if (tok.encode(text) != j["ids"].get<std::vector<std::int32_t>>() || tok.encode(text, true, 77) != j["ids_trunc77"].get<std::vector<std::int32_t>>())
-      if (++mismatches <= 5) ADD_FAILURE() << "line " << n << " differs from transformers: " << nlohmann::json(text).dump();
+    if (tok.encode(text) != j["ids"].get<std::vector<std::int32_t>>() ||
+        tok.encode(text, true, 77) != j["ids_trunc77"].get<std::vector<std::int32_t>>())
+      if (++mismatches <= 5)
+        ADD_FAILURE() << "line " << n << " differs from transformers: " << nlohmann::json(text).dump();
   }
   EXPECT_GE(n, 300u);
   EXPECT_EQ(mismatches, 0u);

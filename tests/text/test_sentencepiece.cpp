@@ -13,42 +13,56 @@
 #include <algorithm>
 #include <fstream>
 #include <set>
+#include "support/paths.hpp"
 
 namespace gluegen {
 namespace {
 
 using text::SentencePieceTokenizer;
 
-const std::filesystem::path kModelDir = std::filesystem::path(GLUEGEN_SOURCE_DIR) / "data/models/multilingual-e5-small-q4";
+const std::filesystem::path kModelDir =
+    std::filesystem::path(GLUEGEN_SOURCE_DIR) / "data/models/multilingual-e5-small-q4";
 
-#define REQUIRE_E5_MODEL()                                                                                                          \
-  if (!std::filesystem::exists(kModelDir / "tokenizer.json"))                                                                       \
-  GTEST_SKIP() << "skipped: " << kModelDir << " is missing; scripts/setup.sh fetches it (python3 scripts/fetch_models.py)"
+#define REQUIRE_E5_MODEL()                                    \
+  if (!std::filesystem::exists(kModelDir / "tokenizer.json")) \
+  GTEST_SKIP() << "skipped: " << kModelDir                    \
+               << " is missing; scripts/setup.sh fetches it (python3 scripts/fetch_models.py)"
 
 const SentencePieceTokenizer& e5_tokenizer() {
-  static const SentencePieceTokenizer tok = SentencePieceTokenizer::from_hf_tokenizer_json(kModelDir / "tokenizer.json");
+  static const SentencePieceTokenizer tok =
+      SentencePieceTokenizer::from_hf_tokenizer_json(kModelDir / "tokenizer.json");
   return tok;
 }
 
 /// A Unigram tokenizer.json with `edit` applied (no charsmap: enough to reach every validation).
 std::string tokenizer_json(const std::function<void(nlohmann::json&)>& edit) {
-  nlohmann::json j = {{"model", {{"type", "Unigram"}, {"unk_id", 1}, {"vocab", nlohmann::json::array({nlohmann::json::array({"<pad>", 0.0}), nlohmann::json::array({"<unk>", 0.0}),
-                                                                                          nlohmann::json::array({"\u2581a", -1.0})})}}},
-                      {"normalizer", {{"type", "Precompiled"}, {"precompiled_charsmap", ""}}},
-                      {"pre_tokenizer", {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "always"}}},
-                      {"post_processor", nullptr}};
+  nlohmann::json j = {
+      {"model",
+       {{"type", "Unigram"},
+        {"unk_id", 1},
+        {"vocab", nlohmann::json::array({nlohmann::json::array({"<pad>", 0.0}), nlohmann::json::array({"<unk>", 0.0}),
+                                         nlohmann::json::array({"\u2581a", -1.0})})}}},
+      {"normalizer", {{"type", "Precompiled"}, {"precompiled_charsmap", ""}}},
+      {"pre_tokenizer", {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "always"}}},
+      {"post_processor", nullptr}};
   edit(j);
   return j.dump();
 }
 
 TEST(SentencePiece, TokenizerJsonProblemsAreClearErrors) {
-  const auto load = [](const std::string& json) { return SentencePieceTokenizer::from_hf_tokenizer_json_text(json, "test.json"); };
+  const auto load = [](const std::string& json) {
+    return SentencePieceTokenizer::from_hf_tokenizer_json_text(json, "test.json");
+  };
   EXPECT_THROW(load("{not json"), IoError);
   EXPECT_THROW(load(tokenizer_json([](auto& j) { j["model"]["type"] = "BPE"; })), ValueError);
   EXPECT_THROW(load(tokenizer_json([](auto& j) { j["normalizer"] = nullptr; })), ValueError);
   EXPECT_THROW(load(tokenizer_json([](auto& j) { j["pre_tokenizer"] = nullptr; })), ValueError);
   EXPECT_THROW(load(tokenizer_json([](auto& j) { j["model"]["unk_id"] = 7; })), ValueError);
-  EXPECT_THROW(load(tokenizer_json([](auto& j) { j["model"]["vocab"] = nlohmann::json::array({nlohmann::json::array({"<unk>", 0.0}), nlohmann::json::array({"x", -1.0})}); })), ValueError);  // no <pad>
+  EXPECT_THROW(load(tokenizer_json([](auto& j) {
+                 j["model"]["vocab"] =
+                     nlohmann::json::array({nlohmann::json::array({"<unk>", 0.0}), nlohmann::json::array({"x", -1.0})});
+               })),
+               ValueError);  // no <pad>
   EXPECT_THROW(load(tokenizer_json([](auto& j) { j["model"]["vocab"][2] = "x"; })), ValueError);
   try {
     load(tokenizer_json([](auto& j) { j["model"]["type"] = "WordPiece"; }));
@@ -102,20 +116,23 @@ const std::set<std::size_t> kKnownDifferences = {133, 144, 147, 151, 152, 183, 1
 TEST(SentencePiece, MatchesTransformersOnMultilingualE5InManyScripts) {
   REQUIRE_E5_MODEL();
   const auto& tok = e5_tokenizer();
-  std::ifstream sentences(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/sentences.jsonl"), expected(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/xlmr_e5.jsonl");
+  std::ifstream sentences(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/sentences.jsonl"),
+      expected(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/xlmr_e5.jsonl");
   std::set<std::size_t> differing;
   std::size_t n = 0;
   for (std::string line, ids; std::getline(sentences, line) && std::getline(expected, ids); ++n) {
     const auto text = nlohmann::json::parse(line).get<std::string>();
     const auto j = nlohmann::json::parse(ids);
-    if (tok.encode(text) != j["ids"].get<std::vector<std::int32_t>>() || tok.encode(text, true, 128) != j["ids_trunc128"].get<std::vector<std::int32_t>>()) {
+    if (tok.encode(text) != j["ids"].get<std::vector<std::int32_t>>() ||
+        tok.encode(text, true, 128) != j["ids_trunc128"].get<std::vector<std::int32_t>>()) {
       differing.insert(n);
-      if (!kKnownDifferences.contains(n)) ADD_FAILURE() << "line " << n << " differs from transformers: " << nlohmann::json(text).dump();
+      if (!kKnownDifferences.contains(n))
+        ADD_FAILURE() << "line " << n << " differs from transformers: " << nlohmann::json(text).dump();
     }
   }
   EXPECT_GE(n, 300u);
-  std::printf("multilingual-e5-small tokenizer: %zu of %zu lines identical to transformers (%zu known differences)\n", n - differing.size(), n,
-              kKnownDifferences.size());
+  std::printf("multilingual-e5-small tokenizer: %zu of %zu lines identical to transformers (%zu known differences)\n",
+              n - differing.size(), n, kKnownDifferences.size());
 }
 
 // XLM-R's original fairseq-ordered sentencepiece.bpe.model: a small model of that layout trained on
@@ -152,9 +169,11 @@ TEST(SentencePiece, FairseqOrderedXlmrModelGivesTransformersIds) {
     EXPECT_EQ(ours, theirs) << "line " << n << ": not the same pieces in another order";
   }
   EXPECT_EQ(identical, n - kFairseqTies.size());
-  std::printf("fairseq-ordered XLM-R model: %zu of %zu lines identical to transformers (%zu tie orders)\n", identical, n, kFairseqTies.size());
+  std::printf("fairseq-ordered XLM-R model: %zu of %zu lines identical to transformers (%zu tie orders)\n", identical,
+              n, kFairseqTies.size());
   EXPECT_GE(n, 300u);
-  EXPECT_EQ(tok.encode("<mask>").at(1), static_cast<std::int32_t>(tok.vocab_size() - 1));  // <mask> = the file's size + 1
+  EXPECT_EQ(tok.encode("<mask>").at(1),
+            static_cast<std::int32_t>(tok.vocab_size() - 1));  // <mask> = the file's size + 1
   // A model in another order, and bytes that are no protocol buffer, are typed errors naming the file.
   const auto bad = std::filesystem::temp_directory_path() / "gluegen-not-fairseq.model";
   {
@@ -173,7 +192,8 @@ TEST(E5s1Reader, VocabularyEqualsTheTokenizerAndBadFilesAreTypedErrors) {
   EXPECT_EQ(reader.header().layers, 12);
   ASSERT_EQ(reader.pieces().size(), 250002u);
   const auto& tok = e5_tokenizer();
-  for (std::int32_t id : {0, 3, 5, 1000, 250000}) EXPECT_EQ(reader.pieces()[static_cast<std::size_t>(id)].text, tok.token(id));
+  for (std::int32_t id : {0, 3, 5, 1000, 250000})
+    EXPECT_EQ(reader.pieces()[static_cast<std::size_t>(id)].text, tok.token(id));
   EXPECT_TRUE(reader.contains("encoder.layer.11.output.LayerNorm.bias"));
   EXPECT_FALSE(reader.contains("pooler.dense.weight"));
 
@@ -189,7 +209,7 @@ TEST(E5s1Reader, VocabularyEqualsTheTokenizerAndBadFilesAreTypedErrors) {
   for (float v : w) sum_sq += double(v) * v;
   EXPECT_GT(sum_sq / static_cast<double>(w.size()), 1e-5);  // trained weights, not zeros
 
-  const std::string bytes = io::read_file_bytes(bin, "model");
+  const std::string bytes = read_file_bytes(bin, "model");
   const auto tmp = std::filesystem::temp_directory_path() / "gluegen_e5s1_test.bin";
   for (const std::size_t cut : {std::size_t{20}, std::size_t{100000}, std::size_t{4638300}, bytes.size() - 1000}) {
     {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include "support/paths.hpp"
 
 namespace gluegen {
 namespace {
@@ -15,7 +16,8 @@ namespace {
 using text::WordPieceTokenizer;
 using Pieces = std::vector<std::string>;
 
-const std::string kVocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nun\n##aff\n##able\nhello\nworld\n,\n!\n.\n中\n文\ncafe\nresume\ni\n##i\n";
+const std::string kVocab =
+    "[PAD]\n[UNK]\n[CLS]\n[SEP]\nun\n##aff\n##able\nhello\nworld\n,\n!\n.\n中\n文\ncafe\nresume\ni\n##i\n";
 
 TEST(WordPiece, GreedyLongestMatchWithContinuations) {
   const WordPieceTokenizer tok(kVocab, {});
@@ -29,10 +31,11 @@ TEST(WordPiece, GreedyLongestMatchWithContinuations) {
 
 TEST(WordPiece, NormalisesLikeBertNormalizer) {
   const WordPieceTokenizer tok(kVocab, {});
-  EXPECT_EQ(tok.tokenize("CAFÉ Résumé"), (Pieces{"cafe", "resume"}));                   // NFD, drop Mn, lower case
-  EXPECT_EQ(tok.tokenize("中文"), (Pieces{"中", "文"}));                                   // CJK ideographs split
+  EXPECT_EQ(tok.tokenize("CAFÉ Résumé"), (Pieces{"cafe", "resume"}));  // NFD, drop Mn, lower case
+  EXPECT_EQ(tok.tokenize("中文"), (Pieces{"中", "文"}));               // CJK ideographs split
   EXPECT_EQ(tok.tokenize("hello\u200bworld"), (Pieces{"[UNK]"}));  // U+200B (Cf) is dropped, joining one unknown word
-  EXPECT_EQ(tok.tokenize("hello\x01\tworld\u3000."), (Pieces{"hello", "world", "."}));  // control dropped, tab and U+3000 are spaces
+  EXPECT_EQ(tok.tokenize("hello\x01\tworld\u3000."),
+            (Pieces{"hello", "world", "."}));        // control dropped, tab and U+3000 are spaces
   EXPECT_EQ(tok.tokenize("\u0130"), (Pieces{"i"}));  // İ: NFD I + U+0307, accent stripped, lower-cased
   const WordPieceTokenizer cased(kVocab, {.lowercase = true, .strip_accents = false});
   EXPECT_EQ(cased.tokenize("\u0130"), (Pieces{"[UNK]"}));  // "i\u0307": lower case without stripping keeps the dot
@@ -68,7 +71,8 @@ TEST(WordPiece, MatchesTransformersOnTheMiniLmVocabularyInManyScripts) {
     const auto j = nlohmann::json::parse(line);
     const auto ids = tok.encode(sentences.at(n));
     const auto trunc = tok.encode(sentences.at(n), true, 128);
-    if (ids != j["ids"].get<std::vector<std::int32_t>>() || trunc != j["ids_trunc128"].get<std::vector<std::int32_t>>()) {
+    if (ids != j["ids"].get<std::vector<std::int32_t>>() ||
+        trunc != j["ids_trunc128"].get<std::vector<std::int32_t>>()) {
       if (++mismatches <= 5) ADD_FAILURE() << "sentence " << n << ": " << nlohmann::json(sentences[n]).dump();
     }
   }

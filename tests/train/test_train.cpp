@@ -2,6 +2,7 @@
 // deterministic order, convergence, and bit-exact resume after a kill or a SIGINT.
 #include <gluegen/aligners/attention.hpp>
 #include <gluegen/aligners/gluenet.hpp>
+#include <gluegen/io/parameters.hpp>
 #include <gluegen/train/trainer.hpp>
 
 #include <gtest/gtest.h>
@@ -25,7 +26,8 @@ fs::path fresh_dir(const std::string& name) {
   return dir;
 }
 
-fs::path write_corpus(const std::string& name, index_t n, index_t per_shard = 16, DType storage = DType::f32, SyntheticCorpus corpus = {}) {
+fs::path write_corpus(const std::string& name, index_t n, index_t per_shard = 16, DType storage = DType::f32,
+                      SyntheticCorpus corpus = {}) {
   const fs::path dir = fresh_dir(name);
   train::FeatureShardWriter out(dir, corpus.spec(storage), per_shard);
   corpus.write(out, 0, n);
@@ -55,7 +57,8 @@ TEST(FeatureShards, RoundTripAcrossShardsInAnyOrder) {
     reference.read(std::vector<index_t>{ids[k]}, b);
     const index_t per = SyntheticCorpus{}.source_len * SyntheticCorpus{}.source_dim;
     const auto av = a.source.to_vector(), bv = b.source.to_vector();
-    EXPECT_TRUE(std::equal(bv.begin(), bv.end(), av.begin() + static_cast<std::ptrdiff_t>(k) * per)) << "example " << ids[k];
+    EXPECT_TRUE(std::equal(bv.begin(), bv.end(), av.begin() + static_cast<std::ptrdiff_t>(k) * per))
+        << "example " << ids[k];
     EXPECT_EQ(a.languages[k], b.languages[0]);
   }
   EXPECT_EQ(a.source_mask.shape(), (Shape{3, 6}));
@@ -67,7 +70,8 @@ TEST(FeatureShards, RoundTripAcrossShardsInAnyOrder) {
 TEST(FeatureShards, HalfPrecisionStorageIsCompressedAndClose) {
   // Rows of realistic size (a chunk per example): 16 x 64 features.
   const SyntheticCorpus wide{.source_len = 16, .source_dim = 64, .target_len = 16, .target_dim = 64};
-  const fs::path f32 = write_corpus("f32", 40, 40, DType::f32, wide), f16 = write_corpus("f16", 40, 40, DType::f16, wide);
+  const fs::path f32 = write_corpus("f32", 40, 40, DType::f32, wide),
+                 f16 = write_corpus("f16", 40, 40, DType::f16, wide);
   EXPECT_LT(fs::file_size(train::shard_path(f16, 0)), fs::file_size(train::shard_path(f32, 0)) * 7 / 10);
   train::AlignmentBatch<float, Cpu> a, b;
   const std::vector<index_t> all{0, 5, 39};
@@ -124,7 +128,8 @@ TEST(FeatureShards, BadInputIsATypedErrorNamingTheShard) {
   train::FeatureShardWriter out(fresh_dir("bad_add"), SyntheticCorpus{}.spec(), 8);
   const auto s = Tensor<float, Cpu>::zeros({2, 6, 8}), sm = Tensor<float, Cpu>::zeros({2, 6});
   const auto t = Tensor<float, Cpu>::zeros({2, 5, 7}), tm = Tensor<float, Cpu>::zeros({2, 5});
-  EXPECT_THROW(out.add(s, sm, Tensor<float, Cpu>::zeros({2, 5, 6}), tm, {"a", "b"}, {"a", "b"}, {"x", "y"}), ShapeError);
+  EXPECT_THROW(out.add(s, sm, Tensor<float, Cpu>::zeros({2, 5, 6}), tm, {"a", "b"}, {"a", "b"}, {"x", "y"}),
+               ShapeError);
   EXPECT_THROW(out.add(s, sm, t, tm, {"a"}, {"a", "b"}, {"x", "y"}), ShapeError);
   // No shards at all.
   EXPECT_THROW(train::FeatureDataset(fresh_dir("bad_empty")), FileNotFoundError);
@@ -138,8 +143,9 @@ TEST(FeatureShards, NonFiniteFeaturesNameTheRow) {
   auto t = Tensor<float, Cpu>::zeros({3, 5, 7});
   std::vector<float> tv(3 * 5 * 7, 0.5f);
   tv[2 * 35 + 3] = std::numeric_limits<float>::quiet_NaN();
-  out.add(Tensor<float, Cpu>::zeros({3, 6, 8}), Tensor<float, Cpu>::full({3, 6}, 1.f), Tensor<float, Cpu>::from_host({3, 5, 7}, tv),
-          Tensor<float, Cpu>::full({3, 5}, 1.f), {"a", "b", "c"}, {"a", "b", "c"}, {"en", "en", "en"});
+  out.add(Tensor<float, Cpu>::zeros({3, 6, 8}), Tensor<float, Cpu>::full({3, 6}, 1.f),
+          Tensor<float, Cpu>::from_host({3, 5, 7}, tv), Tensor<float, Cpu>::full({3, 5}, 1.f), {"a", "b", "c"},
+          {"a", "b", "c"}, {"en", "en", "en"});
   out.finish();
   const train::FeatureDataset data(dir);
   train::AlignmentBatch<float, Cpu> batch;
@@ -229,21 +235,39 @@ TEST(AlignmentEvaluator, PerfectAndShuffledAlignments) {
 
 // A tiny GlueNet for the synthetic corpus: 6 source tokens x 8 -> 5 target tokens x 7.
 aligners::GlueNet<float, Cpu> tiny_gluenet(bool alternating = false) {
-  return aligners::GlueNet<float, Cpu>({.num_tok = 6, .num_tok_target = 5, .dim_source = 8, .dim_target = 7, .mult = 2, .depth = 1,
-                                        .lambda_mse = 1.0, .lambda_rec = 0.1, .lambda_adv = 0.01, .alternating = alternating},
+  return aligners::GlueNet<float, Cpu>({.num_tok = 6,
+                                        .num_tok_target = 5,
+                                        .dim_source = 8,
+                                        .dim_target = 7,
+                                        .mult = 2,
+                                        .depth = 1,
+                                        .lambda_mse = 1.0,
+                                        .lambda_rec = 0.1,
+                                        .lambda_adv = 0.01,
+                                        .alternating = alternating},
                                        5);
 }
 io::ModelMeta tiny_meta() { return {.model_type = "gluegen.gluenet", .config = {{"test", "tiny"}}}; }
 
 train::TrainerOptions options(const fs::path& run, std::int64_t steps) {
-  return {.run_dir = run, .steps = steps, .batch_size = 8, .held_out = 8, .seed = 1, .adam = {.lr = 3e-3}, .max_grad_norm = 10.0,
-          .log_every = 2, .eval_every = 4, .checkpoint_every = 4, .progress = false};
+  return {.run_dir = run,
+          .steps = steps,
+          .batch_size = 8,
+          .held_out = 8,
+          .seed = 1,
+          .adam = {.lr = 3e-3},
+          .max_grad_norm = 10.0,
+          .log_every = 2,
+          .eval_every = 4,
+          .checkpoint_every = 4,
+          .progress = false};
 }
 
 /// The mean of the first n (n > 0) or last -n values: single-batch losses are noisy.
 double mean_of(const std::vector<double>& v, int n) {
   const auto k = static_cast<std::ptrdiff_t>(std::abs(n));
-  return n > 0 ? std::accumulate(v.begin(), v.begin() + k, 0.0) / double(k) : std::accumulate(v.end() - k, v.end(), 0.0) / double(k);
+  return n > 0 ? std::accumulate(v.begin(), v.begin() + k, 0.0) / double(k)
+               : std::accumulate(v.end() - k, v.end(), 0.0) / double(k);
 }
 
 std::vector<std::vector<float>> parameters_of(aligners::GlueNet<float, Cpu>& m) {
@@ -298,7 +322,8 @@ TEST(Trainer, ResumeAfterAKillIsBitExact) {
     EXPECT_THROW(train::Trainer(model, data, opt, tiny_meta()).run(), std::runtime_error);
   }
   auto resumed = tiny_gluenet();
-  resumed.encoder.tail.net_sen.get<0>().weight.value = ops::randn<float, Cpu>({16, 8}, 99);  // overwritten by the checkpoint
+  resumed.encoder.tail.net_sen.get<0>().weight.value =
+      ops::randn<float, Cpu>({16, 8}, 99);  // overwritten by the checkpoint
   train::Trainer again(resumed, data, options(killed_run, 14), tiny_meta());
   const auto result = again.run();
   EXPECT_EQ(result.first_step, 4);
@@ -391,7 +416,9 @@ TEST(Trainer, DivergenceStopsWithTheLastGoodCheckpointIntact) {
   auto model = tiny_gluenet();
   auto opt = options(run, 20);
   opt.on_step = [&](const train::StepReport& r) {
-    if (r.step == 5) model.encoder.tail.net_sen.get<0>().weight.value = Tensor<float, Cpu>::full({16, 8}, std::numeric_limits<float>::infinity());
+    if (r.step == 5)
+      model.encoder.tail.net_sen.get<0>().weight.value =
+          Tensor<float, Cpu>::full({16, 8}, std::numeric_limits<float>::infinity());
   };
   try {
     train::Trainer(model, data, opt, tiny_meta()).run();
@@ -403,7 +430,7 @@ TEST(Trainer, DivergenceStopsWithTheLastGoodCheckpointIntact) {
   const io::WeightReader checkpoint(run / "checkpoint.h5");  // rejects non-finite values on read
   EXPECT_EQ(checkpoint.read<double>("trainer.state").to_vector()[0], 4.0);
   auto fresh = tiny_gluenet();
-  nn::load_parameters(fresh, checkpoint, "model.");
+  io::load_parameters(fresh, checkpoint, "model.");
   fs::remove_all(data_dir);
   fs::remove_all(run);
 }
@@ -417,7 +444,9 @@ TEST(Trainer, RefusesToResumeAnotherConfiguration) {
   auto opt = options(run, 8);
   opt.batch_size = 4;
   EXPECT_THROW(train::Trainer(other, data, opt, tiny_meta()).run(), ValueError);
-  EXPECT_THROW(train::Trainer(other, data, options(run, 8), io::ModelMeta{.model_type = "gluegen.gluenet", .config = {{"depth", 2}}}).run(),
+  EXPECT_THROW(train::Trainer(other, data, options(run, 8),
+                              io::ModelMeta{.model_type = "gluegen.gluenet", .config = {{"depth", 2}}})
+                   .run(),
                ValueError);
   fs::remove_all(data_dir);
   fs::remove_all(run);

@@ -3,6 +3,7 @@
 // backward on a batch of source and target features with their padding masks, returning its loss
 // terms by name, and inference. GlueNet implements it with its three losses; Supervised<A> gives any
 // plain aligner (attention, translator) the token-masked MSE objective.
+#include <gluegen/aligners/concepts.hpp>
 #include <gluegen/losses/regression.hpp>
 #include <gluegen/nn/module.hpp>
 
@@ -24,17 +25,16 @@ struct LossTerms {
 
 /// source [B, Ls, Ds], source_mask [B, Ls], target [B, Lt, Dt], target_mask [B, Lt] (masks 0/1).
 template <typename A>
-concept TrainableAligner = nn::Module<A> && requires(A& a, typename A::Cache& c, const Tensor<typename A::value_type, typename A::policy>& t, bool flag) {
-  typename A::Cache;
-  { a.train_step(t, t, t, t, c) } -> std::same_as<LossTerms>;
-  { a.align(t, t, c) } -> std::same_as<const Tensor<typename A::value_type, typename A::policy>&>;
-  a.set_training(flag);
-};
+concept TrainableAligner =
+    nn::Module<A> && Aligner<A> &&
+    requires(A& a, typename A::Cache& c, const Tensor<typename A::value_type, typename A::policy>& t, bool flag) {
+      { a.train_step(t, t, t, t, c) } -> std::same_as<LossTerms>;
+      a.set_training(flag);
+    };
 
-/// An aligner trained by regression alone: L = mean over real target tokens of (f(S) - T)^2. A must
-/// take the source padding mask in forward(source, &mask, cache) (AttentionAligner) or ignore it
-/// (forward(source, cache), the mixers, whose token MLP sees fixed positions).
+/// An aligner trained by regression alone: L = mean over real target tokens of (f(S) - T)^2.
 template <typename A>
+  requires Aligner<A> && nn::Layer<A>
 class Supervised {
  public:
   using value_type = typename A::value_type;
@@ -48,11 +48,11 @@ class Supervised {
   explicit Supervised(A aligner_) : aligner(std::move(aligner_)) {}
 
   const TensorT& align(const TensorT& source, const TensorT& source_mask, Cache& c) {
-    if constexpr (requires { aligner.forward(source, &source_mask, c.aligner); }) return aligner.forward(source, &source_mask, c.aligner);
-    else return aligner.forward(source, c.aligner);
+    return aligner.align(source, source_mask, c.aligner);
   }
 
-  LossTerms train_step(const TensorT& source, const TensorT& source_mask, const TensorT& target, const TensorT& target_mask, Cache& c) {
+  LossTerms train_step(const TensorT& source, const TensorT& source_mask, const TensorT& target,
+                       const TensorT& target_mask, Cache& c) {
     const TensorT& aligned = align(source, source_mask, c);
     const double mse = losses::weighted_mse(aligned, target, target_mask, c.d_aligned);
     (void)aligner.backward(c.d_aligned, c.aligner);
@@ -62,7 +62,9 @@ class Supervised {
   void set_training(bool) {}  // no dropout or batch statistics in the supervised aligners
 
   template <typename F>
-  void visit_parameters(F&& f, const std::string& prefix) { aligner.visit_parameters(f, prefix); }
+  void visit_parameters(F&& f, const std::string& prefix) {
+    aligner.visit_parameters(f, prefix);
+  }
 
   A aligner;
 };

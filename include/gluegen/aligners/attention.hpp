@@ -6,6 +6,7 @@
 //   latents = latents + FeedForward(LN(latents))
 // then LayerNorm and a projection to the target width. Its output length is Lt whatever the source
 // length, so it maps 128/256 source tokens to CLIP's 77 directly, and padded source tokens are masked.
+#include <gluegen/aligners/concepts.hpp>
 #include <gluegen/nn/attention.hpp>
 #include <gluegen/nn/feed_forward.hpp>
 #include <gluegen/nn/norm.hpp>
@@ -34,7 +35,11 @@ class ResamplerLayer {
   };
 
   ResamplerLayer(index_t dim, index_t heads, index_t ff_mult, std::uint64_t seed)
-      : norm_latents(dim), norm_context(dim), attn({.embed_dim = dim, .num_heads = heads}, seed), norm_ff(dim), ff(dim, ff_mult * dim, 0, seed, 1) {}
+      : norm_latents(dim),
+        norm_context(dim),
+        attn({.embed_dim = dim, .num_heads = heads}, seed),
+        norm_ff(dim),
+        ff(dim, ff_mult * dim, 0, seed, 1) {}
 
   /// latents [B, Lt, D], context [B, Ls, D], mask [B, Ls] or null -> [B, Lt, D]
   const TensorT& forward(const TensorT& latents, const TensorT& context, const TensorT* mask, Cache& c) {
@@ -86,18 +91,26 @@ class AttentionAligner {
   };
 
   explicit AttentionAligner(const AttentionAlignerConfig& cfg, std::uint64_t seed = 0)
-      : queries(Shape{cfg.num_queries, cfg.dim}), proj_in(cfg.dim_source, cfg.dim, {.seed = seed, .stream = 0}), norm_out(cfg.dim),
-        proj_out(cfg.dim, cfg.dim_target, {.seed = seed, .stream = 1}), cfg_(cfg) {
+      : queries(Shape{cfg.num_queries, cfg.dim}),
+        proj_in(cfg.dim_source, cfg.dim, {.seed = seed, .stream = 0}),
+        norm_out(cfg.dim),
+        proj_out(cfg.dim, cfg.dim_target, {.seed = seed, .stream = 1}),
+        cfg_(cfg) {
     ops::fill_normal(queries.value, seed, T(0), T(1), 7);  // as torch.randn for the learned queries
-    for (index_t i = 0; i < cfg.depth; ++i) layers.emplace_back(cfg.dim, cfg.heads, cfg.ff_mult, seed + 1 + static_cast<std::uint64_t>(i));
+    for (index_t i = 0; i < cfg.depth; ++i)
+      layers.emplace_back(cfg.dim, cfg.heads, cfg.ff_mult, seed + 1 + static_cast<std::uint64_t>(i));
   }
 
   const TensorT& forward(const TensorT& x, Cache& c) { return forward(x, nullptr, c); }
+  /// The Aligner form: padded source tokens are masked out of the cross-attention.
+  const TensorT& align(const TensorT& source, const TensorT& source_mask, Cache& c) {
+    return forward(source, &source_mask, c);
+  }
 
   /// source [B, Ls, Ds] (+ key-padding mask [B, Ls]) -> aligned [B, Lt, Dt]
   const TensorT& forward(const TensorT& x, const TensorT* mask, Cache& c) {
-    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(2) == cfg_.dim_source, "AttentionAligner: source has shape {}, expected [B, Ls, {}]",
-                     x.shape(), cfg_.dim_source);
+    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(2) == cfg_.dim_source,
+                     "AttentionAligner: source has shape {}, expected [B, Ls, {}]", x.shape(), cfg_.dim_source);
     const index_t B = x.size(0);
     c.layers.resize(layers.size());
     const TensorT& context = proj_in.forward(x, c.proj_in);
@@ -115,8 +128,10 @@ class AttentionAligner {
     for (std::size_t i = layers.size(); i-- > 0;) {
       dh = &layers[i].backward(*dh, c.layers[i]);
       const TensorT& dctx = layers[i].context_gradient(c.layers[i]);
-      if (c.d_context.defined()) ops::add(c.d_context, dctx, c.d_context);
-      else c.d_context = dctx.clone();
+      if (c.d_context.defined())
+        ops::add(c.d_context, dctx, c.d_context);
+      else
+        c.d_context = dctx.clone();
     }
     if (queries.trainable) {  // the queries were broadcast over the batch: their gradient is the batch sum
       TensorT flat = queries.grad_buffer().reshape({cfg_.num_queries * cfg_.dim});
@@ -129,7 +144,8 @@ class AttentionAligner {
   void visit_parameters(F&& f, const std::string& prefix) {
     f(prefix + "queries", queries);
     proj_in.visit_parameters(f, prefix + "proj_in.");
-    for (std::size_t i = 0; i < layers.size(); ++i) layers[i].visit_parameters(f, prefix + "layers." + std::to_string(i) + ".");
+    for (std::size_t i = 0; i < layers.size(); ++i)
+      layers[i].visit_parameters(f, prefix + "layers." + std::to_string(i) + ".");
     norm_out.visit_parameters(f, prefix + "norm_out.");
     proj_out.visit_parameters(f, prefix + "proj_out.");
   }
@@ -144,6 +160,6 @@ class AttentionAligner {
   AttentionAlignerConfig cfg_;
 };
 
-static_assert(nn::Layer<AttentionAligner<float, Cpu>>);
+static_assert(nn::Layer<AttentionAligner<float, Cpu>> && Aligner<AttentionAligner<float, Cpu>>);
 
 }  // namespace gluegen::aligners

@@ -33,19 +33,23 @@ class Discriminator {
   using value_type = T;
   using policy = P;
   using TensorT = Tensor<T, P>;
-  using Net = nn::Sequential<nn::Linear<T, P>, nn::BatchNorm1d<T, P>, nn::Relu<T, P>, nn::Linear<T, P>, nn::LogSoftmax<T, P>>;
+  using Net =
+      nn::Sequential<nn::Linear<T, P>, nn::BatchNorm1d<T, P>, nn::Relu<T, P>, nn::Linear<T, P>, nn::LogSoftmax<T, P>>;
   struct Cache {
     typename nn::GradientReversal<T, P>::Cache reverse;
     typename Net::Cache net;
   };
 
   Discriminator(index_t dim, index_t classes, double mult, T eta, std::uint64_t seed)
-      : net(nn::Linear<T, P>(dim, inner(dim, mult), {.seed = seed, .stream = 0}), nn::BatchNorm1d<T, P>(inner(dim, mult)), nn::Relu<T, P>{},
+      : net(nn::Linear<T, P>(dim, inner(dim, mult), {.seed = seed, .stream = 0}),
+            nn::BatchNorm1d<T, P>(inner(dim, mult)), nn::Relu<T, P>{},
             nn::Linear<T, P>(inner(dim, mult), classes, {.seed = seed, .stream = 1}), nn::LogSoftmax<T, P>{}),
         reverse(eta) {}
 
   /// tokens [N, D] -> log-probabilities [N, classes]
-  const TensorT& forward(const TensorT& tokens, Cache& c) { return net.forward(reverse.forward(tokens, c.reverse), c.net); }
+  const TensorT& forward(const TensorT& tokens, Cache& c) {
+    return net.forward(reverse.forward(tokens, c.reverse), c.net);
+  }
   /// Returns -eta times the input gradient (the reversal).
   const TensorT& backward(const TensorT& d_logp, Cache& c) {
     const TensorT& dx = reverse.backward(net.backward(d_logp, c.net), c.reverse);
@@ -55,7 +59,9 @@ class Discriminator {
   void release_backward(Cache& c) { reverse.release_backward(c.reverse); }
 
   template <typename F>
-  void visit_parameters(F&& f, const std::string& prefix) { net.visit_parameters(f, prefix + "net."); }
+  void visit_parameters(F&& f, const std::string& prefix) {
+    net.visit_parameters(f, prefix + "net.");
+  }
 
   Net net;
   nn::GradientReversal<T, P> reverse;
@@ -69,8 +75,8 @@ class Discriminator {
 };
 
 struct GlueNetConfig {
-  index_t num_tok = 77;          ///< source token length
-  index_t num_tok_target = 0;    ///< target token length (0: = num_tok, GlueGen's case; e.g. 128 XLM-R tokens -> 77)
+  index_t num_tok = 77;        ///< source token length
+  index_t num_tok_target = 0;  ///< target token length (0: = num_tok, GlueGen's case; e.g. 128 XLM-R tokens -> 77)
   index_t dim_source = 1024, dim_target = 768, mult = 2, depth = 5;
   double disc_mult = 0.25, eta = 0.1;
   double lambda_mse = 1e4, lambda_rec = 1e4, lambda_adv = 0.1;  ///< GlueGen's loss weights
@@ -83,7 +89,12 @@ struct GlueNetConfig {
   [[nodiscard]] index_t target_tokens() const { return num_tok_target > 0 ? num_tok_target : num_tok; }
   /// f: source tokens -> target space (Translator_noln); what inference keeps of a GlueNet.
   [[nodiscard]] TranslatorConfig encoder_config() const {
-    return {.num_tok = num_tok, .num_tok_out = target_tokens(), .dim = dim_source, .dim_out = dim_target, .mult = mult, .depth = depth};
+    return {.num_tok = num_tok,
+            .num_tok_out = target_tokens(),
+            .dim = dim_source,
+            .dim_out = dim_target,
+            .mult = mult,
+            .depth = depth};
   }
 };
 
@@ -109,10 +120,15 @@ class GlueNet {
 
   explicit GlueNet(const GlueNetConfig& cfg, std::uint64_t seed = 0)
       : encoder(cfg.encoder_config(), seed),
-        decoder({.num_tok = cfg.target_tokens(), .num_tok_out = cfg.num_tok, .dim = cfg.dim_target, .dim_out = cfg.dim_source, .mult = cfg.mult,
+        decoder({.num_tok = cfg.target_tokens(),
+                 .num_tok_out = cfg.num_tok,
+                 .dim = cfg.dim_target,
+                 .dim_out = cfg.dim_source,
+                 .mult = cfg.mult,
                  .depth = cfg.depth},
                 seed + 100),
-        discriminator(cfg.dim_target, 2, cfg.disc_mult, static_cast<T>(cfg.eta), seed + 200), cfg_(cfg) {}
+        discriminator(cfg.dim_target, 2, cfg.disc_mult, static_cast<T>(cfg.eta), seed + 200),
+        cfg_(cfg) {}
 
   [[nodiscard]] const GlueNetConfig& config() const noexcept { return cfg_; }
 
@@ -122,7 +138,8 @@ class GlueNet {
   const TensorT& align(const TensorT& source, const TensorT& /*source_mask*/, Cache& c) { return align(source, c); }
 
   /// The TrainableAligner step: accumulate_gradients with all-ones or target-mask token weights.
-  LossTerms train_step(const TensorT& source, const TensorT& /*source_mask*/, const TensorT& target, const TensorT& target_mask, Cache& c) {
+  LossTerms train_step(const TensorT& source, const TensorT& /*source_mask*/, const TensorT& target,
+                       const TensorT& target_mask, Cache& c) {
     const TensorT* weights = &target_mask;
     if (!cfg_.mask_target_padding) {
       if (!c.ones.defined() || c.ones.shape() != target_mask.shape()) c.ones = TensorT::full(target_mask.shape(), T(1));
@@ -140,8 +157,11 @@ class GlueNet {
   /// token norms; ones for a plain mean). Returns the weighted loss terms.
   GlueNetLosses accumulate_gradients(const TensorT& source, const TensorT& target, const TensorT& weights, Cache& c) {
     const index_t lt = cfg_.target_tokens();
-    GLUEGEN_CHECK_AS(ShapeError, target.rank() == 3 && target.size(0) == source.size(0) && target.size(1) == lt && target.size(2) == cfg_.dim_target,
-                     "GlueNet: target has shape {}, expected [{}, {}, {}]", target.shape(), source.size(0), lt, cfg_.dim_target);
+    GLUEGEN_CHECK_AS(ShapeError,
+                     target.rank() == 3 && target.size(0) == source.size(0) && target.size(1) == lt &&
+                         target.size(2) == cfg_.dim_target,
+                     "GlueNet: target has shape {}, expected [{}, {}, {}]", target.shape(), source.size(0), lt,
+                     cfg_.dim_target);
     const index_t tokens = source.size(0) * lt;
     GlueNetLosses l;
     const TensorT& aligned = encoder.forward(source, c.encoder);
@@ -162,7 +182,9 @@ class GlueNet {
       const TensorT& logp = discriminator.net.forward(aligned.reshape({tokens, cfg_.dim_target}), c.fake.net);
       l.adv = cfg_.lambda_adv * losses::nll(logp, c.real_labels, c.d_fake);
       nn::freeze(discriminator);
-      ops::add(c.d_aligned, discriminator.net.backward(ops::scale(c.d_fake, static_cast<T>(cfg_.lambda_adv)), c.fake.net).reshape(c.d_aligned.shape()),
+      ops::add(c.d_aligned,
+               discriminator.net.backward(ops::scale(c.d_fake, static_cast<T>(cfg_.lambda_adv)), c.fake.net)
+                   .reshape(c.d_aligned.shape()),
                c.d_aligned);
       discriminator.net.release_backward(c.fake.net);
       nn::set_trainable(discriminator, true);
@@ -176,7 +198,8 @@ class GlueNet {
       const T adv = static_cast<T>(cfg_.lambda_adv);
       (void)discriminator.backward(ops::scale(c.d_real, adv), c.real);  // the real tokens need no input gradient
       discriminator.release_backward(c.real);
-      ops::add(c.d_aligned, discriminator.backward(ops::scale(c.d_fake, adv), c.fake).reshape(c.d_aligned.shape()), c.d_aligned);
+      ops::add(c.d_aligned, discriminator.backward(ops::scale(c.d_fake, adv), c.fake).reshape(c.d_aligned.shape()),
+               c.d_aligned);
       discriminator.release_backward(c.fake);
     }
     (void)encoder.backward(c.d_aligned, c.encoder);  // the source needs no gradient
@@ -188,16 +211,20 @@ class GlueNet {
   /// lambda_adv (NLL(D(T), real) + NLL(D(f(S)), aligned)), f(S) held fixed (no gradient reaches f).
   /// Returns the loss as the term "disc".
   LossTerms discriminator_step(const TensorT& source, const TensorT& target, Cache& c) {
-    GLUEGEN_CHECK_AS(ValueError, cfg_.alternating && cfg_.lambda_adv != 0, "GlueNet::discriminator_step: needs alternating = true and lambda_adv != 0");
+    GLUEGEN_CHECK_AS(ValueError, cfg_.alternating && cfg_.lambda_adv != 0,
+                     "GlueNet::discriminator_step: needs alternating = true and lambda_adv != 0");
     const index_t tokens = target.size(0) * target.size(1);
     const TensorT& aligned = encoder.forward(source, c.encoder);  // no backward: f(S) is held fixed
     c.real_labels.assign(static_cast<std::size_t>(tokens), 0);
     c.fake_labels.assign(static_cast<std::size_t>(tokens), 1);
     const T adv = static_cast<T>(cfg_.lambda_adv);
-    double loss = losses::nll(discriminator.net.forward(target.contiguous().reshape({tokens, cfg_.dim_target}), c.real.net), c.real_labels, c.d_real);
+    double loss =
+        losses::nll(discriminator.net.forward(target.contiguous().reshape({tokens, cfg_.dim_target}), c.real.net),
+                    c.real_labels, c.d_real);
     (void)discriminator.net.backward(ops::scale(c.d_real, adv), c.real.net);
     discriminator.net.release_backward(c.real.net);
-    loss += losses::nll(discriminator.net.forward(aligned.reshape({tokens, cfg_.dim_target}), c.fake.net), c.fake_labels, c.d_fake);
+    loss += losses::nll(discriminator.net.forward(aligned.reshape({tokens, cfg_.dim_target}), c.fake.net),
+                        c.fake_labels, c.d_fake);
     (void)discriminator.net.backward(ops::scale(c.d_fake, adv), c.fake.net);
     discriminator.net.release_backward(c.fake.net);
     return {{{"disc", cfg_.lambda_adv * loss}}};

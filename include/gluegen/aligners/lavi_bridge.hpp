@@ -7,6 +7,7 @@
 // together with LoRA in the (frozen) UNet's attention (UNet2DCondition::add_lora) on the denoising
 // loss (train/denoising_alignment.hpp), rather than by regressing onto another encoder's features.
 // Parameter names as LaVi-Bridge's TextAdapter: norm1, ff1.net.0.proj, ff1.net.2, norm2, ff2...
+#include <gluegen/aligners/concepts.hpp>
 #include <gluegen/nn/geglu.hpp>
 #include <gluegen/nn/linear.hpp>
 #include <gluegen/nn/norm.hpp>
@@ -14,10 +15,10 @@
 namespace gluegen::aligners {
 
 struct LaviBridgeConfig {
-  index_t in_dim = 4096;   ///< the language model's width (LaVi-Bridge: Llama-2 4096, T5-Large 1024)
-  index_t int_dim = 768;   ///< between the two blocks
-  index_t out_dim = 768;   ///< the UNet's cross_attention_dim
-  index_t mult = 4;        ///< FeedForward's hidden multiplier
+  index_t in_dim = 4096;  ///< the language model's width (LaVi-Bridge: Llama-2 4096, T5-Large 1024)
+  index_t int_dim = 768;  ///< between the two blocks
+  index_t out_dim = 768;  ///< the UNet's cross_attention_dim
+  index_t mult = 4;       ///< FeedForward's hidden multiplier
 };
 
 template <ComputeElement T = float, TensorPolicy P = Cpu>
@@ -33,16 +34,22 @@ class LaviBridgeAdapter {
   };
 
   explicit LaviBridgeAdapter(const LaviBridgeConfig& cfg, std::uint64_t seed = 0)
-      : norm1(cfg.in_dim), ff1_in(cfg.in_dim, cfg.mult * cfg.in_dim, seed), ff1_out(cfg.mult * cfg.in_dim, cfg.int_dim, {.seed = seed + 1}),
-        norm2(cfg.int_dim), ff2_in(cfg.int_dim, cfg.mult * cfg.int_dim, seed + 2), ff2_out(cfg.mult * cfg.int_dim, cfg.out_dim, {.seed = seed + 3}),
+      : norm1(cfg.in_dim),
+        ff1_in(cfg.in_dim, cfg.mult * cfg.in_dim, seed),
+        ff1_out(cfg.mult * cfg.in_dim, cfg.int_dim, {.seed = seed + 1}),
+        norm2(cfg.int_dim),
+        ff2_in(cfg.int_dim, cfg.mult * cfg.int_dim, seed + 2),
+        ff2_out(cfg.mult * cfg.int_dim, cfg.out_dim, {.seed = seed + 3}),
         cfg_(cfg) {}
 
   [[nodiscard]] const LaviBridgeConfig& config() const noexcept { return cfg_; }
 
   /// x [B, L, in_dim] -> [B, L, out_dim]
+  /// The Aligner form: the mask is not needed (LaVi-Bridge's adapter attends over every token it is given).
+  const TensorT& align(const TensorT& source, const TensorT& /*source_mask*/, Cache& c) { return forward(source, c); }
   const TensorT& forward(const TensorT& x, Cache& c) {
-    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(2) == cfg_.in_dim, "LaviBridgeAdapter: input has shape {}, expected [B, L, {}]", x.shape(),
-                     cfg_.in_dim);
+    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(2) == cfg_.in_dim,
+                     "LaviBridgeAdapter: input has shape {}, expected [B, L, {}]", x.shape(), cfg_.in_dim);
     const TensorT& h = ff1_out.forward(ff1_in.forward(norm1.forward(x, c.n1), c.g1), c.l1);
     return ff2_out.forward(ff2_in.forward(norm2.forward(h, c.n2), c.g2), c.l2);
   }
@@ -72,6 +79,6 @@ class LaviBridgeAdapter {
   LaviBridgeConfig cfg_;
 };
 
-static_assert(nn::Layer<LaviBridgeAdapter<float, Cpu>>);
+static_assert(nn::Layer<LaviBridgeAdapter<float, Cpu>> && Aligner<LaviBridgeAdapter<float, Cpu>>);
 
 }  // namespace gluegen::aligners

@@ -9,6 +9,7 @@
 // regression of target tokens on source tokens. Normal equations are accumulated in double over the
 // batch and solved with Eigen's LDLT. backward() makes the fitted map a starting point for
 // gradient fine-tuning like any other aligner.
+#include <gluegen/aligners/concepts.hpp>
 #include <gluegen/nn/module.hpp>
 
 #include <Eigen/Dense>
@@ -24,9 +25,9 @@ struct LinearAlignerConfig {
 };
 
 struct RidgeOptions {
-  double lambda = 1e-3;        ///< ridge penalty on A and W (not on the bias)
-  int iterations = 10;         ///< alternations (1 is enough when the token map is not fitted)
-  bool fit_token_map = true;   ///< false: keep A at its initial value (identity when Ls == Lt)
+  double lambda = 1e-3;       ///< ridge penalty on A and W (not on the bias)
+  int iterations = 10;        ///< alternations (1 is enough when the token map is not fitted)
+  bool fit_token_map = true;  ///< false: keep A at its initial value (identity when Ls == Lt)
 };
 
 template <ComputeElement T = float, TensorPolicy P = Cpu>
@@ -42,12 +43,18 @@ class LinearAligner {
   /// A starts as the identity when Ls == Lt and as linear interpolation between token positions
   /// otherwise; W and c start at zero.
   explicit LinearAligner(const LinearAlignerConfig& cfg)
-      : token_map(Shape{cfg.num_tok_out, cfg.num_tok}), channel_map(Shape{cfg.dim_out, cfg.dim}), bias(Shape{cfg.dim_out}), cfg_(cfg) {
+      : token_map(Shape{cfg.num_tok_out, cfg.num_tok}),
+        channel_map(Shape{cfg.dim_out, cfg.dim}),
+        bias(Shape{cfg.dim_out}),
+        cfg_(cfg) {
     GLUEGEN_CHECK_AS(ValueError, cfg.num_tok > 0 && cfg.num_tok_out > 0 && cfg.dim > 0 && cfg.dim_out > 0,
-                     "LinearAligner: invalid configuration (tokens {} -> {}, dim {} -> {})", cfg.num_tok, cfg.num_tok_out, cfg.dim, cfg.dim_out);
+                     "LinearAligner: invalid configuration (tokens {} -> {}, dim {} -> {})", cfg.num_tok,
+                     cfg.num_tok_out, cfg.dim, cfg.dim_out);
     std::vector<T> a(static_cast<std::size_t>(cfg.num_tok_out * cfg.num_tok), T(0));
     for (index_t t = 0; t < cfg.num_tok_out; ++t) {
-      const double pos = cfg.num_tok_out == 1 ? 0.0 : static_cast<double>(t) * static_cast<double>(cfg.num_tok - 1) / static_cast<double>(cfg.num_tok_out - 1);
+      const double pos = cfg.num_tok_out == 1 ? 0.0
+                                              : static_cast<double>(t) * static_cast<double>(cfg.num_tok - 1) /
+                                                    static_cast<double>(cfg.num_tok_out - 1);
       const index_t lo = static_cast<index_t>(pos), hi = std::min(lo + 1, cfg.num_tok - 1);
       a[static_cast<std::size_t>(t * cfg.num_tok + lo)] += static_cast<T>(1.0 - (pos - static_cast<double>(lo)));
       a[static_cast<std::size_t>(t * cfg.num_tok + hi)] += static_cast<T>(pos - static_cast<double>(lo));
@@ -56,13 +63,15 @@ class LinearAligner {
   }
 
   /// x [B, Ls, Ds] -> [B, Lt, Dt]
+  /// The Aligner form: the mask is not needed (the token map sees fixed positions).
+  const TensorT& align(const TensorT& source, const TensorT& /*source_mask*/, Cache& c) { return forward(source, c); }
   const TensorT& forward(const TensorT& x, Cache& c) {
     GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(1) == cfg_.num_tok && x.size(2) == cfg_.dim,
                      "LinearAligner: input has shape {}, expected [B, {}, {}]", x.shape(), cfg_.num_tok, cfg_.dim);
     c.x = x;
     nn::reset_if_changed(c.mixed, Shape{x.size(0), cfg_.num_tok_out, cfg_.dim});
     nn::reset_if_changed(c.y, Shape{x.size(0), cfg_.num_tok_out, cfg_.dim_out});
-    ops::matmul(token_map.value, x, c.mixed);                     // A X       [B, Lt, Ds]
+    ops::matmul(token_map.value, x, c.mixed);                         // A X       [B, Lt, Ds]
     ops::matmul(c.mixed, channel_map.value, c.y, {.trans_b = true});  // A X W^T  [B, Lt, Dt]
     ops::add(c.y, bias.value, c.y);
     return c.y;
@@ -70,7 +79,8 @@ class LinearAligner {
 
   /// dy [B, Lt, Dt] -> dx [B, Ls, Ds]; adds dL/dA, dL/dW, dL/dc to the gradients.
   const TensorT& backward(const TensorT& dy, Cache& c) {
-    GLUEGEN_CHECK_AS(ShapeError, dy.shape() == c.y.shape(), "LinearAligner backward: dy has shape {}, the output had {}", dy.shape(), c.y.shape());
+    GLUEGEN_CHECK_AS(ShapeError, dy.shape() == c.y.shape(),
+                     "LinearAligner backward: dy has shape {}, the output had {}", dy.shape(), c.y.shape());
     const index_t b = dy.size(0), lt = cfg_.num_tok_out, ls = cfg_.num_tok;
     const TensorT dy2d = dy.contiguous().reshape({-1, cfg_.dim_out});
     if (bias.trainable) ops::sum_leading(dy2d, bias.grad_buffer(), true);
@@ -78,7 +88,7 @@ class LinearAligner {
       ops::matmul(dy2d, c.mixed.reshape({-1, cfg_.dim}), channel_map.grad_buffer(), {.trans_a = true, .beta = 1.0});
     nn::reset_if_changed(c.d_mixed, c.mixed.shape());
     ops::matmul(dy, channel_map.value, c.d_mixed);  // d(A X) = dy W
-    if (token_map.trainable) {  // dA = sum_n d(A X)_n X_n^T
+    if (token_map.trainable) {                      // dA = sum_n d(A X)_n X_n^T
       nn::reset_if_changed(c.d_token_map, Shape{b, lt, ls});
       ops::matmul(c.d_mixed, c.x, c.d_token_map, {.trans_b = true});
       ops::sum_leading(c.d_token_map.reshape({b, lt * ls}), c.d_token_map_sum, false);
@@ -92,14 +102,18 @@ class LinearAligner {
   /// Fits A, W, c to source [N, Ls, Ds] -> target [N, Lt, Dt]. Returns the mean squared error after
   /// each alternation (non-increasing up to rounding).
   std::vector<double> fit(const TensorT& source, const TensorT& target, const RidgeOptions& opt = {}) {
-    GLUEGEN_CHECK_AS(ShapeError, source.rank() == 3 && target.rank() == 3 && source.size(0) == target.size(0) && source.size(0) > 0,
-                     "LinearAligner::fit: source {} and target {} need [N, L, D] with the same N > 0", source.shape(), target.shape());
-    GLUEGEN_CHECK_AS(ShapeError, source.size(1) == cfg_.num_tok && source.size(2) == cfg_.dim && target.size(1) == cfg_.num_tok_out &&
-                                     target.size(2) == cfg_.dim_out,
-                     "LinearAligner::fit: source {} and target {} do not match the configuration [N, {}, {}] -> [N, {}, {}]", source.shape(),
-                     target.shape(), cfg_.num_tok, cfg_.dim, cfg_.num_tok_out, cfg_.dim_out);
-    GLUEGEN_CHECK_AS(ValueError, opt.lambda >= 0 && opt.iterations >= 1, "LinearAligner::fit: lambda {} and iterations {} are invalid", opt.lambda,
-                     opt.iterations);
+    GLUEGEN_CHECK_AS(ShapeError,
+                     source.rank() == 3 && target.rank() == 3 && source.size(0) == target.size(0) && source.size(0) > 0,
+                     "LinearAligner::fit: source {} and target {} need [N, L, D] with the same N > 0", source.shape(),
+                     target.shape());
+    GLUEGEN_CHECK_AS(
+        ShapeError,
+        source.size(1) == cfg_.num_tok && source.size(2) == cfg_.dim && target.size(1) == cfg_.num_tok_out &&
+            target.size(2) == cfg_.dim_out,
+        "LinearAligner::fit: source {} and target {} do not match the configuration [N, {}, {}] -> [N, {}, {}]",
+        source.shape(), target.shape(), cfg_.num_tok, cfg_.dim, cfg_.num_tok_out, cfg_.dim_out);
+    GLUEGEN_CHECK_AS(ValueError, opt.lambda >= 0 && opt.iterations >= 1,
+                     "LinearAligner::fit: lambda {} and iterations {} are invalid", opt.lambda, opt.iterations);
     const index_t n = source.size(0), ls = cfg_.num_tok, lt = cfg_.num_tok_out, ds = cfg_.dim, dt = cfg_.dim_out;
     const auto xs = source.template cast<double>().to_vector(), ys = target.template cast<double>().to_vector();
     using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -139,10 +153,12 @@ class LinearAligner {
         a = uu.ldlt().solve(uy).transpose();
       }
       double sq = 0;
-      for (index_t i = 0; i < n; ++i) sq += ((a * x_of(i) * w.transpose()).rowwise() + bias_row - y_of(i)).squaredNorm();
+      for (index_t i = 0; i < n; ++i)
+        sq += ((a * x_of(i) * w.transpose()).rowwise() + bias_row - y_of(i)).squaredNorm();
       history.push_back(sq / static_cast<double>(n * lt * dt));
-      GLUEGEN_CHECK_AS(ValueError, std::isfinite(history.back()), "LinearAligner::fit: the error is {} after alternation {} (NaN in the data?)",
-                       history.back(), it + 1);
+      GLUEGEN_CHECK_AS(ValueError, std::isfinite(history.back()),
+                       "LinearAligner::fit: the error is {} after alternation {} (NaN in the data?)", history.back(),
+                       it + 1);
     }
     token_map.value = TensorT::from_host({lt, ls}, std::vector<T>(a.data(), a.data() + a.size()));
     channel_map.value = TensorT::from_host({dt, ds}, std::vector<T>(w.data(), w.data() + w.size()));
@@ -163,6 +179,6 @@ class LinearAligner {
   LinearAlignerConfig cfg_;
 };
 
-static_assert(nn::Module<LinearAligner<float, Cpu>>);
+static_assert(nn::Module<LinearAligner<float, Cpu>> && Aligner<LinearAligner<float, Cpu>>);
 
 }  // namespace gluegen::aligners

@@ -14,6 +14,7 @@
 // Output lat [B, N, W] is the UNet's encoder_hidden_states. Parameter names follow ELLA's state_dict
 // (time_embedding.*, connector.*), with the packed in_proj split into q/k/v_proj
 // (tools/convert_ella.py does that split).
+#include <gluegen/aligners/concepts.hpp>
 #include <gluegen/nn/attention.hpp>
 #include <gluegen/nn/embedding.hpp>
 
@@ -47,9 +48,11 @@ class AdaLayerNorm {
   const TensorT& forward(const TensorT& x, const TensorT& cond, Cache& c) {
     const index_t B = x.size(0), W = dim_;
     GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(2) == W && cond.shape() == (Shape{B, linear.in_features()}),
-                     "AdaLayerNorm: x {} and cond {} do not fit width {} and condition width {}", x.shape(), cond.shape(), W, linear.in_features());
+                     "AdaLayerNorm: x {} and cond {} do not fit width {} and condition width {}", x.shape(),
+                     cond.shape(), W, linear.in_features());
     c.x = x.contiguous();
-    ops::norm_rows(c.x, static_cast<const TensorT*>(nullptr), static_cast<const TensorT*>(nullptr), T(1e-6), true, c.n, c.mean, c.rstd);
+    ops::norm_rows(c.x, static_cast<const TensorT*>(nullptr), static_cast<const TensorT*>(nullptr), T(1e-6), true, c.n,
+                   c.mean, c.rstd);
     half(cond, 0, c.shift);
     half(cond, 1, c.scale);
     ops::affine(c.scale, T(1), T(1), c.one_plus);
@@ -66,8 +69,8 @@ class AdaLayerNorm {
     ops::mul(dy, c.n, c.prod);
     ops::matmul(c.ones, c.prod, c.d_scale);
     ops::mul(dy, c.one_plus.reshape({B, 1, W}), c.dn);
-    ops::norm_rows_backward(c.x, static_cast<const TensorT*>(nullptr), c.mean, c.rstd, c.dn, true, c.dx, static_cast<TensorT*>(nullptr),
-                            static_cast<TensorT*>(nullptr));
+    ops::norm_rows_backward(c.x, static_cast<const TensorT*>(nullptr), c.mean, c.rstd, c.dn, true, c.dx,
+                            static_cast<TensorT*>(nullptr), static_cast<TensorT*>(nullptr));
     const TensorT ds = c.d_shift.reshape({B, W}), dsc = c.d_scale.reshape({B, W});
     if (linear.weight.trainable) {
       TensorT gw = linear.weight.grad_buffer();
@@ -87,7 +90,9 @@ class AdaLayerNorm {
   }
 
   template <typename F>
-  void visit_parameters(F&& f, const std::string& prefix) { linear.visit_parameters(f, prefix + "linear."); }
+  void visit_parameters(F&& f, const std::string& prefix) {
+    linear.visit_parameters(f, prefix + "linear.");
+  }
 
   nn::Linear<T, P> linear;  ///< [2W, E]: rows 0..W give the shift, W..2W the scale
 
@@ -117,9 +122,12 @@ class ConnectorBlock {
   };
 
   ConnectorBlock(const TimestepConnectorConfig& cfg, std::uint64_t seed)
-      : attn({.embed_dim = cfg.width, .num_heads = cfg.heads}, seed), c_fc(cfg.width, 4 * cfg.width, {.seed = seed, .stream = 4}),
-        c_proj(4 * cfg.width, cfg.width, {.seed = seed, .stream = 5}), ln_1(cfg.width, cfg.time_embed_dim, seed, 6),
-        ln_2(cfg.width, cfg.time_embed_dim, seed, 7), ln_ff(cfg.width, cfg.time_embed_dim, seed, 8) {}
+      : attn({.embed_dim = cfg.width, .num_heads = cfg.heads}, seed),
+        c_fc(cfg.width, 4 * cfg.width, {.seed = seed, .stream = 4}),
+        c_proj(4 * cfg.width, cfg.width, {.seed = seed, .stream = 5}),
+        ln_1(cfg.width, cfg.time_embed_dim, seed, 6),
+        ln_2(cfg.width, cfg.time_embed_dim, seed, 7),
+        ln_ff(cfg.width, cfg.time_embed_dim, seed, 8) {}
 
   /// lat [B, N, W], text [B, L, W] (projected source tokens), cond [B, E] -> new latents [B, N, W]
   const TensorT& forward(const TensorT& lat, const TensorT& text, const TensorT& cond, Cache& c) {
@@ -200,23 +208,36 @@ class TimestepConnector {
 
   explicit TimestepConnector(const TimestepConnectorConfig& cfg, std::uint64_t seed = 0)
       : linear_1(cfg.time_channel, cfg.time_embed_dim, {.seed = seed, .stream = 0}),
-        linear_2(cfg.time_embed_dim, cfg.time_embed_dim, {.seed = seed, .stream = 1}), latents(Shape{cfg.num_latents, cfg.width}),
-        time_aware_linear(cfg.time_embed_dim, cfg.width, {.seed = seed, .stream = 2}), proj_in(cfg.input_dim, cfg.width, {.seed = seed, .stream = 3}),
+        linear_2(cfg.time_embed_dim, cfg.time_embed_dim, {.seed = seed, .stream = 1}),
+        latents(Shape{cfg.num_latents, cfg.width}),
+        time_aware_linear(cfg.time_embed_dim, cfg.width, {.seed = seed, .stream = 2}),
+        proj_in(cfg.input_dim, cfg.width, {.seed = seed, .stream = 3}),
         cfg_(cfg) {
-    GLUEGEN_CHECK_AS(ValueError, cfg.time_channel % 2 == 0 && cfg.layers >= 1, "TimestepConnector: time_channel must be even and layers >= 1");
+    GLUEGEN_CHECK_AS(ValueError, cfg.time_channel % 2 == 0 && cfg.layers >= 1,
+                     "TimestepConnector: time_channel must be even and layers >= 1");
     ops::fill_normal(latents.value, seed, T(0), T(1) / std::sqrt(T(cfg.width)), 9);  // ELLA: randn / width^0.5
     for (index_t i = 0; i < cfg.layers; ++i) blocks.emplace_back(cfg, seed + 1 + static_cast<std::uint64_t>(i));
   }
 
   [[nodiscard]] const TimestepConnectorConfig& config() const noexcept { return cfg_; }
 
+  /// The TimestepAligner form, called by the pipeline at every denoising step (ELLA passes no mask).
+  const TensorT& align(const TensorT& source, const TensorT& /*source_mask*/, std::span<const double> timesteps,
+                       Cache& c) {
+    return forward(source, timesteps, c);
+  }
+
   /// source tokens x [B, L, input_dim] at diffusion timesteps t (B values) -> [B, num_latents, width]
   const TensorT& forward(const TensorT& x, std::span<const double> timesteps, Cache& c) {
     const index_t B = x.size(0);
-    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(2) == cfg_.input_dim, "TimestepConnector: source has shape {}, expected [B, L, {}]",
-                     x.shape(), cfg_.input_dim);
-    GLUEGEN_CHECK_AS(ShapeError, std::ssize(timesteps) == B, "TimestepConnector: {} timesteps for a batch of {}", timesteps.size(), B);
-    c.sinusoid = nn::timestep_embedding<T, P>(timesteps, cfg_.time_channel, {.flip_sin_to_cos = true, .downscale_freq_shift = 0.0});
+    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(2) == cfg_.input_dim,
+                     "TimestepConnector: source has shape {}, expected [B, L, {}]", x.shape(), cfg_.input_dim);
+    GLUEGEN_CHECK_AS(ShapeError, std::ssize(timesteps) == B, "TimestepConnector: {} timesteps for a batch of {}",
+                     timesteps.size(), B);
+    if (c.lat0.defined() && (c.lat0.size(0) != B || c.proj_in.y.size(1) != x.size(1)))
+      c = Cache{};  // another batch shape: fresh buffers
+    c.sinusoid = nn::timestep_embedding<T, P>(timesteps, cfg_.time_channel,
+                                              {.flip_sin_to_cos = true, .downscale_freq_shift = 0.0});
     c.h1 = linear_1.forward(c.sinusoid, c.linear_1);
     ops::silu(c.h1, c.a1);
     c.temb = linear_2.forward(c.a1, c.linear_2);
@@ -236,7 +257,8 @@ class TimestepConnector {
     c.d_cond = TensorT::zeros({B, cfg_.time_embed_dim});
     c.d_text = TensorT::zeros(c.proj_in.y.shape());
     const TensorT* d_lat = &dy;
-    for (std::size_t i = blocks.size(); i-- > 0;) d_lat = &blocks[i].backward(*d_lat, c.cond, c.blocks[i], c.d_text, c.d_cond);
+    for (std::size_t i = blocks.size(); i-- > 0;)
+      d_lat = &blocks[i].backward(*d_lat, c.cond, c.blocks[i], c.d_text, c.d_cond);
     if (latents.trainable) {  // broadcast over the batch: the gradient is the batch sum
       TensorT flat = latents.grad_buffer().reshape({N * W});
       ops::sum_leading(d_lat->reshape({B, N * W}), flat, true);
@@ -257,7 +279,8 @@ class TimestepConnector {
     f(prefix + "connector.latents", latents);
     time_aware_linear.visit_parameters(f, prefix + "connector.time_aware_linear.");
     proj_in.visit_parameters(f, prefix + "connector.proj_in.");
-    for (std::size_t i = 0; i < blocks.size(); ++i) blocks[i].visit_parameters(f, prefix + "connector.perceiver_blocks." + std::to_string(i) + ".");
+    for (std::size_t i = 0; i < blocks.size(); ++i)
+      blocks[i].visit_parameters(f, prefix + "connector.perceiver_blocks." + std::to_string(i) + ".");
   }
 
   nn::Linear<T, P> linear_1, linear_2;
@@ -269,6 +292,6 @@ class TimestepConnector {
   TimestepConnectorConfig cfg_;
 };
 
-static_assert(nn::Module<TimestepConnector<float, Cpu>>);
+static_assert(nn::Module<TimestepConnector<float, Cpu>> && TimestepAligner<TimestepConnector<float, Cpu>>);
 
 }  // namespace gluegen::aligners

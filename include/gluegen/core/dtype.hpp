@@ -23,11 +23,16 @@ enum class DType : std::uint8_t { f32, f64, f16, bf16, i32 };
 
 [[nodiscard]] constexpr std::string_view dtype_name(DType t) noexcept {
   switch (t) {
-    case DType::f32: return "f32";
-    case DType::f64: return "f64";
-    case DType::f16: return "f16";
-    case DType::bf16: return "bf16";
-    case DType::i32: return "i32";
+    case DType::f32:
+      return "f32";
+    case DType::f64:
+      return "f64";
+    case DType::f16:
+      return "f16";
+    case DType::bf16:
+      return "bf16";
+    case DType::i32:
+      return "i32";
   }
   return "?";
 }
@@ -113,7 +118,7 @@ struct bf16 {
   GLUEGEN_HOST_DEVICE static std::uint16_t from_float(float value) {
     const std::uint32_t x = detail::float_bits(value);
     if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((x >> 16) | 0x40u);  // quiet NaN
-    const std::uint32_t rounding = 0x7fffu + ((x >> 16) & 1u);  // round to nearest even
+    const std::uint32_t rounding = 0x7fffu + ((x >> 16) & 1u);                                  // round to nearest even
     return static_cast<std::uint16_t>((x + rounding) >> 16);
   }
   GLUEGEN_HOST_DEVICE static float to_float(std::uint16_t b) {
@@ -131,20 +136,25 @@ template <typename T>
 concept ComputeElement = std::same_as<T, float> || std::same_as<T, double>;
 
 template <Element T>
-inline constexpr DType dtype_of = std::same_as<T, float> ? DType::f32
+inline constexpr DType dtype_of = std::same_as<T, float>    ? DType::f32
                                   : std::same_as<T, double> ? DType::f64
-                                  : std::same_as<T, f16>  ? DType::f16
-                                  : std::same_as<T, bf16> ? DType::bf16
-                                                          : DType::i32;
+                                  : std::same_as<T, f16>    ? DType::f16
+                                  : std::same_as<T, bf16>   ? DType::bf16
+                                                            : DType::i32;
 
 /// Converts between any two Element types (through f32 for the 16-bit ones).
 template <Element To, Element From>
 GLUEGEN_HOST_DEVICE inline To convert(From value) {
-  if constexpr (std::same_as<To, From>) return value;
-  else if constexpr (ComputeElement<To> && ComputeElement<From>) return static_cast<To>(value);
-  else if constexpr (ComputeElement<From>) return To(static_cast<float>(value));
-  else if constexpr (ComputeElement<To>) return static_cast<To>(static_cast<float>(value));
-  else return To(static_cast<float>(value));
+  if constexpr (std::same_as<To, From>)
+    return value;
+  else if constexpr (ComputeElement<To> && ComputeElement<From>)
+    return static_cast<To>(value);
+  else if constexpr (ComputeElement<From>)
+    return To(static_cast<float>(value));
+  else if constexpr (ComputeElement<To>)
+    return static_cast<To>(static_cast<float>(value));
+  else
+    return To(static_cast<float>(value));
 }
 
 }  // namespace gluegen

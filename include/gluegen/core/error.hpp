@@ -15,10 +15,11 @@ namespace gluegen {
 
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& message,
-                 std::source_location where = std::source_location::current())
+  explicit Error(const std::string& message, std::source_location where = std::source_location::current())
       : std::runtime_error(fmt::format("{}:{}: {}", where.file_name(), where.line(), message)),
-        message_(message), file_(where.file_name()), line_(static_cast<int>(where.line())) {}
+        message_(message),
+        file_(where.file_name()),
+        line_(static_cast<int>(where.line())) {}
 
   /// The message without the "file:line: " prefix.
   [[nodiscard]] const std::string& message() const noexcept { return message_; }
@@ -33,11 +34,11 @@ class Error : public std::runtime_error {
 
 // Each subclass spells out its constructor: nvcc's front end fails on inherited constructors
 // (`using Error::Error`) whose default argument is std::source_location::current().
-#define GLUEGEN_DEFINE_ERROR(Name, Base)                                                              \
-  class Name : public Base {                                                                          \
-   public:                                                                                            \
+#define GLUEGEN_DEFINE_ERROR(Name, Base)                                                                    \
+  class Name : public Base {                                                                                \
+   public:                                                                                                  \
     explicit Name(const std::string& message, std::source_location where = std::source_location::current()) \
-        : Base(message, where) {}                                                                     \
+        : Base(message, where) {}                                                                           \
   };
 
 /// A tensor (or argument) of the wrong shape or rank for the operation or module.
@@ -62,8 +63,7 @@ namespace detail {
 // Throws ErrorType with the caller's location. A function (not a bare `throw` in the macro) keeps the
 // macro a single expression statement and the formatting code out of every call site's hot path.
 template <typename ErrorType, typename... Args>
-[[noreturn]] void throw_error(std::source_location where, fmt::format_string<Args...> format,
-                              Args&&... args) {
+[[noreturn]] void throw_error(std::source_location where, fmt::format_string<Args...> format, Args&&... args) {
   throw ErrorType(fmt::format(format, std::forward<Args>(args)...), where);
 }
 }  // namespace detail
@@ -74,9 +74,9 @@ template <typename ErrorType, typename... Args>
 #define GLUEGEN_CHECK(cond, ...) GLUEGEN_CHECK_AS(::gluegen::Error, cond, __VA_ARGS__)
 
 /// GLUEGEN_CHECK_AS(ShapeError, cond, "fmt {}", args...) throws the given Error subclass.
-#define GLUEGEN_CHECK_AS(ErrorType, cond, ...)                                                  \
-  do {                                                                                          \
-    if (!(cond)) [[unlikely]]                                                                   \
+#define GLUEGEN_CHECK_AS(ErrorType, cond, ...)                                                 \
+  do {                                                                                         \
+    if (!(cond)) [[unlikely]]                                                                  \
       ::gluegen::detail::throw_error<ErrorType>(std::source_location::current(), __VA_ARGS__); \
   } while (false)
 

@@ -26,9 +26,17 @@ class Progress {
   using Clock = std::chrono::steady_clock;
 
   /// `first` is where a resumed run starts (its throughput counts only this run's work).
-  Progress(std::string label, long long total, std::string unit, long long first = 0, bool enabled = true, double log_interval_s = 10.0)
-      : label_(std::move(label)), unit_(std::move(unit)), total_(total), first_(first), enabled_(enabled), tty_(::isatty(::fileno(stderr)) != 0),
-        interval_(log_interval_s), start_(Clock::now()), last_(start_) {}
+  Progress(std::string label, long long total, std::string unit, long long first = 0, bool enabled = true,
+           double log_interval_s = 10.0)
+      : label_(std::move(label)),
+        unit_(std::move(unit)),
+        total_(total),
+        first_(first),
+        enabled_(enabled),
+        tty_(::isatty(::fileno(stderr)) != 0),
+        interval_(log_interval_s),
+        start_(Clock::now()),
+        last_(start_) {}
 
   /// Reports `done` of total. With items_per_unit (e.g. examples per step) the rate is in `items`.
   void update(long long done, const std::string& status, double items_per_unit = 1.0, const std::string& items = "") {
@@ -40,11 +48,14 @@ class Progress {
     last_ = now;
     const double rate = elapsed > 0 ? static_cast<double>(done - first_) / elapsed : 0.0;
     const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : -1.0;
-    const std::string line = fmt::format("{} {}/{} {} [{:3.0f}%] {} | {:.1f} {}/s ETA {}", label_, done, total_, unit_,
-                                         100.0 * static_cast<double>(done) / static_cast<double>(std::max(total_, 1LL)), status,
-                                         rate * items_per_unit, items.empty() ? unit_ : items, format_duration(eta));
-    if (tty_) std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), finished ? "\n" : "");
-    else std::fprintf(stderr, "%s\n", line.c_str());
+    const std::string line =
+        fmt::format("{} {}/{} {} [{:3.0f}%] {} | {:.1f} {}/s ETA {}", label_, done, total_, unit_,
+                    100.0 * static_cast<double>(done) / static_cast<double>(std::max(total_, 1LL)), status,
+                    rate * items_per_unit, items.empty() ? unit_ : items, format_duration(eta));
+    if (tty_)
+      std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), finished ? "\n" : "");
+    else
+      std::fprintf(stderr, "%s\n", line.c_str());
     std::fflush(stderr);
   }
 

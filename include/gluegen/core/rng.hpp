@@ -37,11 +37,17 @@ struct Philox4x32 {
       detail::mulhilo(kMul0, c0, hi0, lo0);
       detail::mulhilo(kMul1, c2, hi1, lo1);
       const std::uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
-      c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
+      c0 = n0;
+      c1 = lo1;
+      c2 = n2;
+      c3 = lo0;
       k0 += kWeyl0;
       k1 += kWeyl1;
     }
-    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
   }
 };
 
@@ -91,7 +97,8 @@ inline std::vector<std::int64_t> random_permutation(std::int64_t n, std::uint64_
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
   for (std::int64_t i = n - 1; i > 0; --i) {
-    const auto j = static_cast<std::int64_t>(uniform_at(seed, stream, static_cast<std::uint64_t>(i)) * static_cast<double>(i + 1));
+    const auto j =
+        static_cast<std::int64_t>(uniform_at(seed, stream, static_cast<std::uint64_t>(i)) * static_cast<double>(i + 1));
     std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(std::min(j, i))]);
   }
   return order;

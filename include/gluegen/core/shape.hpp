@@ -38,7 +38,9 @@ class Shape {
   }
   [[nodiscard]] constexpr const index_t* begin() const noexcept { return dims_.data(); }
   [[nodiscard]] constexpr const index_t* end() const noexcept { return dims_.data() + rank_; }
-  [[nodiscard]] constexpr std::span<const index_t> span() const noexcept { return {dims_.data(), static_cast<std::size_t>(rank_)}; }
+  [[nodiscard]] constexpr std::span<const index_t> span() const noexcept {
+    return {dims_.data(), static_cast<std::size_t>(rank_)};
+  }
 
   /// A copy with one more axis at the end.
   [[nodiscard]] constexpr Shape appended(index_t extent) const {
@@ -94,12 +96,10 @@ namespace gluegen {
     const index_t da = i < a.rank() ? a.back(i) : 1;
     const index_t db = i < b.rank() ? b.back(i) : 1;
     if (da != db && da != 1 && db != 1)
-      GLUEGEN_THROW(ShapeError, "{}: shapes {} and {} do not broadcast (axis -{}: {} vs {})", op, a, b,
-                    i + 1, da, db);
+      GLUEGEN_THROW(ShapeError, "{}: shapes {} and {} do not broadcast (axis -{}: {} vs {})", op, a, b, i + 1, da, db);
     out[rank - 1 - i] = std::max(da, db);
   }
   return Shape(std::span<const index_t>(out.data(), rank));
 }
 
 }  // namespace gluegen
-

@@ -25,14 +25,16 @@ namespace gluegen {
 }
 
 /// The `count` candidates closest to `name` by edit distance, closest first.
-[[nodiscard]] inline std::vector<std::string> closest_names(std::string_view name, const std::vector<std::string>& candidates,
+[[nodiscard]] inline std::vector<std::string> closest_names(std::string_view name,
+                                                            const std::vector<std::string>& candidates,
                                                             std::size_t count = 3) {
   std::vector<std::pair<std::size_t, const std::string*>> scored;
   scored.reserve(candidates.size());
   for (const auto& c : candidates) scored.emplace_back(edit_distance(name, c), &c);
   const auto keep = std::min(count, scored.size());
-  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep), scored.end(),
-                    [](const auto& x, const auto& y) { return x.first != y.first ? x.first < y.first : *x.second < *y.second; });
+  std::partial_sort(
+      scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep), scored.end(),
+      [](const auto& x, const auto& y) { return x.first != y.first ? x.first < y.first : *x.second < *y.second; });
   std::vector<std::string> out;
   for (std::size_t i = 0; i < keep; ++i) out.push_back(*scored[i].second);
   return out;

@@ -27,7 +27,8 @@ class DdimScheduler {
   [[nodiscard]] Tensor<T, P> scale_model_input(const Tensor<T, P>& sample, index_t) const { return sample; }
 
   void step(const Tensor<T, P>& model_output, index_t i, Tensor<T, P>& sample, const Tensor<T, P>* noise) {
-    GLUEGEN_CHECK_AS(ValueError, i >= 0 && i < static_cast<index_t>(steps_.size()), "DdimScheduler::step: step {} of {} (call set_timesteps)", i, steps_.size());
+    GLUEGEN_CHECK_AS(ValueError, i >= 0 && i < static_cast<index_t>(steps_.size()),
+                     "DdimScheduler::step: step {} of {} (call set_timesteps)", i, steps_.size());
     const auto& cfg = schedule_.config();
     const index_t t = steps_[static_cast<std::size_t>(i)], prev = t - cfg.num_train_timesteps / n_;
     const double a_t = schedule_.alpha_bar(t);
@@ -36,9 +37,11 @@ class DdimScheduler {
     const Tensor<T, P> eps = predict_noise(cfg.prediction, model_output, sample, a_t);
     if (cfg.clip_sample) ops::clamp(x0, T(-cfg.clip_sample_range), T(cfg.clip_sample_range), x0);
     const double variance = (1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev), sigma = eta_ * std::sqrt(variance);
-    Tensor<T, P> next = lincomb<T, P>({{std::sqrt(a_prev), &x0}, {std::sqrt(std::max(1 - a_prev - sigma * sigma, 0.0)), &eps}});
+    Tensor<T, P> next =
+        lincomb<T, P>({{std::sqrt(a_prev), &x0}, {std::sqrt(std::max(1 - a_prev - sigma * sigma, 0.0)), &eps}});
     if (eta_ > 0) {
-      GLUEGEN_CHECK_AS(ValueError, noise && noise->shape() == sample.shape(), "DdimScheduler::step: eta > 0 needs noise of shape {}", sample.shape());
+      GLUEGEN_CHECK_AS(ValueError, noise && noise->shape() == sample.shape(),
+                       "DdimScheduler::step: eta > 0 needs noise of shape {}", sample.shape());
       ops::axpy(T(sigma), *noise, next);
     }
     sample = std::move(next);

@@ -28,7 +28,8 @@ class DdpmScheduler {
 
   /// sample <- x_{t'} from the model output at step i; noise [like sample] is z (unused at t = 0).
   void step(const Tensor<T, P>& model_output, index_t i, Tensor<T, P>& sample, const Tensor<T, P>* noise) {
-    GLUEGEN_CHECK_AS(ValueError, i >= 0 && i < static_cast<index_t>(steps_.size()), "DdpmScheduler::step: step {} of {} (call set_timesteps)", i, steps_.size());
+    GLUEGEN_CHECK_AS(ValueError, i >= 0 && i < static_cast<index_t>(steps_.size()),
+                     "DdpmScheduler::step: step {} of {} (call set_timesteps)", i, steps_.size());
     const index_t t = steps_[static_cast<std::size_t>(i)];
     const index_t prev = i + 1 < static_cast<index_t>(steps_.size()) ? steps_[static_cast<std::size_t>(i + 1)] : -1;
     const double a_t = schedule_.alpha_bar(t), a_prev = prev >= 0 ? schedule_.alpha_bar(prev) : 1.0;
@@ -36,9 +37,11 @@ class DdpmScheduler {
     const auto& cfg = schedule_.config();
     Tensor<T, P> x0 = predict_original(cfg.prediction, model_output, sample, a_t);
     if (cfg.clip_sample) ops::clamp(x0, T(-cfg.clip_sample_range), T(cfg.clip_sample_range), x0);
-    Tensor<T, P> next = lincomb<T, P>({{std::sqrt(a_prev) * beta / (1 - a_t), &x0}, {std::sqrt(alpha) * (1 - a_prev) / (1 - a_t), &sample}});
+    Tensor<T, P> next = lincomb<T, P>(
+        {{std::sqrt(a_prev) * beta / (1 - a_t), &x0}, {std::sqrt(alpha) * (1 - a_prev) / (1 - a_t), &sample}});
     if (t > 0) {
-      GLUEGEN_CHECK_AS(ValueError, noise && noise->shape() == sample.shape(), "DdpmScheduler::step: needs noise of shape {}", sample.shape());
+      GLUEGEN_CHECK_AS(ValueError, noise && noise->shape() == sample.shape(),
+                       "DdpmScheduler::step: needs noise of shape {}", sample.shape());
       const double variance = std::max((1 - a_prev) / (1 - a_t) * beta, 1e-20);
       ops::axpy(T(std::sqrt(variance)), *noise, next);
     }

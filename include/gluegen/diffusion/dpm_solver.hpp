@@ -23,8 +23,8 @@ class DpmSolverScheduler {
     return c;
   }
   explicit DpmSolverScheduler(const SchedulerConfig& cfg = default_config()) : schedule_(cfg) {
-    GLUEGEN_CHECK_AS(ValueError, cfg.solver_order == 1 || cfg.solver_order == 2, "DpmSolverScheduler: solver_order {} is not supported (1 or 2)",
-                     cfg.solver_order);
+    GLUEGEN_CHECK_AS(ValueError, cfg.solver_order == 1 || cfg.solver_order == 2,
+                     "DpmSolverScheduler: solver_order {} is not supported (1 or 2)", cfg.solver_order);
   }
 
   [[nodiscard]] const NoiseSchedule& schedule() const noexcept { return schedule_; }
@@ -32,11 +32,14 @@ class DpmSolverScheduler {
   void set_timesteps(index_t n) {
     const auto& cfg = schedule_.config();
     const index_t train_steps = cfg.num_train_timesteps;
-    GLUEGEN_CHECK_AS(ValueError, n >= 1 && n <= train_steps, "set_timesteps: {} inference steps for {} training timesteps", n, train_steps);
+    GLUEGEN_CHECK_AS(ValueError, n >= 1 && n <= train_steps,
+                     "set_timesteps: {} inference steps for {} training timesteps", n, train_steps);
     // diffusers spaces n + 1 points and drops the last (t = 0) for linspace and leading
     std::vector<double> ts;
     if (cfg.timestep_spacing == "linspace") {
-      for (index_t i = n; i >= 1; --i) ts.push_back(std::nearbyint(static_cast<double>(train_steps - 1) * static_cast<double>(i) / static_cast<double>(n)));
+      for (index_t i = n; i >= 1; --i)
+        ts.push_back(
+            std::nearbyint(static_cast<double>(train_steps - 1) * static_cast<double>(i) / static_cast<double>(n)));
     } else if (cfg.timestep_spacing == "leading") {
       const index_t ratio = train_steps / (n + 1);
       for (index_t i = n; i >= 1; --i) ts.push_back(static_cast<double>(i * ratio + cfg.steps_offset));
@@ -71,13 +74,20 @@ class DpmSolverScheduler {
     const auto n = static_cast<index_t>(timesteps_.size());
     GLUEGEN_CHECK_AS(ValueError, i >= 0 && i < n, "DpmSolverScheduler::step: step {} of {} (call set_timesteps)", i, n);
     const auto& cfg = schedule_.config();
-    const bool final_first_order = i == n - 1 && (cfg.euler_at_final || (cfg.lower_order_final && n < 15) || cfg.final_sigma_zero);
+    const bool final_first_order =
+        i == n - 1 && (cfg.euler_at_final || (cfg.lower_order_final && n < 15) || cfg.final_sigma_zero);
     const auto [alpha_s, sigma_s] = alpha_sigma(sigmas_[static_cast<std::size_t>(i)]);
     Tensor<T, P> x0;  // the data prediction D0
     switch (cfg.prediction) {
-      case Prediction::epsilon: x0 = lincomb<T, P>({{1 / alpha_s, &sample}, {-sigma_s / alpha_s, &model_output}}); break;
-      case Prediction::v: x0 = lincomb<T, P>({{alpha_s, &sample}, {-sigma_s, &model_output}}); break;
-      case Prediction::sample: x0 = model_output.clone(); break;
+      case Prediction::epsilon:
+        x0 = lincomb<T, P>({{1 / alpha_s, &sample}, {-sigma_s / alpha_s, &model_output}});
+        break;
+      case Prediction::v:
+        x0 = lincomb<T, P>({{alpha_s, &sample}, {-sigma_s, &model_output}});
+        break;
+      case Prediction::sample:
+        x0 = model_output.clone();
+        break;
     }
     const double sigma_next = sigmas_[static_cast<std::size_t>(i + 1)];
     Tensor<T, P> next;
@@ -92,7 +102,9 @@ class DpmSolverScheduler {
         const auto [alpha_p, sigma_p] = alpha_sigma(sigmas_[static_cast<std::size_t>(i - 1)]);
         const double h_prev = lambda(alpha_s, sigma_s) - lambda(alpha_p, sigma_p), inv_r = h / h_prev;
         // D0 + D1 / 2 with D1 = (D0 - D_prev) / r0
-        next = lincomb<T, P>({{sigma_t / sigma_s, &sample}, {-alpha_t * em1 * (1 + 0.5 * inv_r), &x0}, {alpha_t * em1 * 0.5 * inv_r, &*history_}});
+        next = lincomb<T, P>({{sigma_t / sigma_s, &sample},
+                              {-alpha_t * em1 * (1 + 0.5 * inv_r), &x0},
+                              {alpha_t * em1 * 0.5 * inv_r, &*history_}});
       }
     }
     history_ = std::move(x0);

@@ -20,8 +20,10 @@ class EulerScheduler {
     c.timestep_spacing = "linspace";
     return c;
   }
-  explicit EulerScheduler(const SchedulerConfig& cfg = default_config(), bool ancestral = false) : schedule_(cfg), ancestral_(ancestral) {
-    GLUEGEN_CHECK_AS(ValueError, !(ancestral && cfg.use_karras_sigmas), "EulerScheduler: the ancestral variant has no Karras sigmas in diffusers");
+  explicit EulerScheduler(const SchedulerConfig& cfg = default_config(), bool ancestral = false)
+      : schedule_(cfg), ancestral_(ancestral) {
+    GLUEGEN_CHECK_AS(ValueError, !(ancestral && cfg.use_karras_sigmas),
+                     "EulerScheduler: the ancestral variant has no Karras sigmas in diffusers");
   }
 
   [[nodiscard]] const NoiseSchedule& schedule() const noexcept { return schedule_; }
@@ -33,7 +35,8 @@ class EulerScheduler {
     GLUEGEN_CHECK(!steps_.sigmas.empty(), "EulerScheduler: call set_timesteps first");
     const double max_sigma = static_cast<float>(*std::max_element(steps_.sigmas.begin(), steps_.sigmas.end()));
     const auto& spacing = schedule_.config().timestep_spacing;
-    return spacing == "linspace" || spacing == "trailing" ? max_sigma : static_cast<float>(std::sqrt(max_sigma * max_sigma + 1));
+    return spacing == "linspace" || spacing == "trailing" ? max_sigma
+                                                          : static_cast<float>(std::sqrt(max_sigma * max_sigma + 1));
   }
   [[nodiscard]] bool stochastic() const noexcept { return ancestral_; }
   [[nodiscard]] Tensor<T, P> scale_model_input(const Tensor<T, P>& sample, index_t i) const {
@@ -45,11 +48,17 @@ class EulerScheduler {
     const double sigma = sigma_at(i), sigma_next = steps_.sigmas[static_cast<std::size_t>(i + 1)];
     Tensor<T, P> x0;
     switch (schedule_.config().prediction) {
-      case Prediction::epsilon: x0 = lincomb<T, P>({{1.0, &sample}, {-sigma, &model_output}}); break;
-      case Prediction::v:  // x0 = c_skip x + c_out v with c_skip = 1 / (sigma^2 + 1), c_out = -sigma / sqrt(sigma^2 + 1)
-        x0 = lincomb<T, P>({{-sigma / std::sqrt(sigma * sigma + 1), &model_output}, {1 / (sigma * sigma + 1), &sample}});
+      case Prediction::epsilon:
+        x0 = lincomb<T, P>({{1.0, &sample}, {-sigma, &model_output}});
         break;
-      case Prediction::sample: x0 = model_output; break;
+      case Prediction::v:  // x0 = c_skip x + c_out v with c_skip = 1 / (sigma^2 + 1), c_out = -sigma / sqrt(sigma^2 +
+                           // 1)
+        x0 =
+            lincomb<T, P>({{-sigma / std::sqrt(sigma * sigma + 1), &model_output}, {1 / (sigma * sigma + 1), &sample}});
+        break;
+      case Prediction::sample:
+        x0 = model_output;
+        break;
     }
     double target = sigma_next, up = 0;
     if (ancestral_) {
@@ -60,7 +69,8 @@ class EulerScheduler {
     const double r = (target - sigma) / sigma;
     Tensor<T, P> next = lincomb<T, P>({{1 + r, &sample}, {-r, &x0}});
     if (ancestral_) {
-      GLUEGEN_CHECK_AS(ValueError, noise && noise->shape() == sample.shape(), "EulerScheduler (ancestral)::step: needs noise of shape {}", sample.shape());
+      GLUEGEN_CHECK_AS(ValueError, noise && noise->shape() == sample.shape(),
+                       "EulerScheduler (ancestral)::step: needs noise of shape {}", sample.shape());
       ops::axpy(T(up), *noise, next);
     }
     sample = std::move(next);
@@ -68,8 +78,8 @@ class EulerScheduler {
 
  private:
   [[nodiscard]] double sigma_at(index_t i) const {
-    GLUEGEN_CHECK_AS(ValueError, i >= 0 && i + 1 < static_cast<index_t>(steps_.sigmas.size()), "EulerScheduler: step {} of {} (call set_timesteps)", i,
-                     steps_.timesteps.size());
+    GLUEGEN_CHECK_AS(ValueError, i >= 0 && i + 1 < static_cast<index_t>(steps_.sigmas.size()),
+                     "EulerScheduler: step {} of {} (call set_timesteps)", i, steps_.timesteps.size());
     return steps_.sigmas[static_cast<std::size_t>(i)];
   }
 

@@ -40,7 +40,8 @@ class PndmScheduler {
 
   void step(const Tensor<T, P>& model_output, index_t i, Tensor<T, P>& sample, const Tensor<T, P>* /*noise*/) {
     GLUEGEN_CHECK_AS(ValueError, i == counter_ && i < static_cast<index_t>(steps_.size()),
-                     "PndmScheduler::step: steps must run in order 0..{} (got {}, expected {}; call set_timesteps)", steps_.size() - 1, i, counter_);
+                     "PndmScheduler::step: steps must run in order 0..{} (got {}, expected {}; call set_timesteps)",
+                     steps_.size() - 1, i, counter_);
     index_t t = steps_[static_cast<std::size_t>(i)], prev = t - ratio_;
     if (counter_ != 1) {
       if (ets_.size() > 3) ets_.pop_front();
@@ -63,7 +64,8 @@ class PndmScheduler {
     } else if (n == 3) {
       combined = lincomb<T, P>({{23.0 / 12, &ets_[2]}, {-16.0 / 12, &ets_[1]}, {5.0 / 12, &ets_[0]}});
     } else {
-      combined = lincomb<T, P>({{55.0 / 24, &ets_[3]}, {-59.0 / 24, &ets_[2]}, {37.0 / 24, &ets_[1]}, {-9.0 / 24, &ets_[0]}});
+      combined =
+          lincomb<T, P>({{55.0 / 24, &ets_[3]}, {-59.0 / 24, &ets_[2]}, {37.0 / 24, &ets_[1]}, {-9.0 / 24, &ets_[0]}});
     }
     Tensor<T, P> next = previous_sample(*x, t, prev, combined);
     if (n == 1 && counter_ == 1) cur_sample_.reset();
@@ -75,10 +77,13 @@ class PndmScheduler {
   /// Liu et al. 2022 eq. 11 (the transfer part phi), in diffusers' arrangement.
   Tensor<T, P> previous_sample(const Tensor<T, P>& x, index_t t, index_t prev, const Tensor<T, P>& out) const {
     const auto& cfg = schedule_.config();
-    const double a_t = schedule_.alpha_bar(t), a_prev = prev >= 0 ? schedule_.alpha_bar(prev) : (cfg.set_alpha_to_one ? 1.0 : schedule_.alpha_bar(0));
+    const double a_t = schedule_.alpha_bar(t),
+                 a_prev = prev >= 0 ? schedule_.alpha_bar(prev) : (cfg.set_alpha_to_one ? 1.0 : schedule_.alpha_bar(0));
     const double b_t = 1 - a_t, b_prev = 1 - a_prev;
-    GLUEGEN_CHECK_AS(ValueError, cfg.prediction != Prediction::sample, "PndmScheduler: prediction_type 'sample' is not supported (epsilon, v_prediction)");
-    Tensor<T, P> eps = cfg.prediction == Prediction::v ? lincomb<T, P>({{std::sqrt(a_t), &out}, {std::sqrt(b_t), &x}}) : out;
+    GLUEGEN_CHECK_AS(ValueError, cfg.prediction != Prediction::sample,
+                     "PndmScheduler: prediction_type 'sample' is not supported (epsilon, v_prediction)");
+    Tensor<T, P> eps =
+        cfg.prediction == Prediction::v ? lincomb<T, P>({{std::sqrt(a_t), &out}, {std::sqrt(b_t), &x}}) : out;
     const double denom = a_t * std::sqrt(b_prev) + std::sqrt(a_t * b_t * a_prev);
     return lincomb<T, P>({{std::sqrt(a_prev / a_t), &x}, {-(a_prev - a_t) / denom, &eps}});
   }

@@ -39,9 +39,12 @@ class ResnetBlock2D {
         conv1(in_channels, out_channels, 3, {.padding = 1, .seed = opt.seed, .stream = 0}),
         norm2(opt.groups, out_channels, T(opt.eps)),
         conv2(out_channels, out_channels, 3, {.padding = 1, .seed = opt.seed, .stream = 1}),
-        in_(in_channels), out_(out_channels) {
-    if (opt.temb_channels > 0) time_emb_proj.emplace(opt.temb_channels, out_channels, nn::LinearOptions{.seed = opt.seed, .stream = 2});
-    if (in_channels != out_channels) conv_shortcut.emplace(in_channels, out_channels, 1, nn::Conv2dOptions{.seed = opt.seed, .stream = 3});
+        in_(in_channels),
+        out_(out_channels) {
+    if (opt.temb_channels > 0)
+      time_emb_proj.emplace(opt.temb_channels, out_channels, nn::LinearOptions{.seed = opt.seed, .stream = 2});
+    if (in_channels != out_channels)
+      conv_shortcut.emplace(in_channels, out_channels, 1, nn::Conv2dOptions{.seed = opt.seed, .stream = 3});
   }
 
   [[nodiscard]] index_t in_channels() const noexcept { return in_; }
@@ -49,12 +52,14 @@ class ResnetBlock2D {
 
   /// x [B, C_in, H, W], temb [B, temb_channels] (null when the block has none) -> [B, C_out, H, W].
   const TensorT& forward(const TensorT& x, const TensorT* temb, Cache& c) {
-    GLUEGEN_CHECK_AS(ShapeError, (temb != nullptr) == time_emb_proj.has_value(), "ResnetBlock2D({} -> {}): {}", in_, out_,
+    GLUEGEN_CHECK_AS(ShapeError, (temb != nullptr) == time_emb_proj.has_value(), "ResnetBlock2D({} -> {}): {}", in_,
+                     out_,
                      temb ? "this block has no time embedding, but one was given" : "a time embedding is required");
     const TensorT& h1 = conv1.forward(act1.forward(norm1.forward(x, c.norm1), c.act1), c.conv1);
     if (temb) {
       const index_t B = x.size(0);
-      GLUEGEN_CHECK_AS(ShapeError, temb->rank() == 2 && temb->size(0) == B, "ResnetBlock2D: temb has shape {}, expected [{}, {}]", temb->shape(), B,
+      GLUEGEN_CHECK_AS(ShapeError, temb->rank() == 2 && temb->size(0) == B,
+                       "ResnetBlock2D: temb has shape {}, expected [{}, {}]", temb->shape(), B,
                        time_emb_proj->in_features());
       const TensorT& t = time_emb_proj->forward(act_t.forward(*temb, c.act_t), c.temb);
       nn::reset_if_changed(c.h, h1.shape());

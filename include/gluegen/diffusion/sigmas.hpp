@@ -40,7 +40,8 @@ namespace gluegen::diffusion {
 }
 
 /// Karras et al. 2022 eq. 5: sigma_i = (sigma_max^(1/rho) + i / (n - 1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho.
-[[nodiscard]] inline std::vector<double> karras_sigmas(double sigma_max, double sigma_min, index_t n, double rho = 7.0) {
+[[nodiscard]] inline std::vector<double> karras_sigmas(double sigma_max, double sigma_min, index_t n,
+                                                       double rho = 7.0) {
   std::vector<double> out(static_cast<std::size_t>(n));
   const double hi = std::pow(sigma_max, 1 / rho), lo = std::pow(sigma_min, 1 / rho);
   for (index_t i = 0; i < n; ++i) {
@@ -64,7 +65,8 @@ struct SigmaSteps {
   SigmaSteps out;
   if (cfg.timestep_spacing == "linspace") {
     for (index_t i = n; i-- > 0;)
-      out.timesteps.push_back(static_cast<float>(n == 1 ? 0.0 : static_cast<double>(T - 1) * static_cast<double>(i) / static_cast<double>(n - 1)));
+      out.timesteps.push_back(static_cast<float>(
+          n == 1 ? 0.0 : static_cast<double>(T - 1) * static_cast<double>(i) / static_cast<double>(n - 1)));
   } else {
     for (const index_t t : s.spaced_timesteps(n)) out.timesteps.push_back(static_cast<double>(t));
   }
@@ -73,7 +75,8 @@ struct SigmaSteps {
     std::vector<double> interp;
     for (const double t : out.timesteps) interp.push_back(interpolate_sigma(train, t));
     out.sigmas = karras_sigmas(interp.front(), interp.back(), n);
-    for (std::size_t i = 0; i < out.sigmas.size(); ++i) out.timesteps[i] = static_cast<float>(sigma_to_timestep(out.sigmas[i], train));
+    for (std::size_t i = 0; i < out.sigmas.size(); ++i)
+      out.timesteps[i] = static_cast<float>(sigma_to_timestep(out.sigmas[i], train));
   } else {
     for (const double t : out.timesteps) out.sigmas.push_back(interpolate_sigma(train, t));
   }

@@ -22,7 +22,8 @@ namespace detail {
 /// diffusers' Attention names for nn::MultiHeadAttention's projections.
 template <nn::Module M, typename F>
 void visit_diffusers_attention(M& attn, F&& f, const std::string& prefix) {
-  nn::visit_renamed(attn, f, prefix, {{"q_proj.", "to_q."}, {"k_proj.", "to_k."}, {"v_proj.", "to_v."}, {"out_proj.", "to_out.0."}});
+  nn::visit_renamed(attn, f, prefix,
+                    {{"q_proj.", "to_q."}, {"k_proj.", "to_k."}, {"v_proj.", "to_v."}, {"out_proj.", "to_out.0."}});
 }
 
 /// [B, C, H, W] -> [B, H*W, C] (contiguous), and back.
@@ -68,10 +69,15 @@ class BasicTransformerBlock {
   };
 
   BasicTransformerBlock(index_t dim, const TransformerOptions& opt, std::uint64_t seed)
-      : norm1(dim, T(opt.norm_eps)), attn1({.embed_dim = dim, .num_heads = opt.heads, .bias = false, .out_bias = true}, seed),
+      : norm1(dim, T(opt.norm_eps)),
+        attn1({.embed_dim = dim, .num_heads = opt.heads, .bias = false, .out_bias = true}, seed),
         norm2(dim, T(opt.norm_eps)),
-        attn2({.embed_dim = dim, .num_heads = opt.heads, .context_dim = opt.context_dim, .bias = false, .out_bias = true}, seed + 1),
-        norm3(dim, T(opt.norm_eps)), ff_in(dim, 4 * dim, seed + 2), ff_out(4 * dim, dim, {.seed = seed + 3}) {}
+        attn2(
+            {.embed_dim = dim, .num_heads = opt.heads, .context_dim = opt.context_dim, .bias = false, .out_bias = true},
+            seed + 1),
+        norm3(dim, T(opt.norm_eps)),
+        ff_in(dim, 4 * dim, seed + 2),
+        ff_out(4 * dim, dim, {.seed = seed + 3}) {}
 
   const TensorT& forward(const TensorT& x, const TensorT& context, Cache& c) {
     const TensorT& n1 = norm1.forward(x, c.norm1);
@@ -132,18 +138,23 @@ class Transformer2D {
   };
 
   Transformer2D(index_t channels, const TransformerOptions& opt)
-      : norm(opt.groups, channels, T(1e-6)), proj_in(make_projection(channels, opt, 0)), proj_out(make_projection(channels, opt, 1)), opt_(opt) {
-    GLUEGEN_CHECK_AS(ShapeError, opt.heads > 0 && channels % opt.heads == 0, "Transformer2D: {} channels do not split into {} heads", channels,
-                     opt.heads);
-    for (index_t i = 0; i < opt.layers; ++i) transformer_blocks.emplace_back(channels, opt, opt.seed + 10 * static_cast<std::uint64_t>(i + 1));
+      : norm(opt.groups, channels, T(1e-6)),
+        proj_in(make_projection(channels, opt, 0)),
+        proj_out(make_projection(channels, opt, 1)),
+        opt_(opt) {
+    GLUEGEN_CHECK_AS(ShapeError, opt.heads > 0 && channels % opt.heads == 0,
+                     "Transformer2D: {} channels do not split into {} heads", channels, opt.heads);
+    for (index_t i = 0; i < opt.layers; ++i)
+      transformer_blocks.emplace_back(channels, opt, opt.seed + 10 * static_cast<std::uint64_t>(i + 1));
   }
 
   /// x [B, C, H, W], context [B, Lk, context_dim] -> [B, C, H, W].
   const TensorT& forward(const TensorT& x, const TensorT& context, Cache& c) {
     GLUEGEN_CHECK_AS(ShapeError, x.rank() == 4, "Transformer2D: input has shape {}, expected [B, C, H, W]", x.shape());
-    GLUEGEN_CHECK_AS(ShapeError, context.rank() == 3 && context.size(0) == x.size(0) && context.size(2) == opt_.context_dim,
-                     "Transformer2D: encoder states have shape {}, expected [{}, L, {}] (cross_attention_dim)", context.shape(), x.size(0),
-                     opt_.context_dim);
+    GLUEGEN_CHECK_AS(ShapeError,
+                     context.rank() == 3 && context.size(0) == x.size(0) && context.size(2) == opt_.context_dim,
+                     "Transformer2D: encoder states have shape {}, expected [{}, L, {}] (cross_attention_dim)",
+                     context.shape(), x.size(0), opt_.context_dim);
     c.height = x.size(2);
     c.width = x.size(3);
     c.blocks.resize(transformer_blocks.size());
@@ -155,7 +166,8 @@ class Transformer2D {
       detail::to_tokens(normed, c.tokens);
       t = &std::get<nn::Linear<T, P>>(proj_in).forward(c.tokens, c.lin_in);
     }
-    for (std::size_t i = 0; i < transformer_blocks.size(); ++i) t = &transformer_blocks[i].forward(*t, context, c.blocks[i]);
+    for (std::size_t i = 0; i < transformer_blocks.size(); ++i)
+      t = &transformer_blocks[i].forward(*t, context, c.blocks[i]);
     const TensorT* out = &c.spatial;
     if (auto* conv = std::get_if<nn::Conv2d<T, P>>(&proj_out)) {
       detail::from_tokens(*t, c.height, c.width, c.spatial);
@@ -180,8 +192,10 @@ class Transformer2D {
     for (std::size_t i = transformer_blocks.size(); i-- > 0;) {
       d = &transformer_blocks[i].backward(*d, c.blocks[i]);
       const TensorT& dctx = c.blocks[i].attn2.d_context;
-      if (i + 1 == transformer_blocks.size()) ops::copy(dctx, fresh(c.d_context, dctx.shape()));
-      else ops::add(c.d_context, dctx, c.d_context);
+      if (i + 1 == transformer_blocks.size())
+        ops::copy(dctx, fresh(c.d_context, dctx.shape()));
+      else
+        ops::add(c.d_context, dctx, c.d_context);
     }
     if (auto* conv = std::get_if<nn::Conv2d<T, P>>(&proj_in)) {
       detail::from_tokens(*d, c.height, c.width, c.d_spatial);
@@ -200,7 +214,8 @@ class Transformer2D {
   void visit_parameters(F&& f, const std::string& prefix) {
     norm.visit_parameters(f, prefix + "norm.");
     std::visit([&](auto& p) { p.visit_parameters(f, prefix + "proj_in."); }, proj_in);
-    for (std::size_t i = 0; i < transformer_blocks.size(); ++i) transformer_blocks[i].visit_parameters(f, prefix + "transformer_blocks." + std::to_string(i) + ".");
+    for (std::size_t i = 0; i < transformer_blocks.size(); ++i)
+      transformer_blocks[i].visit_parameters(f, prefix + "transformer_blocks." + std::to_string(i) + ".");
     std::visit([&](auto& p) { p.visit_parameters(f, prefix + "proj_out."); }, proj_out);
   }
 

@@ -7,6 +7,7 @@
 //   eps = conv_out(SiLU(conv_norm_out(h)))
 // Forward and backward: gradients reach every parameter (LoRA included, when wrapped), the input
 // sample and the encoder states, the conditioning an aligner is trained through.
+#include <gluegen/diffusion/denoiser.hpp>
 #include <gluegen/diffusion/unet_blocks.hpp>
 #include <gluegen/diffusion/unet_config.hpp>
 #include <gluegen/nn/embedding.hpp>
@@ -50,23 +51,34 @@ class UNet2DCondition {
         linear_1(cfg.block_out_channels.front(), cfg.time_embed_dim(), {.seed = seed, .stream = 1}),
         linear_2(cfg.time_embed_dim(), cfg.time_embed_dim(), {.seed = seed, .stream = 2}),
         conv_norm_out(cfg.norm_num_groups, cfg.block_out_channels.front(), T(cfg.norm_eps)),
-        conv_out(cfg.block_out_channels.front(), cfg.out_channels, 3, {.padding = 1, .seed = seed, .stream = 3}), cfg_(cfg) {
+        conv_out(cfg.block_out_channels.front(), cfg.out_channels, 3, {.padding = 1, .seed = seed, .stream = 3}),
+        cfg_(cfg) {
     cfg.validate();
     const auto n = static_cast<std::size_t>(cfg.levels());
     const auto& ch = cfg.block_out_channels;
-    const auto options = [&](std::size_t level, const std::string& type, index_t layers, bool resample, std::uint64_t block_seed) {
-      BlockOptions o{.layers = layers, .temb_channels = cfg.time_embed_dim(), .attention = {}, .resample = resample, .groups = cfg.norm_num_groups, .eps = cfg.norm_eps,
+    const auto options = [&](std::size_t level, const std::string& type, index_t layers, bool resample,
+                             std::uint64_t block_seed) {
+      BlockOptions o{.layers = layers,
+                     .temb_channels = cfg.time_embed_dim(),
+                     .attention = {},
+                     .resample = resample,
+                     .groups = cfg.norm_num_groups,
+                     .eps = cfg.norm_eps,
                      .seed = block_seed};
       if (UNet2DConditionConfig::has_cross_attention(type))
-        o.attention = TransformerOptions{.heads = cfg.heads[level], .context_dim = cfg.cross_attention_dim, .layers = cfg.transformer_layers_per_block[level],
-                                         .groups = cfg.norm_num_groups, .linear_projection = cfg.use_linear_projection};
+        o.attention = TransformerOptions{.heads = cfg.heads[level],
+                                         .context_dim = cfg.cross_attention_dim,
+                                         .layers = cfg.transformer_layers_per_block[level],
+                                         .groups = cfg.norm_num_groups,
+                                         .linear_projection = cfg.use_linear_projection};
       return o;
     };
     index_t out_ch = ch.front();
     for (std::size_t i = 0; i < n; ++i) {
       const index_t in_ch = out_ch;
       out_ch = ch[i];
-      down_blocks.emplace_back(in_ch, out_ch, options(i, cfg.down_block_types[i], cfg.layers_per_block, i + 1 < n, seed + 1000 * (i + 1)));
+      down_blocks.emplace_back(
+          in_ch, out_ch, options(i, cfg.down_block_types[i], cfg.layers_per_block, i + 1 < n, seed + 1000 * (i + 1)));
     }
     if (cfg.mid_block_cross_attn) mid_block.emplace(ch.back(), options(n - 1, "CrossAttn", 1, false, seed + 50000));
     out_ch = ch.back();
@@ -77,8 +89,9 @@ class UNet2DCondition {
       const index_t in_ch = ch[level == 0 ? 0 : level - 1];
       std::vector<index_t> skips(static_cast<std::size_t>(cfg.layers_per_block + 1), out_ch);
       skips.back() = in_ch;  // the last resnet takes the state from before the matching down block
-      up_blocks.emplace_back(prev_out, out_ch, std::move(skips),
-                             options(level, cfg.up_block_types[i], cfg.layers_per_block + 1, i + 1 < n, seed + 100000 + 1000 * (i + 1)));
+      up_blocks.emplace_back(
+          prev_out, out_ch, std::move(skips),
+          options(level, cfg.up_block_types[i], cfg.layers_per_block + 1, i + 1 < n, seed + 100000 + 1000 * (i + 1)));
     }
   }
 
@@ -93,7 +106,9 @@ class UNet2DCondition {
     nn::freeze(*this);
     index_t n = 0;
     const auto adapt = [&](auto& layer, index_t in, index_t out) {
-      layer.add_lora({.rank = std::min({opt.rank, in, out}), .alpha = opt.alpha, .seed = opt.seed + static_cast<std::uint64_t>(n++)});
+      layer.add_lora({.rank = std::min({opt.rank, in, out}),
+                      .alpha = opt.alpha,
+                      .seed = opt.seed + static_cast<std::uint64_t>(n++)});
     };
     const auto adapt_linear = [&](nn::Linear<T, P>& l) { adapt(l, l.in_features(), l.out_features()); };
     const auto adapt_conv = [&](nn::Conv2d<T, P>& c) { adapt(c, c.in_channels(), c.out_channels()); };
@@ -119,31 +134,44 @@ class UNet2DCondition {
     return n;
   }
 
+  [[nodiscard]] index_t sample_channels() const noexcept { return cfg_.in_channels; }
+  [[nodiscard]] index_t sample_size() const noexcept { return cfg_.sample_size; }
+  [[nodiscard]] index_t context_dim() const noexcept { return cfg_.cross_attention_dim; }
+
   /// sample [B, in_channels, H, W] (H, W multiples of 2^(levels-1)), timesteps: one per sample or one
   /// for all, encoder_hidden_states [B, L, cross_attention_dim] -> the prediction [B, out_channels, H, W].
-  const TensorT& forward(const TensorT& sample, std::span<const double> timesteps, const TensorT& encoder_hidden_states, Cache& c) {
+  const TensorT& forward(const TensorT& sample, std::span<const double> timesteps, const TensorT& encoder_hidden_states,
+                         Cache& c) {
     const index_t B = sample.size(0), f = cfg_.downsample_factor();
-    GLUEGEN_CHECK_AS(ShapeError, sample.rank() == 4 && sample.size(1) == cfg_.in_channels && sample.size(2) % f == 0 && sample.size(3) % f == 0,
-                     "UNet2DCondition: sample has shape {}, expected [B, {}, H, W] with H and W multiples of {}", sample.shape(), cfg_.in_channels, f);
-    GLUEGEN_CHECK_AS(ShapeError, encoder_hidden_states.rank() == 3 && encoder_hidden_states.size(0) == B &&
-                                     encoder_hidden_states.size(2) == cfg_.cross_attention_dim,
-                     "UNet2DCondition: encoder_hidden_states have shape {}, expected [{}, L, {}] (cross_attention_dim)", encoder_hidden_states.shape(), B,
-                     cfg_.cross_attention_dim);
+    GLUEGEN_CHECK_AS(
+        ShapeError,
+        sample.rank() == 4 && sample.size(1) == cfg_.in_channels && sample.size(2) % f == 0 && sample.size(3) % f == 0,
+        "UNet2DCondition: sample has shape {}, expected [B, {}, H, W] with H and W multiples of {}", sample.shape(),
+        cfg_.in_channels, f);
+    GLUEGEN_CHECK_AS(ShapeError,
+                     encoder_hidden_states.rank() == 3 && encoder_hidden_states.size(0) == B &&
+                         encoder_hidden_states.size(2) == cfg_.cross_attention_dim,
+                     "UNet2DCondition: encoder_hidden_states have shape {}, expected [{}, L, {}] (cross_attention_dim)",
+                     encoder_hidden_states.shape(), B, cfg_.cross_attention_dim);
     GLUEGEN_CHECK_AS(ShapeError, timesteps.size() == 1 || static_cast<index_t>(timesteps.size()) == B,
-                     "UNet2DCondition: {} timesteps for a batch of {} (give one, or one per sample)", timesteps.size(), B);
+                     "UNet2DCondition: {} timesteps for a batch of {} (give one, or one per sample)", timesteps.size(),
+                     B);
     c.sample_shape = sample.shape();
     std::vector<double> t(timesteps.begin(), timesteps.end());
     if (t.size() == 1) t.assign(static_cast<std::size_t>(B), t.front());
-    c.sinusoid = nn::timestep_embedding<T, P>(t, cfg_.block_out_channels.front(),
-                                              {.flip_sin_to_cos = cfg_.flip_sin_to_cos, .downscale_freq_shift = cfg_.freq_shift});
-    const TensorT& temb = linear_2.forward(time_act.forward(linear_1.forward(c.sinusoid, c.linear_1), c.time_act), c.linear_2);
+    c.sinusoid = nn::timestep_embedding<T, P>(
+        t, cfg_.block_out_channels.front(),
+        {.flip_sin_to_cos = cfg_.flip_sin_to_cos, .downscale_freq_shift = cfg_.freq_shift});
+    const TensorT& temb =
+        linear_2.forward(time_act.forward(linear_1.forward(c.sinusoid, c.linear_1), c.time_act), c.linear_2);
 
     c.down.resize(down_blocks.size());
     c.up.resize(up_blocks.size());
     c.skips.clear();
     const TensorT* h = &conv_in.forward(sample, c.conv_in);
     c.skips.push_back(h);
-    for (std::size_t i = 0; i < down_blocks.size(); ++i) h = &down_blocks[i].forward(*h, &temb, &encoder_hidden_states, c.down[i], &c.skips);
+    for (std::size_t i = 0; i < down_blocks.size(); ++i)
+      h = &down_blocks[i].forward(*h, &temb, &encoder_hidden_states, c.down[i], &c.skips);
     if (mid_block) {
       if (!c.mid) c.mid.emplace();
       h = &mid_block->forward(*h, &temb, encoder_hidden_states, *c.mid);
@@ -151,7 +179,8 @@ class UNet2DCondition {
     std::size_t end = c.skips.size();
     for (std::size_t i = 0; i < up_blocks.size(); ++i) {
       const std::size_t used = up_blocks[i].resnets.size();
-      std::vector<const TensorT*> mine(c.skips.rend() - static_cast<std::ptrdiff_t>(end), c.skips.rend() - static_cast<std::ptrdiff_t>(end - used));
+      std::vector<const TensorT*> mine(c.skips.rend() - static_cast<std::ptrdiff_t>(end),
+                                       c.skips.rend() - static_cast<std::ptrdiff_t>(end - used));
       end -= used;
       h = &up_blocks[i].forward(*h, &temb, &encoder_hidden_states, mine, c.up[i]);
     }
@@ -161,10 +190,11 @@ class UNet2DCondition {
   /// dy [B, out_channels, H, W] -> dL/dsample; adds every parameter gradient; c.d_context = dL/d
   /// encoder_hidden_states.
   const TensorT& backward(const TensorT& dy, Cache& c) {
-    GLUEGEN_CHECK_AS(ShapeError, dy.shape() == c.conv_out.y.shape(), "UNet2DCondition backward: dy has shape {}, the output had {}", dy.shape(),
-                     c.conv_out.y.shape());
+    GLUEGEN_CHECK_AS(ShapeError, dy.shape() == c.conv_out.y.shape(),
+                     "UNet2DCondition backward: dy has shape {}, the output had {}", dy.shape(), c.conv_out.y.shape());
     bool first_temb = true, first_ctx = true;
-    const TensorT* d = &conv_norm_out.backward(out_act.backward(conv_out.backward(dy, c.conv_out), c.out_act), c.norm_out);
+    const TensorT* d =
+        &conv_norm_out.backward(out_act.backward(conv_out.backward(dy, c.conv_out), c.out_act), c.norm_out);
     // the gradient of each skip state, in the order the down path produced them
     std::vector<const TensorT*> d_skips(c.skips.size(), nullptr);
     for (std::size_t i = up_blocks.size(); i-- > 0;) {
@@ -203,9 +233,11 @@ class UNet2DCondition {
     conv_in.visit_parameters(f, prefix + "conv_in.");
     linear_1.visit_parameters(f, prefix + "time_embedding.linear_1.");
     linear_2.visit_parameters(f, prefix + "time_embedding.linear_2.");
-    for (std::size_t i = 0; i < down_blocks.size(); ++i) down_blocks[i].visit_parameters(f, prefix + "down_blocks." + std::to_string(i) + ".");
+    for (std::size_t i = 0; i < down_blocks.size(); ++i)
+      down_blocks[i].visit_parameters(f, prefix + "down_blocks." + std::to_string(i) + ".");
     if (mid_block) mid_block->visit_parameters(f, prefix + "mid_block.");
-    for (std::size_t i = 0; i < up_blocks.size(); ++i) up_blocks[i].visit_parameters(f, prefix + "up_blocks." + std::to_string(i) + ".");
+    for (std::size_t i = 0; i < up_blocks.size(); ++i)
+      up_blocks[i].visit_parameters(f, prefix + "up_blocks." + std::to_string(i) + ".");
     conv_norm_out.visit_parameters(f, prefix + "conv_norm_out.");
     conv_out.visit_parameters(f, prefix + "conv_out.");
   }
@@ -223,6 +255,6 @@ class UNet2DCondition {
   UNet2DConditionConfig cfg_;
 };
 
-static_assert(nn::Module<UNet2DCondition<float, Cpu>>);
+static_assert(Denoiser<UNet2DCondition<float, Cpu>>);
 
 }  // namespace gluegen::diffusion

@@ -24,11 +24,16 @@ class Downsample2D {
   using TensorT = Tensor<T, P>;
   using Cache = typename nn::Conv2d<T, P>::Cache;
   Downsample2D(index_t channels, bool asymmetric_padding, std::uint64_t seed)
-      : conv(channels, channels, 3, {.stride = 2, .padding = asymmetric_padding ? 0 : 1, .pad_end = asymmetric_padding ? 1 : 0, .seed = seed}) {}
+      : conv(
+            channels, channels, 3,
+            {.stride = 2, .padding = asymmetric_padding ? 0 : 1, .pad_end = asymmetric_padding ? 1 : 0, .seed = seed}) {
+  }
   const TensorT& forward(const TensorT& x, Cache& c) { return conv.forward(x, c); }
   const TensorT& backward(const TensorT& dy, Cache& c) { return conv.backward(dy, c); }
   template <typename F>
-  void visit_parameters(F&& f, const std::string& prefix) { conv.visit_parameters(f, prefix + "conv."); }
+  void visit_parameters(F&& f, const std::string& prefix) {
+    conv.visit_parameters(f, prefix + "conv.");
+  }
   nn::Conv2d<T, P> conv;
 };
 
@@ -47,7 +52,9 @@ class Upsample2D {
   const TensorT& forward(const TensorT& x, Cache& c) { return conv.forward(up_.forward(x, c.up), c.conv); }
   const TensorT& backward(const TensorT& dy, Cache& c) { return up_.backward(conv.backward(dy, c.conv), c.up); }
   template <typename F>
-  void visit_parameters(F&& f, const std::string& prefix) { conv.visit_parameters(f, prefix + "conv."); }
+  void visit_parameters(F&& f, const std::string& prefix) {
+    conv.visit_parameters(f, prefix + "conv.");
+  }
   nn::Conv2d<T, P> conv;
 
  private:
@@ -68,10 +75,11 @@ void accumulate(Tensor<T, P>& total, const Tensor<T, P>& g, bool& first) {
 
 struct BlockOptions {
   index_t layers = 2;
-  index_t temb_channels = 0;                    ///< 0: no time embedding (VAE)
-  std::optional<TransformerOptions> attention = std::nullopt;  ///< set: a Transformer2D after every resnet (CrossAttn*Block2D)
-  bool resample = true;                         ///< a Downsample2D / Upsample2D at the end
-  bool asymmetric_downsample = false;           ///< VAE encoder: pad (0, 1, 0, 1), no padding in the conv
+  index_t temb_channels = 0;  ///< 0: no time embedding (VAE)
+  std::optional<TransformerOptions> attention =
+      std::nullopt;                    ///< set: a Transformer2D after every resnet (CrossAttn*Block2D)
+  bool resample = true;                ///< a Downsample2D / Upsample2D at the end
+  bool asymmetric_downsample = false;  ///< VAE encoder: pad (0, 1, 0, 1), no padding in the conv
   index_t groups = 32;
   double eps = 1e-5;
   std::uint64_t seed = 0;
@@ -100,8 +108,9 @@ class BlockLayers {
   BlockLayers(const std::vector<index_t>& in_widths, index_t out_channels, const BlockOptions& opt) : opt_(opt) {
     for (std::size_t i = 0; i < in_widths.size(); ++i) {
       const std::uint64_t seed = opt.seed + 100 * static_cast<std::uint64_t>(i);
-      resnets.emplace_back(in_widths[i], out_channels,
-                           ResnetBlockOptions{.temb_channels = opt.temb_channels, .groups = opt.groups, .eps = opt.eps, .seed = seed});
+      resnets.emplace_back(
+          in_widths[i], out_channels,
+          ResnetBlockOptions{.temb_channels = opt.temb_channels, .groups = opt.groups, .eps = opt.eps, .seed = seed});
       if (opt.attention) {
         TransformerOptions t = *opt.attention;
         t.seed = seed + 50;
@@ -134,8 +143,10 @@ class BlockLayers {
 
   template <typename F>
   void visit_layers(F&& f, const std::string& prefix) {
-    for (std::size_t i = 0; i < resnets.size(); ++i) resnets[i].visit_parameters(f, prefix + "resnets." + std::to_string(i) + ".");
-    for (std::size_t i = 0; i < attentions.size(); ++i) attentions[i].visit_parameters(f, prefix + "attentions." + std::to_string(i) + ".");
+    for (std::size_t i = 0; i < resnets.size(); ++i)
+      resnets[i].visit_parameters(f, prefix + "resnets." + std::to_string(i) + ".");
+    for (std::size_t i = 0; i < attentions.size(); ++i)
+      attentions[i].visit_parameters(f, prefix + "attentions." + std::to_string(i) + ".");
   }
 
   BlockOptions opt_;
@@ -152,15 +163,19 @@ class DownBlock : public BlockLayers<T, P> {
     TensorT d_h;
   };
 
-  DownBlock(index_t in_channels, index_t out_channels, const BlockOptions& opt) : Base(input_widths(in_channels, out_channels, opt.layers), out_channels, opt) {
+  DownBlock(index_t in_channels, index_t out_channels, const BlockOptions& opt)
+      : Base(input_widths(in_channels, out_channels, opt.layers), out_channels, opt) {
     if (opt.resample) downsampler.emplace(out_channels, opt.asymmetric_downsample, opt.seed + 99);
   }
 
   /// How many states forward() appends to the skip list (one per layer, one more after downsampling).
-  [[nodiscard]] index_t num_outputs() const noexcept { return static_cast<index_t>(this->resnets.size()) + (downsampler ? 1 : 0); }
+  [[nodiscard]] index_t num_outputs() const noexcept {
+    return static_cast<index_t>(this->resnets.size()) + (downsampler ? 1 : 0);
+  }
 
   /// Returns the block's output; appends each intermediate state to *skips when given.
-  const TensorT& forward(const TensorT& x, const TensorT* temb, const TensorT* context, Cache& c, std::vector<const TensorT*>* skips) {
+  const TensorT& forward(const TensorT& x, const TensorT* temb, const TensorT* context, Cache& c,
+                         std::vector<const TensorT*>* skips) {
     this->prepare_forward(c);
     const TensorT* h = &x;
     for (std::size_t i = 0; i < this->resnets.size(); ++i) {
@@ -223,15 +238,18 @@ class UpBlock : public BlockLayers<T, P> {
 
   /// skip_channels[i]: channels of the skip state resnet i concatenates (empty: no skips, the VAE).
   UpBlock(index_t in_channels, index_t out_channels, std::vector<index_t> skip_channels, const BlockOptions& opt)
-      : Base(input_widths(in_channels, out_channels, skip_channels, opt.layers), out_channels, opt), skip_channels_(std::move(skip_channels)) {
+      : Base(input_widths(in_channels, out_channels, skip_channels, opt.layers), out_channels, opt),
+        skip_channels_(std::move(skip_channels)) {
     if (opt.resample) upsampler.emplace(out_channels, opt.seed + 99);
   }
 
   /// skips: this block's skip states in the order its resnets use them (null without skips).
-  const TensorT& forward(const TensorT& x, const TensorT* temb, const TensorT* context, std::span<const TensorT* const> skips, Cache& c) {
+  const TensorT& forward(const TensorT& x, const TensorT* temb, const TensorT* context,
+                         std::span<const TensorT* const> skips, Cache& c) {
     const bool with_skips = !skip_channels_.empty();
     const std::size_t layers = this->resnets.size();
-    GLUEGEN_CHECK_AS(ValueError, skips.size() == (with_skips ? layers : 0), "UpBlock: {} skip states for {} layers", skips.size(), layers);
+    GLUEGEN_CHECK_AS(ValueError, skips.size() == (with_skips ? layers : 0), "UpBlock: {} skip states for {} layers",
+                     skips.size(), layers);
     this->prepare_forward(c);
     c.joined.resize(with_skips ? layers : 0);
     c.d_skip.resize(c.joined.size());
@@ -274,10 +292,11 @@ class UpBlock : public BlockLayers<T, P> {
 
  private:
   static std::vector<index_t> input_widths(index_t in, index_t out, const std::vector<index_t>& skips, index_t layers) {
-    GLUEGEN_CHECK_AS(ValueError, skips.empty() || static_cast<index_t>(skips.size()) == layers, "UpBlock: {} skip widths for {} layers", skips.size(),
-                     layers);
+    GLUEGEN_CHECK_AS(ValueError, skips.empty() || static_cast<index_t>(skips.size()) == layers,
+                     "UpBlock: {} skip widths for {} layers", skips.size(), layers);
     std::vector<index_t> w;
-    for (index_t i = 0; i < layers; ++i) w.push_back((i == 0 ? in : out) + (skips.empty() ? 0 : skips[static_cast<std::size_t>(i)]));
+    for (index_t i = 0; i < layers; ++i)
+      w.push_back((i == 0 ? in : out) + (skips.empty() ? 0 : skips[static_cast<std::size_t>(i)]));
     return w;
   }
 
@@ -298,8 +317,12 @@ class MidBlockCrossAttn {
   };
 
   MidBlockCrossAttn(index_t channels, const BlockOptions& opt)
-      : resnets{ResnetBlock2D<T, P>(channels, channels, {.temb_channels = opt.temb_channels, .groups = opt.groups, .eps = opt.eps, .seed = opt.seed}),
-                ResnetBlock2D<T, P>(channels, channels, {.temb_channels = opt.temb_channels, .groups = opt.groups, .eps = opt.eps, .seed = opt.seed + 1})},
+      : resnets{ResnetBlock2D<T, P>(
+                    channels, channels,
+                    {.temb_channels = opt.temb_channels, .groups = opt.groups, .eps = opt.eps, .seed = opt.seed}),
+                ResnetBlock2D<T, P>(
+                    channels, channels,
+                    {.temb_channels = opt.temb_channels, .groups = opt.groups, .eps = opt.eps, .seed = opt.seed + 1})},
         attentions{Transformer2D<T, P>(channels, with_seed(*opt.attention, opt.seed + 2))} {}
 
   const TensorT& forward(const TensorT& x, const TensorT* temb, const TensorT& context, Cache& c) {

@@ -33,22 +33,28 @@ struct AutoencoderKLConfig {
       c.layers_per_block = j.value("layers_per_block", c.layers_per_block);
       c.norm_num_groups = j.value("norm_num_groups", c.norm_num_groups);
       c.scaling_factor = j.value("scaling_factor", c.scaling_factor);
-      if (j.contains("shift_factor") && !j.at("shift_factor").is_null()) c.shift_factor = j.at("shift_factor").get<double>();
+      if (j.contains("shift_factor") && !j.at("shift_factor").is_null())
+        c.shift_factor = j.at("shift_factor").get<double>();
       c.use_quant_conv = j.value("use_quant_conv", c.use_quant_conv);
       c.use_post_quant_conv = j.value("use_post_quant_conv", c.use_post_quant_conv);
       c.mid_block_add_attention = j.value("mid_block_add_attention", c.mid_block_add_attention);
-      for (const auto& t : j.value("down_block_types", std::vector<std::string>(c.block_out_channels.size(), "DownEncoderBlock2D")))
-        GLUEGEN_CHECK_AS(ValueError, t == "DownEncoderBlock2D", "AutoencoderKLConfig: down block type '{}' is not supported (DownEncoderBlock2D)", t);
-      for (const auto& t : j.value("up_block_types", std::vector<std::string>(c.block_out_channels.size(), "UpDecoderBlock2D")))
-        GLUEGEN_CHECK_AS(ValueError, t == "UpDecoderBlock2D", "AutoencoderKLConfig: up block type '{}' is not supported (UpDecoderBlock2D)", t);
-      GLUEGEN_CHECK_AS(ValueError, j.value("act_fn", std::string("silu")) == "silu", "AutoencoderKLConfig: act_fn '{}' is not supported (silu)",
-                       j.value("act_fn", std::string()));
+      for (const auto& t :
+           j.value("down_block_types", std::vector<std::string>(c.block_out_channels.size(), "DownEncoderBlock2D")))
+        GLUEGEN_CHECK_AS(ValueError, t == "DownEncoderBlock2D",
+                         "AutoencoderKLConfig: down block type '{}' is not supported (DownEncoderBlock2D)", t);
+      for (const auto& t :
+           j.value("up_block_types", std::vector<std::string>(c.block_out_channels.size(), "UpDecoderBlock2D")))
+        GLUEGEN_CHECK_AS(ValueError, t == "UpDecoderBlock2D",
+                         "AutoencoderKLConfig: up block type '{}' is not supported (UpDecoderBlock2D)", t);
+      GLUEGEN_CHECK_AS(ValueError, j.value("act_fn", std::string("silu")) == "silu",
+                       "AutoencoderKLConfig: act_fn '{}' is not supported (silu)", j.value("act_fn", std::string()));
     } catch (const nlohmann::json::exception& e) {
       GLUEGEN_THROW(ValueError, "AutoencoderKLConfig: malformed config: {}", e.what());
     }
     for (const index_t ch : c.block_out_channels)
-      GLUEGEN_CHECK_AS(ValueError, ch > 0 && ch % c.norm_num_groups == 0, "AutoencoderKLConfig: {} channels are not a multiple of norm_num_groups {}",
-                       ch, c.norm_num_groups);
+      GLUEGEN_CHECK_AS(ValueError, ch > 0 && ch % c.norm_num_groups == 0,
+                       "AutoencoderKLConfig: {} channels are not a multiple of norm_num_groups {}", ch,
+                       c.norm_num_groups);
     return c;
   }
 };
@@ -155,22 +161,37 @@ class AutoencoderKL {
       : enc_conv_in(cfg.in_channels, cfg.block_out_channels.front(), 3, {.padding = 1, .seed = seed, .stream = 0}),
         enc_mid(cfg.block_out_channels.back(), cfg.norm_num_groups, cfg.mid_block_add_attention, seed + 10),
         enc_norm_out(cfg.norm_num_groups, cfg.block_out_channels.back(), T(1e-6)),
-        enc_conv_out(cfg.block_out_channels.back(), 2 * cfg.latent_channels, 3, {.padding = 1, .seed = seed, .stream = 1}),
+        enc_conv_out(cfg.block_out_channels.back(), 2 * cfg.latent_channels, 3,
+                     {.padding = 1, .seed = seed, .stream = 1}),
         dec_conv_in(cfg.latent_channels, cfg.block_out_channels.back(), 3, {.padding = 1, .seed = seed, .stream = 2}),
         dec_mid(cfg.block_out_channels.back(), cfg.norm_num_groups, cfg.mid_block_add_attention, seed + 20),
         dec_norm_out(cfg.norm_num_groups, cfg.block_out_channels.front(), T(1e-6)),
-        dec_conv_out(cfg.block_out_channels.front(), cfg.out_channels, 3, {.padding = 1, .seed = seed, .stream = 3}), cfg_(cfg) {
+        dec_conv_out(cfg.block_out_channels.front(), cfg.out_channels, 3, {.padding = 1, .seed = seed, .stream = 3}),
+        cfg_(cfg) {
     const auto& ch = cfg.block_out_channels;
     const std::size_t n = ch.size();
     const auto block = [&](index_t layers, bool resample, std::uint64_t s) {
-      return BlockOptions{.layers = layers, .temb_channels = 0, .attention = {}, .resample = resample, .asymmetric_downsample = true, .groups = cfg.norm_num_groups, .eps = 1e-6, .seed = s};
+      return BlockOptions{.layers = layers,
+                          .temb_channels = 0,
+                          .attention = {},
+                          .resample = resample,
+                          .asymmetric_downsample = true,
+                          .groups = cfg.norm_num_groups,
+                          .eps = 1e-6,
+                          .seed = s};
     };
-    for (std::size_t i = 0; i < n; ++i) encoder_blocks.emplace_back(ch[i == 0 ? 0 : i - 1], ch[i], block(cfg.layers_per_block, i + 1 < n, seed + 100 * (i + 1)));
+    for (std::size_t i = 0; i < n; ++i)
+      encoder_blocks.emplace_back(ch[i == 0 ? 0 : i - 1], ch[i],
+                                  block(cfg.layers_per_block, i + 1 < n, seed + 100 * (i + 1)));
     for (std::size_t i = 0; i < n; ++i)
       decoder_blocks.emplace_back(ch[n - (i == 0 ? 1 : i)], ch[n - 1 - i], std::vector<index_t>{},
                                   block(cfg.layers_per_block + 1, i + 1 < n, seed + 10000 + 100 * (i + 1)));
-    if (cfg.use_quant_conv) quant_conv.emplace(2 * cfg.latent_channels, 2 * cfg.latent_channels, 1, nn::Conv2dOptions{.seed = seed, .stream = 4});
-    if (cfg.use_post_quant_conv) post_quant_conv.emplace(cfg.latent_channels, cfg.latent_channels, 1, nn::Conv2dOptions{.seed = seed, .stream = 5});
+    if (cfg.use_quant_conv)
+      quant_conv.emplace(2 * cfg.latent_channels, 2 * cfg.latent_channels, 1,
+                         nn::Conv2dOptions{.seed = seed, .stream = 4});
+    if (cfg.use_post_quant_conv)
+      post_quant_conv.emplace(cfg.latent_channels, cfg.latent_channels, 1,
+                              nn::Conv2dOptions{.seed = seed, .stream = 5});
   }
 
   [[nodiscard]] const AutoencoderKLConfig& config() const noexcept { return cfg_; }
@@ -179,31 +200,38 @@ class AutoencoderKL {
   /// [B, 2 latent_channels, H / f, W / f]: mean, then log-variance.
   const TensorT& encode(const TensorT& x, EncodeCache& c) {
     const index_t f = cfg_.downsample_factor();
-    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 4 && x.size(1) == cfg_.in_channels && x.size(2) % f == 0 && x.size(3) % f == 0,
-                     "AutoencoderKL::encode: image has shape {}, expected [B, {}, H, W] with H and W multiples of {}", x.shape(), cfg_.in_channels, f);
+    GLUEGEN_CHECK_AS(ShapeError,
+                     x.rank() == 4 && x.size(1) == cfg_.in_channels && x.size(2) % f == 0 && x.size(3) % f == 0,
+                     "AutoencoderKL::encode: image has shape {}, expected [B, {}, H, W] with H and W multiples of {}",
+                     x.shape(), cfg_.in_channels, f);
     c.down.resize(encoder_blocks.size());
     const TensorT* h = &enc_conv_in.forward(x, c.conv_in);
-    for (std::size_t i = 0; i < encoder_blocks.size(); ++i) h = &encoder_blocks[i].forward(*h, nullptr, nullptr, c.down[i], nullptr);
-    h = &enc_conv_out.forward(enc_act.forward(enc_norm_out.forward(enc_mid.forward(*h, c.mid), c.norm_out), c.act), c.conv_out);
+    for (std::size_t i = 0; i < encoder_blocks.size(); ++i)
+      h = &encoder_blocks[i].forward(*h, nullptr, nullptr, c.down[i], nullptr);
+    h = &enc_conv_out.forward(enc_act.forward(enc_norm_out.forward(enc_mid.forward(*h, c.mid), c.norm_out), c.act),
+                              c.conv_out);
     return quant_conv ? quant_conv->forward(*h, c.quant) : *h;
   }
 
   /// latents [B, latent_channels, h, w] (unscaled: divide a pipeline's latents by scaling_factor first)
   /// -> image [B, out_channels, h f, w f], nominally in [-1, 1].
   const TensorT& decode(const TensorT& z, DecodeCache& c) {
-    GLUEGEN_CHECK_AS(ShapeError, z.rank() == 4 && z.size(1) == cfg_.latent_channels, "AutoencoderKL::decode: latents have shape {}, expected [B, {}, h, w]",
-                     z.shape(), cfg_.latent_channels);
+    GLUEGEN_CHECK_AS(ShapeError, z.rank() == 4 && z.size(1) == cfg_.latent_channels,
+                     "AutoencoderKL::decode: latents have shape {}, expected [B, {}, h, w]", z.shape(),
+                     cfg_.latent_channels);
     c.up.resize(decoder_blocks.size());
     const TensorT* h = post_quant_conv ? &post_quant_conv->forward(z, c.post_quant) : &z;
     h = &dec_mid.forward(dec_conv_in.forward(*h, c.conv_in), c.mid);
-    for (std::size_t i = 0; i < decoder_blocks.size(); ++i) h = &decoder_blocks[i].forward(*h, nullptr, nullptr, {}, c.up[i]);
+    for (std::size_t i = 0; i < decoder_blocks.size(); ++i)
+      h = &decoder_blocks[i].forward(*h, nullptr, nullptr, {}, c.up[i]);
     return dec_conv_out.forward(dec_act.forward(dec_norm_out.forward(*h, c.norm_out), c.act), c.conv_out);
   }
 
   /// dL/dimage -> dL/dlatents through the decoder (adds decoder parameter gradients): pixel-space
   /// losses on generated images reach the latents, the UNet and the conditioning.
   const TensorT& decode_backward(const TensorT& dy, DecodeCache& c) {
-    const TensorT* d = &dec_norm_out.backward(dec_act.backward(dec_conv_out.backward(dy, c.conv_out), c.act), c.norm_out);
+    const TensorT* d =
+        &dec_norm_out.backward(dec_act.backward(dec_conv_out.backward(dy, c.conv_out), c.act), c.norm_out);
     for (std::size_t i = decoder_blocks.size(); i-- > 0;) d = &decoder_blocks[i].backward(*d, c.up[i]);
     d = &dec_conv_in.backward(dec_mid.backward(*d, c.mid), c.conv_in);
     return post_quant_conv ? post_quant_conv->backward(*d, c.post_quant) : *d;
@@ -212,13 +240,15 @@ class AutoencoderKL {
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {
     enc_conv_in.visit_parameters(f, prefix + "encoder.conv_in.");
-    for (std::size_t i = 0; i < encoder_blocks.size(); ++i) encoder_blocks[i].visit_parameters(f, prefix + "encoder.down_blocks." + std::to_string(i) + ".");
+    for (std::size_t i = 0; i < encoder_blocks.size(); ++i)
+      encoder_blocks[i].visit_parameters(f, prefix + "encoder.down_blocks." + std::to_string(i) + ".");
     enc_mid.visit_parameters(f, prefix + "encoder.mid_block.");
     enc_norm_out.visit_parameters(f, prefix + "encoder.conv_norm_out.");
     enc_conv_out.visit_parameters(f, prefix + "encoder.conv_out.");
     dec_conv_in.visit_parameters(f, prefix + "decoder.conv_in.");
     dec_mid.visit_parameters(f, prefix + "decoder.mid_block.");
-    for (std::size_t i = 0; i < decoder_blocks.size(); ++i) decoder_blocks[i].visit_parameters(f, prefix + "decoder.up_blocks." + std::to_string(i) + ".");
+    for (std::size_t i = 0; i < decoder_blocks.size(); ++i)
+      decoder_blocks[i].visit_parameters(f, prefix + "decoder.up_blocks." + std::to_string(i) + ".");
     dec_norm_out.visit_parameters(f, prefix + "decoder.conv_norm_out.");
     dec_conv_out.visit_parameters(f, prefix + "decoder.conv_out.");
     if (quant_conv) quant_conv->visit_parameters(f, prefix + "quant_conv.");

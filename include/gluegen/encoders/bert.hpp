@@ -29,7 +29,8 @@ namespace gluegen::encoders {
 
 struct BertConfig {
   std::string model_type = "bert";
-  index_t vocab_size = 30522, hidden_size = 768, num_hidden_layers = 12, num_attention_heads = 12, intermediate_size = 3072;
+  index_t vocab_size = 30522, hidden_size = 768, num_hidden_layers = 12, num_attention_heads = 12,
+          intermediate_size = 3072;
   index_t max_position_embeddings = 512, type_vocab_size = 2, pad_token_id = 0;
   index_t relative_attention_num_buckets = 32;  ///< MPNet only (its maximum distance is fixed at 128)
   double layer_norm_eps = 1e-12;
@@ -37,8 +38,12 @@ struct BertConfig {
   bool add_pooling_layer = true;
 
   [[nodiscard]] bool mpnet() const { return model_type == "mpnet"; }
-  [[nodiscard]] bool roberta_positions() const { return model_type == "roberta" || model_type == "xlm-roberta" || mpnet(); }
-  [[nodiscard]] RelativePositionBuckets buckets() const { return {.num_buckets = relative_attention_num_buckets, .max_distance = 128}; }
+  [[nodiscard]] bool roberta_positions() const {
+    return model_type == "roberta" || model_type == "xlm-roberta" || mpnet();
+  }
+  [[nodiscard]] RelativePositionBuckets buckets() const {
+    return {.num_buckets = relative_attention_num_buckets, .max_distance = 128};
+  }
 
   /// From a Hugging Face config.json (keys as transformers writes them; missing ones keep BERT's defaults).
   static BertConfig from_json(const nlohmann::json& j) {
@@ -58,7 +63,8 @@ struct BertConfig {
     c.layer_norm_eps = j.value("layer_norm_eps", c.layer_norm_eps);
     c.hidden_act = j.value("hidden_act", c.hidden_act);
     const std::string positions = j.value("position_embedding_type", std::string("absolute"));
-    GLUEGEN_CHECK_AS(ValueError, positions == "absolute", "BertEncoder: position_embedding_type '{}' is not supported (absolute only)", positions);
+    GLUEGEN_CHECK_AS(ValueError, positions == "absolute",
+                     "BertEncoder: position_embedding_type '{}' is not supported (absolute only)", positions);
     GLUEGEN_CHECK_AS(ValueError, c.hidden_act == "gelu" || c.hidden_act == "gelu_new" || c.hidden_act == "relu",
                      "BertEncoder: hidden_act '{}' is not supported (gelu, gelu_new, relu)", c.hidden_act);
     return c;
@@ -79,9 +85,13 @@ class BertLayer {
   };
 
   explicit BertLayer(const BertConfig& c)
-      : attention({.embed_dim = c.hidden_size, .num_heads = c.num_attention_heads}), attention_norm(c.hidden_size, static_cast<T>(c.layer_norm_eps)),
-        intermediate(c.hidden_size, c.intermediate_size), output(c.intermediate_size, c.hidden_size),
-        output_norm(c.hidden_size, static_cast<T>(c.layer_norm_eps)), act_(c.hidden_act), mpnet_names_(c.mpnet()) {}
+      : attention({.embed_dim = c.hidden_size, .num_heads = c.num_attention_heads}),
+        attention_norm(c.hidden_size, static_cast<T>(c.layer_norm_eps)),
+        intermediate(c.hidden_size, c.intermediate_size),
+        output(c.intermediate_size, c.hidden_size),
+        output_norm(c.hidden_size, static_cast<T>(c.layer_norm_eps)),
+        act_(c.hidden_act),
+        mpnet_names_(c.mpnet()) {}
 
   /// x [B, L, D], mask [B, L]; position_bias [H, L, L] or null (MPNet's relative position bias).
   const TensorT& forward(const TensorT& x, const TensorT& mask, const TensorT* position_bias, Cache& c) {
@@ -90,8 +100,10 @@ class BertLayer {
     ops::add(x, attention.forward(x, x, &mask, position_bias, c.attn), c.sum1);
     const TensorT& h = attention_norm.forward(c.sum1, c.ln_attn);
     const TensorT& u = intermediate.forward(h, c.intermediate);
-    if (act_ == "relu") ops::relu(u, c.act);
-    else ops::gelu(u, c.act, act_ == "gelu" ? ops::GeluApproximation::erf : ops::GeluApproximation::tanh);
+    if (act_ == "relu")
+      ops::relu(u, c.act);
+    else
+      ops::gelu(u, c.act, act_ == "gelu" ? ops::GeluApproximation::erf : ops::GeluApproximation::tanh);
     ops::add(h, output.forward(c.act, c.output), c.sum2);
     return output_norm.forward(c.sum2, c.ln_out);
   }
@@ -112,12 +124,16 @@ class BertLayer {
   void visit_parameters(F&& f, const std::string& prefix) {
     if (mpnet_names_) {
       nn::visit_renamed(attention, f, prefix,
-                        {{"q_proj.", "attention.attn.q."}, {"k_proj.", "attention.attn.k."}, {"v_proj.", "attention.attn.v."},
+                        {{"q_proj.", "attention.attn.q."},
+                         {"k_proj.", "attention.attn.k."},
+                         {"v_proj.", "attention.attn.v."},
                          {"out_proj.", "attention.attn.o."}});
       attention_norm.visit_parameters(f, prefix + "attention.LayerNorm.");
     } else {
       nn::visit_renamed(attention, f, prefix,
-                        {{"q_proj.", "attention.self.query."}, {"k_proj.", "attention.self.key."}, {"v_proj.", "attention.self.value."},
+                        {{"q_proj.", "attention.self.query."},
+                         {"k_proj.", "attention.self.key."},
+                         {"v_proj.", "attention.self.value."},
                          {"out_proj.", "attention.output.dense."}});
       attention_norm.visit_parameters(f, prefix + "attention.output.LayerNorm.");
     }
@@ -153,8 +169,11 @@ class BertEncoder {
   };
 
   explicit BertEncoder(const BertConfig& c)
-      : word_embeddings(c.vocab_size, c.hidden_size), position_embeddings(c.max_position_embeddings, c.hidden_size),
-        embedding_norm(c.hidden_size, static_cast<T>(c.layer_norm_eps)), pooler(c.hidden_size, c.hidden_size), cfg_(c) {
+      : word_embeddings(c.vocab_size, c.hidden_size),
+        position_embeddings(c.max_position_embeddings, c.hidden_size),
+        embedding_norm(c.hidden_size, static_cast<T>(c.layer_norm_eps)),
+        pooler(c.hidden_size, c.hidden_size),
+        cfg_(c) {
     if (c.type_vocab_size > 0) token_type_embeddings.emplace(c.type_vocab_size, c.hidden_size);
     if (c.mpnet()) relative_attention_bias.emplace(c.relative_attention_num_buckets, c.num_attention_heads);
     for (index_t i = 0; i < c.num_hidden_layers; ++i) layers.emplace_back(c);
@@ -165,13 +184,16 @@ class BertEncoder {
   void set_pooling_layer(bool on) noexcept { cfg_.add_pooling_layer = on; }
 
   /// input_ids and attention_mask [B, L] (token_type_ids optional, zeros by default; none for MPNet).
-  EncoderOutput<T, P> forward(const Tensor<std::int32_t, Cpu>& input_ids, const Tensor<std::int32_t, Cpu>& attention_mask, Cache& c,
+  EncoderOutput<T, P> forward(const Tensor<std::int32_t, Cpu>& input_ids,
+                              const Tensor<std::int32_t, Cpu>& attention_mask, Cache& c,
                               const Tensor<std::int32_t, Cpu>* token_type_ids = nullptr) {
-    GLUEGEN_CHECK_AS(ShapeError, !token_type_ids || token_type_ids->shape() == input_ids.shape(), "BertEncoder: token_type_ids {} differ from input_ids {}",
-                     token_type_ids->shape(), input_ids.shape());
-    GLUEGEN_CHECK_AS(ValueError, !token_type_ids || token_type_embeddings, "BertEncoder: token_type_ids given, but this {} model has no token types",
-                     cfg_.model_type);
-    const auto t = check_tokens<T>("BertEncoder", input_ids, attention_mask, cfg_.vocab_size, cfg_.max_position_embeddings);
+    GLUEGEN_CHECK_AS(ShapeError, !token_type_ids || token_type_ids->shape() == input_ids.shape(),
+                     "BertEncoder: token_type_ids {} differ from input_ids {}", token_type_ids->shape(),
+                     input_ids.shape());
+    GLUEGEN_CHECK_AS(ValueError, !token_type_ids || token_type_embeddings,
+                     "BertEncoder: token_type_ids given, but this {} model has no token types", cfg_.model_type);
+    const auto t =
+        check_tokens<T>("BertEncoder", input_ids, attention_mask, cfg_.vocab_size, cfg_.max_position_embeddings);
     const index_t B = t.batch, L = t.length;
     const auto& ids = t.ids;
     std::vector<std::int32_t> positions(ids.size());
@@ -185,8 +207,8 @@ class BertEncoder {
         running += counted;
         const auto pad = static_cast<std::int32_t>(cfg_.pad_token_id);
         positions[k] = cfg_.roberta_positions() ? (counted ? running + pad : pad) : static_cast<std::int32_t>(l);
-        GLUEGEN_CHECK_AS(ShapeError, positions[k] < cfg_.max_position_embeddings, "BertEncoder: {} tokens exceed max_position_embeddings {}", L,
-                         cfg_.max_position_embeddings);
+        GLUEGEN_CHECK_AS(ShapeError, positions[k] < cfg_.max_position_embeddings,
+                         "BertEncoder: {} tokens exceed max_position_embeddings {}", L, cfg_.max_position_embeddings);
       }
     }
     const Ids ids_p = Ids::from_host(input_ids.shape(), ids), pos_p = Ids::from_host(input_ids.shape(), positions);
@@ -194,7 +216,8 @@ class BertEncoder {
     c.ids_shape = input_ids.shape();
     ops::add(word_embeddings.forward(ids_p, c.word), position_embeddings.forward(pos_p, c.position), c.sum);
     if (token_type_embeddings) {
-      const Ids types = token_type_ids ? Ids::from_host(input_ids.shape(), token_type_ids->to_vector()) : Ids::zeros(input_ids.shape());
+      const Ids types = token_type_ids ? Ids::from_host(input_ids.shape(), token_type_ids->to_vector())
+                                       : Ids::zeros(input_ids.shape());
       ops::add(c.sum, token_type_embeddings->forward(types, c.token_type), c.sum);
     }
     // MPNet's bias counts positions 0..L-1 (not the padding-aware ids above): with right padding the
@@ -205,7 +228,8 @@ class BertEncoder {
     out.mask = TensorT::from_host({B, L}, t.mask);
     c.layers.resize(layers.size());
     const TensorT* h = &embedding_norm.forward(c.sum, c.ln);
-    for (std::size_t i = 0; i < layers.size(); ++i) h = &layers[i].forward(*h, out.mask, position_bias ? &*position_bias : nullptr, c.layers[i]);
+    for (std::size_t i = 0; i < layers.size(); ++i)
+      h = &layers[i].forward(*h, out.mask, position_bias ? &*position_bias : nullptr, c.layers[i]);
     out.last_hidden_state = h->clone();
     out.mean_pooled = mean_pool(out.last_hidden_state, out.mask);
     if (cfg_.add_pooling_layer) {
@@ -222,7 +246,9 @@ class BertEncoder {
   index_t add_lora(const nn::LoraOptions& opt) {
     nn::freeze(*this);
     index_t n = 0;
-    for (auto& l : layers) n += l.attention.add_lora({.rank = opt.rank, .alpha = opt.alpha, .seed = opt.seed + static_cast<std::uint64_t>(n)});
+    for (auto& l : layers)
+      n += l.attention.add_lora(
+          {.rank = opt.rank, .alpha = opt.alpha, .seed = opt.seed + static_cast<std::uint64_t>(n)});
     return n;
   }
 
@@ -230,9 +256,10 @@ class BertEncoder {
   /// the embeddings included. The pooler output is not differentiated, and MPNet's relative-position
   /// table must be frozen (add_lora freezes it).
   void backward(const TensorT& d_last_hidden_state, Cache& c) {
-    GLUEGEN_CHECK_AS(ShapeError, (d_last_hidden_state.shape() == Shape{c.ids_shape[0], c.ids_shape[1], cfg_.hidden_size}),
-                     "BertEncoder backward: the gradient has shape {}, the last forward gave [{}, {}, {}]", d_last_hidden_state.shape(), c.ids_shape[0],
-                     c.ids_shape[1], cfg_.hidden_size);
+    GLUEGEN_CHECK_AS(ShapeError,
+                     (d_last_hidden_state.shape() == Shape{c.ids_shape[0], c.ids_shape[1], cfg_.hidden_size}),
+                     "BertEncoder backward: the gradient has shape {}, the last forward gave [{}, {}, {}]",
+                     d_last_hidden_state.shape(), c.ids_shape[0], c.ids_shape[1], cfg_.hidden_size);
     GLUEGEN_CHECK_AS(ValueError, !relative_attention_bias || !relative_attention_bias->weight.trainable,
                      "BertEncoder backward: MPNet's relative-position table is not differentiated; freeze it");
     const TensorT* d = &d_last_hidden_state;
@@ -249,8 +276,10 @@ class BertEncoder {
     position_embeddings.visit_parameters(f, prefix + "embeddings.position_embeddings.");
     if (token_type_embeddings) token_type_embeddings->visit_parameters(f, prefix + "embeddings.token_type_embeddings.");
     embedding_norm.visit_parameters(f, prefix + "embeddings.LayerNorm.");
-    for (std::size_t i = 0; i < layers.size(); ++i) layers[i].visit_parameters(f, prefix + "encoder.layer." + std::to_string(i) + ".");
-    if (relative_attention_bias) relative_attention_bias->visit_parameters(f, prefix + "encoder.relative_attention_bias.");
+    for (std::size_t i = 0; i < layers.size(); ++i)
+      layers[i].visit_parameters(f, prefix + "encoder.layer." + std::to_string(i) + ".");
+    if (relative_attention_bias)
+      relative_attention_bias->visit_parameters(f, prefix + "encoder.relative_attention_bias.");
     if (cfg_.add_pooling_layer) pooler.visit_parameters(f, prefix + "pooler.dense.");
   }
 

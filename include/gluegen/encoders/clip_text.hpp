@@ -13,7 +13,8 @@
 namespace gluegen::encoders {
 
 struct ClipTextConfig {
-  index_t vocab_size = 49408, hidden_size = 768, intermediate_size = 3072, num_hidden_layers = 12, num_attention_heads = 12;
+  index_t vocab_size = 49408, hidden_size = 768, intermediate_size = 3072, num_hidden_layers = 12,
+          num_attention_heads = 12;
   index_t max_position_embeddings = 77, eos_token_id = 2;
   double layer_norm_eps = 1e-5;
   std::string hidden_act = "quick_gelu";
@@ -30,8 +31,8 @@ struct ClipTextConfig {
     c.eos_token_id = j.value("eos_token_id", c.eos_token_id);
     c.layer_norm_eps = j.value("layer_norm_eps", c.layer_norm_eps);
     c.hidden_act = j.value("hidden_act", c.hidden_act);
-    GLUEGEN_CHECK_AS(ValueError, c.hidden_act == "quick_gelu" || c.hidden_act == "gelu", "ClipTextEncoder: hidden_act '{}' is not supported",
-                     c.hidden_act);
+    GLUEGEN_CHECK_AS(ValueError, c.hidden_act == "quick_gelu" || c.hidden_act == "gelu",
+                     "ClipTextEncoder: hidden_act '{}' is not supported", c.hidden_act);
     return c;
   }
 };
@@ -50,7 +51,9 @@ class ClipTextLayer {
   explicit ClipTextLayer(const ClipTextConfig& c)
       : layer_norm1(c.hidden_size, static_cast<T>(c.layer_norm_eps)),
         self_attn({.embed_dim = c.hidden_size, .num_heads = c.num_attention_heads, .causal = true}),
-        layer_norm2(c.hidden_size, static_cast<T>(c.layer_norm_eps)), fc1(c.hidden_size, c.intermediate_size), fc2(c.intermediate_size, c.hidden_size),
+        layer_norm2(c.hidden_size, static_cast<T>(c.layer_norm_eps)),
+        fc1(c.hidden_size, c.intermediate_size),
+        fc2(c.intermediate_size, c.hidden_size),
         quick_(c.hidden_act == "quick_gelu") {}
 
   const TensorT& forward(const TensorT& x, const TensorT& mask, Cache& c) {
@@ -103,8 +106,10 @@ class ClipTextEncoder {
   };
 
   explicit ClipTextEncoder(const ClipTextConfig& c)
-      : token_embedding(c.vocab_size, c.hidden_size), position_embedding(c.max_position_embeddings, c.hidden_size),
-        final_layer_norm(c.hidden_size, static_cast<T>(c.layer_norm_eps)), cfg_(c) {
+      : token_embedding(c.vocab_size, c.hidden_size),
+        position_embedding(c.max_position_embeddings, c.hidden_size),
+        final_layer_norm(c.hidden_size, static_cast<T>(c.layer_norm_eps)),
+        cfg_(c) {
     for (index_t i = 0; i < c.num_hidden_layers; ++i) layers.emplace_back(c);
   }
 
@@ -112,8 +117,10 @@ class ClipTextEncoder {
 
   /// input_ids, attention_mask [B, L] -> last_hidden_state (after final_layer_norm), mask, the
   /// end-of-text states as pooler_output, and the masked mean.
-  EncoderOutput<T, P> forward(const Tensor<std::int32_t, Cpu>& input_ids, const Tensor<std::int32_t, Cpu>& attention_mask, Cache& c) {
-    const auto t = check_tokens<T>("ClipTextEncoder", input_ids, attention_mask, cfg_.vocab_size, cfg_.max_position_embeddings);
+  EncoderOutput<T, P> forward(const Tensor<std::int32_t, Cpu>& input_ids,
+                              const Tensor<std::int32_t, Cpu>& attention_mask, Cache& c) {
+    const auto t =
+        check_tokens<T>("ClipTextEncoder", input_ids, attention_mask, cfg_.vocab_size, cfg_.max_position_embeddings);
     const index_t B = t.batch, L = t.length, D = cfg_.hidden_size;
     const auto& ids = t.ids;
     std::vector<std::int32_t> positions(ids.size());
@@ -123,12 +130,14 @@ class ClipTextEncoder {
       for (index_t l = 0; l < L; ++l) {
         const auto k = static_cast<std::size_t>(b * L + l);
         positions[k] = static_cast<std::int32_t>(l);
-        if (cfg_.eos_token_id == 2 ? ids[k] > best : (eos[static_cast<std::size_t>(b)] < 0 && ids[k] == cfg_.eos_token_id)) {
+        if (cfg_.eos_token_id == 2 ? ids[k] > best
+                                   : (eos[static_cast<std::size_t>(b)] < 0 && ids[k] == cfg_.eos_token_id)) {
           best = ids[k];
           eos[static_cast<std::size_t>(b)] = l;
         }
       }
-      GLUEGEN_CHECK_AS(ValueError, eos[static_cast<std::size_t>(b)] >= 0, "ClipTextEncoder: sequence {} has no end-of-text token {}", b, cfg_.eos_token_id);
+      GLUEGEN_CHECK_AS(ValueError, eos[static_cast<std::size_t>(b)] >= 0,
+                       "ClipTextEncoder: sequence {} has no end-of-text token {}", b, cfg_.eos_token_id);
     }
     nn::reset_if_changed(c.sum, Shape{B, L, D});
     ops::add(token_embedding.forward(Ids::from_host(input_ids.shape(), ids), c.token),
@@ -152,7 +161,8 @@ class ClipTextEncoder {
   void visit_parameters(F&& f, const std::string& prefix) {
     token_embedding.visit_parameters(f, prefix + "embeddings.token_embedding.");
     position_embedding.visit_parameters(f, prefix + "embeddings.position_embedding.");
-    for (std::size_t i = 0; i < layers.size(); ++i) layers[i].visit_parameters(f, prefix + "encoder.layers." + std::to_string(i) + ".");
+    for (std::size_t i = 0; i < layers.size(); ++i)
+      layers[i].visit_parameters(f, prefix + "encoder.layers." + std::to_string(i) + ".");
     final_layer_norm.visit_parameters(f, prefix + "final_layer_norm.");
   }
 

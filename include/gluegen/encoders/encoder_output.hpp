@@ -29,17 +29,20 @@ struct CheckedTokens {
 /// input_ids and attention_mask [B, L], ids in [0, vocab_size), at most max_length tokens; `who`
 /// names the model in the errors.
 template <ComputeElement T>
-CheckedTokens<T> check_tokens(const char* who, const Tensor<std::int32_t, Cpu>& input_ids, const Tensor<std::int32_t, Cpu>& attention_mask,
-                              index_t vocab_size, index_t max_length) {
+CheckedTokens<T> check_tokens(const char* who, const Tensor<std::int32_t, Cpu>& input_ids,
+                              const Tensor<std::int32_t, Cpu>& attention_mask, index_t vocab_size, index_t max_length) {
   GLUEGEN_CHECK_AS(ShapeError, input_ids.rank() == 2 && attention_mask.shape() == input_ids.shape(),
-                   "{}: input_ids {} and attention_mask {} must both be [B, L]", who, input_ids.shape(), attention_mask.shape());
+                   "{}: input_ids {} and attention_mask {} must both be [B, L]", who, input_ids.shape(),
+                   attention_mask.shape());
   CheckedTokens<T> t{.batch = input_ids.size(0), .length = input_ids.size(1), .ids = input_ids.to_vector(), .mask = {}};
-  GLUEGEN_CHECK_AS(ShapeError, t.length <= max_length, "{}: {} tokens exceed the model's {} positions", who, t.length, max_length);
+  GLUEGEN_CHECK_AS(ShapeError, t.length <= max_length, "{}: {} tokens exceed the model's {} positions", who, t.length,
+                   max_length);
   const auto m = attention_mask.to_vector();
   t.mask.resize(m.size());
   for (std::size_t k = 0; k < m.size(); ++k) {
-    GLUEGEN_CHECK_AS(ValueError, t.ids[k] >= 0 && t.ids[k] < vocab_size, "{}: token id {} at [{}, {}] is outside the vocabulary (size {})", who,
-                     t.ids[k], static_cast<index_t>(k) / t.length, static_cast<index_t>(k) % t.length, vocab_size);
+    GLUEGEN_CHECK_AS(ValueError, t.ids[k] >= 0 && t.ids[k] < vocab_size,
+                     "{}: token id {} at [{}, {}] is outside the vocabulary (size {})", who, t.ids[k],
+                     static_cast<index_t>(k) / t.length, static_cast<index_t>(k) % t.length, vocab_size);
     t.mask[k] = m[k] != 0 ? T(1) : T(0);
   }
   return t;
@@ -64,7 +67,8 @@ Tensor<T, P> mean_pool(const Tensor<T, P>& h, const Tensor<T, P>& mask) {
 /// `prefix` + its name.
 template <nn::Module M, typename Reader>
 void read_weights(M& model, const Reader& weights, const std::string& prefix = "") {
-  model.visit_parameters([&](const std::string& name, auto& param) { weights.read_into(prefix + name, param.value); }, "");
+  model.visit_parameters([&](const std::string& name, auto& param) { weights.read_into(prefix + name, param.value); },
+                         "");
 }
 
 }  // namespace gluegen::encoders

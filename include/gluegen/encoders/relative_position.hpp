@@ -24,9 +24,10 @@ struct RelativePositionBuckets {
     relative = std::abs(relative);
     const index_t max_exact = half / 2;
     if (relative < max_exact) return result + relative;
-    const float large = static_cast<float>(max_exact) + std::log(static_cast<float>(relative) / static_cast<float>(max_exact)) /
-                                                            std::log(static_cast<float>(max_distance) / static_cast<float>(max_exact)) *
-                                                            static_cast<float>(half - max_exact);
+    const float large =
+        static_cast<float>(max_exact) + std::log(static_cast<float>(relative) / static_cast<float>(max_exact)) /
+                                            std::log(static_cast<float>(max_distance) / static_cast<float>(max_exact)) *
+                                            static_cast<float>(half - max_exact);
     return result + std::min<index_t>(static_cast<index_t>(large), half - 1);
   }
 
@@ -34,14 +35,17 @@ struct RelativePositionBuckets {
   template <ComputeElement T, TensorPolicy P>
   [[nodiscard]] Tensor<T, P> bias(const nn::Embedding<T, P>& table, index_t length) const {
     const index_t heads = table.weight.value.size(1);
-    GLUEGEN_CHECK_AS(ShapeError, table.weight.value.size(0) == num_buckets, "relative position bias: the table has {} buckets, expected {}",
-                     table.weight.value.size(0), num_buckets);
+    GLUEGEN_CHECK_AS(ShapeError, table.weight.value.size(0) == num_buckets,
+                     "relative position bias: the table has {} buckets, expected {}", table.weight.value.size(0),
+                     num_buckets);
     const auto values = table.weight.value.to_vector();
     std::vector<T> out(static_cast<std::size_t>(heads * length * length));
     for (index_t q = 0; q < length; ++q)
       for (index_t k = 0; k < length; ++k) {
         const index_t b = bucket(q, k);
-        for (index_t h = 0; h < heads; ++h) out[static_cast<std::size_t>((h * length + q) * length + k)] = values[static_cast<std::size_t>(b * heads + h)];
+        for (index_t h = 0; h < heads; ++h)
+          out[static_cast<std::size_t>((h * length + q) * length + k)] =
+              values[static_cast<std::size_t>(b * heads + h)];
       }
     return Tensor<T, P>::from_host({heads, length, length}, out);
   }

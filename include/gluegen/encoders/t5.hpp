@@ -37,8 +37,8 @@ struct T5Config {
     c.feed_forward_proj = j.value("feed_forward_proj", c.feed_forward_proj);
     GLUEGEN_CHECK_AS(ValueError, c.feed_forward_proj == "relu" || c.feed_forward_proj == "gated-gelu",
                      "T5Encoder: feed_forward_proj '{}' is not supported (relu, gated-gelu)", c.feed_forward_proj);
-    GLUEGEN_CHECK_AS(ValueError, c.num_heads * c.d_kv == c.d_model, "T5Encoder: num_heads x d_kv = {} x {} must equal d_model {}", c.num_heads, c.d_kv,
-                     c.d_model);
+    GLUEGEN_CHECK_AS(ValueError, c.num_heads * c.d_kv == c.d_model,
+                     "T5Encoder: num_heads x d_kv = {} x {} must equal d_model {}", c.num_heads, c.d_kv, c.d_model);
     return c;
   }
 
@@ -62,8 +62,11 @@ class T5Block {
   explicit T5Block(const T5Config& c)
       : attention_norm(c.d_model, static_cast<T>(c.layer_norm_epsilon)),
         attention({.embed_dim = c.d_model, .num_heads = c.num_heads, .bias = false, .scale = 1.0}),
-        ff_norm(c.d_model, static_cast<T>(c.layer_norm_epsilon)), wi(c.d_model, c.d_ff, {.bias = false}), wi_1(c.d_model, c.d_ff, {.bias = false}),
-        wo(c.d_ff, c.d_model, {.bias = false}), gated_(c.gated()) {}
+        ff_norm(c.d_model, static_cast<T>(c.layer_norm_epsilon)),
+        wi(c.d_model, c.d_ff, {.bias = false}),
+        wi_1(c.d_model, c.d_ff, {.bias = false}),
+        wo(c.d_ff, c.d_model, {.bias = false}),
+        gated_(c.gated()) {}
 
   /// x [B, L, D], additive [1, H, L, L] position bias; mask [B, L].
   const TensorT& forward(const TensorT& x, const TensorT& mask, const TensorT& position_bias, Cache& c) {
@@ -111,7 +114,8 @@ class T5Block {
 
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {
-    nn::visit_renamed(attention, f, prefix + "layer.0.SelfAttention.", {{"q_proj.", "q."}, {"k_proj.", "k."}, {"v_proj.", "v."}, {"out_proj.", "o."}});
+    nn::visit_renamed(attention, f, prefix + "layer.0.SelfAttention.",
+                      {{"q_proj.", "q."}, {"k_proj.", "k."}, {"v_proj.", "v."}, {"out_proj.", "o."}});
     attention_norm.visit_parameters(f, prefix + "layer.0.layer_norm.");
     if (gated_) {
       wi.visit_parameters(f, prefix + "layer.1.DenseReluDense.wi_0.");
@@ -147,8 +151,10 @@ class T5Encoder {
   };
 
   explicit T5Encoder(const T5Config& c)
-      : shared(c.vocab_size, c.d_model), relative_attention_bias(c.relative_attention_num_buckets, c.num_heads),
-        final_layer_norm(c.d_model, static_cast<T>(c.layer_norm_epsilon)), cfg_(c) {
+      : shared(c.vocab_size, c.d_model),
+        relative_attention_bias(c.relative_attention_num_buckets, c.num_heads),
+        final_layer_norm(c.d_model, static_cast<T>(c.layer_norm_epsilon)),
+        cfg_(c) {
     for (index_t i = 0; i < c.num_layers; ++i) blocks.emplace_back(c);
   }
 
@@ -160,13 +166,17 @@ class T5Encoder {
   index_t add_lora(const nn::LoraOptions& opt) {
     nn::freeze(*this);
     index_t n = 0;
-    for (auto& b : blocks) n += b.attention.add_lora({.rank = opt.rank, .alpha = opt.alpha, .seed = opt.seed + static_cast<std::uint64_t>(n)});
+    for (auto& b : blocks)
+      n += b.attention.add_lora(
+          {.rank = opt.rank, .alpha = opt.alpha, .seed = opt.seed + static_cast<std::uint64_t>(n)});
     return n;
   }
 
-  EncoderOutput<T, P> forward(const Tensor<std::int32_t, Cpu>& input_ids, const Tensor<std::int32_t, Cpu>& attention_mask, Cache& c) {
+  EncoderOutput<T, P> forward(const Tensor<std::int32_t, Cpu>& input_ids,
+                              const Tensor<std::int32_t, Cpu>& attention_mask, Cache& c) {
     // T5's relative positions have no length limit.
-    const auto t = check_tokens<T>("T5Encoder", input_ids, attention_mask, cfg_.vocab_size, std::numeric_limits<index_t>::max());
+    const auto t =
+        check_tokens<T>("T5Encoder", input_ids, attention_mask, cfg_.vocab_size, std::numeric_limits<index_t>::max());
     const index_t B = t.batch, L = t.length;
     const TensorT position_bias = cfg_.buckets().bias(relative_attention_bias, L);  // [H, L, L], shared by all blocks
     EncoderOutput<T, P> out;
@@ -185,27 +195,33 @@ class T5Encoder {
   /// freezes it).
   void backward(const TensorT& d_last_hidden_state, Cache& c) {
     GLUEGEN_CHECK_AS(ShapeError, (d_last_hidden_state.shape() == Shape{c.ids_shape[0], c.ids_shape[1], cfg_.d_model}),
-                     "T5Encoder backward: the gradient has shape {}, the last forward gave [{}, {}, {}]", d_last_hidden_state.shape(), c.ids_shape[0],
-                     c.ids_shape[1], cfg_.d_model);
+                     "T5Encoder backward: the gradient has shape {}, the last forward gave [{}, {}, {}]",
+                     d_last_hidden_state.shape(), c.ids_shape[0], c.ids_shape[1], cfg_.d_model);
     GLUEGEN_CHECK_AS(ValueError, !relative_attention_bias.weight.trainable,
                      "T5Encoder backward: the relative position bias is not differentiated; freeze it");
     const TensorT* d = &final_layer_norm.backward(d_last_hidden_state, c.final_ln);
     for (std::size_t i = blocks.size(); i-- > 0;) {
       const TensorT& dx = blocks[i].backward(*d, c.blocks[i]);
-      if (i + 1 == blocks.size()) final_layer_norm.release_backward(c.final_ln);
-      else blocks[i + 1].release_backward(c.blocks[i + 1]);
+      if (i + 1 == blocks.size())
+        final_layer_norm.release_backward(c.final_ln);
+      else
+        blocks[i + 1].release_backward(c.blocks[i + 1]);
       d = &dx;
     }
     shared.backward(*d, c.embed);
-    if (!blocks.empty()) blocks.front().release_backward(c.blocks.front());
-    else final_layer_norm.release_backward(c.final_ln);
+    if (!blocks.empty())
+      blocks.front().release_backward(c.blocks.front());
+    else
+      final_layer_norm.release_backward(c.final_ln);
   }
 
   template <typename F>
   void visit_parameters(F&& f, const std::string& prefix) {
     shared.visit_parameters(f, prefix + "shared.");
-    for (std::size_t i = 0; i < blocks.size(); ++i) blocks[i].visit_parameters(f, prefix + "encoder.block." + std::to_string(i) + ".");
-    relative_attention_bias.visit_parameters(f, prefix + "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.");
+    for (std::size_t i = 0; i < blocks.size(); ++i)
+      blocks[i].visit_parameters(f, prefix + "encoder.block." + std::to_string(i) + ".");
+    relative_attention_bias.visit_parameters(f,
+                                             prefix + "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.");
     final_layer_norm.visit_parameters(f, prefix + "encoder.final_layer_norm.");
   }
 
@@ -222,12 +238,14 @@ class T5Encoder {
 /// as encoder.embed_tokens.weight instead of shared.weight are read from there.
 template <typename Reader, ComputeElement T, TensorPolicy P>
 void load_t5_weights(T5Encoder<T, P>& encoder, const Reader& weights) {
-  encoder.visit_parameters([&](const std::string& name, auto& param) {
-    if (name == "shared.weight" && !weights.contains(name) && weights.contains("encoder.embed_tokens.weight"))
-      weights.read_into("encoder.embed_tokens.weight", param.value);
-    else
-      weights.read_into(name, param.value);
-  }, "");
+  encoder.visit_parameters(
+      [&](const std::string& name, auto& param) {
+        if (name == "shared.weight" && !weights.contains(name) && weights.contains("encoder.embed_tokens.weight"))
+          weights.read_into("encoder.embed_tokens.weight", param.value);
+        else
+          weights.read_into(name, param.value);
+      },
+      "");
 }
 
 }  // namespace gluegen::encoders

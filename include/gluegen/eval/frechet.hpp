@@ -23,7 +23,9 @@ struct GaussianFit {
                    "fit_gaussian: {} values are not rows of {}", rows.size(), dim);
   const index_t n = static_cast<index_t>(rows.size()) / dim;
   GLUEGEN_CHECK_AS(ValueError, n >= 2, "fit_gaussian: needs at least 2 samples, got {}", n);
-  const Eigen::MatrixXd x = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(rows.data(), n, dim).cast<double>();
+  const Eigen::MatrixXd x =
+      Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(rows.data(), n, dim)
+          .cast<double>();
   GaussianFit g{x.colwise().mean().transpose(), Eigen::MatrixXd(), n};
   const Eigen::MatrixXd centred = x.rowwise() - g.mean.transpose();
   g.cov = centred.transpose() * centred / static_cast<double>(n - 1);
@@ -31,7 +33,8 @@ struct GaussianFit {
 }
 
 [[nodiscard]] inline double frechet_distance(const GaussianFit& a, const GaussianFit& b) {
-  GLUEGEN_CHECK_AS(ValueError, a.mean.size() == b.mean.size(), "frechet_distance: {} vs {} features", a.mean.size(), b.mean.size());
+  GLUEGEN_CHECK_AS(ValueError, a.mean.size() == b.mean.size(), "frechet_distance: {} vs {} features", a.mean.size(),
+                   b.mean.size());
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> ea(a.cov);
   const Eigen::VectorXd roots = ea.eigenvalues().cwiseMax(0.0).cwiseSqrt();
   const Eigen::MatrixXd sqrt_a = ea.eigenvectors() * roots.asDiagonal() * ea.eigenvectors().transpose();

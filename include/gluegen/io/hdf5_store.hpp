@@ -94,13 +94,14 @@ inline void silence_hdf5_errors() {
 /// The descriptions on HDF5's current error stack, innermost first, joined by "; ".
 inline std::string hdf5_error_text() {
   std::string text;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD,
-           [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
-             auto& out = *static_cast<std::string*>(data);
-             if (e->desc && *e->desc) out += (out.empty() ? "" : "; ") + std::string(e->desc);
-             return 0;
-           },
-           &text);
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
+        auto& out = *static_cast<std::string*>(data);
+        if (e->desc && *e->desc) out += (out.empty() ? "" : "; ") + std::string(e->desc);
+        return 0;
+      },
+      &text);
   H5Eclear2(H5E_DEFAULT);
   return text.empty() ? "no detail from HDF5" : text;
 }
@@ -123,17 +124,22 @@ inline Handle half_type(DType dtype) {
 /// The in-memory HDF5 type for a dtype (HDF5 converts from the file's byte order on read).
 inline Handle memory_type(DType dtype) {
   switch (dtype) {
-    case DType::f32: return Handle(H5Tcopy(H5T_NATIVE_FLOAT), H5Tclose);
-    case DType::f64: return Handle(H5Tcopy(H5T_NATIVE_DOUBLE), H5Tclose);
-    case DType::i32: return Handle(H5Tcopy(H5T_NATIVE_INT32), H5Tclose);
-    default: return half_type(dtype);
+    case DType::f32:
+      return Handle(H5Tcopy(H5T_NATIVE_FLOAT), H5Tclose);
+    case DType::f64:
+      return Handle(H5Tcopy(H5T_NATIVE_DOUBLE), H5Tclose);
+    case DType::i32:
+      return Handle(H5Tcopy(H5T_NATIVE_INT32), H5Tclose);
+    default:
+      return half_type(dtype);
   }
 }
 
 /// "a.b.c" -> "/a/b/c"; rejects names HDF5 would misread.
 inline std::string dataset_path(std::string_view name) {
-  GLUEGEN_CHECK_AS(ValueError, !name.empty() && name.front() != '.' && name.back() != '.' && name.find("..") == std::string_view::npos &&
-                                   name.find('/') == std::string_view::npos,
+  GLUEGEN_CHECK_AS(ValueError,
+                   !name.empty() && name.front() != '.' && name.back() != '.' &&
+                       name.find("..") == std::string_view::npos && name.find('/') == std::string_view::npos,
                    "tensor name '{}' is not a dotted name like 'encoder.layers.0.weight'", name);
   std::string path = "/";
   for (char c : name) path += c == '.' ? '/' : c;
@@ -158,7 +164,8 @@ class WeightWriter {
     temp_ = path_;
     temp_ += ".tmp." + std::to_string(::getpid());
     if (path_.has_parent_path() && !std::filesystem::exists(path_.parent_path()))
-      GLUEGEN_THROW(FileNotFoundError, "cannot write '{}': directory '{}' does not exist", path_.string(), path_.parent_path().string());
+      GLUEGEN_THROW(FileNotFoundError, "cannot write '{}': directory '{}' does not exist", path_.string(),
+                    path_.parent_path().string());
     file_ = detail::Handle(H5Fcreate(temp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     GLUEGEN_CHECK_AS(IoError, file_.valid(), "cannot create '{}': {}", temp_.string(), detail::hdf5_error_text());
     write_int_attribute("gluegen_format", meta.gluegen_format);
@@ -177,14 +184,25 @@ class WeightWriter {
 
   /// Stores `tensor` under the dotted `name`, converted to `storage` (default: its own dtype).
   template <Element T, TensorPolicy P>
-  void write(std::string_view name, const Tensor<T, P>& tensor, std::optional<DType> storage = std::nullopt, DatasetLayout layout = {}) {
+  void write(std::string_view name, const Tensor<T, P>& tensor, std::optional<DType> storage = std::nullopt,
+             DatasetLayout layout = {}) {
     const DType dtype = storage.value_or(dtype_of<T>);
     switch (dtype) {
-      case DType::f32: write_as<float>(name, tensor, layout); break;
-      case DType::f64: write_as<double>(name, tensor, layout); break;
-      case DType::f16: write_as<f16>(name, tensor, layout); break;
-      case DType::bf16: write_as<bf16>(name, tensor, layout); break;
-      case DType::i32: write_as<std::int32_t>(name, tensor, layout); break;
+      case DType::f32:
+        write_as<float>(name, tensor, layout);
+        break;
+      case DType::f64:
+        write_as<double>(name, tensor, layout);
+        break;
+      case DType::f16:
+        write_as<f16>(name, tensor, layout);
+        break;
+      case DType::bf16:
+        write_as<bf16>(name, tensor, layout);
+        break;
+      case DType::i32:
+        write_as<std::int32_t>(name, tensor, layout);
+        break;
     }
   }
 
@@ -196,14 +214,17 @@ class WeightWriter {
     detail::Handle dataset = create_dataset(name, type.get(), space.get(), H5P_DEFAULT);
     std::vector<const char*> pointers;
     for (const auto& v : values) pointers.push_back(v.c_str());
-    GLUEGEN_CHECK_AS(IoError, pointers.empty() || H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) >= 0,
-                     "writing strings '{}' to '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
+    GLUEGEN_CHECK_AS(
+        IoError,
+        pointers.empty() || H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) >= 0,
+        "writing strings '{}' to '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
   }
 
   /// Makes the file visible under its real name: flush, fsync, rename (atomic on POSIX).
   void commit() {
     GLUEGEN_CHECK(!committed_, "WeightWriter::commit called twice for '{}'", path_.string());
-    GLUEGEN_CHECK_AS(IoError, H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) >= 0, "flushing '{}' failed: {}", temp_.string(), detail::hdf5_error_text());
+    GLUEGEN_CHECK_AS(IoError, H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) >= 0, "flushing '{}' failed: {}", temp_.string(),
+                     detail::hdf5_error_text());
     file_.reset();
     if (const int fd = ::open(temp_.c_str(), O_RDONLY); fd >= 0) {
       ::fsync(fd);
@@ -223,8 +244,8 @@ class WeightWriter {
     H5Pset_create_intermediate_group(lcpl.get(), 1);
     const std::string path = detail::dataset_path(name);
     detail::Handle dataset(H5Dcreate2(file_.get(), path.c_str(), type, space, lcpl.get(), dcpl, H5P_DEFAULT), H5Dclose);
-    GLUEGEN_CHECK_AS(IoError, dataset.valid(), "cannot create dataset '{}' in '{}' (does it exist already?): {}", name, path_.string(),
-                     detail::hdf5_error_text());
+    GLUEGEN_CHECK_AS(IoError, dataset.valid(), "cannot create dataset '{}' in '{}' (does it exist already?): {}", name,
+                     path_.string(), detail::hdf5_error_text());
     return dataset;
   }
 
@@ -238,7 +259,8 @@ class WeightWriter {
     std::vector<hsize_t> dims(tensor.shape().begin(), tensor.shape().end());
     detail::Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
     detail::Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-    GLUEGEN_CHECK_AS(ValueError, layout.deflate == 0 || layout.chunk_rows > 0, "dataset '{}': compression needs chunk_rows > 0", name);
+    GLUEGEN_CHECK_AS(ValueError, layout.deflate == 0 || layout.chunk_rows > 0,
+                     "dataset '{}': compression needs chunk_rows > 0", name);
     if (layout.chunk_rows > 0 && !dims.empty() && tensor.numel() > 0) {
       std::vector<hsize_t> chunk = dims;
       chunk[0] = std::min<hsize_t>(dims[0], static_cast<hsize_t>(layout.chunk_rows));
@@ -250,23 +272,25 @@ class WeightWriter {
     }
     const detail::Handle type = detail::memory_type(dtype_of<S>);
     detail::Handle dataset = create_dataset(name, type.get(), space.get(), dcpl.get());
-    GLUEGEN_CHECK_AS(IoError, stored.empty() || H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, stored.data()) >= 0,
-                     "writing dataset '{}' to '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
+    GLUEGEN_CHECK_AS(
+        IoError,
+        stored.empty() || H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, stored.data()) >= 0,
+        "writing dataset '{}' to '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
   }
 
   void write_int_attribute(const char* name, int value) {
     detail::Handle space(H5Screate(H5S_SCALAR), H5Sclose);
     detail::Handle attr(H5Acreate2(file_.get(), name, H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-    GLUEGEN_CHECK_AS(IoError, attr.valid() && H5Awrite(attr.get(), H5T_NATIVE_INT, &value) >= 0, "writing attribute '{}' to '{}' failed: {}",
-                     name, temp_.string(), detail::hdf5_error_text());
+    GLUEGEN_CHECK_AS(IoError, attr.valid() && H5Awrite(attr.get(), H5T_NATIVE_INT, &value) >= 0,
+                     "writing attribute '{}' to '{}' failed: {}", name, temp_.string(), detail::hdf5_error_text());
   }
   void write_string_attribute(const char* name, const std::string& value) {
     detail::Handle space(H5Screate(H5S_SCALAR), H5Sclose);
     const detail::Handle type = detail::string_type();
     detail::Handle attr(H5Acreate2(file_.get(), name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     const char* text = value.c_str();
-    GLUEGEN_CHECK_AS(IoError, attr.valid() && H5Awrite(attr.get(), type.get(), &text) >= 0, "writing attribute '{}' to '{}' failed: {}", name,
-                     temp_.string(), detail::hdf5_error_text());
+    GLUEGEN_CHECK_AS(IoError, attr.valid() && H5Awrite(attr.get(), type.get(), &text) >= 0,
+                     "writing attribute '{}' to '{}' failed: {}", name, temp_.string(), detail::hdf5_error_text());
   }
 
   std::filesystem::path path_, temp_;
@@ -283,18 +307,21 @@ struct ReadOptions {
 /// the file and, where there is one, the dataset.
 class WeightReader {
  public:
-  explicit WeightReader(std::filesystem::path path, ReadOptions options = {}) : path_(std::move(path)), options_(options) {
+  explicit WeightReader(std::filesystem::path path, ReadOptions options = {})
+      : path_(std::move(path)), options_(options) {
     detail::silence_hdf5_errors();
     std::error_code ec;
-    GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::is_regular_file(path_, ec), "model file '{}' does not exist", path_.string());
+    GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::is_regular_file(path_, ec), "model file '{}' does not exist",
+                     path_.string());
     const htri_t is_hdf5 = H5Fis_hdf5(path_.c_str());
-    GLUEGEN_CHECK_AS(NotHdf5Error, is_hdf5 > 0, "'{}' is not an HDF5 file (no HDF5 signature; {} bytes)", path_.string(),
-                     std::filesystem::file_size(path_, ec));
+    GLUEGEN_CHECK_AS(NotHdf5Error, is_hdf5 > 0, "'{}' is not an HDF5 file (no HDF5 signature; {} bytes)",
+                     path_.string(), std::filesystem::file_size(path_, ec));
     file_ = detail::Handle(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
     if (!file_.valid()) {
       const std::string why = detail::hdf5_error_text();
       if (why.find("truncated") != std::string::npos)
-        GLUEGEN_THROW(TruncatedFileError, "'{}' is truncated ({} bytes on disk): {}", path_.string(), std::filesystem::file_size(path_, ec), why);
+        GLUEGEN_THROW(TruncatedFileError, "'{}' is truncated ({} bytes on disk): {}", path_.string(),
+                      std::filesystem::file_size(path_, ec), why);
       GLUEGEN_THROW(IoError, "cannot open '{}': {}", path_.string(), why);
     }
     read_meta();
@@ -310,19 +337,20 @@ class WeightReader {
     if (H5Aexists(owner.get(), name) <= 0) return std::nullopt;
     detail::Handle attr(H5Aopen(owner.get(), name, H5P_DEFAULT), H5Aclose);
     detail::Handle type(H5Aget_type(attr.get()), H5Tclose);
-    GLUEGEN_CHECK_AS(IoError, H5Tget_class(type.get()) == H5T_STRING, "attribute '{}' of '{}' in '{}' is not a string", name, object, path_.string());
+    GLUEGEN_CHECK_AS(IoError, H5Tget_class(type.get()) == H5T_STRING, "attribute '{}' of '{}' in '{}' is not a string",
+                     name, object, path_.string());
     if (H5Tis_variable_str(type.get()) > 0) {
       const detail::Handle mem = detail::string_type();
       char* text = nullptr;
-      GLUEGEN_CHECK_AS(IoError, H5Aread(attr.get(), mem.get(), &text) >= 0, "reading attribute '{}' of '{}' failed: {}", name, path_.string(),
-                       detail::hdf5_error_text());
+      GLUEGEN_CHECK_AS(IoError, H5Aread(attr.get(), mem.get(), &text) >= 0, "reading attribute '{}' of '{}' failed: {}",
+                       name, path_.string(), detail::hdf5_error_text());
       std::string value = text ? text : "";
       H5free_memory(text);
       return value;
     }
     std::string value(H5Tget_size(type.get()), '\0');
-    GLUEGEN_CHECK_AS(IoError, H5Aread(attr.get(), type.get(), value.data()) >= 0, "reading attribute '{}' of '{}' failed: {}", name, path_.string(),
-                     detail::hdf5_error_text());
+    GLUEGEN_CHECK_AS(IoError, H5Aread(attr.get(), type.get(), value.data()) >= 0,
+                     "reading attribute '{}' of '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
     value.erase(std::find(value.begin(), value.end(), '\0'), value.end());
     return value;
   }
@@ -333,28 +361,30 @@ class WeightReader {
     if (H5Aexists(owner.get(), name) <= 0) return std::nullopt;
     detail::Handle attr(H5Aopen(owner.get(), name, H5P_DEFAULT), H5Aclose);
     detail::Handle space(H5Aget_space(attr.get()), H5Sclose);
-    GLUEGEN_CHECK_AS(IoError, H5Sget_simple_extent_npoints(space.get()) == 1, "attribute '{}' of '{}' in '{}' is not a scalar", name, object,
-                     path_.string());
+    GLUEGEN_CHECK_AS(IoError, H5Sget_simple_extent_npoints(space.get()) == 1,
+                     "attribute '{}' of '{}' in '{}' is not a scalar", name, object, path_.string());
     double value = 0;
-    GLUEGEN_CHECK_AS(IoError, H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value) >= 0, "attribute '{}' of '{}' in '{}' is not numeric: {}", name, object,
-                     path_.string(), detail::hdf5_error_text());
+    GLUEGEN_CHECK_AS(IoError, H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value) >= 0,
+                     "attribute '{}' of '{}' in '{}' is not numeric: {}", name, object, path_.string(),
+                     detail::hdf5_error_text());
     return value;
   }
 
   /// All dataset names, dotted, sorted.
   [[nodiscard]] std::vector<std::string> names() const {
     std::vector<std::string> out;
-    H5Lvisit(file_.get(), H5_INDEX_NAME, H5_ITER_INC,
-             [](hid_t group, const char* name, const H5L_info_t*, void* data) -> herr_t {
-               detail::Handle object(H5Oopen(group, name, H5P_DEFAULT), H5Oclose);
-               if (object.valid() && H5Iget_type(object.get()) == H5I_DATASET) {
-                 std::string dotted = name;
-                 std::replace(dotted.begin(), dotted.end(), '/', '.');
-                 static_cast<std::vector<std::string>*>(data)->push_back(std::move(dotted));
-               }
-               return 0;
-             },
-             &out);
+    H5Lvisit(
+        file_.get(), H5_INDEX_NAME, H5_ITER_INC,
+        [](hid_t group, const char* name, const H5L_info_t*, void* data) -> herr_t {
+          detail::Handle object(H5Oopen(group, name, H5P_DEFAULT), H5Oclose);
+          if (object.valid() && H5Iget_type(object.get()) == H5I_DATASET) {
+            std::string dotted = name;
+            std::replace(dotted.begin(), dotted.end(), '/', '.');
+            static_cast<std::vector<std::string>*>(data)->push_back(std::move(dotted));
+          }
+          return 0;
+        },
+        &out);
     std::sort(out.begin(), out.end());
     return out;
   }
@@ -381,18 +411,30 @@ class WeightReader {
     const detail::Handle dataset = open_dataset(name);
     const TensorInfo info = info_of(name, dataset);
     if (expected)
-      GLUEGEN_CHECK_AS(ShapeError, info.shape == *expected, "dataset '{}' in '{}' has shape {}, expected {}", name, path_.string(), info.shape,
-                       *expected);
+      GLUEGEN_CHECK_AS(ShapeError, info.shape == *expected, "dataset '{}' in '{}' has shape {}, expected {}", name,
+                       path_.string(), info.shape, *expected);
     Tensor<T, Cpu> host(info.shape);
     switch (info.dtype) {
-      case DType::f32: read_converted<float>(name, dataset, host); break;
-      case DType::f64: read_converted<double>(name, dataset, host); break;
-      case DType::f16: read_converted<f16>(name, dataset, host); break;
-      case DType::bf16: read_converted<bf16>(name, dataset, host); break;
-      case DType::i32: read_converted<std::int32_t>(name, dataset, host); break;
+      case DType::f32:
+        read_converted<float>(name, dataset, host);
+        break;
+      case DType::f64:
+        read_converted<double>(name, dataset, host);
+        break;
+      case DType::f16:
+        read_converted<f16>(name, dataset, host);
+        break;
+      case DType::bf16:
+        read_converted<bf16>(name, dataset, host);
+        break;
+      case DType::i32:
+        read_converted<std::int32_t>(name, dataset, host);
+        break;
     }
-    if constexpr (std::same_as<P, Cpu>) return host;
-    else return ops::transfer<P>(host);
+    if constexpr (std::same_as<P, Cpu>)
+      return host;
+    else
+      return ops::transfer<P>(host);
   }
 
   /// Reads rows `rows` (indices along axis 0, any order, repeats allowed) of `name` into a tensor
@@ -401,19 +443,32 @@ class WeightReader {
   [[nodiscard]] Tensor<T, P> read_rows(std::string_view name, std::span<const index_t> rows) const {
     const detail::Handle dataset = open_dataset(name);
     const TensorInfo info = info_of(name, dataset);
-    GLUEGEN_CHECK_AS(ShapeError, info.shape.rank() >= 1, "read_rows: dataset '{}' in '{}' is a scalar", name, path_.string());
+    GLUEGEN_CHECK_AS(ShapeError, info.shape.rank() >= 1, "read_rows: dataset '{}' in '{}' is a scalar", name,
+                     path_.string());
     std::vector<index_t> extents(info.shape.begin(), info.shape.end());
     extents[0] = static_cast<index_t>(rows.size());
     Tensor<T, Cpu> host{Shape(std::span<const index_t>(extents))};
     switch (info.dtype) {
-      case DType::f32: read_converted<float>(name, dataset, host, rows); break;
-      case DType::f64: read_converted<double>(name, dataset, host, rows); break;
-      case DType::f16: read_converted<f16>(name, dataset, host, rows); break;
-      case DType::bf16: read_converted<bf16>(name, dataset, host, rows); break;
-      case DType::i32: read_converted<std::int32_t>(name, dataset, host, rows); break;
+      case DType::f32:
+        read_converted<float>(name, dataset, host, rows);
+        break;
+      case DType::f64:
+        read_converted<double>(name, dataset, host, rows);
+        break;
+      case DType::f16:
+        read_converted<f16>(name, dataset, host, rows);
+        break;
+      case DType::bf16:
+        read_converted<bf16>(name, dataset, host, rows);
+        break;
+      case DType::i32:
+        read_converted<std::int32_t>(name, dataset, host, rows);
+        break;
     }
-    if constexpr (std::same_as<P, Cpu>) return host;
-    else return ops::transfer<P>(host);
+    if constexpr (std::same_as<P, Cpu>)
+      return host;
+    else
+      return ops::transfer<P>(host);
   }
 
   /// A 1-D uint8 dataset as bytes: files stored verbatim (tools/convert_hf.py keeps a model's
@@ -424,11 +479,13 @@ class WeightReader {
     GLUEGEN_CHECK_AS(DTypeError, H5Tget_class(type.get()) == H5T_INTEGER && H5Tget_size(type.get()) == 1,
                      "dataset '{}' in '{}' does not hold bytes (uint8)", name, path_.string());
     detail::Handle space(H5Dget_space(dataset.get()), H5Sclose);
-    GLUEGEN_CHECK_AS(ShapeError, H5Sget_simple_extent_ndims(space.get()) == 1, "byte dataset '{}' in '{}' is not 1-D", name, path_.string());
+    GLUEGEN_CHECK_AS(ShapeError, H5Sget_simple_extent_ndims(space.get()) == 1, "byte dataset '{}' in '{}' is not 1-D",
+                     name, path_.string());
     hsize_t n = 0;
     H5Sget_simple_extent_dims(space.get(), &n, nullptr);
     std::string out(n, '\0');
-    GLUEGEN_CHECK_AS(TruncatedFileError, n == 0 || H5Dread(dataset.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) >= 0,
+    GLUEGEN_CHECK_AS(TruncatedFileError,
+                     n == 0 || H5Dread(dataset.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) >= 0,
                      "reading bytes '{}' from '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
     return out;
   }
@@ -437,9 +494,11 @@ class WeightReader {
   [[nodiscard]] std::vector<std::string> read_strings(std::string_view name) const {
     const detail::Handle dataset = open_dataset(name);
     detail::Handle type(H5Dget_type(dataset.get()), H5Tclose);
-    GLUEGEN_CHECK_AS(DTypeError, H5Tget_class(type.get()) == H5T_STRING, "dataset '{}' in '{}' does not hold strings", name, path_.string());
+    GLUEGEN_CHECK_AS(DTypeError, H5Tget_class(type.get()) == H5T_STRING, "dataset '{}' in '{}' does not hold strings",
+                     name, path_.string());
     detail::Handle space(H5Dget_space(dataset.get()), H5Sclose);
-    GLUEGEN_CHECK_AS(ShapeError, H5Sget_simple_extent_ndims(space.get()) == 1, "string dataset '{}' in '{}' is not 1-D", name, path_.string());
+    GLUEGEN_CHECK_AS(ShapeError, H5Sget_simple_extent_ndims(space.get()) == 1, "string dataset '{}' in '{}' is not 1-D",
+                     name, path_.string());
     hsize_t n = 0;
     H5Sget_simple_extent_dims(space.get(), &n, nullptr);
     std::vector<std::string> out;
@@ -447,14 +506,16 @@ class WeightReader {
     if (H5Tis_variable_str(type.get()) > 0) {
       const detail::Handle mem = detail::string_type();
       std::vector<char*> pointers(n, nullptr);
-      GLUEGEN_CHECK_AS(TruncatedFileError, n == 0 || H5Dread(dataset.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) >= 0,
+      GLUEGEN_CHECK_AS(TruncatedFileError,
+                       n == 0 || H5Dread(dataset.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) >= 0,
                        "reading strings '{}' from '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
       for (char* p : pointers) out.emplace_back(p ? p : "");
       if (n > 0) H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, pointers.data());
     } else {
       const std::size_t width = H5Tget_size(type.get());
       std::string buffer(width * n, '\0');
-      GLUEGEN_CHECK_AS(TruncatedFileError, n == 0 || H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) >= 0,
+      GLUEGEN_CHECK_AS(TruncatedFileError,
+                       n == 0 || H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) >= 0,
                        "reading strings '{}' from '{}' failed: {}", name, path_.string(), detail::hdf5_error_text());
       for (hsize_t i = 0; i < n; ++i) {
         std::string v = buffer.substr(i * width, width);
@@ -471,15 +532,18 @@ class WeightReader {
     GLUEGEN_CHECK_AS(ShapeError, target.defined(), "read_into('{}'): the target tensor is undefined", name);
     const Tensor<T, P> loaded = read<T, P>(name, target.shape());
     GLUEGEN_CHECK_AS(ShapeError, target.is_contiguous(), "read_into('{}'): the target tensor is not contiguous", name);
-    if constexpr (P::is_device) P::copy_strided(target.data(), loaded.data(), target.shape(), target.shape().contiguous_strides());
-    else Cpu::copy_from_host(target.data(), loaded.data(), loaded.numel());
+    if constexpr (P::is_device)
+      P::copy_strided(target.data(), loaded.data(), target.shape(), target.shape().contiguous_strides());
+    else
+      Cpu::copy_from_host(target.data(), loaded.data(), loaded.numel());
   }
 
  private:
   detail::Handle open_object(std::string_view object) const {
     if (object.empty()) return detail::Handle(H5Oopen(file_.get(), "/", H5P_DEFAULT), H5Oclose);
     const std::string path = detail::dataset_path(object);
-    GLUEGEN_CHECK_AS(MissingDatasetError, H5Lexists(file_.get(), path.c_str(), H5P_DEFAULT) > 0, "no group or dataset '{}' in '{}'", object, path_.string());
+    GLUEGEN_CHECK_AS(MissingDatasetError, H5Lexists(file_.get(), path.c_str(), H5P_DEFAULT) > 0,
+                     "no group or dataset '{}' in '{}'", object, path_.string());
     return detail::Handle(H5Oopen(file_.get(), path.c_str(), H5P_DEFAULT), H5Oclose);
   }
   detail::Handle open_dataset(std::string_view name) const {
@@ -492,7 +556,8 @@ class WeightReader {
     }
     const std::string path = detail::dataset_path(name);
     detail::Handle dataset(H5Dopen2(file_.get(), path.c_str(), H5P_DEFAULT), H5Dclose);
-    GLUEGEN_CHECK_AS(IoError, dataset.valid(), "cannot open dataset '{}' in '{}': {}", name, path_.string(), detail::hdf5_error_text());
+    GLUEGEN_CHECK_AS(IoError, dataset.valid(), "cannot open dataset '{}' in '{}': {}", name, path_.string(),
+                     detail::hdf5_error_text());
     return dataset;
   }
 
@@ -500,8 +565,9 @@ class WeightReader {
     TensorInfo info;
     detail::Handle space(H5Dget_space(dataset.get()), H5Sclose);
     const int rank = H5Sget_simple_extent_ndims(space.get());
-    GLUEGEN_CHECK_AS(ShapeError, rank >= 0 && rank <= Shape::kMaxRank, "dataset '{}' in '{}' has rank {}; gluegen tensors have rank 0..{}",
-                     name, path_.string(), rank, Shape::kMaxRank);
+    GLUEGEN_CHECK_AS(ShapeError, rank >= 0 && rank <= Shape::kMaxRank,
+                     "dataset '{}' in '{}' has rank {}; gluegen tensors have rank 0..{}", name, path_.string(), rank,
+                     Shape::kMaxRank);
     std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
     H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
     std::vector<index_t> extents(dims.begin(), dims.end());
@@ -512,14 +578,25 @@ class WeightReader {
     const std::size_t size = H5Tget_size(type.get());
     std::size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
     if (cls == H5T_FLOAT) H5Tget_fields(type.get(), &spos, &epos, &esize, &mpos, &msize);
-    if (cls == H5T_FLOAT && size == 4) info.dtype = DType::f32;
-    else if (cls == H5T_FLOAT && size == 8) info.dtype = DType::f64;
-    else if (cls == H5T_FLOAT && size == 2 && esize == 5 && msize == 10) info.dtype = DType::f16;
-    else if (cls == H5T_FLOAT && size == 2 && esize == 8 && msize == 7) info.dtype = DType::bf16;
-    else if (cls == H5T_INTEGER && size == 4 && H5Tget_sign(type.get()) == H5T_SGN_2) info.dtype = DType::i32;
+    if (cls == H5T_FLOAT && size == 4)
+      info.dtype = DType::f32;
+    else if (cls == H5T_FLOAT && size == 8)
+      info.dtype = DType::f64;
+    else if (cls == H5T_FLOAT && size == 2 && esize == 5 && msize == 10)
+      info.dtype = DType::f16;
+    else if (cls == H5T_FLOAT && size == 2 && esize == 8 && msize == 7)
+      info.dtype = DType::bf16;
+    else if (cls == H5T_INTEGER && size == 4 && H5Tget_sign(type.get()) == H5T_SGN_2)
+      info.dtype = DType::i32;
     else
-      GLUEGEN_THROW(DTypeError, "dataset '{}' in '{}' has an unsupported element type ({} of {} bytes); tensors are f32, f64, f16, bf16 or i32",
-                    name, path_.string(), cls == H5T_FLOAT ? "float" : cls == H5T_INTEGER ? "integer" : "non-numeric", size);
+      GLUEGEN_THROW(DTypeError,
+                    "dataset '{}' in '{}' has an unsupported element type ({} of {} bytes); tensors are f32, f64, f16, "
+                    "bf16 or i32",
+                    name, path_.string(),
+                    cls == H5T_FLOAT     ? "float"
+                    : cls == H5T_INTEGER ? "integer"
+                                         : "non-numeric",
+                    size);
     return info;
   }
 
@@ -533,8 +610,9 @@ class WeightReader {
     const auto fail = [&] {
       const std::string why = detail::hdf5_error_text();
       std::error_code ec;
-      GLUEGEN_THROW(TruncatedFileError, "reading dataset '{}' from '{}' ({} bytes on disk) failed, the file is truncated or corrupt: {}", name,
-                    path_.string(), std::filesystem::file_size(path_, ec), why);
+      GLUEGEN_THROW(TruncatedFileError,
+                    "reading dataset '{}' from '{}' ({} bytes on disk) failed, the file is truncated or corrupt: {}",
+                    name, path_.string(), std::filesystem::file_size(path_, ec), why);
     };
     if (!rows) {
       if (n > 0 && H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, stored.data()) < 0) fail();
@@ -550,8 +628,9 @@ class WeightReader {
       detail::Handle memory_space(H5Screate_simple(1, &row_elems, nullptr), H5Sclose);
       for (std::size_t i = 0; i < rows->size(); ++i) {
         const index_t r = (*rows)[i];
-        GLUEGEN_CHECK_AS(ShapeError, r >= 0 && static_cast<hsize_t>(r) < dims[0], "row {} of dataset '{}' in '{}' is out of range (it has {} rows)", r,
-                         name, path_.string(), dims[0]);
+        GLUEGEN_CHECK_AS(ShapeError, r >= 0 && static_cast<hsize_t>(r) < dims[0],
+                         "row {} of dataset '{}' in '{}' is out of range (it has {} rows)", r, name, path_.string(),
+                         dims[0]);
         start[0] = static_cast<hsize_t>(r);
         H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
         if (row_size > 0 && H5Dread(dataset.get(), type.get(), memory_space.get(), file_space.get(), H5P_DEFAULT,
@@ -560,13 +639,17 @@ class WeightReader {
       }
     }
     if (options_.reject_nonfinite) {
-      const auto first_bad = std::find_if(stored.begin(), stored.end(), [](S v) { return !std::isfinite(convert<double>(v)); });
+      const auto first_bad =
+          std::find_if(stored.begin(), stored.end(), [](S v) { return !std::isfinite(convert<double>(v)); });
       if (first_bad != stored.end()) {
-        const index_t bad = std::count_if(first_bad, stored.end(), [](S v) { return !std::isfinite(convert<double>(v)); });
+        const index_t bad =
+            std::count_if(first_bad, stored.end(), [](S v) { return !std::isfinite(convert<double>(v)); });
         const index_t at = first_bad - stored.begin();
         const index_t row_size = out.rank() > 0 && out.size(0) > 0 ? n / out.size(0) : 1;
-        const std::string where = rows ? fmt::format(" (first in row {})", (*rows)[static_cast<std::size_t>(at / row_size)]) : std::string();
-        GLUEGEN_THROW(ValueError, "dataset '{}' in '{}' holds {} non-finite value(s) (NaN or Inf) out of {}{}", name, path_.string(), bad, n, where);
+        const std::string where =
+            rows ? fmt::format(" (first in row {})", (*rows)[static_cast<std::size_t>(at / row_size)]) : std::string();
+        GLUEGEN_THROW(ValueError, "dataset '{}' in '{}' holds {} non-finite value(s) (NaN or Inf) out of {}{}", name,
+                      path_.string(), bad, n, where);
       }
     }
     Cpu::convert(out.data(), stored.data(), n);

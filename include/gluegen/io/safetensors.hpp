@@ -43,13 +43,15 @@ class SafetensorsReader {
  public:
   explicit SafetensorsReader(std::filesystem::path path) : path_(std::move(path)) {
     std::error_code ec;
-    GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::is_regular_file(path_, ec), "safetensors file '{}' does not exist", path_.string());
+    GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::is_regular_file(path_, ec),
+                     "safetensors file '{}' does not exist", path_.string());
     fd_ = ::open(path_.c_str(), O_RDONLY);
     GLUEGEN_CHECK_AS(IoError, fd_ >= 0, "cannot open '{}': {}", path_.string(), std::strerror(errno));
     struct stat st {};
     ::fstat(fd_, &st);
     size_ = static_cast<std::size_t>(st.st_size);
-    GLUEGEN_CHECK_AS(TruncatedFileError, size_ >= 8, "'{}' is not a safetensors file: {} bytes, shorter than the 8-byte header length", path_.string(),
+    GLUEGEN_CHECK_AS(TruncatedFileError, size_ >= 8,
+                     "'{}' is not a safetensors file: {} bytes, shorter than the 8-byte header length", path_.string(),
                      size_);
     if (size_ > 0) {
       void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
@@ -81,7 +83,8 @@ class SafetensorsReader {
     if (it == entries_.end()) {
       std::string hint;
       for (const auto& n : closest_names(name, names())) hint += (hint.empty() ? "" : ", ") + ("'" + n + "'");
-      GLUEGEN_THROW(MissingDatasetError, "tensor '{}' not found in '{}'{}", name, path_.string(), hint.empty() ? "" : "; closest: " + hint);
+      GLUEGEN_THROW(MissingDatasetError, "tensor '{}' not found in '{}'{}", name, path_.string(),
+                    hint.empty() ? "" : "; closest: " + hint);
     }
     return it->second;
   }
@@ -92,29 +95,42 @@ class SafetensorsReader {
   [[nodiscard]] Tensor<T, P> read(const std::string& name, std::optional<Shape> expected = std::nullopt) const {
     const SafetensorsEntry& e = entry(name);
     if (expected)
-      GLUEGEN_CHECK_AS(ShapeError, e.shape == *expected, "tensor '{}' in '{}' has shape {}, expected {}", name, path_.string(), e.shape, *expected);
+      GLUEGEN_CHECK_AS(ShapeError, e.shape == *expected, "tensor '{}' in '{}' has shape {}, expected {}", name,
+                       path_.string(), e.shape, *expected);
     const unsigned char* bytes = data_ + data_start_ + e.begin;
     const auto n = static_cast<std::size_t>(e.shape.numel());
     std::vector<T> values(n);
     const auto convert_all = [&]<typename S>(S) {
       std::vector<S> raw(n);
-      if (n > 0) std::memcpy(raw.data(), bytes, n * sizeof(S));  // the file is little-endian, as is every host we build for
+      if (n > 0)
+        std::memcpy(raw.data(), bytes, n * sizeof(S));  // the file is little-endian, as is every host we build for
       for (std::size_t i = 0; i < n; ++i) {
         if constexpr (std::is_floating_point_v<S> || std::same_as<S, f16> || std::same_as<S, bf16>) {
-          GLUEGEN_CHECK_AS(ValueError, std::isfinite(convert<double>(raw[i])), "tensor '{}' in '{}' holds a non-finite value at index {}", name,
-                           path_.string(), i);
+          GLUEGEN_CHECK_AS(ValueError, std::isfinite(convert<double>(raw[i])),
+                           "tensor '{}' in '{}' holds a non-finite value at index {}", name, path_.string(), i);
         }
-        if constexpr (std::same_as<S, std::int64_t>) values[i] = static_cast<T>(raw[i]);
-        else values[i] = convert<T>(raw[i]);
+        if constexpr (std::same_as<S, std::int64_t>)
+          values[i] = static_cast<T>(raw[i]);
+        else
+          values[i] = convert<T>(raw[i]);
       }
     };
-    if (e.dtype == "F32") convert_all(float{});
-    else if (e.dtype == "F64") convert_all(double{});
-    else if (e.dtype == "F16") convert_all(f16{});
-    else if (e.dtype == "BF16") convert_all(bf16{});
-    else if (e.dtype == "I32") convert_all(std::int32_t{});
-    else if (e.dtype == "I64") convert_all(std::int64_t{});
-    else GLUEGEN_THROW(DTypeError, "tensor '{}' in '{}' has dtype {}, which gluegen does not read (F32, F64, F16, BF16, I32, I64)", name, path_.string(), e.dtype);
+    if (e.dtype == "F32")
+      convert_all(float{});
+    else if (e.dtype == "F64")
+      convert_all(double{});
+    else if (e.dtype == "F16")
+      convert_all(f16{});
+    else if (e.dtype == "BF16")
+      convert_all(bf16{});
+    else if (e.dtype == "I32")
+      convert_all(std::int32_t{});
+    else if (e.dtype == "I64")
+      convert_all(std::int64_t{});
+    else
+      GLUEGEN_THROW(DTypeError,
+                    "tensor '{}' in '{}' has dtype {}, which gluegen does not read (F32, F64, F16, BF16, I32, I64)",
+                    name, path_.string(), e.dtype);
     return Tensor<T, P>::from_host(e.shape, values);
   }
 
@@ -128,9 +144,9 @@ class SafetensorsReader {
 
  private:
   static std::size_t element_size(const std::string& dtype) {
-    static const std::map<std::string, std::size_t> sizes{{"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4}, {"I16", 2},
-                                                          {"I8", 1},  {"U8", 1},  {"BOOL", 1}, {"U16", 2}, {"U32", 4}, {"U64", 8}, {"F8_E4M3", 1},
-                                                          {"F8_E5M2", 1}};
+    static const std::map<std::string, std::size_t> sizes{
+        {"F64", 8}, {"F32", 4},  {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4},     {"I16", 2},    {"I8", 1},
+        {"U8", 1},  {"BOOL", 1}, {"U16", 2}, {"U32", 4},  {"U64", 8}, {"F8_E4M3", 1}, {"F8_E5M2", 1}};
     const auto it = sizes.find(dtype);
     return it == sizes.end() ? 0 : it->second;
   }
@@ -138,12 +154,14 @@ class SafetensorsReader {
   void parse_header() {
     std::uint64_t header_len = 0;
     std::memcpy(&header_len, data_, 8);
-    GLUEGEN_CHECK_AS(TruncatedFileError, header_len <= size_ - 8, "'{}' is truncated or not safetensors: the header claims {} bytes, the file has {}",
+    GLUEGEN_CHECK_AS(TruncatedFileError, header_len <= size_ - 8,
+                     "'{}' is truncated or not safetensors: the header claims {} bytes, the file has {}",
                      path_.string(), header_len, size_ - 8);
     data_start_ = 8 + static_cast<std::size_t>(header_len);
     nlohmann::json header;
     try {
-      header = nlohmann::json::parse(reinterpret_cast<const char*>(data_ + 8), reinterpret_cast<const char*>(data_ + data_start_));
+      header = nlohmann::json::parse(reinterpret_cast<const char*>(data_ + 8),
+                                     reinterpret_cast<const char*>(data_ + data_start_));
     } catch (const nlohmann::json::exception& ex) {
       GLUEGEN_THROW(IoError, "'{}' is not a safetensors file: its header is not JSON ({})", path_.string(), ex.what());
     }
@@ -159,29 +177,35 @@ class SafetensorsReader {
       try {
         e.dtype = value.at("dtype").get<std::string>();
         const auto dims = value.at("shape").get<std::vector<index_t>>();
-        GLUEGEN_CHECK_AS(ShapeError, static_cast<int>(dims.size()) <= Shape::kMaxRank, "tensor '{}' in '{}' has rank {}; gluegen supports up to {}",
-                         name, path_.string(), dims.size(), Shape::kMaxRank);
+        GLUEGEN_CHECK_AS(ShapeError, static_cast<int>(dims.size()) <= Shape::kMaxRank,
+                         "tensor '{}' in '{}' has rank {}; gluegen supports up to {}", name, path_.string(),
+                         dims.size(), Shape::kMaxRank);
         e.shape = Shape(std::span<const index_t>(dims));
         const auto offsets = value.at("data_offsets").get<std::vector<std::size_t>>();
-        GLUEGEN_CHECK_AS(IoError, offsets.size() == 2, "tensor '{}' in '{}': data_offsets must be [begin, end]", name, path_.string());
+        GLUEGEN_CHECK_AS(IoError, offsets.size() == 2, "tensor '{}' in '{}': data_offsets must be [begin, end]", name,
+                         path_.string());
         e.begin = offsets[0];
         e.end = offsets[1];
       } catch (const nlohmann::json::exception& ex) {
         GLUEGEN_THROW(IoError, "tensor '{}' in '{}' has a malformed header entry: {}", name, path_.string(), ex.what());
       }
       const std::size_t esize = element_size(e.dtype);
-      GLUEGEN_CHECK_AS(DTypeError, esize > 0, "tensor '{}' in '{}' has unknown dtype '{}'", name, path_.string(), e.dtype);
-      GLUEGEN_CHECK_AS(IoError, e.begin <= e.end && e.end - e.begin == static_cast<std::size_t>(e.shape.numel()) * esize,
-                       "tensor '{}' in '{}': {} x {} bytes do not fit its byte range [{}, {})", name, path_.string(), e.shape, esize, e.begin, e.end);
-      GLUEGEN_CHECK_AS(TruncatedFileError, e.end <= data_size, "tensor '{}' in '{}' ends at byte {} of a {}-byte data section: the file is truncated",
-                       name, path_.string(), e.end, data_size);
+      GLUEGEN_CHECK_AS(DTypeError, esize > 0, "tensor '{}' in '{}' has unknown dtype '{}'", name, path_.string(),
+                       e.dtype);
+      GLUEGEN_CHECK_AS(IoError,
+                       e.begin <= e.end && e.end - e.begin == static_cast<std::size_t>(e.shape.numel()) * esize,
+                       "tensor '{}' in '{}': {} x {} bytes do not fit its byte range [{}, {})", name, path_.string(),
+                       e.shape, esize, e.begin, e.end);
+      GLUEGEN_CHECK_AS(TruncatedFileError, e.end <= data_size,
+                       "tensor '{}' in '{}' ends at byte {} of a {}-byte data section: the file is truncated", name,
+                       path_.string(), e.end, data_size);
       ranges.emplace_back(e.begin, e.end);
       entries_.emplace(name, std::move(e));
     }
     std::sort(ranges.begin(), ranges.end());
     for (std::size_t i = 1; i < ranges.size(); ++i)
-      GLUEGEN_CHECK_AS(IoError, ranges[i].first >= ranges[i - 1].second, "'{}': tensors overlap at bytes [{}, {})", path_.string(), ranges[i].first,
-                       ranges[i - 1].second);
+      GLUEGEN_CHECK_AS(IoError, ranges[i].first >= ranges[i - 1].second, "'{}': tensors overlap at bytes [{}, {})",
+                       path_.string(), ranges[i].first, ranges[i - 1].second);
   }
 
   std::filesystem::path path_;

@@ -32,14 +32,16 @@ T bce_with_logits(const Tensor<T, P>& logits, const Tensor<T, P>& targets, Tenso
 /// -mean_i logp[i, label_i]. GlueGen trains its domain discriminator with it (label 0 real, 1 aligned).
 template <ComputeElement T, TensorPolicy P>
 T nll(const Tensor<T, P>& logp, std::span<const int> labels, Tensor<T, P>& d_logp) {
-  GLUEGEN_CHECK_AS(ShapeError, logp.rank() == 2 && static_cast<index_t>(labels.size()) == logp.size(0) && logp.size(0) > 0,
+  GLUEGEN_CHECK_AS(ShapeError,
+                   logp.rank() == 2 && static_cast<index_t>(labels.size()) == logp.size(0) && logp.size(0) > 0,
                    "nll: log-probabilities {} need [N, K] with N = {} labels", logp.shape(), labels.size());
   const index_t n = logp.size(0), k = logp.size(1);
   const auto lp = logp.to_vector();
   std::vector<T> g(lp.size(), T(0));
   double loss = 0;
   for (index_t i = 0; i < n; ++i) {
-    GLUEGEN_CHECK_AS(ValueError, labels[i] >= 0 && labels[i] < k, "nll: label {} of row {} is outside [0, {})", labels[i], i, k);
+    GLUEGEN_CHECK_AS(ValueError, labels[i] >= 0 && labels[i] < k, "nll: label {} of row {} is outside [0, {})",
+                     labels[i], i, k);
     loss -= lp[static_cast<std::size_t>(i * k + labels[i])];
     g[static_cast<std::size_t>(i * k + labels[i])] = static_cast<T>(-1.0 / static_cast<double>(n));
   }
@@ -49,7 +51,8 @@ T nll(const Tensor<T, P>& logp, std::span<const int> labels, Tensor<T, P>& d_log
 
 /// Discriminator hinge: mean relu(1 - d_real) + mean relu(1 + d_fake).
 template <ComputeElement T, TensorPolicy P>
-T hinge_discriminator(const Tensor<T, P>& d_real, const Tensor<T, P>& d_fake, Tensor<T, P>& grad_real, Tensor<T, P>& grad_fake) {
+T hinge_discriminator(const Tensor<T, P>& d_real, const Tensor<T, P>& d_fake, Tensor<T, P>& grad_real,
+                      Tensor<T, P>& grad_fake) {
   GLUEGEN_CHECK_AS(ShapeError, d_real.numel() > 0 && d_fake.numel() > 0, "hinge_discriminator: empty scores");
   const auto r = d_real.to_vector(), f = d_fake.to_vector();
   std::vector<T> gr(r.size()), gf(f.size());

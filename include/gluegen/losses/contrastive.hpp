@@ -19,7 +19,8 @@ inline std::vector<double> as_double(const auto& t) {
 
 /// mean over rows of: 1 - cos(x1, x2) where y = +1, max(0, cos(x1, x2) - margin) where y = -1.
 template <ComputeElement T, TensorPolicy P>
-T cosine_embedding(const Tensor<T, P>& x1, const Tensor<T, P>& x2, std::span<const int> y, T margin, Tensor<T, P>& d_x1, Tensor<T, P>& d_x2) {
+T cosine_embedding(const Tensor<T, P>& x1, const Tensor<T, P>& x2, std::span<const int> y, T margin, Tensor<T, P>& d_x1,
+                   Tensor<T, P>& d_x2) {
   detail::require_same("cosine_embedding", x1, x2);
   GLUEGEN_CHECK_AS(ShapeError, x1.rank() == 2 && static_cast<index_t>(y.size()) == x1.size(0),
                    "cosine_embedding: inputs {} need [N, D] with N = {} labels", x1.shape(), y.size());
@@ -29,7 +30,8 @@ T cosine_embedding(const Tensor<T, P>& x1, const Tensor<T, P>& x2, std::span<con
   double loss = 0;
   constexpr double eps = 1e-12;  // torch adds EPSILON = 1e-12 to the squared norms
   for (index_t i = 0; i < n; ++i) {
-    GLUEGEN_CHECK_AS(ValueError, y[i] == 1 || y[i] == -1, "cosine_embedding: label {} of row {} is not +1 or -1", y[i], i);
+    GLUEGEN_CHECK_AS(ValueError, y[i] == 1 || y[i] == -1, "cosine_embedding: label {} of row {} is not +1 or -1", y[i],
+                     i);
     double ab = 0, aa = eps, bb = eps;
     for (index_t k = 0; k < d; ++k) {
       ab += a[i * d + k] * b[i * d + k];

@@ -14,7 +14,8 @@ enum class Reduction : std::uint8_t { mean, sum };
 namespace detail {
 template <ComputeElement T, TensorPolicy P>
 void require_same(const char* loss, const Tensor<T, P>& pred, const Tensor<T, P>& target) {
-  GLUEGEN_CHECK_AS(ShapeError, pred.shape() == target.shape(), "{}: prediction has shape {}, target has shape {}", loss, pred.shape(), target.shape());
+  GLUEGEN_CHECK_AS(ShapeError, pred.shape() == target.shape(), "{}: prediction has shape {}, target has shape {}", loss,
+                   pred.shape(), target.shape());
   GLUEGEN_CHECK_AS(ShapeError, pred.numel() > 0, "{}: empty prediction of shape {}", loss, pred.shape());
 }
 
@@ -40,10 +41,12 @@ T mse(const Tensor<T, P>& pred, const Tensor<T, P>& target, Tensor<T, P>& d_pred
 /// Token-weighted MSE for [B, L, D] features with weights [B, L] (a 0/1 padding mask, or GlueGen's
 /// per-token weights): sum_bl w_bl |pred_bl - target_bl|^2 / (D * sum_bl w_bl).
 template <ComputeElement T, TensorPolicy P>
-T weighted_mse(const Tensor<T, P>& pred, const Tensor<T, P>& target, const Tensor<T, P>& weights, Tensor<T, P>& d_pred) {
+T weighted_mse(const Tensor<T, P>& pred, const Tensor<T, P>& target, const Tensor<T, P>& weights,
+               Tensor<T, P>& d_pred) {
   detail::require_same("weighted_mse", pred, target);
   GLUEGEN_CHECK_AS(ShapeError, pred.rank() == 3 && weights.shape() == (Shape{pred.size(0), pred.size(1)}),
-                   "weighted_mse: prediction {} needs [B, L, D] and weights [B, L]; got weights {}", pred.shape(), weights.shape());
+                   "weighted_mse: prediction {} needs [B, L, D] and weights [B, L]; got weights {}", pred.shape(),
+                   weights.shape());
   const auto w = weights.to_vector();
   double weight_sum = 0;
   std::vector<T> root(w.size());

@@ -20,7 +20,8 @@ struct AttentionConfig {
   index_t context_dim = 0;  ///< width of the keys/values input; 0 = embed_dim (self-attention)
   bool causal = false;
   bool bias = true;  ///< biases on the q, k, v projections (and on out_proj unless out_bias says otherwise)
-  std::optional<bool> out_bias = std::nullopt;  ///< bias on out_proj; unset = bias (diffusers: q/k/v without, to_out.0 with)
+  std::optional<bool> out_bias =
+      std::nullopt;  ///< bias on out_proj; unset = bias (diffusers: q/k/v without, to_out.0 with)
   double scale = 0;  ///< score scale; 0 = 1/sqrt(d_head) (T5 uses 1: its scale is folded into the weights)
 };
 
@@ -34,7 +35,7 @@ class MultiHeadAttention {
   struct Cache {
     typename Linear<T, P>::Cache q, k, v, out;
     TensorT qh, kh, vh, scores, probs, oh, o;  // per-head [B*H, L, d] and the merged [B, Lq, E]
-    TensorT additive;                  // masks (+ bias) as one additive [B or 1, H or 1, Lq, Lk] term
+    TensorT additive;                          // masks (+ bias) as one additive [B or 1, H or 1, Lq, Lk] term
     TensorT d_o, d_oh, d_probs, d_scores, d_qh, d_kh, d_vh, dq, dk, dv, dx, d_context, d_bias;
     index_t batch = 0, lq = 0, lk = 0;
     bool self = true;
@@ -44,13 +45,16 @@ class MultiHeadAttention {
       : q_proj(cfg.embed_dim, cfg.embed_dim, {.bias = cfg.bias, .seed = seed, .stream = 0}),
         k_proj(kv_dim(cfg), cfg.embed_dim, {.bias = cfg.bias, .seed = seed, .stream = 1}),
         v_proj(kv_dim(cfg), cfg.embed_dim, {.bias = cfg.bias, .seed = seed, .stream = 2}),
-        out_proj(cfg.embed_dim, cfg.embed_dim, {.bias = cfg.out_bias.value_or(cfg.bias), .seed = seed, .stream = 3}), cfg_(cfg) {
+        out_proj(cfg.embed_dim, cfg.embed_dim, {.bias = cfg.out_bias.value_or(cfg.bias), .seed = seed, .stream = 3}),
+        cfg_(cfg) {
     GLUEGEN_CHECK_AS(ShapeError, cfg.num_heads > 0 && cfg.embed_dim % cfg.num_heads == 0,
                      "MultiHeadAttention: embed_dim {} is not divisible by num_heads {}", cfg.embed_dim, cfg.num_heads);
   }
 
   [[nodiscard]] index_t head_dim() const noexcept { return cfg_.embed_dim / cfg_.num_heads; }
-  [[nodiscard]] double score_scale() const noexcept { return cfg_.scale > 0 ? cfg_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim())); }
+  [[nodiscard]] double score_scale() const noexcept {
+    return cfg_.scale > 0 ? cfg_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim()));
+  }
 
   /// Self-attention: x [B, L, E] -> [B, L, E].
   const TensorT& forward(const TensorT& x, Cache& c) { return forward(x, x, nullptr, nullptr, c); }
@@ -58,22 +62,25 @@ class MultiHeadAttention {
   /// General form. context may be x itself (self-attention); mask and bias may be null.
   const TensorT& forward(const TensorT& x, const TensorT& context, const TensorT* mask, const TensorT* bias, Cache& c) {
     const index_t B = x.size(0), H = cfg_.num_heads;
-    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(2) == cfg_.embed_dim, "MultiHeadAttention: x has shape {}, expected [B, Lq, {}]", x.shape(),
-                     cfg_.embed_dim);
+    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(2) == cfg_.embed_dim,
+                     "MultiHeadAttention: x has shape {}, expected [B, Lq, {}]", x.shape(), cfg_.embed_dim);
     GLUEGEN_CHECK_AS(ShapeError, context.rank() == 3 && context.size(0) == B && context.size(2) == kv_dim(cfg_),
-                     "MultiHeadAttention: context has shape {}, expected [{}, Lk, {}]", context.shape(), B, kv_dim(cfg_));
+                     "MultiHeadAttention: context has shape {}, expected [{}, Lk, {}]", context.shape(), B,
+                     kv_dim(cfg_));
     if (c.batch != B || c.lq != x.size(1) || c.lk != context.size(1)) c = Cache{};  // new shapes: new buffers
-    c.self = &context == &x || (context.shares_storage_with(x) && context.shape() == x.shape() && context.data() == x.data());
+    c.self = &context == &x ||
+             (context.shares_storage_with(x) && context.shape() == x.shape() && context.data() == x.data());
     c.batch = B;
     c.lq = x.size(1);
     c.lk = context.size(1);
     if (mask)
-      GLUEGEN_CHECK_AS(ShapeError, mask->shape() == (Shape{B, c.lk}), "MultiHeadAttention: key-padding mask has shape {}, expected [{}, {}]",
-                       mask->shape(), B, c.lk);
+      GLUEGEN_CHECK_AS(ShapeError, mask->shape() == (Shape{B, c.lk}),
+                       "MultiHeadAttention: key-padding mask has shape {}, expected [{}, {}]", mask->shape(), B, c.lk);
     if (bias)
-      GLUEGEN_CHECK_AS(ShapeError, bias->shape() == (Shape{H, c.lq, c.lk}), "MultiHeadAttention: bias has shape {}, expected [{}, {}, {}]",
-                       bias->shape(), H, c.lq, c.lk);
-    GLUEGEN_CHECK_AS(ShapeError, !cfg_.causal || c.lq == c.lk, "MultiHeadAttention: causal masking needs Lq == Lk, got {} and {}", c.lq, c.lk);
+      GLUEGEN_CHECK_AS(ShapeError, bias->shape() == (Shape{H, c.lq, c.lk}),
+                       "MultiHeadAttention: bias has shape {}, expected [{}, {}, {}]", bias->shape(), H, c.lq, c.lk);
+    GLUEGEN_CHECK_AS(ShapeError, !cfg_.causal || c.lq == c.lk,
+                     "MultiHeadAttention: causal masking needs Lq == Lk, got {} and {}", c.lq, c.lk);
 
     split_heads(q_proj.forward(x, c.q), c.lq, c.qh);
     split_heads(k_proj.forward(context, c.k), c.lk, c.kh);
@@ -99,7 +106,8 @@ class MultiHeadAttention {
     ops::matmul(c.probs, c.d_oh, c.d_vh, {.trans_a = true});  // [B*H, Lk, d]
     ops::softmax_backward(c.probs, c.d_probs, c.d_scores);
     if (bias_given_) {  // d bias = sum over the batch of d scores
-      TensorT flat = c.d_bias.defined() && c.d_bias.numel() == H * c.lq * c.lk ? c.d_bias.reshape({H * c.lq * c.lk}) : TensorT{};
+      TensorT flat =
+          c.d_bias.defined() && c.d_bias.numel() == H * c.lq * c.lk ? c.d_bias.reshape({H * c.lq * c.lk}) : TensorT{};
       ops::sum_leading(c.d_scores.reshape({B, H * c.lq * c.lk}), flat, false);
       c.d_bias = flat.reshape({H, c.lq, c.lk});
     }
@@ -125,7 +133,8 @@ class MultiHeadAttention {
   /// language model's attention as LaVi-Bridge adapts it. Returns the adapted layers (4).
   index_t add_lora(const LoraOptions& opt) {
     std::uint64_t k = 0;
-    for (auto* proj : {&q_proj, &k_proj, &v_proj, &out_proj}) proj->add_lora({.rank = opt.rank, .alpha = opt.alpha, .seed = opt.seed + k++});
+    for (auto* proj : {&q_proj, &k_proj, &v_proj, &out_proj})
+      proj->add_lora({.rank = opt.rank, .alpha = opt.alpha, .seed = opt.seed + k++});
     return 4;
   }
 

@@ -22,8 +22,12 @@ class BatchNorm1d {
   };
 
   explicit BatchNorm1d(index_t channels, T eps = T(1e-5), T momentum = T(0.1))
-      : running_mean(Param<T, P>::make_buffer(TensorT::zeros({channels}))), running_var(Param<T, P>::make_buffer(TensorT::full({channels}, T(1)))), weight(Shape{channels}), bias(Shape{channels}),
-        eps_(eps), momentum_(momentum) {
+      : running_mean(Param<T, P>::make_buffer(TensorT::zeros({channels}))),
+        running_var(Param<T, P>::make_buffer(TensorT::full({channels}, T(1)))),
+        weight(Shape{channels}),
+        bias(Shape{channels}),
+        eps_(eps),
+        momentum_(momentum) {
     weight.value = TensorT::full({channels}, T(1));
   }
 
@@ -32,14 +36,17 @@ class BatchNorm1d {
   /// x [N, C] -> [N, C]
   const TensorT& forward(const TensorT& x, Cache& c) {
     const index_t C = weight.value.size(0);
-    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 2 && x.size(1) == C, "BatchNorm1d({}): input has shape {}, expected [N, {}]", C, x.shape(), C);
+    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 2 && x.size(1) == C,
+                     "BatchNorm1d({}): input has shape {}, expected [N, {}]", C, x.shape(), C);
     c.training = training;
     reset_if_changed(c.xt, Shape{C, x.size(0)});
     reset_if_changed(c.y, x.shape());
     ops::copy(x.transpose_last2(), c.xt);  // [C, N]: one row per channel
     if (training) {
-      GLUEGEN_CHECK_AS(ShapeError, x.size(0) > 1, "BatchNorm1d: training needs more than one value per channel, got input {}", x.shape());
-      ops::norm_rows(c.xt, static_cast<const TensorT*>(nullptr), static_cast<const TensorT*>(nullptr), eps_, true, c.xhat, c.mean, c.rstd);
+      GLUEGEN_CHECK_AS(ShapeError, x.size(0) > 1,
+                       "BatchNorm1d: training needs more than one value per channel, got input {}", x.shape());
+      ops::norm_rows(c.xt, static_cast<const TensorT*>(nullptr), static_cast<const TensorT*>(nullptr), eps_, true,
+                     c.xhat, c.mean, c.rstd);
       update_running_stats(c, x.size(0));
     } else {  // xhat = (x - running_mean) / sqrt(running_var + eps)
       std::vector<T> rstd = running_var.value.to_vector();
@@ -63,8 +70,8 @@ class BatchNorm1d {
     }
     if (bias.trainable) ops::axpy(T(1), ops::sum_last(c.dy_t).reshape({C}), bias.grad_buffer());
     ops::mul(c.dy_t, weight.value.reshape({C, 1}), c.dxhat);
-    ops::norm_rows_backward(c.xt, static_cast<const TensorT*>(nullptr), c.mean, c.rstd, c.dxhat, true, c.dx_t, static_cast<TensorT*>(nullptr),
-                            static_cast<TensorT*>(nullptr));
+    ops::norm_rows_backward(c.xt, static_cast<const TensorT*>(nullptr), c.mean, c.rstd, c.dxhat, true, c.dx_t,
+                            static_cast<TensorT*>(nullptr), static_cast<TensorT*>(nullptr));
     ops::copy(c.dx_t.transpose_last2(), c.dx);
     c.dy_t = c.prod = c.dxhat = c.dx_t = {};  // backward-only temporaries
     return c.dx;

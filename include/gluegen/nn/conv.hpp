@@ -38,9 +38,16 @@ class Conv2d {
 
   /// Initialised as torch.nn.Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in * k * k.
   Conv2d(index_t in_channels, index_t out_channels, index_t kernel, Conv2dOptions opt = {})
-      : weight(Shape{out_channels, in_channels, kernel, kernel}), in_(in_channels), out_(out_channels), kernel_(kernel), opt_(opt) {
-    GLUEGEN_CHECK_AS(ShapeError, in_channels > 0 && out_channels > 0 && kernel > 0 && opt.stride > 0 && opt.padding >= 0 && opt.pad_end >= 0,
-                     "Conv2d: invalid sizes (in {}, out {}, kernel {}, stride {}, padding {})", in_channels, out_channels, kernel, opt.stride, opt.padding);
+      : weight(Shape{out_channels, in_channels, kernel, kernel}),
+        in_(in_channels),
+        out_(out_channels),
+        kernel_(kernel),
+        opt_(opt) {
+    GLUEGEN_CHECK_AS(
+        ShapeError,
+        in_channels > 0 && out_channels > 0 && kernel > 0 && opt.stride > 0 && opt.padding >= 0 && opt.pad_end >= 0,
+        "Conv2d: invalid sizes (in {}, out {}, kernel {}, stride {}, padding {})", in_channels, out_channels, kernel,
+        opt.stride, opt.padding);
     const T bound = T(1) / std::sqrt(T(in_channels * kernel * kernel));
     ops::fill_uniform(weight.value, opt.seed, -bound, bound, 2 * opt.stream);
     if (opt.bias) {
@@ -51,21 +58,26 @@ class Conv2d {
 
   /// x: [B, C, H, W] -> [B, O, Ho, Wo]
   const TensorT& forward(const TensorT& x, Cache& c) {
-    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 4 && x.size(1) == in_, "Conv2d({} -> {}, k{}): input has shape {}, expected [B, {}, H, W]", in_, out_,
-                     kernel_, x.shape(), in_);
+    GLUEGEN_CHECK_AS(ShapeError, x.rank() == 4 && x.size(1) == in_,
+                     "Conv2d({} -> {}, k{}): input has shape {}, expected [B, {}, H, W]", in_, out_, kernel_, x.shape(),
+                     in_);
     const ConvGeometry g = geometry(x.shape());
-    GLUEGEN_CHECK_AS(ShapeError, g.out_h > 0 && g.out_w > 0, "Conv2d(k{}, stride {}, padding {}): input {} is smaller than the kernel", kernel_,
-                     opt_.stride, opt_.padding, x.shape());
+    GLUEGEN_CHECK_AS(ShapeError, g.out_h > 0 && g.out_w > 0,
+                     "Conv2d(k{}, stride {}, padding {}): input {} is smaller than the kernel", kernel_, opt_.stride,
+                     opt_.padding, x.shape());
     if (!(c.g.batch == g.batch && c.g.height == g.height && c.g.width == g.width)) c = Cache{};
     c.g = g;
-    if (pointwise()) c.cols = x.contiguous().reshape({g.batch, in_, g.height * g.width});
-    else ops::im2col(x, g, c.cols);
+    if (pointwise())
+      c.cols = x.contiguous().reshape({g.batch, in_, g.height * g.width});
+    else
+      ops::im2col(x, g, c.cols);
     TensorT y3 = c.y.defined() ? c.y.reshape({g.batch, out_, g.col_cols()}) : TensorT{};
     ops::matmul(weight.value.reshape({out_, g.col_rows()}), c.cols, y3);
     if (opt_.bias) ops::add(y3, bias.value.reshape({out_, 1}), y3);
     if (adapter && !adapter->merged) {
       ops::matmul(adapter->A.value.reshape({rank(), g.col_rows()}), c.cols, c.low);
-      ops::matmul(adapter->B.value.reshape({out_, rank()}), c.low, y3, {.alpha = static_cast<double>(adapter->scaling), .beta = 1.0});
+      ops::matmul(adapter->B.value.reshape({out_, rank()}), c.low, y3,
+                  {.alpha = static_cast<double>(adapter->scaling), .beta = 1.0});
     }
     c.y = y3.reshape({g.batch, out_, g.out_h, g.out_w});
     return c.y;
@@ -73,12 +85,14 @@ class Conv2d {
 
   const TensorT& backward(const TensorT& dy, Cache& c) {
     const ConvGeometry& g = c.g;
-    GLUEGEN_CHECK_AS(ShapeError, dy.shape() == c.y.shape(), "Conv2d backward: dy has shape {}, the output had {}", dy.shape(), c.y.shape());
+    GLUEGEN_CHECK_AS(ShapeError, dy.shape() == c.y.shape(), "Conv2d backward: dy has shape {}, the output had {}",
+                     dy.shape(), c.y.shape());
     const TensorT dy3 = dy.contiguous().reshape({g.batch, out_, g.col_cols()});
     const TensorT w2d = weight.value.reshape({out_, g.col_rows()});
     if (weight.trainable) {
       TensorT dw2d = weight.grad_buffer().reshape({out_, g.col_rows()});
-      for (index_t b = 0; b < g.batch; ++b) ops::matmul(dy3.select(b), c.cols.select(b), dw2d, {.trans_b = true, .beta = 1.0});
+      for (index_t b = 0; b < g.batch; ++b)
+        ops::matmul(dy3.select(b), c.cols.select(b), dw2d, {.trans_b = true, .beta = 1.0});
     }
     if (opt_.bias && bias.trainable) {  // sum over batch and positions
       ops::sum_last(dy3, c.bias_rows);
@@ -86,22 +100,30 @@ class Conv2d {
     }
     ops::matmul(w2d, dy3, c.dcols, {.trans_a = true});  // [B, C*k*k, Ho*Wo]
     if (adapter) {
-      GLUEGEN_CHECK(!adapter->merged, "Conv2d({} -> {}, k{}) backward: the LoRA adapter is merged into the weight; unmerge() before training", in_, out_, kernel_);
+      GLUEGEN_CHECK(
+          !adapter->merged,
+          "Conv2d({} -> {}, k{}) backward: the LoRA adapter is merged into the weight; unmerge() before training", in_,
+          out_, kernel_);
       const double s = static_cast<double>(adapter->scaling);
-      const TensorT a2d = adapter->A.value.reshape({rank(), g.col_rows()}), b2d = adapter->B.value.reshape({out_, rank()});
+      const TensorT a2d = adapter->A.value.reshape({rank(), g.col_rows()}),
+                    b2d = adapter->B.value.reshape({out_, rank()});
       ops::matmul(b2d, dy3, c.d_low, {.trans_a = true, .alpha = s});  // d(low) = s B^T dy
       if (adapter->B.trainable) {
         TensorT db = adapter->B.grad_buffer().reshape({out_, rank()});
-        for (index_t b = 0; b < g.batch; ++b) ops::matmul(dy3.select(b), c.low.select(b), db, {.trans_b = true, .alpha = s, .beta = 1.0});
+        for (index_t b = 0; b < g.batch; ++b)
+          ops::matmul(dy3.select(b), c.low.select(b), db, {.trans_b = true, .alpha = s, .beta = 1.0});
       }
       if (adapter->A.trainable) {
         TensorT da = adapter->A.grad_buffer().reshape({rank(), g.col_rows()});
-        for (index_t b = 0; b < g.batch; ++b) ops::matmul(c.d_low.select(b), c.cols.select(b), da, {.trans_b = true, .beta = 1.0});
+        for (index_t b = 0; b < g.batch; ++b)
+          ops::matmul(c.d_low.select(b), c.cols.select(b), da, {.trans_b = true, .beta = 1.0});
       }
       ops::matmul(a2d, c.d_low, c.dcols, {.trans_a = true, .beta = 1.0});
     }
-    if (pointwise()) c.dx = c.dcols.reshape({g.batch, in_, g.height, g.width});
-    else ops::col2im(c.dcols, g, c.dx);
+    if (pointwise())
+      c.dx = c.dcols.reshape({g.batch, in_, g.height, g.width});
+    else
+      ops::col2im(c.dcols, g, c.dx);
     return c.dx;
   }
 
@@ -121,8 +143,10 @@ class Conv2d {
   void add_lora(const LoraOptions& opt) {
     GLUEGEN_CHECK_AS(ValueError, !adapter, "Conv2d({} -> {}, k{}): already has a LoRA adapter", in_, out_, kernel_);
     GLUEGEN_CHECK_AS(ShapeError, opt.rank >= 1 && opt.rank <= std::min(in_, out_),
-                     "LoRA: rank {} must be in [1, min(in, out)] = [1, {}] for Conv2d({} -> {}, k{})", opt.rank, std::min(in_, out_), in_, out_, kernel_);
-    adapter = Adapter::make(opt, Shape{opt.rank, in_, kernel_, kernel_}, Shape{out_, opt.rank, 1, 1}, in_ * kernel_ * kernel_);
+                     "LoRA: rank {} must be in [1, min(in, out)] = [1, {}] for Conv2d({} -> {}, k{})", opt.rank,
+                     std::min(in_, out_), in_, out_, kernel_);
+    adapter = Adapter::make(opt, Shape{opt.rank, in_, kernel_, kernel_}, Shape{out_, opt.rank, 1, 1},
+                            in_ * kernel_ * kernel_);
     freeze_base(weight, bias);
   }
   /// weight += scaling B A as [O, C*k*k] (exact: B is 1x1, so A then B is one conv); unmerge() takes it out.
@@ -135,17 +159,27 @@ class Conv2d {
  private:
   [[nodiscard]] index_t rank() const { return adapter->A.value.size(0); }
   void fold_lora(double sign) {
-    GLUEGEN_CHECK(adapter && adapter->merged == (sign < 0), "Conv2d::{}_lora: no {} adapter", sign > 0 ? "merge" : "unmerge",
-                  sign > 0 ? "unmerged" : "merged");
+    GLUEGEN_CHECK(adapter && adapter->merged == (sign < 0), "Conv2d::{}_lora: no {} adapter",
+                  sign > 0 ? "merge" : "unmerge", sign > 0 ? "unmerged" : "merged");
     TensorT w2d = weight.value.reshape({out_, in_ * kernel_ * kernel_});
-    ops::matmul(adapter->B.value.reshape({out_, rank()}), adapter->A.value.reshape({rank(), in_ * kernel_ * kernel_}), w2d,
-                {.alpha = sign * static_cast<double>(adapter->scaling), .beta = 1.0});
+    ops::matmul(adapter->B.value.reshape({out_, rank()}), adapter->A.value.reshape({rank(), in_ * kernel_ * kernel_}),
+                w2d, {.alpha = sign * static_cast<double>(adapter->scaling), .beta = 1.0});
     adapter->merged = sign > 0;
   }
-  [[nodiscard]] bool pointwise() const noexcept { return kernel_ == 1 && opt_.stride == 1 && opt_.padding == 0 && opt_.pad_end == 0; }
+  [[nodiscard]] bool pointwise() const noexcept {
+    return kernel_ == 1 && opt_.stride == 1 && opt_.padding == 0 && opt_.pad_end == 0;
+  }
   [[nodiscard]] ConvGeometry geometry(const Shape& x) const {
-    ConvGeometry g{.batch = x[0], .channels = in_, .height = x[2], .width = x[3], .kernel_h = kernel_, .kernel_w = kernel_,
-                   .stride_h = opt_.stride, .stride_w = opt_.stride, .pad_h = opt_.padding, .pad_w = opt_.padding};
+    ConvGeometry g{.batch = x[0],
+                   .channels = in_,
+                   .height = x[2],
+                   .width = x[3],
+                   .kernel_h = kernel_,
+                   .kernel_w = kernel_,
+                   .stride_h = opt_.stride,
+                   .stride_w = opt_.stride,
+                   .pad_h = opt_.padding,
+                   .pad_w = opt_.padding};
     g.out_h = (g.height + 2 * g.pad_h + opt_.pad_end - g.kernel_h) / g.stride_h + 1;
     g.out_w = (g.width + 2 * g.pad_w + opt_.pad_end - g.kernel_w) / g.stride_w + 1;
     return g;

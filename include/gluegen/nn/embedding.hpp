@@ -45,7 +45,9 @@ class Embedding {
   }
 
   template <typename F>
-  void visit_parameters(F&& f, const std::string& prefix) { f(prefix + "weight", weight); }
+  void visit_parameters(F&& f, const std::string& prefix) {
+    f(prefix + "weight", weight);
+  }
 
   Param<T, P> weight;
 };
@@ -64,13 +66,16 @@ template <ComputeElement T = float, TensorPolicy P = Cpu>
 Tensor<T, P> timestep_embedding(std::span<const double> timesteps, index_t dim, TimestepEmbeddingOptions opt = {}) {
   GLUEGEN_CHECK_AS(ValueError, dim >= 2, "timestep_embedding: dim must be >= 2, got {}", dim);
   const index_t half = dim / 2, n = static_cast<index_t>(timesteps.size());
-  GLUEGEN_CHECK_AS(ValueError, static_cast<double>(half) - opt.downscale_freq_shift != 0.0, "timestep_embedding: half dim equals the shift");
+  GLUEGEN_CHECK_AS(ValueError, static_cast<double>(half) - opt.downscale_freq_shift != 0.0,
+                   "timestep_embedding: half dim equals the shift");
   std::vector<T> out(static_cast<std::size_t>(n * dim), T(0));
   for (index_t i = 0; i < n; ++i) {
     for (index_t j = 0; j < half; ++j) {
       // diffusers computes the frequency in f32: exp(-log(max_period) * j / (half - shift))
-      const float exponent = -std::log(static_cast<float>(opt.max_period)) * static_cast<float>(j) / static_cast<float>(half - opt.downscale_freq_shift);
-      const float angle = static_cast<float>(timesteps[static_cast<std::size_t>(i)]) * std::exp(exponent) * static_cast<float>(opt.scale);
+      const float exponent = -std::log(static_cast<float>(opt.max_period)) * static_cast<float>(j) /
+                             static_cast<float>(half - opt.downscale_freq_shift);
+      const float angle = static_cast<float>(timesteps[static_cast<std::size_t>(i)]) * std::exp(exponent) *
+                          static_cast<float>(opt.scale);
       const T s = T(std::sin(angle)), c = T(std::cos(angle));
       out[static_cast<std::size_t>(i * dim + j)] = opt.flip_sin_to_cos ? c : s;
       out[static_cast<std::size_t>(i * dim + half + j)] = opt.flip_sin_to_cos ? s : c;

@@ -18,9 +18,12 @@ class FeedForward {
 
   /// dim -> hidden -> out_dim (out_dim defaults to dim).
   FeedForward(index_t dim, index_t hidden, index_t out_dim = 0, std::uint64_t seed = 0, std::uint64_t stream = 0)
-      : fc1(dim, hidden, {.seed = seed, .stream = 2 * stream}), fc2(hidden, out_dim > 0 ? out_dim : dim, {.seed = seed, .stream = 2 * stream + 1}) {}
+      : fc1(dim, hidden, {.seed = seed, .stream = 2 * stream}),
+        fc2(hidden, out_dim > 0 ? out_dim : dim, {.seed = seed, .stream = 2 * stream + 1}) {}
 
-  const TensorT& forward(const TensorT& x, Cache& c) { return fc2.forward(act.forward(fc1.forward(x, c.fc1), c.act), c.fc2); }
+  const TensorT& forward(const TensorT& x, Cache& c) {
+    return fc2.forward(act.forward(fc1.forward(x, c.fc1), c.act), c.fc2);
+  }
   const TensorT& backward(const TensorT& dy, Cache& c) {
     const TensorT& d_hidden = act.backward(fc2.backward(dy, c.fc2), c.act);
     nn::release_backward(fc2, c.fc2);

@@ -18,11 +18,13 @@ class Geglu {
     TensorT low, d_low;  // proj's LoRA activations [rows, r]
   };
 
-  Geglu(index_t in_features, index_t out_features, std::uint64_t seed = 0) : proj(in_features, 2 * out_features, {.seed = seed}), out_(out_features) {}
+  Geglu(index_t in_features, index_t out_features, std::uint64_t seed = 0)
+      : proj(in_features, 2 * out_features, {.seed = seed}), out_(out_features) {}
 
   const TensorT& forward(const TensorT& x, Cache& c) {
     const index_t in = proj.in_features();
-    GLUEGEN_CHECK_AS(ShapeError, x.rank() >= 1 && x.size(-1) == in, "GEGLU({} -> {}): input has shape {}", in, out_, x.shape());
+    GLUEGEN_CHECK_AS(ShapeError, x.rank() >= 1 && x.size(-1) == in, "GEGLU({} -> {}): input has shape {}", in, out_,
+                     x.shape());
     c.x2d = x.contiguous().reshape({-1, in});
     const index_t rows = c.x2d.size(0);
     reset_if(c, rows);
@@ -64,8 +66,9 @@ class Geglu {
     ops::matmul(c.dh, half(proj.weight.value, 0), dx2d);
     ops::matmul(c.dgate, half(proj.weight.value, 1), dx2d, {.beta = 1.0});
     if (proj.adapter) {
-      GLUEGEN_CHECK(!proj.adapter->merged, "GEGLU({} -> {}) backward: the LoRA adapter is merged into proj; unmerge() before training", proj.in_features(),
-                    out_);
+      GLUEGEN_CHECK(!proj.adapter->merged,
+                    "GEGLU({} -> {}) backward: the LoRA adapter is merged into proj; unmerge() before training",
+                    proj.in_features(), out_);
       auto& a = *proj.adapter;
       const double s = static_cast<double>(a.scaling);
       ops::matmul(c.dh, half(a.B.value, 0), c.d_low, {.alpha = s});
@@ -83,12 +86,16 @@ class Geglu {
   }
 
   template <typename F>
-  void visit_parameters(F&& f, const std::string& prefix) { proj.visit_parameters(f, prefix + "proj."); }
+  void visit_parameters(F&& f, const std::string& prefix) {
+    proj.visit_parameters(f, prefix + "proj.");
+  }
 
   Linear<T, P> proj;
 
  private:
-  [[nodiscard]] const typename Linear<T, P>::Adapter* lora() const { return proj.adapter && !proj.adapter->merged ? &*proj.adapter : nullptr; }
+  [[nodiscard]] const typename Linear<T, P>::Adapter* lora() const {
+    return proj.adapter && !proj.adapter->merged ? &*proj.adapter : nullptr;
+  }
   /// Rows [i * out, (i + 1) * out) of a [2 out, ...] tensor: a contiguous view.
   TensorT half(const TensorT& t, int i) const { return t.slice(i * out_, (i + 1) * out_); }
   void reset_if(Cache& c, index_t rows) const {

@@ -23,7 +23,8 @@ struct LoraAdapter {
 
   /// A of shape a_shape ([r, fan_in] or [r, C, k, k]), B of b_shape ([out, r] or [out, r, 1, 1]).
   static LoraAdapter make(const LoraOptions& opt, Shape a_shape, Shape b_shape, index_t fan_in) {
-    LoraAdapter a{Param<T, P>(std::move(a_shape)), Param<T, P>(std::move(b_shape)), T(opt.alpha / static_cast<double>(opt.rank))};
+    LoraAdapter a{Param<T, P>(std::move(a_shape)), Param<T, P>(std::move(b_shape)),
+                  T(opt.alpha / static_cast<double>(opt.rank))};
     const T bound = T(1) / std::sqrt(T(fan_in));
     ops::fill_uniform(a.A.value, opt.seed, -bound, bound, 1);
     return a;

@@ -27,15 +27,20 @@ class MixerBlock {
   };
 
   explicit MixerBlock(const MixerBlockConfig& cfg, std::uint64_t seed = 0)
-      : token_norm(cfg.dim), token_mlp(cfg.tokens, cfg.token_hidden, 0, seed, 0), channel_norm(cfg.dim),
-        channel_mlp(cfg.dim, cfg.channel_hidden, 0, seed, 1), cfg_(cfg) {}
+      : token_norm(cfg.dim),
+        token_mlp(cfg.tokens, cfg.token_hidden, 0, seed, 0),
+        channel_norm(cfg.dim),
+        channel_mlp(cfg.dim, cfg.channel_hidden, 0, seed, 1),
+        cfg_(cfg) {}
 
   /// x: [B, L, D] with L = tokens and D = dim.
   const TensorT& forward(const TensorT& x, Cache& c) {
     GLUEGEN_CHECK_AS(ShapeError, x.rank() == 3 && x.size(1) == cfg_.tokens && x.size(2) == cfg_.dim,
-                     "MixerBlock(tokens {}, dim {}): input has shape {}, expected [B, {}, {}]", cfg_.tokens, cfg_.dim, x.shape(), cfg_.tokens, cfg_.dim);
-    const TensorT& mixed = from_tokens.forward(token_mlp.forward(to_tokens.forward(token_norm.forward(x, c.token_norm), c.to_tokens), c.token_mlp),
-                                               c.from_tokens);
+                     "MixerBlock(tokens {}, dim {}): input has shape {}, expected [B, {}, {}]", cfg_.tokens, cfg_.dim,
+                     x.shape(), cfg_.tokens, cfg_.dim);
+    const TensorT& mixed = from_tokens.forward(
+        token_mlp.forward(to_tokens.forward(token_norm.forward(x, c.token_norm), c.to_tokens), c.token_mlp),
+        c.from_tokens);
     ops::reset_if_changed(c.u, x.shape());  // a new batch size (a last, smaller batch) reallocates
     ops::reset_if_changed(c.y, x.shape());
     ops::add(x, mixed, c.u);

@@ -20,7 +20,6 @@
 // release each child's gradient as soon as the next child has consumed it, so a deep network holds
 // a few gradient buffers at a time rather than one per layer; the Cpu policy's block cache hands the
 // same memory to the next allocation of that size. Activations stay in the cache.
-#include <gluegen/io/hdf5_store.hpp>
 #include <gluegen/tensor.hpp>
 
 #include <concepts>
@@ -56,8 +55,10 @@ struct Param {
 
   /// The gradient buffer to accumulate into, zero-filled on first use after zero_grad.
   Tensor<T, P>& grad_buffer() {
-    if (!grad.defined()) grad = Tensor<T, P>::zeros(value.shape());
-    else if (!grad_live) ops::fill(grad, T(0));
+    if (!grad.defined())
+      grad = Tensor<T, P>::zeros(value.shape());
+    else if (!grad_live)
+      ops::fill(grad, T(0));
     grad_live = true;
     return grad;
   }
@@ -93,11 +94,12 @@ concept Module = requires(M& m, detail::ParamVisitorArchetype<typename M::value_
 
 /// A module with one tensor in and one tensor out, and an explicit backward pass.
 template <typename L>
-concept Layer = Module<L> && requires(L& l, typename L::Cache& cache, const Tensor<typename L::value_type, typename L::policy>& t) {
-  typename L::Cache;
-  { l.forward(t, cache) } -> std::same_as<const Tensor<typename L::value_type, typename L::policy>&>;
-  { l.backward(t, cache) } -> std::same_as<const Tensor<typename L::value_type, typename L::policy>&>;
-};
+concept Layer =
+    Module<L> && requires(L& l, typename L::Cache& cache, const Tensor<typename L::value_type, typename L::policy>& t) {
+      typename L::Cache;
+      { l.forward(t, cache) } -> std::same_as<const Tensor<typename L::value_type, typename L::policy>&>;
+      { l.backward(t, cache) } -> std::same_as<const Tensor<typename L::value_type, typename L::policy>&>;
+    };
 
 using ops::reset_if_changed;
 
@@ -115,23 +117,28 @@ void accumulate_grad(Param<T, P>& p, const Tensor<T, P>& dy) {
 
 template <Module M>
 void zero_grad(M& m) {
-  m.visit_parameters([](const std::string&, auto& p) { p.clear_grad(); }, "");  // zero-filled on first use: no pass over untouched params
+  m.visit_parameters([](const std::string&, auto& p) { p.clear_grad(); },
+                     "");  // zero-filled on first use: no pass over untouched params
 }
 
 /// Sets trainable = flag on every parameter whose name starts with `prefix` ("" = all). Frozen
 /// parameters drop their gradient buffers; buffers stay untrainable.
 template <Module M>
 void set_trainable(M& m, bool flag, const std::string& prefix = "") {
-  m.visit_parameters([&](const std::string& name, auto& p) {
-    if (!p.buffer && name.starts_with(prefix)) {
-      p.trainable = flag;
-      if (!flag) p.drop_grad();
-    }
-  }, "");
+  m.visit_parameters(
+      [&](const std::string& name, auto& p) {
+        if (!p.buffer && name.starts_with(prefix)) {
+          p.trainable = flag;
+          if (!flag) p.drop_grad();
+        }
+      },
+      "");
 }
 
 template <Module M>
-void freeze(M& m, const std::string& prefix = "") { set_trainable(m, false, prefix); }
+void freeze(M& m, const std::string& prefix = "") {
+  set_trainable(m, false, prefix);
+}
 
 struct ParameterCount {
   index_t total = 0, trainable = 0;
@@ -140,11 +147,13 @@ struct ParameterCount {
 template <Module M>
 ParameterCount count_parameters(M& m) {
   ParameterCount c;
-  m.visit_parameters([&](const std::string&, auto& p) {
-    if (p.buffer) return;
-    c.total += p.value.numel();
-    if (p.trainable) c.trainable += p.value.numel();
-  }, "");
+  m.visit_parameters(
+      [&](const std::string&, auto& p) {
+        if (p.buffer) return;
+        c.total += p.value.numel();
+        if (p.trainable) c.trainable += p.value.numel();
+      },
+      "");
   return c;
 }
 
@@ -153,12 +162,15 @@ ParameterCount count_parameters(M& m) {
 /// checkpoints that name the same layer differently: MultiHeadAttention's q_proj is BERT's
 /// attention.self.query and T5's q.
 template <Module M, typename F>
-void visit_renamed(M& m, F&& f, const std::string& prefix, std::initializer_list<std::pair<std::string_view, std::string_view>> renames) {
-  m.visit_parameters([&](const std::string& name, auto& p) {
-    for (const auto& [from, to] : renames)
-      if (name.starts_with(from)) return f(prefix + std::string(to) + name.substr(from.size()), p);
-    f(prefix + name, p);
-  }, "");
+void visit_renamed(M& m, F&& f, const std::string& prefix,
+                   std::initializer_list<std::pair<std::string_view, std::string_view>> renames) {
+  m.visit_parameters(
+      [&](const std::string& name, auto& p) {
+        for (const auto& [from, to] : renames)
+          if (name.starts_with(from)) return f(prefix + std::string(to) + name.substr(from.size()), p);
+        f(prefix + name, p);
+      },
+      "");
 }
 
 /// Every parameter and buffer name, in visiting order.
@@ -167,23 +179,6 @@ std::vector<std::string> parameter_names(M& m) {
   std::vector<std::string> names;
   m.visit_parameters([&](const std::string& name, auto&) { names.push_back(name); }, "");
   return names;
-}
-
-/// Writes every parameter and buffer as `prefix + name` (storage dtype defaults to the compute type).
-template <Module M>
-void save_parameters(M& m, io::WeightWriter& out, const std::string& prefix = "", std::optional<DType> storage = std::nullopt) {
-  m.visit_parameters([&](const std::string& name, auto& p) { out.write(prefix + name, p.value, storage); }, "");
-}
-
-/// Reads every parameter (and, unless with_buffers is false, every buffer) from `prefix + name`,
-/// checking shapes. Strict: a missing dataset is a MissingDatasetError naming it (with the closest
-/// names in the file). with_buffers = false reads files of parameters only (torch's
-/// named_parameters()), leaving buffers at their initial values.
-template <Module M>
-void load_parameters(M& m, const io::WeightReader& in, const std::string& prefix = "", bool with_buffers = true) {
-  m.visit_parameters([&](const std::string& name, auto& p) {
-    if (with_buffers || !p.buffer) in.read_into(prefix + name, p.value);
-  }, "");
 }
 
 }  // namespace gluegen::nn

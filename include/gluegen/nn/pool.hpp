@@ -49,7 +49,8 @@ class AvgPool2d {
   }
   const TensorT& forward(const TensorT& x, Cache& c) {
     GLUEGEN_CHECK_AS(ShapeError, x.rank() == 4 && x.size(2) % kernel_ == 0 && x.size(3) % kernel_ == 0,
-                     "AvgPool2d({}): input has shape {}; height and width must be multiples of {}", kernel_, x.shape(), kernel_);
+                     "AvgPool2d({}): input has shape {}; height and width must be multiples of {}", kernel_, x.shape(),
+                     kernel_);
     reset_if_changed(c.y, Shape{x.size(0), x.size(1), x.size(2) / kernel_, x.size(3) / kernel_});
     ops::block_sum(x, kernel_, c.y, T(1) / T(kernel_ * kernel_));
     return c.y;

@@ -40,7 +40,9 @@ class Sequential {
   }
 
   template <std::size_t I>
-  auto& get() { return std::get<I>(layers); }
+  auto& get() {
+    return std::get<I>(layers);
+  }
 
   std::tuple<First, Rest...> layers;
 
@@ -48,8 +50,10 @@ class Sequential {
   template <std::size_t I>
   const TensorT& forward_from(const TensorT& x, Cache& c) {
     const TensorT& y = std::get<I>(layers).forward(x, std::get<I>(c.layers));
-    if constexpr (I + 1 < size) return forward_from<I + 1>(y, c);
-    else return y;
+    if constexpr (I + 1 < size)
+      return forward_from<I + 1>(y, c);
+    else
+      return y;
   }
   template <std::size_t I>
   const TensorT& backward_from(const TensorT& dy, Cache& c) {
@@ -57,8 +61,10 @@ class Sequential {
     // dy was layer I + 1's gradient, now consumed (unless layer I handed that very buffer back)
     if constexpr (I + 1 < size)
       if (&dx != &dy) nn::release_backward(std::get<I + 1>(layers), std::get<I + 1>(c.layers));
-    if constexpr (I > 0) return backward_from<I - 1>(dx, c);
-    else return dx;
+    if constexpr (I > 0)
+      return backward_from<I - 1>(dx, c);
+    else
+      return dx;
   }
 };
 
@@ -77,7 +83,8 @@ class Residual {
 
   const TensorT& forward(const TensorT& x, Cache& c) {
     const TensorT& f = inner.forward(x, c.inner);
-    GLUEGEN_CHECK_AS(ShapeError, f.shape() == x.shape(), "Residual: the inner layer maps {} to {}; a residual needs equal shapes", x.shape(), f.shape());
+    GLUEGEN_CHECK_AS(ShapeError, f.shape() == x.shape(),
+                     "Residual: the inner layer maps {} to {}; a residual needs equal shapes", x.shape(), f.shape());
     ops::reset_if_changed(c.y, x.shape());  // a new batch size reallocates
     ops::add(x, f, c.y);
     return c.y;
@@ -90,7 +97,9 @@ class Residual {
   }
   void release_backward(Cache& c) { c.dx = {}; }
   template <typename F>
-  void visit_parameters(F&& f, const std::string& prefix) { inner.visit_parameters(f, prefix); }
+  void visit_parameters(F&& f, const std::string& prefix) {
+    inner.visit_parameters(f, prefix);
+  }
 
   Inner inner;
 };

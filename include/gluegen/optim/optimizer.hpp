@@ -4,6 +4,7 @@
 // Updates are one fused kernel per parameter (ops::adam_step / sgd_step), in PyTorch's operation
 // order, so 20 steps match torch.optim to f32 rounding. State (moments, step count) is saved to and
 // loaded from HDF5 under "optimizer.<param name>.<buffer>" so training resumes exactly.
+#include <gluegen/io/hdf5_store.hpp>
 #include <gluegen/nn/module.hpp>
 
 #include <cmath>
@@ -22,9 +23,11 @@ namespace detail {
 template <nn::Module M>
 auto trainable_parameters(M& model, const ParameterFilter& select) {
   std::vector<std::pair<std::string, nn::Param<typename M::value_type, typename M::policy>*>> out;
-  model.visit_parameters([&](const std::string& name, auto& p) {
-    if (p.trainable && (!select || select(name))) out.emplace_back(name, &p);
-  }, "");
+  model.visit_parameters(
+      [&](const std::string& name, auto& p) {
+        if (p.trainable && (!select || select(name))) out.emplace_back(name, &p);
+      },
+      "");
   GLUEGEN_CHECK_AS(ValueError, !out.empty(), "optimizer: the model has no trainable parameters");
   return out;
 }
@@ -53,7 +56,8 @@ class AdamType {
   using T = typename M::value_type;
   using P = typename M::policy;
 
-  AdamType(M& model, AdamOptions opt, const ParameterFilter& select = {}) : params_(detail::trainable_parameters(model, select)), opt_(opt) {
+  AdamType(M& model, AdamOptions opt, const ParameterFilter& select = {})
+      : params_(detail::trainable_parameters(model, select)), opt_(opt) {
     for (auto& [name, p] : params_) {
       m_.push_back(Tensor<T, P>::zeros(p->value.shape()));
       v_.push_back(Tensor<T, P>::zeros(p->value.shape()));
@@ -67,11 +71,17 @@ class AdamType {
   /// One update of every parameter that has a gradient (parameters no backward reached are skipped).
   void step() {
     ++step_;
-    const AdamStep s{.lr = opt_.lr, .beta1 = opt_.beta1, .beta2 = opt_.beta2, .eps = opt_.eps, .weight_decay = opt_.weight_decay,
+    const AdamStep s{.lr = opt_.lr,
+                     .beta1 = opt_.beta1,
+                     .beta2 = opt_.beta2,
+                     .eps = opt_.eps,
+                     .weight_decay = opt_.weight_decay,
                      .bias_correction1 = 1.0 - std::pow(opt_.beta1, static_cast<double>(step_)),
-                     .bias_correction2 = 1.0 - std::pow(opt_.beta2, static_cast<double>(step_)), .decoupled = Decoupled};
+                     .bias_correction2 = 1.0 - std::pow(opt_.beta2, static_cast<double>(step_)),
+                     .decoupled = Decoupled};
     for (std::size_t i = 0; i < params_.size(); ++i)
-      if (params_[i].second->has_grad()) ops::adam_step(params_[i].second->value, params_[i].second->grad, m_[i], v_[i], s);
+      if (params_[i].second->has_grad())
+        ops::adam_step(params_[i].second->value, params_[i].second->grad, m_[i], v_[i], s);
   }
 
   void save(io::WeightWriter& out, const std::string& prefix = "optimizer.") const {
@@ -112,8 +122,10 @@ class Sgd {
   using T = typename M::value_type;
   using P = typename M::policy;
 
-  Sgd(M& model, SgdOptions opt, const ParameterFilter& select = {}) : params_(detail::trainable_parameters(model, select)), opt_(opt) {
-    GLUEGEN_CHECK_AS(ValueError, !opt.nesterov || (opt.momentum > 0 && opt.dampening == 0), "Sgd: Nesterov needs momentum > 0 and zero dampening");
+  Sgd(M& model, SgdOptions opt, const ParameterFilter& select = {})
+      : params_(detail::trainable_parameters(model, select)), opt_(opt) {
+    GLUEGEN_CHECK_AS(ValueError, !opt.nesterov || (opt.momentum > 0 && opt.dampening == 0),
+                     "Sgd: Nesterov needs momentum > 0 and zero dampening");
     for (auto& [name, p] : params_) buf_.push_back(Tensor<T, P>::zeros(p->value.shape()));
   }
 
@@ -122,8 +134,12 @@ class Sgd {
   [[nodiscard]] std::int64_t steps() const noexcept { return step_; }
 
   void step() {
-    const SgdStep s{.lr = opt_.lr, .momentum = opt_.momentum, .dampening = opt_.dampening, .weight_decay = opt_.weight_decay,
-                    .nesterov = opt_.nesterov, .first_step = step_ == 0};
+    const SgdStep s{.lr = opt_.lr,
+                    .momentum = opt_.momentum,
+                    .dampening = opt_.dampening,
+                    .weight_decay = opt_.weight_decay,
+                    .nesterov = opt_.nesterov,
+                    .first_step = step_ == 0};
     ++step_;
     for (std::size_t i = 0; i < params_.size(); ++i)
       if (params_[i].second->has_grad()) ops::sgd_step(params_[i].second->value, params_[i].second->grad, buf_[i], s);
@@ -135,7 +151,8 @@ class Sgd {
   }
   void load(const io::WeightReader& in, const std::string& prefix = "optimizer.") {
     std::tie(step_, opt_.lr) = detail::read_step(in, prefix);
-    for (std::size_t i = 0; i < params_.size(); ++i) in.read_into(prefix + params_[i].first + ".momentum_buffer", buf_[i]);
+    for (std::size_t i = 0; i < params_.size(); ++i)
+      in.read_into(prefix + params_[i].first + ".momentum_buffer", buf_[i]);
   }
 
  private:
@@ -149,9 +166,11 @@ class Sgd {
 template <nn::Module M>
 double grad_norm(M& model) {
   double sq = 0;
-  model.visit_parameters([&](const std::string&, auto& p) {
-    if (p.trainable && p.has_grad()) sq += ops::sum_squares(p.grad);
-  }, "");
+  model.visit_parameters(
+      [&](const std::string&, auto& p) {
+        if (p.trainable && p.has_grad()) sq += ops::sum_squares(p.grad);
+      },
+      "");
   return std::sqrt(sq);
 }
 
@@ -161,10 +180,12 @@ template <nn::Module M>
 void clip_grad_norm_to(M& model, double norm, double max_norm) {
   const double factor = max_norm / (norm + 1e-6);
   if (factor < 1.0) {
-    model.visit_parameters([&](const std::string&, auto& p) {
-      using T = typename std::remove_reference_t<decltype(p.value)>::value_type;
-      if (p.trainable && p.has_grad()) ops::scale(p.grad, static_cast<T>(factor), p.grad);
-    }, "");
+    model.visit_parameters(
+        [&](const std::string&, auto& p) {
+          using T = typename std::remove_reference_t<decltype(p.value)>::value_type;
+          if (p.trainable && p.has_grad()) ops::scale(p.grad, static_cast<T>(factor), p.grad);
+        },
+        "");
   }
 }
 
@@ -174,7 +195,8 @@ void clip_grad_norm_to(M& model, double norm, double max_norm) {
 template <nn::Module M>
 double clip_grad_norm(M& model, double max_norm) {
   const double norm = grad_norm(model);
-  GLUEGEN_CHECK_AS(ValueError, std::isfinite(norm), "clip_grad_norm: the gradient norm is {} (NaN or Inf in a gradient)", norm);
+  GLUEGEN_CHECK_AS(ValueError, std::isfinite(norm),
+                   "clip_grad_norm: the gradient norm is {} (NaN or Inf in a gradient)", norm);
   clip_grad_norm_to(model, norm, max_norm);
   return norm;
 }

@@ -57,12 +57,18 @@ void parallel_ranges(index_t n, index_t parallel_above, F&& f) {
 template <typename F>
 decltype(auto) with_rank(int rank, F&& f) {
   switch (rank) {
-    case 1: return f.template operator()<1>();
-    case 2: return f.template operator()<2>();
-    case 3: return f.template operator()<3>();
-    case 4: return f.template operator()<4>();
-    case 5: return f.template operator()<5>();
-    default: GLUEGEN_THROW(ShapeError, "rank {} is outside 1..{}", rank, Shape::kMaxRank);
+    case 1:
+      return f.template operator()<1>();
+    case 2:
+      return f.template operator()<2>();
+    case 3:
+      return f.template operator()<3>();
+    case 4:
+      return f.template operator()<4>();
+    case 5:
+      return f.template operator()<5>();
+    default:
+      GLUEGEN_THROW(ShapeError, "rank {} is outside 1..{}", rank, Shape::kMaxRank);
   }
 }
 
@@ -85,7 +91,8 @@ auto strided_adapt(T* ptr, const Shape& shape, const Shape& strides) {
 
 template <typename T>
 auto flat_adapt(T* ptr, index_t n) {
-  return xt::adapt(ptr, static_cast<std::size_t>(n), xt::no_ownership(), std::array<std::size_t, 1>{static_cast<std::size_t>(n)});
+  return xt::adapt(ptr, static_cast<std::size_t>(n), xt::no_ownership(),
+                   std::array<std::size_t, 1>{static_cast<std::size_t>(n)});
 }
 
 /// A broadcast binary op as `rows` independent rows of `inner` contiguous output elements, where
@@ -149,7 +156,9 @@ struct AlignedAllocator {
   T* allocate(std::size_t n) { return static_cast<T*>(CpuBlockCache::instance().allocate(n * sizeof(T))); }
   void deallocate(T* p, std::size_t n) noexcept { CpuBlockCache::instance().deallocate(p, n * sizeof(T)); }
   template <typename U>
-  bool operator==(const AlignedAllocator<U>&) const noexcept { return true; }
+  bool operator==(const AlignedAllocator<U>&) const noexcept {
+    return true;
+  }
 };
 
 template <typename T>
@@ -169,16 +178,26 @@ struct Cpu {
   using Storage = xt::uvector<T, detail::AlignedAllocator<T>>;
 
   template <Element T>
-  static std::shared_ptr<Storage<T>> allocate(index_t n) { return std::make_shared<Storage<T>>(static_cast<std::size_t>(n)); }
+  static std::shared_ptr<Storage<T>> allocate(index_t n) {
+    return std::make_shared<Storage<T>>(static_cast<std::size_t>(n));
+  }
   template <Element T>
-  static T* raw(Storage<T>& s) noexcept { return s.data(); }
+  static T* raw(Storage<T>& s) noexcept {
+    return s.data();
+  }
 
   template <Element T>
-  static void copy_from_host(T* dst, const T* src, index_t n) { if (n > 0) std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T)); }
+  static void copy_from_host(T* dst, const T* src, index_t n) {
+    if (n > 0) std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T));
+  }
   template <Element T>
-  static void copy_to_host(T* dst, const T* src, index_t n) { copy_from_host(dst, src, n); }
+  static void copy_to_host(T* dst, const T* src, index_t n) {
+    copy_from_host(dst, src, n);
+  }
   template <Element T>
-  static void fill(T* dst, index_t n, T value) { std::fill(dst, dst + n, value); }
+  static void fill(T* dst, index_t n, T value) {
+    std::fill(dst, dst + n, value);
+  }
 
   template <Element To, Element From>
   static void convert(To* dst, const From* src, index_t n) {
@@ -199,7 +218,8 @@ struct Cpu {
       const Shape out_strides = shape.contiguous_strides();
       for (index_t i = 0; i < shape.numel(); ++i) {
         index_t offset = 0;
-        for (int axis = 0; axis < shape.rank(); ++axis) offset += (i / out_strides[axis]) % shape[axis] * src_strides[axis];
+        for (int axis = 0; axis < shape.rank(); ++axis)
+          offset += (i / out_strides[axis]) % shape[axis] * src_strides[axis];
         dst[i] = src[offset];
       }
     }
@@ -208,8 +228,8 @@ struct Cpu {
   /// out (contiguous, out_shape) = a op b, each read through its own strides (0 on broadcast axes),
   /// all three already expanded to out's rank by ops.hpp.
   template <ComputeElement T>
-  static void binary(BinaryOp op, const T* a, const Shape& a_strides, const T* b, const Shape& b_strides,
-                     T* out, const Shape& out_shape) {
+  static void binary(BinaryOp op, const T* a, const Shape& a_strides, const T* b, const Shape& b_strides, T* out,
+                     const Shape& out_shape) {
     const index_t n = out_shape.numel();
     const Shape dense = out_shape.contiguous_strides();
     if (a_strides == dense && b_strides == dense) {  // the common case: flat, vectorisable, threaded
@@ -223,16 +243,20 @@ struct Cpu {
     }
     if (const auto split = detail::split_rows(out_shape, a_strides, b_strides)) {  // row / column broadcasts
       const auto [rows, inner, axes, a_scalar, b_scalar] = *split;
-      detail::parallel_ranges(rows, std::max<index_t>(1, detail::kParallelElements / inner), [&](index_t r0, index_t r1) {
-        for (index_t r = r0; r < r1; ++r) {
-          auto z = detail::flat_adapt(out + r * inner, inner);
-          const T* pa = a + detail::row_offset(r, out_shape, a_strides, axes);
-          const T* pb = b + detail::row_offset(r, out_shape, b_strides, axes);
-          if (a_scalar) apply_binary(op, *pa, detail::flat_adapt(pb, inner), z);
-          else if (b_scalar) apply_binary(op, detail::flat_adapt(pa, inner), *pb, z);
-          else apply_binary(op, detail::flat_adapt(pa, inner), detail::flat_adapt(pb, inner), z);
-        }
-      });
+      detail::parallel_ranges(rows, std::max<index_t>(1, detail::kParallelElements / inner),
+                              [&](index_t r0, index_t r1) {
+                                for (index_t r = r0; r < r1; ++r) {
+                                  auto z = detail::flat_adapt(out + r * inner, inner);
+                                  const T* pa = a + detail::row_offset(r, out_shape, a_strides, axes);
+                                  const T* pb = b + detail::row_offset(r, out_shape, b_strides, axes);
+                                  if (a_scalar)
+                                    apply_binary(op, *pa, detail::flat_adapt(pb, inner), z);
+                                  else if (b_scalar)
+                                    apply_binary(op, detail::flat_adapt(pa, inner), *pb, z);
+                                  else
+                                    apply_binary(op, detail::flat_adapt(pa, inner), detail::flat_adapt(pb, inner), z);
+                                }
+                              });
       return;
     }
     detail::with_rank(out_shape.rank(), [&]<std::size_t R>() {
@@ -253,16 +277,30 @@ struct Cpu {
       Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> o(out + begin, end - begin);
       constexpr T half = T(0.5), one = T(1);
       switch (op) {
-        case UnaryOp::scale: o = alpha * v; break;
-        case UnaryOp::affine: o = alpha * v + beta; break;
+        case UnaryOp::scale:
+          o = alpha * v;
+          break;
+        case UnaryOp::affine:
+          o = alpha * v + beta;
+          break;
         // GELU(x) = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))  (Hendrycks & Gimpel 2016, eq. 1)
-        case UnaryOp::gelu_erf: o = half * v * (one + (v * T(std::numbers::sqrt2 / 2)).erf()); break;
+        case UnaryOp::gelu_erf:
+          o = half * v * (one + (v * T(std::numbers::sqrt2 / 2)).erf());
+          break;
         // tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))  (same paper, sec. 2)
-        case UnaryOp::gelu_tanh: o = half * v * (one + (T(0.79788456080286535588) * (v + T(0.044715) * v.cube())).tanh()); break;
+        case UnaryOp::gelu_tanh:
+          o = half * v * (one + (T(0.79788456080286535588) * (v + T(0.044715) * v.cube())).tanh());
+          break;
         // SiLU(x) = x * sigmoid(x)  (Elfwing et al. 2018)
-        case UnaryOp::silu: o = v / (one + (-v).exp()); break;
-        case UnaryOp::relu: o = v.max(T(0)); break;
-        case UnaryOp::clamp: o = v.max(alpha).min(beta); break;
+        case UnaryOp::silu:
+          o = v / (one + (-v).exp());
+          break;
+        case UnaryOp::relu:
+          o = v.max(T(0));
+          break;
+        case UnaryOp::clamp:
+          o = v.max(alpha).min(beta);
+          break;
       }
     });
   }
@@ -277,7 +315,8 @@ struct Cpu {
       switch (op) {
         // d/dx x Phi(x) = Phi(x) + x phi(x)
         case UnaryOp::gelu_erf:
-          o = g * (half * (one + (v * T(std::numbers::sqrt2 / 2)).erf()) + v * (T(-0.5) * v.square()).exp() * T(0.39894228040143267794));
+          o = g * (half * (one + (v * T(std::numbers::sqrt2 / 2)).erf()) +
+                   v * (T(-0.5) * v.square()).exp() * T(0.39894228040143267794));
           break;
         case UnaryOp::gelu_tanh: {
           constexpr T c = T(0.79788456080286535588), a = T(0.044715);
@@ -290,8 +329,11 @@ struct Cpu {
           o = g * sig * (one + v * (one - sig));
           break;
         }
-        case UnaryOp::relu: o = (v > T(0)).select(g, T(0)); break;
-        default: GLUEGEN_THROW(ValueError, "unary_backward: op {} has no activation derivative", static_cast<int>(op));
+        case UnaryOp::relu:
+          o = (v > T(0)).select(g, T(0));
+          break;
+        default:
+          GLUEGEN_THROW(ValueError, "unary_backward: op {} has no activation derivative", static_cast<int>(op));
       }
     });
   }
@@ -313,9 +355,15 @@ struct Cpu {
     for_rows(x, rows, cols, [&](auto row, index_t r) {
       const T sum = row.sum();
       switch (op) {
-        case ReduceOp::sum: out[r] = sum; break;
-        case ReduceOp::mean: out[r] = sum / T(cols); break;
-        case ReduceOp::var: out[r] = (row.array() - sum / T(cols)).square().sum() / T(cols); break;
+        case ReduceOp::sum:
+          out[r] = sum;
+          break;
+        case ReduceOp::mean:
+          out[r] = sum / T(cols);
+          break;
+        case ReduceOp::var:
+          out[r] = (row.array() - sum / T(cols)).square().sum() / T(cols);
+          break;
       }
     });
   }
@@ -336,8 +384,8 @@ struct Cpu {
   /// with mean = 0 when !center and gamma/beta optional (nullptr: 1 and 0). mean and rstd per row are
   /// kept for the backward pass.
   template <ComputeElement T>
-  static void norm_rows(const T* x, const T* gamma, const T* beta, index_t rows, index_t cols, T eps, bool center, T* y, T* mean,
-                        T* rstd) {
+  static void norm_rows(const T* x, const T* gamma, const T* beta, index_t rows, index_t cols, T eps, bool center, T* y,
+                        T* mean, T* rstd) {
     for_rows(x, rows, cols, [&](auto row, index_t r) {
       const T mu = center ? row.sum() / T(cols) : T(0);
       const T inv = T(1) / std::sqrt((row.array() - mu).square().sum() / T(cols) + eps);
@@ -355,34 +403,39 @@ struct Cpu {
   ///   dgamma += sum_rows(dy xhat), dbeta += sum_rows(dy)   (each optional).
   /// Parameter gradients sum per-chunk partials in chunk order: deterministic for a thread count.
   template <ComputeElement T>
-  static void norm_rows_backward(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, index_t rows, index_t cols,
-                                 bool center, T* dx, T* dgamma, T* dbeta) {
+  static void norm_rows_backward(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, index_t rows,
+                                 index_t cols, bool center, T* dx, T* dgamma, T* dbeta) {
     using Row = Eigen::Array<T, 1, Eigen::Dynamic>;
     using RowMap = Eigen::Map<Row>;
     const bool params = dgamma || dbeta;
     T* partials = nullptr;  // [chunks][2][cols]: per-chunk sums of dy * xhat and dy
-    chunked(rows, cols, [&](int chunks) {
-      if (params) {
-        partials = scratch<T, struct NormPartials>(static_cast<std::size_t>(2 * chunks * cols));
-        std::fill(partials, partials + 2 * chunks * cols, T(0));
-      }
-    }, [&](int chunk, index_t begin, index_t end) {
-      T* rows_buf = scratch<T, struct NormRows>(static_cast<std::size_t>(2 * cols));  // this thread's xhat and g
-      RowMap xhat(rows_buf, cols), g(rows_buf + cols, cols);
-      for (index_t r = begin; r < end; ++r) {
-        Eigen::Map<const Row> xr(x + r * cols, cols), dyr(dy + r * cols, cols);
-        xhat = (xr - mean[r]) * rstd[r];
-        if (gamma) g = dyr * Eigen::Map<const Row>(gamma, cols);
-        else g = dyr;
-        const T mean_gx = (g * xhat).sum() / T(cols);
-        const T mean_g = center ? g.sum() / T(cols) : T(0);
-        RowMap(dx + r * cols, cols) = rstd[r] * (g - mean_g - xhat * mean_gx);
-        if (params) {
-          RowMap(partials + (2 * chunk) * cols, cols) += dyr * xhat;
-          RowMap(partials + (2 * chunk + 1) * cols, cols) += dyr;
-        }
-      }
-    });
+    chunked(
+        rows, cols,
+        [&](int chunks) {
+          if (params) {
+            partials = scratch<T, struct NormPartials>(static_cast<std::size_t>(2 * chunks * cols));
+            std::fill(partials, partials + 2 * chunks * cols, T(0));
+          }
+        },
+        [&](int chunk, index_t begin, index_t end) {
+          T* rows_buf = scratch<T, struct NormRows>(static_cast<std::size_t>(2 * cols));  // this thread's xhat and g
+          RowMap xhat(rows_buf, cols), g(rows_buf + cols, cols);
+          for (index_t r = begin; r < end; ++r) {
+            Eigen::Map<const Row> xr(x + r * cols, cols), dyr(dy + r * cols, cols);
+            xhat = (xr - mean[r]) * rstd[r];
+            if (gamma)
+              g = dyr * Eigen::Map<const Row>(gamma, cols);
+            else
+              g = dyr;
+            const T mean_gx = (g * xhat).sum() / T(cols);
+            const T mean_g = center ? g.sum() / T(cols) : T(0);
+            RowMap(dx + r * cols, cols) = rstd[r] * (g - mean_g - xhat * mean_gx);
+            if (params) {
+              RowMap(partials + (2 * chunk) * cols, cols) += dyr * xhat;
+              RowMap(partials + (2 * chunk + 1) * cols, cols) += dyr;
+            }
+          }
+        });
     if (!params) return;
     const index_t chunks = chunk_count(rows, cols);
     for (index_t c = 0; c < chunks; ++c) {
@@ -425,11 +478,13 @@ struct Cpu {
   static void column_sum(const T* x, index_t rows, index_t cols, T* out, bool accumulate) {
     using RowMap = Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>;
     T* parts = nullptr;  // [chunks][cols]
-    chunked(rows, cols, [&](int chunks) { parts = scratch<T, struct ColumnParts>(static_cast<std::size_t>(chunks * cols)); },
-            [&](int chunk, index_t begin, index_t end) {
-              RowMap(parts + chunk * cols, cols) =
-                  Eigen::Map<const detail::RowMatrix<T>>(x + begin * cols, end - begin, cols).colwise().sum().array();
-            });
+    chunked(
+        rows, cols,
+        [&](int chunks) { parts = scratch<T, struct ColumnParts>(static_cast<std::size_t>(chunks * cols)); },
+        [&](int chunk, index_t begin, index_t end) {
+          RowMap(parts + chunk * cols, cols) =
+              Eigen::Map<const detail::RowMatrix<T>>(x + begin * cols, end - begin, cols).colwise().sum().array();
+        });
     RowMap o(out, cols);
     if (!accumulate) o.setZero();
     for (index_t c = 0; c < chunk_count(rows, cols); ++c) o += RowMap(parts + c * cols, cols);
@@ -466,7 +521,8 @@ struct Cpu {
   template <ComputeElement T>
   static void im2col(const T* x, const ConvGeometry& g, T* cols) {
     const index_t planes = g.batch * g.channels;
-#pragma omp parallel for schedule(static) if (planes * g.col_cols() * g.kernel_h * g.kernel_w >= detail::kParallelElements)
+#pragma omp parallel for schedule(static) if (planes * g.col_cols() * g.kernel_h * g.kernel_w >= \
+                                                  detail::kParallelElements)
     for (index_t bc = 0; bc < planes; ++bc) {
       const T* plane = x + bc * g.height * g.width;
       T* out = cols + bc * g.kernel_h * g.kernel_w * g.col_cols();  // (b, c) rows are contiguous in [B, C*kh*kw, HoWo]
@@ -481,7 +537,8 @@ struct Cpu {
             }
             const T* src = plane + h * g.width;
             if (g.stride_w == 1) {  // the valid columns are one contiguous run: copy it, zero the borders
-              const index_t lo = std::clamp<index_t>(g.pad_w - j, 0, g.out_w), hi = std::clamp<index_t>(g.width + g.pad_w - j, lo, g.out_w);
+              const index_t lo = std::clamp<index_t>(g.pad_w - j, 0, g.out_w),
+                            hi = std::clamp<index_t>(g.width + g.pad_w - j, lo, g.out_w);
               std::fill(row, row + lo, T(0));
               std::copy(src + lo - g.pad_w + j, src + hi - g.pad_w + j, row + lo);
               std::fill(row + hi, row + g.out_w, T(0));
@@ -499,7 +556,8 @@ struct Cpu {
   template <ComputeElement T>
   static void col2im(const T* cols, const ConvGeometry& g, T* dx) {
     const index_t planes = g.batch * g.channels;
-#pragma omp parallel for schedule(static) if (planes * g.col_cols() * g.kernel_h * g.kernel_w >= detail::kParallelElements)
+#pragma omp parallel for schedule(static) if (planes * g.col_cols() * g.kernel_h * g.kernel_w >= \
+                                                  detail::kParallelElements)
     for (index_t bc = 0; bc < planes; ++bc) {
       T* plane = dx + bc * g.height * g.width;
       std::fill(plane, plane + g.height * g.width, T(0));
@@ -519,13 +577,16 @@ struct Cpu {
 
   /// y [planes, H*k, W*k] = scale * x [planes, H, W] repeated over k x k blocks (nearest upsampling).
   template <ComputeElement T>
-  static void upsample_nearest(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale, T* y) {
+  static void upsample_nearest(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale,
+                               T* y) {
     const index_t oh = height * factor, ow = width * factor;
-    detail::parallel_ranges(planes, std::max<index_t>(1, detail::kParallelElements / (oh * ow)), [&](index_t b, index_t e) {
-      for (index_t p = b; p < e; ++p)
-        for (index_t h = 0; h < oh; ++h)
-          for (index_t w = 0; w < ow; ++w) y[(p * oh + h) * ow + w] = scale * x[(p * height + h / factor) * width + w / factor];
-    });
+    detail::parallel_ranges(
+        planes, std::max<index_t>(1, detail::kParallelElements / (oh * ow)), [&](index_t b, index_t e) {
+          for (index_t p = b; p < e; ++p)
+            for (index_t h = 0; h < oh; ++h)
+              for (index_t w = 0; w < ow; ++w)
+                y[(p * oh + h) * ow + w] = scale * x[(p * height + h / factor) * width + w / factor];
+        });
   }
 
   /// y [planes, H/k, W/k] = scale * sum of each k x k block of x [planes, H, W] (floor: a remainder
@@ -533,16 +594,18 @@ struct Cpu {
   template <ComputeElement T>
   static void block_sum(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale, T* y) {
     const index_t oh = height / factor, ow = width / factor;
-    detail::parallel_ranges(planes, std::max<index_t>(1, detail::kParallelElements / (height * width)), [&](index_t b, index_t e) {
-      for (index_t p = b; p < e; ++p)
-        for (index_t h = 0; h < oh; ++h)
-          for (index_t w = 0; w < ow; ++w) {
-            T sum = 0;
-            for (index_t i = 0; i < factor; ++i)
-              for (index_t j = 0; j < factor; ++j) sum += x[(p * height + h * factor + i) * width + w * factor + j];
-            y[(p * oh + h) * ow + w] = scale * sum;
-          }
-    });
+    detail::parallel_ranges(planes, std::max<index_t>(1, detail::kParallelElements / (height * width)),
+                            [&](index_t b, index_t e) {
+                              for (index_t p = b; p < e; ++p)
+                                for (index_t h = 0; h < oh; ++h)
+                                  for (index_t w = 0; w < ow; ++w) {
+                                    T sum = 0;
+                                    for (index_t i = 0; i < factor; ++i)
+                                      for (index_t j = 0; j < factor; ++j)
+                                        sum += x[(p * height + h * factor + i) * width + w * factor + j];
+                                    y[(p * oh + h) * ow + w] = scale * sum;
+                                  }
+                            });
   }
 
   /// out[i, :] = table[ids[i], :] (ids already range-checked by ops.hpp).
@@ -574,7 +637,8 @@ struct Cpu {
   template <Element T>
   static void gemm(const GemmArgs<T>& g) {
     if constexpr (!ComputeElement<T>) {
-      GLUEGEN_THROW(DTypeError, "Cpu::gemm: {} inputs are a storage type on the CPU; cast<float>() first", dtype_name(dtype_of<T>));
+      GLUEGEN_THROW(DTypeError, "Cpu::gemm: {} inputs are a storage type on the CPU; cast<float>() first",
+                    dtype_name(dtype_of<T>));
     } else {
       const index_t work = g.m * g.n * g.k;
       auto one = [&](index_t i) {
@@ -585,20 +649,26 @@ struct Cpu {
         detail::RowMap<T> C(g.c + i * g.stride_c, g.m, g.n, Eigen::OuterStride<>(g.ldc));
         const T alpha = static_cast<T>(g.alpha);
         auto assign = [&](const auto& opA, const auto& opB) {
-          if (g.beta == 0) C.noalias() = alpha * (opA * opB);  // never reads C: it may be uninitialised
+          if (g.beta == 0)
+            C.noalias() = alpha * (opA * opB);  // never reads C: it may be uninitialised
           else {
             C *= static_cast<T>(g.beta);
             C.noalias() += alpha * (opA * opB);
           }
         };
-        if (!g.trans_a && !g.trans_b) assign(A, B);
-        else if (!g.trans_a) assign(A, B.transpose());
-        else if (!g.trans_b) assign(A.transpose(), B);
-        else assign(A.transpose(), B.transpose());
+        if (!g.trans_a && !g.trans_b)
+          assign(A, B);
+        else if (!g.trans_a)
+          assign(A, B.transpose());
+        else if (!g.trans_b)
+          assign(A.transpose(), B);
+        else
+          assign(A.transpose(), B.transpose());
       };
       // Batches of products: one product per thread (no synchronisation inside a GEMM; a UNet's
       // per-image convolutions are 10-50 Mflop each). Single huge products thread better inside Eigen.
-      if (g.batch >= omp_get_max_threads() && work * g.batch >= detail::kParallelElements * 4 && work < (index_t{1} << 27) && !omp_in_parallel()) {
+      if (g.batch >= omp_get_max_threads() && work * g.batch >= detail::kParallelElements * 4 &&
+          work < (index_t{1} << 27) && !omp_in_parallel()) {
 #pragma omp parallel for schedule(static)
         for (index_t i = 0; i < g.batch; ++i) one(i);
       } else {
@@ -637,10 +707,18 @@ struct Cpu {
   template <typename X, typename Y, typename Z>
   static void apply_binary(BinaryOp op, const X& x, const Y& y, Z&& z) {
     switch (op) {
-      case BinaryOp::add: xt::noalias(z) = x + y; break;
-      case BinaryOp::sub: xt::noalias(z) = x - y; break;
-      case BinaryOp::mul: xt::noalias(z) = x * y; break;
-      case BinaryOp::div: xt::noalias(z) = x / y; break;
+      case BinaryOp::add:
+        xt::noalias(z) = x + y;
+        break;
+      case BinaryOp::sub:
+        xt::noalias(z) = x - y;
+        break;
+      case BinaryOp::mul:
+        xt::noalias(z) = x * y;
+        break;
+      case BinaryOp::div:
+        xt::noalias(z) = x / y;
+        break;
     }
   }
 
@@ -682,9 +760,11 @@ struct Cpu {
   /// Calls f(row, r) for each row of a contiguous [rows, cols] matrix, threaded when large.
   template <typename T, typename F>
   static void for_rows(const T* x, index_t rows, index_t cols, F&& f) {
-    detail::parallel_ranges(rows, std::max<index_t>(1, detail::kParallelElements / std::max<index_t>(cols, 1)), [&](index_t b, index_t e) {
-      for (index_t r = b; r < e; ++r) f(Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(x + r * cols, cols), r);
-    });
+    detail::parallel_ranges(rows, std::max<index_t>(1, detail::kParallelElements / std::max<index_t>(cols, 1)),
+                            [&](index_t b, index_t e) {
+                              for (index_t r = b; r < e; ++r)
+                                f(Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(x + r * cols, cols), r);
+                            });
   }
 };
 

@@ -22,18 +22,18 @@
 #include <memory>
 #include <mutex>
 
-#define GLUEGEN_CUDA_CHECK(call)                                                                       \
-  do {                                                                                                 \
-    const cudaError_t gluegen_status_ = (call);                                                        \
-    if (gluegen_status_ != cudaSuccess)                                                                \
+#define GLUEGEN_CUDA_CHECK(call)                                                                            \
+  do {                                                                                                      \
+    const cudaError_t gluegen_status_ = (call);                                                             \
+    if (gluegen_status_ != cudaSuccess)                                                                     \
       GLUEGEN_THROW(::gluegen::CudaError, "{} failed: {} ({})", #call, cudaGetErrorString(gluegen_status_), \
-                    cudaGetErrorName(gluegen_status_));                                                \
+                    cudaGetErrorName(gluegen_status_));                                                     \
   } while (false)
 
-#define GLUEGEN_CUBLAS_CHECK(call)                                                                     \
-  do {                                                                                                 \
-    const cublasStatus_t gluegen_status_ = (call);                                                     \
-    if (gluegen_status_ != CUBLAS_STATUS_SUCCESS)                                                      \
+#define GLUEGEN_CUBLAS_CHECK(call)                                                                         \
+  do {                                                                                                     \
+    const cublasStatus_t gluegen_status_ = (call);                                                         \
+    if (gluegen_status_ != CUBLAS_STATUS_SUCCESS)                                                          \
       GLUEGEN_THROW(::gluegen::CudaError, "{} failed: {}", #call, cublasGetStatusString(gluegen_status_)); \
   } while (false)
 
@@ -88,14 +88,19 @@ __device__ inline void offsets(const Dims& d, index_t i, index_t& oa, index_t& o
   }
 }
 
-#define GLUEGEN_GRID_LOOP(i, n) \
-  for (index_t i = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x; i < (n); i += static_cast<index_t>(gridDim.x) * blockDim.x)
+#define GLUEGEN_GRID_LOOP(i, n)                                                          \
+  for (index_t i = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x; i < (n); \
+       i += static_cast<index_t>(gridDim.x) * blockDim.x)
 
 template <typename T>
-__global__ void fill_kernel(T* out, index_t n, T value) { GLUEGEN_GRID_LOOP(i, n) out[i] = value; }
+__global__ void fill_kernel(T* out, index_t n, T value) {
+  GLUEGEN_GRID_LOOP(i, n) out[i] = value;
+}
 
 template <typename To, typename From>
-__global__ void convert_kernel(To* out, const From* in, index_t n) { GLUEGEN_GRID_LOOP(i, n) out[i] = gluegen::convert<To>(in[i]); }
+__global__ void convert_kernel(To* out, const From* in, index_t n) {
+  GLUEGEN_GRID_LOOP(i, n) out[i] = gluegen::convert<To>(in[i]);
+}
 
 template <typename T>
 __global__ void copy_strided_kernel(T* out, const T* in, Dims d, index_t n) {
@@ -109,10 +114,14 @@ __global__ void copy_strided_kernel(T* out, const T* in, Dims d, index_t n) {
 template <typename T>
 __device__ inline T apply(BinaryOp op, T x, T y) {
   switch (op) {
-    case BinaryOp::add: return x + y;
-    case BinaryOp::sub: return x - y;
-    case BinaryOp::mul: return x * y;
-    default: return x / y;
+    case BinaryOp::add:
+      return x + y;
+    case BinaryOp::sub:
+      return x - y;
+    case BinaryOp::mul:
+      return x * y;
+    default:
+      return x / y;
   }
 }
 
@@ -135,13 +144,27 @@ __global__ void unary_kernel(UnaryOp op, const T* x, T* out, index_t n, T alpha,
   GLUEGEN_GRID_LOOP(i, n) {
     const T v = x[i];
     switch (op) {
-      case UnaryOp::scale: out[i] = alpha * v; break;
-      case UnaryOp::affine: out[i] = alpha * v + beta; break;
-      case UnaryOp::gelu_erf: out[i] = T(0.5) * v * (T(1) + erf(v * T(0.70710678118654752440))); break;
-      case UnaryOp::gelu_tanh: out[i] = T(0.5) * v * (T(1) + tanh(T(0.79788456080286535588) * (v + T(0.044715) * v * v * v))); break;
-      case UnaryOp::silu: out[i] = v / (T(1) + exp(-v)); break;
-      case UnaryOp::relu: out[i] = v > T(0) ? v : T(0); break;
-      case UnaryOp::clamp: out[i] = v < alpha ? alpha : (v > beta ? beta : v); break;
+      case UnaryOp::scale:
+        out[i] = alpha * v;
+        break;
+      case UnaryOp::affine:
+        out[i] = alpha * v + beta;
+        break;
+      case UnaryOp::gelu_erf:
+        out[i] = T(0.5) * v * (T(1) + erf(v * T(0.70710678118654752440)));
+        break;
+      case UnaryOp::gelu_tanh:
+        out[i] = T(0.5) * v * (T(1) + tanh(T(0.79788456080286535588) * (v + T(0.044715) * v * v * v)));
+        break;
+      case UnaryOp::silu:
+        out[i] = v / (T(1) + exp(-v));
+        break;
+      case UnaryOp::relu:
+        out[i] = v > T(0) ? v : T(0);
+        break;
+      case UnaryOp::clamp:
+        out[i] = v < alpha ? alpha : (v > beta ? beta : v);
+        break;
     }
   }
 }
@@ -152,7 +175,8 @@ __global__ void unary_backward_kernel(UnaryOp op, const T* x, const T* dy, index
     const T v = x[i], g = dy[i];
     switch (op) {
       case UnaryOp::gelu_erf:
-        dx[i] = g * (T(0.5) * (T(1) + erf(v * T(0.70710678118654752440))) + v * exp(T(-0.5) * v * v) * T(0.39894228040143267794));
+        dx[i] = g * (T(0.5) * (T(1) + erf(v * T(0.70710678118654752440))) +
+                     v * exp(T(-0.5) * v * v) * T(0.39894228040143267794));
         break;
       case UnaryOp::gelu_tanh: {
         const T c = T(0.79788456080286535588), a = T(0.044715);
@@ -165,14 +189,20 @@ __global__ void unary_backward_kernel(UnaryOp op, const T* x, const T* dy, index
         dx[i] = g * sig * (T(1) + v * (T(1) - sig));
         break;
       }
-      case UnaryOp::relu: dx[i] = v > T(0) ? g : T(0); break;
-      default: dx[i] = NAN; break;  // ops.hpp only passes activations
+      case UnaryOp::relu:
+        dx[i] = v > T(0) ? g : T(0);
+        break;
+      default:
+        dx[i] = NAN;
+        break;  // ops.hpp only passes activations
     }
   }
 }
 
 template <typename T>
-__global__ void axpy_kernel(index_t n, T alpha, const T* x, T* y) { GLUEGEN_GRID_LOOP(i, n) y[i] += alpha * x[i]; }
+__global__ void axpy_kernel(index_t n, T alpha, const T* x, T* y) {
+  GLUEGEN_GRID_LOOP(i, n) y[i] += alpha * x[i];
+}
 
 template <typename T>
 __global__ void count_nonfinite_kernel(const T* x, index_t n, unsigned long long* count) {
@@ -244,7 +274,8 @@ __global__ void softmax_last_kernel(const T* x, index_t cols, T* out) {
 }
 
 template <typename T>
-__global__ void norm_rows_kernel(const T* x, const T* gamma, const T* beta, index_t cols, T eps, bool center, T* y, T* mean_out, T* rstd_out) {
+__global__ void norm_rows_kernel(const T* x, const T* gamma, const T* beta, index_t cols, T eps, bool center, T* y,
+                                 T* mean_out, T* rstd_out) {
   const T* row = x + blockIdx.x * cols;
   T mean = 0;
   if (center) {
@@ -270,7 +301,8 @@ __global__ void norm_rows_kernel(const T* x, const T* gamma, const T* beta, inde
 
 /// dx per row (one block per row); see Cpu::norm_rows_backward for the formula.
 template <typename T>
-__global__ void norm_rows_backward_dx_kernel(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, index_t cols, bool center, T* dx) {
+__global__ void norm_rows_backward_dx_kernel(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy,
+                                             index_t cols, bool center, T* dx) {
   const index_t r = blockIdx.x;
   const T* xr = x + r * cols;
   const T* gr = dy + r * cols;
@@ -290,7 +322,8 @@ __global__ void norm_rows_backward_dx_kernel(const T* x, const T* gamma, const T
 
 /// dgamma[c] += sum_r dy xhat, dbeta[c] += sum_r dy: one thread per column, rows in order (deterministic).
 template <typename T>
-__global__ void norm_rows_backward_params_kernel(const T* x, const T* mean, const T* rstd, const T* dy, index_t rows, index_t cols, T* dgamma, T* dbeta) {
+__global__ void norm_rows_backward_params_kernel(const T* x, const T* mean, const T* rstd, const T* dy, index_t rows,
+                                                 index_t cols, T* dgamma, T* dbeta) {
   GLUEGEN_GRID_LOOP(c, cols) {
     T g = 0, b = 0;
     for (index_t r = 0; r < rows; ++r) {
@@ -345,7 +378,8 @@ __global__ void column_sum_kernel(const T* x, index_t rows, index_t cols, T* out
 
 template <typename T>
 __global__ void bernoulli_scale_kernel(T* mask, index_t n, std::uint64_t seed, std::uint64_t stream, T keep) {
-  GLUEGEN_GRID_LOOP(i, n) mask[i] = rng::uniform_at(seed, stream, static_cast<std::uint64_t>(i)) < keep ? T(1) / keep : T(0);
+  GLUEGEN_GRID_LOOP(i, n)
+  mask[i] = rng::uniform_at(seed, stream, static_cast<std::uint64_t>(i)) < keep ? T(1) / keep : T(0);
 }
 
 template <typename T>
@@ -364,7 +398,8 @@ template <typename T>
 __global__ void im2col_kernel(const T* x, ConvGeometry g, T* cols) {
   const index_t taps = g.kernel_h * g.kernel_w, n = g.batch * g.channels * taps * g.col_cols();
   GLUEGEN_GRID_LOOP(idx, n) {
-    const index_t ow = idx % g.out_w, oh = (idx / g.out_w) % g.out_h, tap = (idx / g.col_cols()) % taps, bc = idx / (g.col_cols() * taps);
+    const index_t ow = idx % g.out_w, oh = (idx / g.out_w) % g.out_h, tap = (idx / g.col_cols()) % taps,
+                  bc = idx / (g.col_cols() * taps);
     const index_t h = oh * g.stride_h - g.pad_h + tap / g.kernel_w, w = ow * g.stride_w - g.pad_w + tap % g.kernel_w;
     cols[idx] = (h >= 0 && h < g.height && w >= 0 && w < g.width) ? x[(bc * g.height + h) * g.width + w] : T(0);
   }
@@ -391,7 +426,8 @@ __global__ void col2im_kernel(const T* cols, ConvGeometry g, T* dx) {
 }
 
 template <typename T>
-__global__ void upsample_nearest_kernel(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale, T* y) {
+__global__ void upsample_nearest_kernel(const T* x, index_t planes, index_t height, index_t width, index_t factor,
+                                        T scale, T* y) {
   const index_t oh = height * factor, ow = width * factor;
   GLUEGEN_GRID_LOOP(idx, planes * oh * ow) {
     const index_t w = idx % ow, h = (idx / ow) % oh, p = idx / (oh * ow);
@@ -400,7 +436,8 @@ __global__ void upsample_nearest_kernel(const T* x, index_t planes, index_t heig
 }
 
 template <typename T>
-__global__ void block_sum_kernel(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale, T* y) {
+__global__ void block_sum_kernel(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale,
+                                 T* y) {
   const index_t oh = height / factor, ow = width / factor;
   GLUEGEN_GRID_LOOP(idx, planes * oh * ow) {
     const index_t w = idx % ow, h = (idx / ow) % oh, p = idx / (oh * ow);
@@ -431,7 +468,8 @@ struct Square {
 
 template <typename T>
 __global__ void fill_uniform_kernel(T* out, index_t n, std::uint64_t seed, std::uint64_t stream, T lo, T hi) {
-  GLUEGEN_GRID_LOOP(i, n) out[i] = static_cast<T>(lo + (hi - lo) * rng::uniform_at(seed, stream, static_cast<std::uint64_t>(i)));
+  GLUEGEN_GRID_LOOP(i, n)
+  out[i] = static_cast<T>(lo + (hi - lo) * rng::uniform_at(seed, stream, static_cast<std::uint64_t>(i)));
 }
 
 /// One thread per Philox block of 4 values (Box-Muller pairs share their log and sincos).
@@ -446,11 +484,28 @@ __global__ void fill_normal_kernel(T* out, index_t n, std::uint64_t seed, std::u
 
 #undef GLUEGEN_GRID_LOOP
 
-template <typename T> struct CublasType;
-template <> struct CublasType<float> { static constexpr cudaDataType_t data = CUDA_R_32F; static constexpr cublasComputeType_t compute = CUBLAS_COMPUTE_32F; };
-template <> struct CublasType<double> { static constexpr cudaDataType_t data = CUDA_R_64F; static constexpr cublasComputeType_t compute = CUBLAS_COMPUTE_64F; };
-template <> struct CublasType<f16> { static constexpr cudaDataType_t data = CUDA_R_16F; static constexpr cublasComputeType_t compute = CUBLAS_COMPUTE_32F; };
-template <> struct CublasType<bf16> { static constexpr cudaDataType_t data = CUDA_R_16BF; static constexpr cublasComputeType_t compute = CUBLAS_COMPUTE_32F; };
+template <typename T>
+struct CublasType;
+template <>
+struct CublasType<float> {
+  static constexpr cudaDataType_t data = CUDA_R_32F;
+  static constexpr cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
+};
+template <>
+struct CublasType<double> {
+  static constexpr cudaDataType_t data = CUDA_R_64F;
+  static constexpr cublasComputeType_t compute = CUBLAS_COMPUTE_64F;
+};
+template <>
+struct CublasType<f16> {
+  static constexpr cudaDataType_t data = CUDA_R_16F;
+  static constexpr cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
+};
+template <>
+struct CublasType<bf16> {
+  static constexpr cudaDataType_t data = CUDA_R_16BF;
+  static constexpr cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
+};
 
 inline Dims make_dims(const Shape& shape, const Shape& sa, const Shape& sb) {
   Dims d{};
@@ -473,17 +528,23 @@ struct Cuda {
   using Storage = thrust::device_vector<T>;
 
   template <Element T>
-  static std::shared_ptr<Storage<T>> allocate(index_t n) { return std::make_shared<Storage<T>>(static_cast<std::size_t>(n)); }
+  static std::shared_ptr<Storage<T>> allocate(index_t n) {
+    return std::make_shared<Storage<T>>(static_cast<std::size_t>(n));
+  }
   template <Element T>
-  static T* raw(Storage<T>& s) noexcept { return thrust::raw_pointer_cast(s.data()); }
+  static T* raw(Storage<T>& s) noexcept {
+    return thrust::raw_pointer_cast(s.data());
+  }
 
   template <Element T>
   static void copy_from_host(T* dst, const T* src, index_t n) {
-    if (n > 0) GLUEGEN_CUDA_CHECK(cudaMemcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T), cudaMemcpyHostToDevice));
+    if (n > 0)
+      GLUEGEN_CUDA_CHECK(cudaMemcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T), cudaMemcpyHostToDevice));
   }
   template <Element T>
   static void copy_to_host(T* dst, const T* src, index_t n) {
-    if (n > 0) GLUEGEN_CUDA_CHECK(cudaMemcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T), cudaMemcpyDeviceToHost));
+    if (n > 0)
+      GLUEGEN_CUDA_CHECK(cudaMemcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T), cudaMemcpyDeviceToHost));
   }
   template <Element T>
   static void fill(T* dst, index_t n, T value) {
@@ -506,7 +567,8 @@ struct Cuda {
     detail::cuda::check_launch("copy_strided_kernel");
   }
   template <ComputeElement T>
-  static void binary(BinaryOp op, const T* a, const Shape& a_strides, const T* b, const Shape& b_strides, T* out, const Shape& out_shape) {
+  static void binary(BinaryOp op, const T* a, const Shape& a_strides, const T* b, const Shape& b_strides, T* out,
+                     const Shape& out_shape) {
     const index_t n = out_shape.numel();
     const Shape dense = out_shape.contiguous_strides();
     if (a_strides == dense && b_strides == dense) {
@@ -548,19 +610,23 @@ struct Cuda {
     detail::cuda::check_launch("softmax_last_kernel");
   }
   template <ComputeElement T>
-  static void norm_rows(const T* x, const T* gamma, const T* beta, index_t rows, index_t cols, T eps, bool center, T* y, T* mean, T* rstd) {
+  static void norm_rows(const T* x, const T* gamma, const T* beta, index_t rows, index_t cols, T eps, bool center, T* y,
+                        T* mean, T* rstd) {
     if (rows == 0) return;
-    detail::cuda::norm_rows_kernel<<<static_cast<unsigned>(rows), detail::cuda::kThreads>>>(x, gamma, beta, cols, eps, center, y, mean, rstd);
+    detail::cuda::norm_rows_kernel<<<static_cast<unsigned>(rows), detail::cuda::kThreads>>>(x, gamma, beta, cols, eps,
+                                                                                            center, y, mean, rstd);
     detail::cuda::check_launch("norm_rows_kernel");
   }
   template <ComputeElement T>
-  static void norm_rows_backward(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, index_t rows, index_t cols, bool center,
-                                 T* dx, T* dgamma, T* dbeta) {
+  static void norm_rows_backward(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, index_t rows,
+                                 index_t cols, bool center, T* dx, T* dgamma, T* dbeta) {
     if (rows == 0) return;
-    detail::cuda::norm_rows_backward_dx_kernel<<<static_cast<unsigned>(rows), detail::cuda::kThreads>>>(x, gamma, mean, rstd, dy, cols, center, dx);
+    detail::cuda::norm_rows_backward_dx_kernel<<<static_cast<unsigned>(rows), detail::cuda::kThreads>>>(
+        x, gamma, mean, rstd, dy, cols, center, dx);
     detail::cuda::check_launch("norm_rows_backward_dx_kernel");
     if (dgamma || dbeta) {
-      detail::cuda::norm_rows_backward_params_kernel<<<detail::cuda::grid_for(cols), detail::cuda::kThreads>>>(x, mean, rstd, dy, rows, cols, dgamma, dbeta);
+      detail::cuda::norm_rows_backward_params_kernel<<<detail::cuda::grid_for(cols), detail::cuda::kThreads>>>(
+          x, mean, rstd, dy, rows, cols, dgamma, dbeta);
       detail::cuda::check_launch("norm_rows_backward_params_kernel");
     }
   }
@@ -585,13 +651,15 @@ struct Cuda {
   template <ComputeElement T>
   static void column_sum(const T* x, index_t rows, index_t cols, T* out, bool accumulate) {
     if (cols == 0) return;
-    detail::cuda::column_sum_kernel<<<detail::cuda::grid_for(cols), detail::cuda::kThreads>>>(x, rows, cols, out, accumulate);
+    detail::cuda::column_sum_kernel<<<detail::cuda::grid_for(cols), detail::cuda::kThreads>>>(x, rows, cols, out,
+                                                                                              accumulate);
     detail::cuda::check_launch("column_sum_kernel");
   }
   template <ComputeElement T>
   static void bernoulli_scale(T* mask, index_t n, std::uint64_t seed, std::uint64_t stream, T keep) {
     if (n == 0) return;
-    detail::cuda::bernoulli_scale_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(mask, n, seed, stream, keep);
+    detail::cuda::bernoulli_scale_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(mask, n, seed, stream,
+                                                                                                keep);
     detail::cuda::check_launch("bernoulli_scale_kernel");
   }
   template <ComputeElement T>
@@ -621,29 +689,34 @@ struct Cuda {
     detail::cuda::check_launch("col2im_kernel");
   }
   template <ComputeElement T>
-  static void upsample_nearest(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale, T* y) {
+  static void upsample_nearest(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale,
+                               T* y) {
     const index_t n = planes * height * width * factor * factor;
     if (n == 0) return;
-    detail::cuda::upsample_nearest_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(x, planes, height, width, factor, scale, y);
+    detail::cuda::upsample_nearest_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(
+        x, planes, height, width, factor, scale, y);
     detail::cuda::check_launch("upsample_nearest_kernel");
   }
   template <ComputeElement T>
   static void block_sum(const T* x, index_t planes, index_t height, index_t width, index_t factor, T scale, T* y) {
     const index_t n = planes * (height / factor) * (width / factor);
     if (n == 0) return;
-    detail::cuda::block_sum_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(x, planes, height, width, factor, scale, y);
+    detail::cuda::block_sum_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(x, planes, height, width,
+                                                                                          factor, scale, y);
     detail::cuda::check_launch("block_sum_kernel");
   }
   template <ComputeElement T>
   static void gather_rows(const T* table, const std::int32_t* ids, index_t n, index_t dim, T* out) {
     if (n * dim == 0) return;
-    detail::cuda::gather_rows_kernel<<<detail::cuda::grid_for(n * dim), detail::cuda::kThreads>>>(table, ids, n, dim, out);
+    detail::cuda::gather_rows_kernel<<<detail::cuda::grid_for(n * dim), detail::cuda::kThreads>>>(table, ids, n, dim,
+                                                                                                  out);
     detail::cuda::check_launch("gather_rows_kernel");
   }
   template <ComputeElement T>
   static void scatter_add_rows(const T* dout, const std::int32_t* ids, index_t n, index_t dim, T* dtable) {
     if (n * dim == 0) return;
-    detail::cuda::scatter_add_rows_kernel<<<detail::cuda::grid_for(dim), detail::cuda::kThreads>>>(dout, ids, n, dim, dtable);
+    detail::cuda::scatter_add_rows_kernel<<<detail::cuda::grid_for(dim), detail::cuda::kThreads>>>(dout, ids, n, dim,
+                                                                                                   dtable);
     detail::cuda::check_launch("scatter_add_rows_kernel");
   }
   template <ComputeElement T>
@@ -659,30 +732,32 @@ struct Cuda {
     const GemmScalar<T> alpha = g.alpha, beta = g.beta;
     GLUEGEN_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
         detail::cuda::cublas_handle(), g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-        static_cast<int>(g.n), static_cast<int>(g.m), static_cast<int>(g.k), &alpha,
-        g.b, Types::data, static_cast<int>(g.ldb), g.stride_b,
-        g.a, Types::data, static_cast<int>(g.lda), g.stride_a, &beta,
-        g.c, Types::data, static_cast<int>(g.ldc), g.stride_c,
-        static_cast<int>(g.batch), Types::compute, CUBLAS_GEMM_DEFAULT));
+        static_cast<int>(g.n), static_cast<int>(g.m), static_cast<int>(g.k), &alpha, g.b, Types::data,
+        static_cast<int>(g.ldb), g.stride_b, g.a, Types::data, static_cast<int>(g.lda), g.stride_a, &beta, g.c,
+        Types::data, static_cast<int>(g.ldc), g.stride_c, static_cast<int>(g.batch), Types::compute,
+        CUBLAS_GEMM_DEFAULT));
   }
 
   template <ComputeElement T>
   static void fill_uniform(T* dst, index_t n, std::uint64_t seed, std::uint64_t stream, T lo, T hi) {
     if (n == 0) return;
-    detail::cuda::fill_uniform_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(dst, n, seed, stream, lo, hi);
+    detail::cuda::fill_uniform_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(dst, n, seed, stream, lo,
+                                                                                             hi);
     detail::cuda::check_launch("fill_uniform_kernel");
   }
   template <ComputeElement T>
   static void fill_normal(T* dst, index_t n, std::uint64_t seed, std::uint64_t stream, T mean, T stddev) {
     if (n == 0) return;
-    detail::cuda::fill_normal_kernel<<<detail::cuda::grid_for((n + 3) / 4), detail::cuda::kThreads>>>(dst, n, seed, stream, mean, stddev);
+    detail::cuda::fill_normal_kernel<<<detail::cuda::grid_for((n + 3) / 4), detail::cuda::kThreads>>>(
+        dst, n, seed, stream, mean, stddev);
     detail::cuda::check_launch("fill_normal_kernel");
   }
   template <ComputeElement T>
   static index_t count_nonfinite(const T* x, index_t n) {
     if (n == 0) return 0;
     thrust::device_vector<unsigned long long> count(1, 0);
-    detail::cuda::count_nonfinite_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(x, n, thrust::raw_pointer_cast(count.data()));
+    detail::cuda::count_nonfinite_kernel<<<detail::cuda::grid_for(n), detail::cuda::kThreads>>>(
+        x, n, thrust::raw_pointer_cast(count.data()));
     detail::cuda::check_launch("count_nonfinite_kernel");
     return static_cast<index_t>(count[0]);
   }

@@ -48,8 +48,10 @@ struct ConvGeometry {
 template <typename T>
 GLUEGEN_HOST_DEVICE inline void adam_update(T& param, T grad, T& m, T& v, const AdamStep& s, T step_size, T bc2_sqrt) {
   const T lr = T(s.lr), wd = T(s.weight_decay);
-  if (s.decoupled) param *= T(1) - lr * wd;
-  else grad += wd * param;
+  if (s.decoupled)
+    param *= T(1) - lr * wd;
+  else
+    grad += wd * param;
   m += (T(1) - T(s.beta1)) * (grad - m);
   v = T(s.beta2) * v + (T(1) - T(s.beta2)) * grad * grad;
 #if defined(__CUDA_ARCH__)
@@ -94,8 +96,8 @@ struct GemmArgs {
 /// What a tensor policy provides. The concept lists the contract so that a policy missing a kernel
 /// fails at the `static_assert(TensorPolicy<P>)` beside its definition with the missing member named.
 template <typename P>
-concept TensorPolicy = requires(float* out, const float* in, const Shape& shape, index_t n,
-                                const GemmArgs<float>& gemm, std::uint64_t seed) {
+concept TensorPolicy = requires(float* out, const float* in, const Shape& shape, index_t n, const GemmArgs<float>& gemm,
+                                std::uint64_t seed) {
   typename P::template Storage<float>;
   { P::name } -> std::convertible_to<std::string_view>;
   { P::is_device } -> std::convertible_to<bool>;

@@ -22,14 +22,17 @@ void prepare_output(const char* op, Tensor<T, P>& out, const Shape& expected) {
     out = Tensor<T, P>(expected);
     return;
   }
-  GLUEGEN_CHECK_AS(ShapeError, out.shape() == expected, "{}: output has shape {}, expected {}", op, out.shape(), expected);
-  GLUEGEN_CHECK_AS(ShapeError, out.is_contiguous(), "{}: output of shape {} is not contiguous (strides {})", op, out.shape(), out.strides());
+  GLUEGEN_CHECK_AS(ShapeError, out.shape() == expected, "{}: output has shape {}, expected {}", op, out.shape(),
+                   expected);
+  GLUEGEN_CHECK_AS(ShapeError, out.is_contiguous(), "{}: output of shape {} is not contiguous (strides {})", op,
+                   out.shape(), out.strides());
 }
 
 template <Element T, TensorPolicy P>
 void require_rank(const char* op, const char* name, const Tensor<T, P>& t, int min_rank) {
   GLUEGEN_CHECK_AS(ShapeError, t.defined(), "{}: tensor '{}' is undefined", op, name);
-  GLUEGEN_CHECK_AS(ShapeError, t.rank() >= min_rank, "{}: tensor '{}' needs rank >= {}, got shape {}", op, name, min_rank, t.shape());
+  GLUEGEN_CHECK_AS(ShapeError, t.rank() >= min_rank, "{}: tensor '{}' needs rank >= {}, got shape {}", op, name,
+                   min_rank, t.shape());
 }
 
 /// Runs kernel(src, rows, cols, out) over the rows of x's last axis, writing out (x's shape).
@@ -44,8 +47,10 @@ void last_axis(const char* op, const Tensor<T, P>& x, Tensor<T, P>& out, Kernel&
 
 /// The backward form: kernel(y, dy, rows, cols, dx) with y the forward output.
 template <ComputeElement T, TensorPolicy P, typename Kernel>
-void last_axis_backward(const char* op, const Tensor<T, P>& y, const Tensor<T, P>& dy, Tensor<T, P>& dx, Kernel&& kernel) {
-  GLUEGEN_CHECK_AS(ShapeError, y.shape() == dy.shape(), "{}: y has shape {}, dy has shape {}", op, y.shape(), dy.shape());
+void last_axis_backward(const char* op, const Tensor<T, P>& y, const Tensor<T, P>& dy, Tensor<T, P>& dx,
+                        Kernel&& kernel) {
+  GLUEGEN_CHECK_AS(ShapeError, y.shape() == dy.shape(), "{}: y has shape {}, dy has shape {}", op, y.shape(),
+                   dy.shape());
   const Tensor<T, P> ys = y.contiguous(), gs = dy.contiguous();
   prepare_output(op, dx, y.shape());
   kernel(ys.data(), gs.data(), y.numel() / y.size(-1), y.size(-1), dx.data());
@@ -65,7 +70,7 @@ Shape broadcast_strides(const Tensor<T, P>& t, const Shape& out) {
 
 /// How a GEMM operand's last two axes lie in memory, and its batch layout.
 struct MatrixLayout {
-  bool ok = false;        // false: needs a contiguous copy first
+  bool ok = false;          // false: needs a contiguous copy first
   bool transposed = false;  // stored as the transpose of its logical [rows, cols]
   index_t ld = 0, batch = 1, batch_stride = 0;
 };
@@ -91,8 +96,10 @@ MatrixLayout matrix_layout(const Tensor<T, P>& t) {
     const index_t extent = t.shape()[i], stride = t.strides()[i];
     l.batch *= extent;
     if (extent == 1) continue;
-    if (expected < 0) l.batch_stride = stride;
-    else if (stride != expected) return l;
+    if (expected < 0)
+      l.batch_stride = stride;
+    else if (stride != expected)
+      return l;
     expected = stride * extent;
   }
   l.ok = true;
@@ -147,8 +154,10 @@ template <TensorPolicy Dst, Element T, TensorPolicy Src>
   } else {
     const Tensor<T, Src> s = src.contiguous();
     Tensor<T, Dst> out(s.shape());
-    if constexpr (!Src::is_device) Dst::copy_from_host(out.data(), s.data(), s.numel());
-    else if constexpr (!Dst::is_device) Src::copy_to_host(out.data(), s.data(), s.numel());
+    if constexpr (!Src::is_device)
+      Dst::copy_from_host(out.data(), s.data(), s.numel());
+    else if constexpr (!Dst::is_device)
+      Src::copy_to_host(out.data(), s.data(), s.numel());
     else {
       const std::vector<T> staged = s.to_vector();
       Dst::copy_from_host(out.data(), staged.data(), s.numel());
@@ -174,11 +183,12 @@ void reset_if_changed(Tensor<T, P>& buffer, const Shape& shape) {
 /// [B, Ca + Cb, H, W]: the UNet's skip connections). One contiguous block copy per leading index.
 template <Element T, TensorPolicy P>
 void concat(const Tensor<T, P>& a, const Tensor<T, P>& b, int axis, Tensor<T, P>& out) {
-  GLUEGEN_CHECK_AS(ShapeError, a.rank() == b.rank() && a.rank() >= 1 && axis >= 0 && axis < a.rank(), "concat: shapes {} and {} along axis {}", a.shape(),
-                   b.shape(), axis);
+  GLUEGEN_CHECK_AS(ShapeError, a.rank() == b.rank() && a.rank() >= 1 && axis >= 0 && axis < a.rank(),
+                   "concat: shapes {} and {} along axis {}", a.shape(), b.shape(), axis);
   Shape joined = a.shape();
   for (int i = 0; i < a.rank(); ++i)
-    GLUEGEN_CHECK_AS(ShapeError, i == axis || a.size(i) == b.size(i), "concat: shapes {} and {} differ outside axis {}", a.shape(), b.shape(), axis);
+    GLUEGEN_CHECK_AS(ShapeError, i == axis || a.size(i) == b.size(i), "concat: shapes {} and {} differ outside axis {}",
+                     a.shape(), b.shape(), axis);
   joined[axis] = a.size(axis) + b.size(axis);
   detail::prepare_output("concat", out, joined);
   index_t outer = 1;
@@ -197,8 +207,8 @@ void concat(const Tensor<T, P>& a, const Tensor<T, P>& b, int axis, Tensor<T, P>
 /// concat's adjoint: first = x's leading `n_first` entries along `axis`, rest = the others (contiguous).
 template <Element T, TensorPolicy P>
 void split(const Tensor<T, P>& x, int axis, index_t n_first, Tensor<T, P>& first, Tensor<T, P>& rest) {
-  GLUEGEN_CHECK_AS(ShapeError, axis >= 0 && axis < x.rank() && n_first >= 0 && n_first <= x.size(axis), "split: {} entries of axis {} of shape {}",
-                   n_first, axis, x.shape());
+  GLUEGEN_CHECK_AS(ShapeError, axis >= 0 && axis < x.rank() && n_first >= 0 && n_first <= x.size(axis),
+                   "split: {} entries of axis {} of shape {}", n_first, axis, x.shape());
   index_t outer = 1;
   for (int i = 0; i < axis; ++i) outer *= x.size(i);
   const index_t total = x.numel() / std::max<index_t>(outer, 1), na = total / x.size(axis) * n_first;
@@ -209,7 +219,8 @@ void split(const Tensor<T, P>& x, int axis, index_t n_first, Tensor<T, P>& first
   rest_shape[axis] = x.size(axis) - n_first;
   reset_if_changed(first, first_shape);
   reset_if_changed(rest, rest_shape);
-  Tensor<T, P> f2 = first.defined() ? first.reshape({outer, na}) : Tensor<T, P>{}, r2 = rest.defined() ? rest.reshape({outer, total - na}) : Tensor<T, P>{};
+  Tensor<T, P> f2 = first.defined() ? first.reshape({outer, na}) : Tensor<T, P>{},
+               r2 = rest.defined() ? rest.reshape({outer, total - na}) : Tensor<T, P>{};
   copy(t.slice(0, na).transpose_last2(), f2);
   copy(t.slice(na, total).transpose_last2(), r2);
   first = f2.reshape(first_shape);
@@ -229,17 +240,20 @@ void binary(BinaryOp op, const Tensor<T, P>& a, const Tensor<T, P>& b, Tensor<T,
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   detail::prepare_output(name, out, shape);
   if (shape.numel() == 0) return;
-  P::binary(op, a.data(), detail::broadcast_strides(a, shape), b.data(), detail::broadcast_strides(b, shape), out.data(), shape);
+  P::binary(op, a.data(), detail::broadcast_strides(a, shape), b.data(), detail::broadcast_strides(b, shape),
+            out.data(), shape);
 }
 
-#define GLUEGEN_BINARY_OP(fn, op)                                                                              \
-  template <ComputeElement T, TensorPolicy P>                                                                  \
-  void fn(const Tensor<T, P>& a, const Tensor<T, P>& b, Tensor<T, P>& out) { binary(op, a, b, out); }         \
-  template <ComputeElement T, TensorPolicy P>                                                                  \
-  [[nodiscard]] Tensor<T, P> fn(const Tensor<T, P>& a, const Tensor<T, P>& b) {                                \
-    Tensor<T, P> out;                                                                                          \
-    binary(op, a, b, out);                                                                                     \
-    return out;                                                                                                \
+#define GLUEGEN_BINARY_OP(fn, op)                                               \
+  template <ComputeElement T, TensorPolicy P>                                   \
+  void fn(const Tensor<T, P>& a, const Tensor<T, P>& b, Tensor<T, P>& out) {    \
+    binary(op, a, b, out);                                                      \
+  }                                                                             \
+  template <ComputeElement T, TensorPolicy P>                                   \
+  [[nodiscard]] Tensor<T, P> fn(const Tensor<T, P>& a, const Tensor<T, P>& b) { \
+    Tensor<T, P> out;                                                           \
+    binary(op, a, b, out);                                                      \
+    return out;                                                                 \
   }
 GLUEGEN_BINARY_OP(add, BinaryOp::add)
 GLUEGEN_BINARY_OP(sub, BinaryOp::sub)
@@ -260,7 +274,8 @@ void unary(UnaryOp op, const Tensor<T, P>& x, Tensor<T, P>& out, T alpha = T(1),
 /// dx = dy * f'(x) for an activation op (gelu_erf, gelu_tanh, silu, relu).
 template <ComputeElement T, TensorPolicy P>
 void unary_backward(UnaryOp op, const Tensor<T, P>& x, const Tensor<T, P>& dy, Tensor<T, P>& dx) {
-  GLUEGEN_CHECK_AS(ShapeError, x.shape() == dy.shape(), "activation backward: x has shape {}, dy has shape {}", x.shape(), dy.shape());
+  GLUEGEN_CHECK_AS(ShapeError, x.shape() == dy.shape(), "activation backward: x has shape {}, dy has shape {}",
+                   x.shape(), dy.shape());
   const Tensor<T, P> xs = x.contiguous(), gs = dy.contiguous();
   detail::prepare_output("activation backward", dx, x.shape());
   P::unary_backward(op, xs.data(), gs.data(), xs.numel(), dx.data());
@@ -280,7 +295,9 @@ template <ComputeElement T, TensorPolicy P>
 }
 
 template <ComputeElement T, TensorPolicy P>
-void silu(const Tensor<T, P>& x, Tensor<T, P>& out) { unary(UnaryOp::silu, x, out); }
+void silu(const Tensor<T, P>& x, Tensor<T, P>& out) {
+  unary(UnaryOp::silu, x, out);
+}
 template <ComputeElement T, TensorPolicy P>
 [[nodiscard]] Tensor<T, P> silu(const Tensor<T, P>& x) {
   Tensor<T, P> out;
@@ -289,10 +306,14 @@ template <ComputeElement T, TensorPolicy P>
 }
 
 template <ComputeElement T, TensorPolicy P>
-void scale(const Tensor<T, P>& x, T alpha, Tensor<T, P>& out) { unary(UnaryOp::scale, x, out, alpha); }
+void scale(const Tensor<T, P>& x, T alpha, Tensor<T, P>& out) {
+  unary(UnaryOp::scale, x, out, alpha);
+}
 /// out = alpha * x + beta
 template <ComputeElement T, TensorPolicy P>
-void affine(const Tensor<T, P>& x, T alpha, T beta, Tensor<T, P>& out) { unary(UnaryOp::affine, x, out, alpha, beta); }
+void affine(const Tensor<T, P>& x, T alpha, T beta, Tensor<T, P>& out) {
+  unary(UnaryOp::affine, x, out, alpha, beta);
+}
 template <ComputeElement T, TensorPolicy P>
 [[nodiscard]] Tensor<T, P> affine(const Tensor<T, P>& x, T alpha, T beta) {
   Tensor<T, P> out;
@@ -300,10 +321,14 @@ template <ComputeElement T, TensorPolicy P>
   return out;
 }
 template <ComputeElement T, TensorPolicy P>
-void relu(const Tensor<T, P>& x, Tensor<T, P>& out) { unary(UnaryOp::relu, x, out); }
+void relu(const Tensor<T, P>& x, Tensor<T, P>& out) {
+  unary(UnaryOp::relu, x, out);
+}
 /// out = min(max(x, lo), hi)
 template <ComputeElement T, TensorPolicy P>
-void clamp(const Tensor<T, P>& x, T lo, T hi, Tensor<T, P>& out) { unary(UnaryOp::clamp, x, out, lo, hi); }
+void clamp(const Tensor<T, P>& x, T lo, T hi, Tensor<T, P>& out) {
+  unary(UnaryOp::clamp, x, out, lo, hi);
+}
 template <ComputeElement T, TensorPolicy P>
 [[nodiscard]] Tensor<T, P> relu(const Tensor<T, P>& x) {
   Tensor<T, P> out;
@@ -348,14 +373,16 @@ void reduce_last(ReduceOp op, const Tensor<T, P>& x, Tensor<T, P>& out) {
   P::reduce_last(op, src.data(), x.numel() / x.size(-1), x.size(-1), out.data());
 }
 
-#define GLUEGEN_REDUCE_OP(fn, op)                                                                               \
-  template <ComputeElement T, TensorPolicy P>                                                                   \
-  void fn(const Tensor<T, P>& x, Tensor<T, P>& out) { reduce_last(op, x, out); }                               \
-  template <ComputeElement T, TensorPolicy P>                                                                   \
-  [[nodiscard]] Tensor<T, P> fn(const Tensor<T, P>& x) {                                                        \
-    Tensor<T, P> out;                                                                                           \
-    reduce_last(op, x, out);                                                                                    \
-    return out;                                                                                                 \
+#define GLUEGEN_REDUCE_OP(fn, op)                        \
+  template <ComputeElement T, TensorPolicy P>            \
+  void fn(const Tensor<T, P>& x, Tensor<T, P>& out) {    \
+    reduce_last(op, x, out);                             \
+  }                                                      \
+  template <ComputeElement T, TensorPolicy P>            \
+  [[nodiscard]] Tensor<T, P> fn(const Tensor<T, P>& x) { \
+    Tensor<T, P> out;                                    \
+    reduce_last(op, x, out);                             \
+    return out;                                          \
   }
 GLUEGEN_REDUCE_OP(sum_last, ReduceOp::sum)
 GLUEGEN_REDUCE_OP(mean_last, ReduceOp::mean)
@@ -377,46 +404,50 @@ template <ComputeElement T, TensorPolicy P>
 /// Normalisation over the last axis (LayerNorm when center, RMSNorm when not), with optional
 /// per-column gamma and beta (nullptr: none). `mean` and `rstd` ([..., 1]) are kept for backward.
 template <ComputeElement T, TensorPolicy P>
-void norm_rows(const Tensor<T, P>& x, const Tensor<T, P>* gamma, const Tensor<T, P>* beta, T eps, bool center, Tensor<T, P>& y,
-               Tensor<T, P>& mean, Tensor<T, P>& rstd) {
+void norm_rows(const Tensor<T, P>& x, const Tensor<T, P>* gamma, const Tensor<T, P>* beta, T eps, bool center,
+               Tensor<T, P>& y, Tensor<T, P>& mean, Tensor<T, P>& rstd) {
   const char* name = center ? "layer_norm" : "rms_norm";
   detail::require_rank(name, "x", x, 1);
   const index_t d = x.size(-1);
   for (const Tensor<T, P>* p : {gamma, beta})
-    GLUEGEN_CHECK_AS(ShapeError, !p || p->shape() == Shape{d}, "{}: x has shape {}, so gamma and beta need shape [{}]; got {}", name, x.shape(), d,
-                     p->shape());
+    GLUEGEN_CHECK_AS(ShapeError, !p || p->shape() == Shape{d},
+                     "{}: x has shape {}, so gamma and beta need shape [{}]; got {}", name, x.shape(), d, p->shape());
   GLUEGEN_CHECK_AS(ValueError, eps > T(0), "{}: eps must be positive, got {}", name, eps);
   const Tensor<T, P> src = x.contiguous();
   detail::prepare_output(name, y, x.shape());
   detail::prepare_output(name, mean, x.shape().with_last(1));
   detail::prepare_output(name, rstd, x.shape().with_last(1));
-  P::norm_rows(src.data(), gamma ? gamma->data() : nullptr, beta ? beta->data() : nullptr, x.numel() / d, d, eps, center, y.data(), mean.data(),
-               rstd.data());
+  P::norm_rows(src.data(), gamma ? gamma->data() : nullptr, beta ? beta->data() : nullptr, x.numel() / d, d, eps,
+               center, y.data(), mean.data(), rstd.data());
 }
 
 /// Backward of norm_rows: writes dx; adds the gamma and beta gradients into *dgamma, *dbeta when given.
 template <ComputeElement T, TensorPolicy P>
-void norm_rows_backward(const Tensor<T, P>& x, const Tensor<T, P>* gamma, const Tensor<T, P>& mean, const Tensor<T, P>& rstd,
-                        const Tensor<T, P>& dy, bool center, Tensor<T, P>& dx, Tensor<T, P>* dgamma, Tensor<T, P>* dbeta) {
+void norm_rows_backward(const Tensor<T, P>& x, const Tensor<T, P>* gamma, const Tensor<T, P>& mean,
+                        const Tensor<T, P>& rstd, const Tensor<T, P>& dy, bool center, Tensor<T, P>& dx,
+                        Tensor<T, P>* dgamma, Tensor<T, P>* dbeta) {
   const index_t d = x.size(-1);
-  GLUEGEN_CHECK_AS(ShapeError, dy.shape() == x.shape() && mean.shape() == x.shape().with_last(1) && rstd.shape() == mean.shape(),
-                   "norm backward: x {}, dy {}, mean {}, rstd {} do not match", x.shape(), dy.shape(), mean.shape(), rstd.shape());
-  for (const Tensor<T, P>* p : {gamma, static_cast<const Tensor<T, P>*>(dgamma), static_cast<const Tensor<T, P>*>(dbeta)})
-    GLUEGEN_CHECK_AS(ShapeError, !p || (p->shape() == Shape{d} && p->is_contiguous()), "norm backward: parameter of shape {} for rows of {}",
-                     p->shape(), d);
+  GLUEGEN_CHECK_AS(
+      ShapeError, dy.shape() == x.shape() && mean.shape() == x.shape().with_last(1) && rstd.shape() == mean.shape(),
+      "norm backward: x {}, dy {}, mean {}, rstd {} do not match", x.shape(), dy.shape(), mean.shape(), rstd.shape());
+  for (const Tensor<T, P>* p :
+       {gamma, static_cast<const Tensor<T, P>*>(dgamma), static_cast<const Tensor<T, P>*>(dbeta)})
+    GLUEGEN_CHECK_AS(ShapeError, !p || (p->shape() == Shape{d} && p->is_contiguous()),
+                     "norm backward: parameter of shape {} for rows of {}", p->shape(), d);
   const Tensor<T, P> xs = x.contiguous(), gs = dy.contiguous();
   detail::prepare_output("norm backward", dx, x.shape());
-  P::norm_rows_backward(xs.data(), gamma ? gamma->data() : nullptr, mean.data(), rstd.data(), gs.data(), x.numel() / d, d, center, dx.data(),
-                        dgamma ? dgamma->data() : nullptr, dbeta ? dbeta->data() : nullptr);
+  P::norm_rows_backward(xs.data(), gamma ? gamma->data() : nullptr, mean.data(), rstd.data(), gs.data(), x.numel() / d,
+                        d, center, dx.data(), dgamma ? dgamma->data() : nullptr, dbeta ? dbeta->data() : nullptr);
 }
 
 template <ComputeElement T, TensorPolicy P>
-void layer_norm(const Tensor<T, P>& x, const Tensor<T, P>& gamma, const Tensor<T, P>& beta, T eps, Tensor<T, P>& y, Tensor<T, P>& mean,
-                Tensor<T, P>& rstd) {
+void layer_norm(const Tensor<T, P>& x, const Tensor<T, P>& gamma, const Tensor<T, P>& beta, T eps, Tensor<T, P>& y,
+                Tensor<T, P>& mean, Tensor<T, P>& rstd) {
   norm_rows(x, &gamma, &beta, eps, true, y, mean, rstd);
 }
 template <ComputeElement T, TensorPolicy P>
-[[nodiscard]] Tensor<T, P> layer_norm(const Tensor<T, P>& x, const Tensor<T, P>& gamma, const Tensor<T, P>& beta, T eps = T(1e-5)) {
+[[nodiscard]] Tensor<T, P> layer_norm(const Tensor<T, P>& x, const Tensor<T, P>& gamma, const Tensor<T, P>& beta,
+                                      T eps = T(1e-5)) {
   Tensor<T, P> y, mean, rstd;
   layer_norm(x, gamma, beta, eps, y, mean, rstd);
   return y;
@@ -454,7 +485,8 @@ void sum_leading(const Tensor<T, P>& x, Tensor<T, P>& out, bool accumulate) {
 /// Fills mask with 1/keep (probability keep) or 0: inverted-dropout scales, seeded like fill_uniform.
 template <ComputeElement T, TensorPolicy P>
 void dropout_mask(Tensor<T, P>& mask, T keep, std::uint64_t seed, std::uint64_t stream = 0) {
-  GLUEGEN_CHECK_AS(ValueError, keep > T(0) && keep <= T(1), "dropout_mask: keep probability {} is outside (0, 1]", keep);
+  GLUEGEN_CHECK_AS(ValueError, keep > T(0) && keep <= T(1), "dropout_mask: keep probability {} is outside (0, 1]",
+                   keep);
   GLUEGEN_CHECK_AS(ShapeError, mask.is_contiguous(), "dropout_mask: mask of shape {} is not contiguous", mask.shape());
   P::bernoulli_scale(mask.data(), mask.numel(), seed, stream, keep);
 }
@@ -469,16 +501,17 @@ template <ComputeElement T, TensorPolicy P>
 /// One fused Adam/AdamW step on a parameter and its moment buffers (all the same shape, contiguous).
 template <ComputeElement T, TensorPolicy P>
 void adam_step(Tensor<T, P>& param, const Tensor<T, P>& grad, Tensor<T, P>& m, Tensor<T, P>& v, const AdamStep& step) {
-  GLUEGEN_CHECK_AS(ShapeError, grad.shape() == param.shape() && m.shape() == param.shape() && v.shape() == param.shape(),
-                   "adam_step: param {}, grad {}, m {}, v {} differ", param.shape(), grad.shape(), m.shape(), v.shape());
+  GLUEGEN_CHECK_AS(
+      ShapeError, grad.shape() == param.shape() && m.shape() == param.shape() && v.shape() == param.shape(),
+      "adam_step: param {}, grad {}, m {}, v {} differ", param.shape(), grad.shape(), m.shape(), v.shape());
   P::adam_step(param.numel(), param.data(), grad.contiguous().data(), m.data(), v.data(), step);
 }
 
 /// One fused SGD (momentum, Nesterov, weight decay) step; `buf` is the momentum buffer.
 template <ComputeElement T, TensorPolicy P>
 void sgd_step(Tensor<T, P>& param, const Tensor<T, P>& grad, Tensor<T, P>& buf, const SgdStep& step) {
-  GLUEGEN_CHECK_AS(ShapeError, grad.shape() == param.shape() && buf.shape() == param.shape(), "sgd_step: param {}, grad {}, buf {} differ",
-                   param.shape(), grad.shape(), buf.shape());
+  GLUEGEN_CHECK_AS(ShapeError, grad.shape() == param.shape() && buf.shape() == param.shape(),
+                   "sgd_step: param {}, grad {}, buf {} differ", param.shape(), grad.shape(), buf.shape());
   P::sgd_step(param.numel(), param.data(), grad.contiguous().data(), buf.data(), step);
 }
 
@@ -488,8 +521,9 @@ void sgd_step(Tensor<T, P>& param, const Tensor<T, P>& grad, Tensor<T, P>& buf, 
 /// The im2col matrix [B, C*kh*kw, Ho*Wo] of x [B, C, H, W] for geometry g (g's sizes must match x).
 template <ComputeElement T, TensorPolicy P>
 void im2col(const Tensor<T, P>& x, const ConvGeometry& g, Tensor<T, P>& cols) {
-  GLUEGEN_CHECK_AS(ShapeError, x.shape() == (Shape{g.batch, g.channels, g.height, g.width}), "im2col: x has shape {}, the geometry says [{}, {}, {}, {}]",
-                   x.shape(), g.batch, g.channels, g.height, g.width);
+  GLUEGEN_CHECK_AS(ShapeError, x.shape() == (Shape{g.batch, g.channels, g.height, g.width}),
+                   "im2col: x has shape {}, the geometry says [{}, {}, {}, {}]", x.shape(), g.batch, g.channels,
+                   g.height, g.width);
   const Tensor<T, P> src = x.contiguous();
   detail::prepare_output("im2col", cols, Shape{g.batch, g.col_rows(), g.col_cols()});
   P::im2col(src.data(), g, cols.data());
@@ -498,8 +532,9 @@ void im2col(const Tensor<T, P>& x, const ConvGeometry& g, Tensor<T, P>& cols) {
 /// The adjoint of im2col: dx [B, C, H, W] from column gradients [B, C*kh*kw, Ho*Wo].
 template <ComputeElement T, TensorPolicy P>
 void col2im(const Tensor<T, P>& cols, const ConvGeometry& g, Tensor<T, P>& dx) {
-  GLUEGEN_CHECK_AS(ShapeError, cols.shape() == (Shape{g.batch, g.col_rows(), g.col_cols()}), "col2im: columns have shape {}, expected [{}, {}, {}]",
-                   cols.shape(), g.batch, g.col_rows(), g.col_cols());
+  GLUEGEN_CHECK_AS(ShapeError, cols.shape() == (Shape{g.batch, g.col_rows(), g.col_cols()}),
+                   "col2im: columns have shape {}, expected [{}, {}, {}]", cols.shape(), g.batch, g.col_rows(),
+                   g.col_cols());
   const Tensor<T, P> src = cols.contiguous();
   detail::prepare_output("col2im", dx, Shape{g.batch, g.channels, g.height, g.width});
   P::col2im(src.data(), g, dx.data());
@@ -508,7 +543,8 @@ void col2im(const Tensor<T, P>& cols, const ConvGeometry& g, Tensor<T, P>& dx) {
 /// y [B, C, H*k, W*k] = scale * nearest-neighbour upsampling of x [B, C, H, W] by factor k.
 template <ComputeElement T, TensorPolicy P>
 void upsample_nearest(const Tensor<T, P>& x, index_t factor, Tensor<T, P>& y, T scale = T(1)) {
-  GLUEGEN_CHECK_AS(ShapeError, x.rank() == 4 && factor >= 1, "upsample_nearest: x has shape {} (needs [B, C, H, W]), factor {}", x.shape(), factor);
+  GLUEGEN_CHECK_AS(ShapeError, x.rank() == 4 && factor >= 1,
+                   "upsample_nearest: x has shape {} (needs [B, C, H, W]), factor {}", x.shape(), factor);
   const Tensor<T, P> src = x.contiguous();
   detail::prepare_output("upsample_nearest", y, Shape{x.size(0), x.size(1), x.size(2) * factor, x.size(3) * factor});
   P::upsample_nearest(src.data(), x.size(0) * x.size(1), x.size(2), x.size(3), factor, scale, y.data());
@@ -531,8 +567,9 @@ void gather_rows(const Tensor<T, P>& table, const Tensor<std::int32_t, P>& ids, 
   GLUEGEN_CHECK_AS(ShapeError, table.rank() == 2, "gather_rows: table has shape {}, expected [V, D]", table.shape());
   const auto host_ids = ids.to_vector();
   for (std::size_t i = 0; i < host_ids.size(); ++i)
-    GLUEGEN_CHECK_AS(ValueError, host_ids[i] >= 0 && host_ids[i] < table.size(0), "gather_rows: id {} at position {} is outside the vocabulary [0, {})",
-                     host_ids[i], i, table.size(0));
+    GLUEGEN_CHECK_AS(ValueError, host_ids[i] >= 0 && host_ids[i] < table.size(0),
+                     "gather_rows: id {} at position {} is outside the vocabulary [0, {})", host_ids[i], i,
+                     table.size(0));
   const Tensor<std::int32_t, P> idx = ids.contiguous();
   detail::prepare_output("gather_rows", out, ids.shape().appended(table.size(1)));
   P::gather_rows(table.contiguous().data(), idx.data(), ids.numel(), table.size(1), out.data());
@@ -541,7 +578,8 @@ void gather_rows(const Tensor<T, P>& table, const Tensor<std::int32_t, P>& ids, 
 /// dtable[ids[i]] += dout[i] (repeated ids accumulate), for the gradient of gather_rows.
 template <ComputeElement T, TensorPolicy P>
 void scatter_add_rows(const Tensor<T, P>& dout, const Tensor<std::int32_t, P>& ids, Tensor<T, P>& dtable) {
-  GLUEGEN_CHECK_AS(ShapeError, dtable.rank() == 2 && dout.shape() == ids.shape().appended(dtable.size(1)) && dtable.is_contiguous(),
+  GLUEGEN_CHECK_AS(ShapeError,
+                   dtable.rank() == 2 && dout.shape() == ids.shape().appended(dtable.size(1)) && dtable.is_contiguous(),
                    "scatter_add_rows: dout {} must be ids {} x [{}]", dout.shape(), ids.shape(), dtable.size(1));
   const Tensor<std::int32_t, P> idx = ids.contiguous();
   P::scatter_add_rows(dout.contiguous().data(), idx.data(), ids.numel(), dtable.size(1), dtable.data());
@@ -578,12 +616,14 @@ void matmul(const Tensor<T, P>& a_in, const Tensor<T, P>& b_in, Tensor<T, P>& ou
   const detail::MatrixLayout la = layout_of(a_in, a), lb = layout_of(b_in, b);
   const index_t m = opt.trans_a ? a.size(-1) : a.size(-2), ka = opt.trans_a ? a.size(-2) : a.size(-1);
   const index_t kb = opt.trans_b ? b.size(-1) : b.size(-2), n = opt.trans_b ? b.size(-2) : b.size(-1);
-  GLUEGEN_CHECK_AS(ShapeError, ka == kb, "matmul: inner extents differ: a {}{} gives k = {}, b {}{} gives k = {}", a.shape(),
-                   opt.trans_a ? " (transposed)" : "", ka, b.shape(), opt.trans_b ? " (transposed)" : "", kb);
+  GLUEGEN_CHECK_AS(ShapeError, ka == kb, "matmul: inner extents differ: a {}{} gives k = {}, b {}{} gives k = {}",
+                   a.shape(), opt.trans_a ? " (transposed)" : "", ka, b.shape(), opt.trans_b ? " (transposed)" : "",
+                   kb);
   const Tensor<T, P>& batched = a.rank() >= b.rank() ? a : b;
   if (a.rank() > 2 && b.rank() > 2) {
-    GLUEGEN_CHECK_AS(ShapeError, a.rank() == b.rank() && std::equal(a.shape().begin(), a.shape().end() - 2, b.shape().begin()),
-                     "matmul: batch axes of a {} and b {} differ (use equal batch axes or a rank-2 operand)", a.shape(), b.shape());
+    GLUEGEN_CHECK_AS(
+        ShapeError, a.rank() == b.rank() && std::equal(a.shape().begin(), a.shape().end() - 2, b.shape().begin()),
+        "matmul: batch axes of a {} and b {} differ (use equal batch axes or a rank-2 operand)", a.shape(), b.shape());
   }
   std::array<index_t, Shape::kMaxRank> dims{};
   const int out_rank = batched.rank();
@@ -591,26 +631,36 @@ void matmul(const Tensor<T, P>& a_in, const Tensor<T, P>& b_in, Tensor<T, P>& ou
   dims[out_rank - 2] = m;
   dims[out_rank - 1] = n;
   const Shape out_shape(std::span<const index_t>(dims.data(), out_rank));
-  GLUEGEN_CHECK_AS(ValueError, opt.beta == 0.0 || out.defined(), "matmul: beta = {} accumulates into out, which is undefined", opt.beta);
+  GLUEGEN_CHECK_AS(ValueError, opt.beta == 0.0 || out.defined(),
+                   "matmul: beta = {} accumulates into out, which is undefined", opt.beta);
   detail::prepare_output("matmul", out, out_shape);
   if (m == 0 || n == 0) return;
 
   GemmArgs<T> g;
   g.trans_a = opt.trans_a != la.transposed;
   g.trans_b = opt.trans_b != lb.transposed;
-  g.m = m; g.n = n; g.k = ka;
+  g.m = m;
+  g.n = n;
+  g.k = ka;
   g.batch = std::max(la.batch, lb.batch);
   g.alpha = static_cast<GemmScalar<T>>(opt.alpha);
   g.beta = static_cast<GemmScalar<T>>(opt.beta);
-  g.a = a.data(); g.lda = la.ld; g.stride_a = la.batch_stride;
-  g.b = b.data(); g.ldb = lb.ld; g.stride_b = lb.batch_stride;
-  g.c = out.data(); g.ldc = n; g.stride_c = m * n;
+  g.a = a.data();
+  g.lda = la.ld;
+  g.stride_a = la.batch_stride;
+  g.b = b.data();
+  g.ldb = lb.ld;
+  g.stride_b = lb.batch_stride;
+  g.c = out.data();
+  g.ldc = n;
+  g.stride_c = m * n;
   P::gemm(g);
 }
 
 template <Element T, TensorPolicy P>
 [[nodiscard]] Tensor<T, P> matmul(const Tensor<T, P>& a, const Tensor<T, P>& b, MatmulOptions opt = {}) {
-  GLUEGEN_CHECK_AS(ValueError, opt.beta == 0.0, "matmul: beta = {} needs an output to accumulate into; use the overload taking out", opt.beta);
+  GLUEGEN_CHECK_AS(ValueError, opt.beta == 0.0,
+                   "matmul: beta = {} needs an output to accumulate into; use the overload taking out", opt.beta);
   Tensor<T, P> out;
   matmul(a, b, out, opt);
   return out;

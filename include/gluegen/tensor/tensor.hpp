@@ -29,7 +29,8 @@ class Tensor {
 
   /// Allocates an uninitialised contiguous tensor.
   explicit Tensor(const Shape& shape)
-      : storage_(Policy::template allocate<T>(checked_numel(shape))), shape_(shape),
+      : storage_(Policy::template allocate<T>(checked_numel(shape))),
+        shape_(shape),
         strides_(shape.contiguous_strides()) {}
 
   static Tensor zeros(const Shape& shape) { return full(shape, T(0.0f)); }
@@ -65,7 +66,9 @@ class Tensor {
 
   /// A view with a new shape over the same elements. One extent may be -1 (inferred).
   [[nodiscard]] Tensor reshape(Shape new_shape) const {
-    GLUEGEN_CHECK_AS(ShapeError, is_contiguous(), "reshape: the tensor of shape {} is not contiguous (strides {}); call contiguous() first", shape_, strides_);
+    GLUEGEN_CHECK_AS(ShapeError, is_contiguous(),
+                     "reshape: the tensor of shape {} is not contiguous (strides {}); call contiguous() first", shape_,
+                     strides_);
     int inferred = -1;
     index_t known = 1;
     for (int i = 0; i < new_shape.rank(); ++i) {
@@ -78,10 +81,13 @@ class Tensor {
       }
     }
     if (inferred >= 0) {
-      GLUEGEN_CHECK_AS(ShapeError, known > 0 && numel() % known == 0, "reshape: cannot infer -1 in {} for {} elements (shape {})", new_shape, numel(), shape_);
+      GLUEGEN_CHECK_AS(ShapeError, known > 0 && numel() % known == 0,
+                       "reshape: cannot infer -1 in {} for {} elements (shape {})", new_shape, numel(), shape_);
       new_shape[inferred] = numel() / known;
     }
-    GLUEGEN_CHECK_AS(ShapeError, new_shape.numel() == numel(), "reshape: shape {} has {} elements, the tensor {} has {}", new_shape, new_shape.numel(), shape_, numel());
+    GLUEGEN_CHECK_AS(ShapeError, new_shape.numel() == numel(),
+                     "reshape: shape {} has {} elements, the tensor {} has {}", new_shape, new_shape.numel(), shape_,
+                     numel());
     Tensor view = *this;
     view.shape_ = new_shape;
     view.strides_ = new_shape.contiguous_strides();
@@ -100,7 +106,8 @@ class Tensor {
 
   /// Entry i of axis 0, as a view of rank - 1.
   [[nodiscard]] Tensor select(index_t i) const {
-    GLUEGEN_CHECK_AS(ShapeError, rank() >= 2 && 0 <= i && i < shape_[0], "select: index {} is out of range for axis 0 of shape {} (needs rank >= 2)", i, shape_);
+    GLUEGEN_CHECK_AS(ShapeError, rank() >= 2 && 0 <= i && i < shape_[0],
+                     "select: index {} is out of range for axis 0 of shape {} (needs rank >= 2)", i, shape_);
     Tensor view;
     view.storage_ = storage_;
     view.offset_ = offset_ + i * strides_[0];
@@ -121,12 +128,14 @@ class Tensor {
   /// Reorders the axes without copying: result axis i is this tensor's axis axes[i]
   /// (e.g. {0, 2, 1, 3} turns [B, L, H, D] into [B, H, L, D] for per-head attention).
   [[nodiscard]] Tensor permute(std::initializer_list<int> axes) const {
-    GLUEGEN_CHECK_AS(ShapeError, static_cast<int>(axes.size()) == rank(), "permute: {} axes given for shape {}", axes.size(), shape_);
+    GLUEGEN_CHECK_AS(ShapeError, static_cast<int>(axes.size()) == rank(), "permute: {} axes given for shape {}",
+                     axes.size(), shape_);
     Tensor view = *this;
     std::array<bool, Shape::kMaxRank> seen{};
     int i = 0;
     for (int a : axes) {
-      GLUEGEN_CHECK_AS(ShapeError, 0 <= a && a < rank() && !seen[a], "permute: axes are not a permutation of 0..{} for shape {}", rank() - 1, shape_);
+      GLUEGEN_CHECK_AS(ShapeError, 0 <= a && a < rank() && !seen[a],
+                       "permute: axes are not a permutation of 0..{} for shape {}", rank() - 1, shape_);
       seen[a] = true;
       view.shape_[i] = shape_[a];
       view.strides_[i] = strides_[a];

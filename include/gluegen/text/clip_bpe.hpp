@@ -12,7 +12,7 @@
 // Special-token text in the input is matched verbatim first. The vocabulary comes from OpenAI's
 // merge list (bpe_simple_vocab_16e6.txt.gz, as open_clip ships it; the vocabulary is derived from it
 // exactly as CLIP's SimpleTokenizer does) or from a Hugging Face folder's vocab.json + merges.txt.
-#include <gluegen/io/file_bytes.hpp>
+#include <gluegen/core/file_bytes.hpp>
 #include <gluegen/text/special_tokens.hpp>
 #include <gluegen/text/token_batch.hpp>
 #include <gluegen/text/unicode.hpp>
@@ -39,23 +39,28 @@ class ClipBpeTokenizer {
   using Merge = std::pair<std::string, std::string>;
 
   /// From a vocabulary (piece -> id) and the merge list in rank order.
-  ClipBpeTokenizer(std::unordered_map<std::string, std::int32_t> vocab, const std::vector<Merge>& merges, ClipBpeOptions options, std::string origin)
+  ClipBpeTokenizer(std::unordered_map<std::string, std::int32_t> vocab, const std::vector<Merge>& merges,
+                   ClipBpeOptions options, std::string origin)
       : vocab_(std::move(vocab)), opt_(std::move(options)), origin_(std::move(origin)) {
-    GLUEGEN_CHECK_AS(ValueError, !vocab_.empty() && !merges.empty(), "ClipBpeTokenizer ('{}'): empty vocabulary or merge list", origin_);
-    for (std::size_t r = 0; r < merges.size(); ++r) ranks_.emplace(merges[r].first + ' ' + merges[r].second, static_cast<std::int32_t>(r));
+    GLUEGEN_CHECK_AS(ValueError, !vocab_.empty() && !merges.empty(),
+                     "ClipBpeTokenizer ('{}'): empty vocabulary or merge list", origin_);
+    for (std::size_t r = 0; r < merges.size(); ++r)
+      ranks_.emplace(merges[r].first + ' ' + merges[r].second, static_cast<std::int32_t>(r));
     tokens_.resize(vocab_.size());
     for (const auto& [piece, id] : vocab_) {
-      GLUEGEN_CHECK_AS(ValueError, id >= 0 && static_cast<std::size_t>(id) < vocab_.size(), "ClipBpeTokenizer ('{}'): id {} of '{}' is not in [0, {})",
-                       origin_, id, piece, vocab_.size());
+      GLUEGEN_CHECK_AS(ValueError, id >= 0 && static_cast<std::size_t>(id) < vocab_.size(),
+                       "ClipBpeTokenizer ('{}'): id {} of '{}' is not in [0, {})", origin_, id, piece, vocab_.size());
       tokens_[static_cast<std::size_t>(id)] = piece;
     }
     for (const std::string* special : {&opt_.bos, &opt_.eos, &opt_.pad, &opt_.unk}) {
-      GLUEGEN_CHECK_AS(ValueError, vocab_.contains(*special), "ClipBpeTokenizer ('{}'): the vocabulary ({} pieces) has no '{}'", origin_, vocab_.size(),
+      GLUEGEN_CHECK_AS(ValueError, vocab_.contains(*special),
+                       "ClipBpeTokenizer ('{}'): the vocabulary ({} pieces) has no '{}'", origin_, vocab_.size(),
                        *special);
       if (std::find(specials_.begin(), specials_.end(), *special) == specials_.end()) specials_.push_back(*special);
     }
     const auto chars = byte_characters();
-    for (int b = 0; b < 256; ++b) byte_text_[static_cast<std::size_t>(b)] = encode_utf8(std::u32string(1, chars[static_cast<std::size_t>(b)]));
+    for (int b = 0; b < 256; ++b)
+      byte_text_[static_cast<std::size_t>(b)] = encode_utf8(std::u32string(1, chars[static_cast<std::size_t>(b)]));
   }
 
   /// OpenAI's merge list (bpe_simple_vocab_16e6.txt[.gz]): the first 48,894 merges after the version
@@ -63,12 +68,14 @@ class ClipBpeTokenizer {
   /// <|startoftext|> and <|endoftext|> (49,408 pieces).
   static ClipBpeTokenizer from_openai_merges(const std::filesystem::path& path, ClipBpeOptions options = {}) {
     constexpr std::size_t kMerges = 49152 - 256 - 2;
-    std::istringstream in(io::read_gzip_file_bytes(path, "CLIP BPE merge list"));
+    std::istringstream in(read_gzip_file_bytes(path, "CLIP BPE merge list"));
     std::string line;
     std::getline(in, line);  // "bpe_simple_vocab_16e6.txt#version: 0.2"
     std::vector<Merge> merges;
-    while (merges.size() < kMerges && std::getline(in, line)) merges.push_back(parse_merge(line, path, merges.size() + 2));
-    GLUEGEN_CHECK_AS(ValueError, merges.size() == kMerges, "'{}' has {} merges; CLIP's list has at least {}", path.string(), merges.size(), kMerges);
+    while (merges.size() < kMerges && std::getline(in, line))
+      merges.push_back(parse_merge(line, path, merges.size() + 2));
+    GLUEGEN_CHECK_AS(ValueError, merges.size() == kMerges, "'{}' has {} merges; CLIP's list has at least {}",
+                     path.string(), merges.size(), kMerges);
     std::unordered_map<std::string, std::int32_t> vocab;
     const auto add = [&](const std::string& piece) { vocab.emplace(piece, static_cast<std::int32_t>(vocab.size())); };
     auto chars = byte_characters();
@@ -82,16 +89,17 @@ class ClipBpeTokenizer {
   }
 
   /// A Hugging Face CLIP tokenizer folder's vocab.json and merges.txt.
-  static ClipBpeTokenizer from_hf_files(const std::filesystem::path& vocab_json, const std::filesystem::path& merges_txt, ClipBpeOptions options = {}) {
+  static ClipBpeTokenizer from_hf_files(const std::filesystem::path& vocab_json,
+                                        const std::filesystem::path& merges_txt, ClipBpeOptions options = {}) {
     std::unordered_map<std::string, std::int32_t> vocab;
     try {
-      const auto j = nlohmann::json::parse(io::read_file_bytes(vocab_json, "vocab.json"));  // named: items() only views it
+      const auto j = nlohmann::json::parse(read_file_bytes(vocab_json, "vocab.json"));  // named: items() only views it
       GLUEGEN_CHECK_AS(IoError, j.is_object(), "'{}' is not a JSON object of piece -> id", vocab_json.string());
       for (const auto& [piece, id] : j.items()) vocab.emplace(piece, id.get<std::int32_t>());
     } catch (const nlohmann::json::exception& e) {
       GLUEGEN_THROW(IoError, "'{}' is not a JSON object of piece -> id: {}", vocab_json.string(), e.what());
     }
-    std::istringstream in(io::read_file_bytes(merges_txt, "merges.txt"));
+    std::istringstream in(read_file_bytes(merges_txt, "merges.txt"));
     std::vector<Merge> merges;
     std::size_t line_no = 0;
     for (std::string line; std::getline(in, line);)
@@ -105,8 +113,8 @@ class ClipBpeTokenizer {
     return it == vocab_.end() ? vocab_.at(opt_.unk) : it->second;
   }
   [[nodiscard]] const std::string& token(std::int32_t id) const {
-    GLUEGEN_CHECK_AS(ValueError, id >= 0 && static_cast<std::size_t>(id) < tokens_.size(), "ClipBpeTokenizer: id {} is outside [0, {}) of '{}'", id,
-                     tokens_.size(), origin_);
+    GLUEGEN_CHECK_AS(ValueError, id >= 0 && static_cast<std::size_t>(id) < tokens_.size(),
+                     "ClipBpeTokenizer: id {} is outside [0, {}) of '{}'", id, tokens_.size(), origin_);
     return tokens_[static_cast<std::size_t>(id)];
   }
   [[nodiscard]] std::int32_t pad_id() const { return vocab_.at(opt_.pad); }
@@ -124,13 +132,16 @@ class ClipBpeTokenizer {
   }
 
   /// Ids with <|startoftext|> ... <|endoftext|>; max_length > 0 truncates (the specials included).
-  [[nodiscard]] std::vector<std::int32_t> encode(std::string_view text, bool add_special_tokens = true, index_t max_length = 0) const {
+  [[nodiscard]] std::vector<std::int32_t> encode(std::string_view text, bool add_special_tokens = true,
+                                                 index_t max_length = 0) const {
     std::vector<std::int32_t> ids;
     for (const auto& piece : tokenize(text)) ids.push_back(id(piece));
     const index_t specials = add_special_tokens ? 2 : 0;
     if (max_length > 0) {
-      GLUEGEN_CHECK_AS(ValueError, max_length >= specials, "ClipBpeTokenizer: max_length {} leaves no room for the special tokens", max_length);
-      if (static_cast<index_t>(ids.size()) > max_length - specials) ids.resize(static_cast<std::size_t>(max_length - specials));
+      GLUEGEN_CHECK_AS(ValueError, max_length >= specials,
+                       "ClipBpeTokenizer: max_length {} leaves no room for the special tokens", max_length);
+      if (static_cast<index_t>(ids.size()) > max_length - specials)
+        ids.resize(static_cast<std::size_t>(max_length - specials));
     }
     if (add_special_tokens) {
       ids.insert(ids.begin(), vocab_.at(opt_.bos));
@@ -141,7 +152,8 @@ class ClipBpeTokenizer {
 
   /// A padded batch (to the longest sentence, or to max_length with pad_to_max_length: Stable
   /// Diffusion pads every prompt to 77).
-  [[nodiscard]] TokenBatch encode_batch(const std::vector<std::string>& texts, index_t max_length = 0, bool pad_to_max_length = false) const {
+  [[nodiscard]] TokenBatch encode_batch(const std::vector<std::string>& texts, index_t max_length = 0,
+                                        bool pad_to_max_length = false) const {
     std::vector<std::vector<std::int32_t>> seqs;
     seqs.reserve(texts.size());
     for (const auto& t : texts) seqs.push_back(encode(t, true, max_length));
@@ -151,7 +163,9 @@ class ClipBpeTokenizer {
  private:
   static Merge parse_merge(const std::string& line, const std::filesystem::path& path, std::size_t line_no) {
     const std::size_t space = line.find(' ');
-    GLUEGEN_CHECK_AS(ValueError, space != std::string::npos && space > 0 && space + 1 < line.size() && line.find(' ', space + 1) == std::string::npos,
+    GLUEGEN_CHECK_AS(ValueError,
+                     space != std::string::npos && space > 0 && space + 1 < line.size() &&
+                         line.find(' ', space + 1) == std::string::npos,
                      "'{}' line {}: '{}' is not a merge \"A B\"", path.string(), line_no, line);
     return {line.substr(0, space), line.substr(space + 1)};
   }
@@ -185,7 +199,8 @@ class ClipBpeTokenizer {
 
   static bool is_letter(char32_t c) {
     const auto k = category(c);
-    return k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT || k == UTF8PROC_CATEGORY_LM || k == UTF8PROC_CATEGORY_LO;
+    return k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT ||
+           k == UTF8PROC_CATEGORY_LM || k == UTF8PROC_CATEGORY_LO;
   }
   static bool is_number(char32_t c) {
     const auto k = category(c);
@@ -208,7 +223,8 @@ class ClipBpeTokenizer {
         while (i + len < s.size() && is_letter(s[i + len])) ++len;
       if (len == 0 && is_number(s[i])) len = 1;
       if (len == 0 && !is_white_space(s[i]))
-        while (i + len < s.size() && !is_white_space(s[i + len]) && !is_letter(s[i + len]) && !is_number(s[i + len])) ++len;
+        while (i + len < s.size() && !is_white_space(s[i + len]) && !is_letter(s[i + len]) && !is_number(s[i + len]))
+          ++len;
       if (len == 0) {
         ++i;  // whitespace: not part of any word
         continue;

@@ -18,7 +18,7 @@
 // sequences and conjoining Hangul jamo that SentencePiece's normaliser composes and tokenizers' does
 // not, ties between equal-score segmentations of long repeats, and U+0085 (a piece for SentencePiece,
 // whitespace for transformers).
-#include <gluegen/io/file_bytes.hpp>
+#include <gluegen/core/file_bytes.hpp>
 #include <gluegen/text/special_tokens.hpp>
 #include <gluegen/text/token_batch.hpp>
 #include <gluegen/text/unicode.hpp>
@@ -85,7 +85,8 @@ inline std::vector<ProtoField> read_proto(std::string_view in, const std::string
   const auto varint = [&] {
     std::uint64_t v = 0;
     for (int shift = 0;; shift += 7) {
-      GLUEGEN_CHECK_AS(IoError, at < in.size() && shift < 64, "'{}' is not a valid protocol buffer (a varint runs past byte {})", what, at);
+      GLUEGEN_CHECK_AS(IoError, at < in.size() && shift < 64,
+                       "'{}' is not a valid protocol buffer (a varint runs past byte {})", what, at);
       const auto byte = static_cast<unsigned char>(in[at++]);
       v |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
       if (byte < 0x80) return v;
@@ -98,12 +99,18 @@ inline std::vector<ProtoField> read_proto(std::string_view in, const std::string
     f.wire = static_cast<int>(key & 7);
     const std::size_t start = at;
     std::size_t size = 0;
-    if (f.wire == 0) f.number = varint();
-    else if (f.wire == 2) size = static_cast<std::size_t>(varint());
-    else if (f.wire == 5) size = 4;
-    else if (f.wire == 1) size = 8;
-    else GLUEGEN_THROW(IoError, "'{}' is not a valid protocol buffer (wire type {} at byte {})", what, f.wire, start);
-    GLUEGEN_CHECK_AS(IoError, size <= in.size() - at, "'{}' is truncated: field {} needs {} bytes at byte {}, {} remain", what, f.field, size, at,
+    if (f.wire == 0)
+      f.number = varint();
+    else if (f.wire == 2)
+      size = static_cast<std::size_t>(varint());
+    else if (f.wire == 5)
+      size = 4;
+    else if (f.wire == 1)
+      size = 8;
+    else
+      GLUEGEN_THROW(IoError, "'{}' is not a valid protocol buffer (wire type {} at byte {})", what, f.wire, start);
+    GLUEGEN_CHECK_AS(IoError, size <= in.size() - at,
+                     "'{}' is truncated: field {} needs {} bytes at byte {}, {} remain", what, f.field, size, at,
                      in.size() - at);
     f.bytes = in.substr(at, size);
     at += size;
@@ -118,12 +125,18 @@ inline std::string base64_decode(std::string_view in, const std::string& what) {
   int bits = 0;
   for (const char c : in) {
     int v = -1;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+') v = 62;
-    else if (c == '/') v = 63;
-    else if (c == '=') break;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+')
+      v = 62;
+    else if (c == '/')
+      v = 63;
+    else if (c == '=')
+      break;
     GLUEGEN_CHECK_AS(ValueError, v >= 0, "{}: invalid base64 character '{}'", what, c);
     buffer = (buffer << 6) | static_cast<unsigned>(v);
     bits += 6;
@@ -155,22 +168,25 @@ class SentencePieceTokenizer {
     auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
     const auto status = sp->LoadFromSerializedProto(serialized_model);
     sp_ = std::move(sp);
-    GLUEGEN_CHECK_AS(IoError, status.ok(), "'{}' is not a SentencePiece model libsentencepiece can load: {}", origin_, status.ToString());
+    GLUEGEN_CHECK_AS(IoError, status.ok(), "'{}' is not a SentencePiece model libsentencepiece can load: {}", origin_,
+                     status.ToString());
     for (const auto* list : {&opt_.prefix, &opt_.suffix})
       for (const std::string& t : *list) static_cast<void>(required_id(t));
     pad_id_ = required_id(opt_.pad);
-    std::erase_if(opt_.special_tokens, [&](const std::string& t) { return t.empty() || (sp_->PieceToId(t) == sp_->unk_id() && t != unk_piece()); });
+    std::erase_if(opt_.special_tokens, [&](const std::string& t) {
+      return t.empty() || (sp_->PieceToId(t) == sp_->unk_id() && t != unk_piece());
+    });
   }
 
   /// A .model file whose ids are the model's ids (T5 / mT5 spiece.model: `options` = {.prefix = {}}).
   static SentencePieceTokenizer from_model_file(const std::filesystem::path& path, SentencePieceOptions options) {
-    return SentencePieceTokenizer(io::read_file_bytes(path, "SentencePiece model"), std::move(options), path.string());
+    return SentencePieceTokenizer(read_file_bytes(path, "SentencePiece model"), std::move(options), path.string());
   }
 
   /// A Hugging Face tokenizer.json with a Unigram model, a Precompiled normaliser and a Metaspace
   /// pre-tokenizer; the template and the special tokens come from the file.
   static SentencePieceTokenizer from_hf_tokenizer_json(const std::filesystem::path& path) {
-    return from_hf_tokenizer_json_text(io::read_file_bytes(path, "tokenizer.json"), path.string());
+    return from_hf_tokenizer_json_text(read_file_bytes(path, "tokenizer.json"), path.string());
   }
 
   /// The same from the file's text; `origin` names it in errors.
@@ -187,15 +203,16 @@ class SentencePieceTokenizer {
   [[nodiscard]] index_t vocab_size() const { return sp_->GetPieceSize(); }
   [[nodiscard]] std::int32_t id(const std::string& piece) const { return sp_->PieceToId(piece); }
   [[nodiscard]] const std::string& token(std::int32_t id) const {
-    GLUEGEN_CHECK_AS(ValueError, id >= 0 && id < sp_->GetPieceSize(), "SentencePieceTokenizer: id {} is outside [0, {}) of '{}'", id, sp_->GetPieceSize(), origin_);
+    GLUEGEN_CHECK_AS(ValueError, id >= 0 && id < sp_->GetPieceSize(),
+                     "SentencePieceTokenizer: id {} is outside [0, {}) of '{}'", id, sp_->GetPieceSize(), origin_);
     return sp_->IdToPiece(id);
   }
   [[nodiscard]] std::int32_t pad_id() const noexcept { return pad_id_; }
   /// XLM-R's fairseq-ordered sentencepiece.bpe.model (pieces <unk> <s> </s> ..., see the top of this
   /// file), with XLM-R's template <s> ... </s>: ids equal transformers' XLMRobertaTokenizer's.
   static SentencePieceTokenizer from_fairseq_model_file(const std::filesystem::path& path) {
-    return SentencePieceTokenizer(fairseq_to_hf_order(io::read_file_bytes(path, "SentencePiece model"), path.string()), SentencePieceOptions{},
-                                  path.string());
+    return SentencePieceTokenizer(fairseq_to_hf_order(read_file_bytes(path, "SentencePiece model"), path.string()),
+                                  SentencePieceOptions{}, path.string());
   }
 
   [[nodiscard]] const SentencePieceOptions& options() const noexcept { return opt_; }
@@ -219,13 +236,16 @@ class SentencePieceTokenizer {
 
   /// Ids with the template's special tokens; max_length > 0 truncates the pieces so that the whole
   /// sequence fits (transformers' truncation=True, max_length).
-  [[nodiscard]] std::vector<std::int32_t> encode(std::string_view text, bool add_special_tokens = true, index_t max_length = 0) const {
+  [[nodiscard]] std::vector<std::int32_t> encode(std::string_view text, bool add_special_tokens = true,
+                                                 index_t max_length = 0) const {
     std::vector<std::int32_t> ids = pieces(text);
     const auto specials = add_special_tokens ? static_cast<index_t>(opt_.prefix.size() + opt_.suffix.size()) : 0;
     if (max_length > 0) {
-      GLUEGEN_CHECK_AS(ValueError, max_length >= specials, "SentencePieceTokenizer: max_length {} leaves no room for the {} special tokens", max_length,
+      GLUEGEN_CHECK_AS(ValueError, max_length >= specials,
+                       "SentencePieceTokenizer: max_length {} leaves no room for the {} special tokens", max_length,
                        specials);
-      if (static_cast<index_t>(ids.size()) > max_length - specials) ids.resize(static_cast<std::size_t>(max_length - specials));
+      if (static_cast<index_t>(ids.size()) > max_length - specials)
+        ids.resize(static_cast<std::size_t>(max_length - specials));
     }
     if (!add_special_tokens) return ids;
     std::vector<std::int32_t> out;
@@ -237,7 +257,8 @@ class SentencePieceTokenizer {
   }
 
   /// A padded batch (to the longest sentence, or to max_length with pad_to_max_length).
-  [[nodiscard]] TokenBatch encode_batch(const std::vector<std::string>& texts, index_t max_length = 0, bool pad_to_max_length = false) const {
+  [[nodiscard]] TokenBatch encode_batch(const std::vector<std::string>& texts, index_t max_length = 0,
+                                        bool pad_to_max_length = false) const {
     std::vector<std::vector<std::int32_t>> seqs;
     seqs.reserve(texts.size());
     for (const auto& t : texts) seqs.push_back(encode(t, true, max_length));
@@ -263,44 +284,60 @@ class SentencePieceTokenizer {
   /// remove_extra_whitespaces when the normaliser collapses runs of spaces.
   static std::string unigram_model_proto(const nlohmann::json& j, const std::string& origin) {
     const nlohmann::json model = j.value("model", nlohmann::json::object());
-    GLUEGEN_CHECK_AS(ValueError, model.value("type", "") == "Unigram",
-                     "'{}': the model type is '{}'; only Unigram tokenizers (XLM-R, T5, mT5, e5) are SentencePiece models", origin,
-                     model.value("type", "none"));
+    GLUEGEN_CHECK_AS(
+        ValueError, model.value("type", "") == "Unigram",
+        "'{}': the model type is '{}'; only Unigram tokenizers (XLM-R, T5, mT5, e5) are SentencePiece models", origin,
+        model.value("type", "none"));
     const nlohmann::json vocab = model.value("vocab", nlohmann::json::array());
-    GLUEGEN_CHECK_AS(ValueError, vocab.is_array() && !vocab.empty(), "'{}': model.vocab is not a non-empty list of [piece, score]", origin);
+    GLUEGEN_CHECK_AS(ValueError, vocab.is_array() && !vocab.empty(),
+                     "'{}': model.vocab is not a non-empty list of [piece, score]", origin);
     const nlohmann::json unk = model.value("unk_id", nlohmann::json());
-    GLUEGEN_CHECK_AS(ValueError, unk.is_number_integer() && unk.get<std::int64_t>() >= 0 && unk.get<std::size_t>() < vocab.size(),
-                     "'{}': model.unk_id {} is not an index of the {}-piece vocabulary", origin, unk.dump(), vocab.size());
+    GLUEGEN_CHECK_AS(
+        ValueError, unk.is_number_integer() && unk.get<std::int64_t>() >= 0 && unk.get<std::size_t>() < vocab.size(),
+        "'{}': model.unk_id {} is not an index of the {}-piece vocabulary", origin, unk.dump(), vocab.size());
     const auto unk_id = unk.get<std::size_t>();
 
     std::optional<std::string> charsmap;
     bool remove_extra = false;
     for (const auto& n : detail::flatten(j.value("normalizer", nlohmann::json()), "normalizers")) {
-      if (n.value("type", "") == "Precompiled") charsmap = detail::base64_decode(n.value("precompiled_charsmap", ""), origin + " precompiled_charsmap");
-      if (n.value("type", "") == "Replace" && n.value("pattern", nlohmann::json::object()).value("Regex", "") == " {2,}") remove_extra = true;
+      if (n.value("type", "") == "Precompiled")
+        charsmap = detail::base64_decode(n.value("precompiled_charsmap", ""), origin + " precompiled_charsmap");
+      if (n.value("type", "") == "Replace" &&
+          n.value("pattern", nlohmann::json::object()).value("Regex", "") == " {2,}")
+        remove_extra = true;
     }
-    GLUEGEN_CHECK_AS(ValueError, charsmap.has_value(), "'{}': no Precompiled normaliser (SentencePiece's normalisation charsmap)", origin);
+    GLUEGEN_CHECK_AS(ValueError, charsmap.has_value(),
+                     "'{}': no Precompiled normaliser (SentencePiece's normalisation charsmap)", origin);
     std::optional<nlohmann::json> metaspace;
     for (const auto& p : detail::flatten(j.value("pre_tokenizer", nlohmann::json()), "pretokenizers"))
       if (p.value("type", "") == "Metaspace") metaspace = p;
-    GLUEGEN_CHECK_AS(ValueError, metaspace.has_value(), "'{}': no Metaspace pre-tokenizer (SentencePiece's whitespace handling)", origin);
-    GLUEGEN_CHECK_AS(ValueError, metaspace->value("replacement", "\u2581") == "\u2581", "'{}': the Metaspace replacement is not U+2581", origin);
-    const bool add_dummy_prefix =
-        metaspace->value("prepend_scheme", metaspace->value("add_prefix_space", true) ? std::string("always") : std::string("never")) != "never";
+    GLUEGEN_CHECK_AS(ValueError, metaspace.has_value(),
+                     "'{}': no Metaspace pre-tokenizer (SentencePiece's whitespace handling)", origin);
+    GLUEGEN_CHECK_AS(ValueError, metaspace->value("replacement", "\u2581") == "\u2581",
+                     "'{}': the Metaspace replacement is not U+2581", origin);
+    const bool add_dummy_prefix = metaspace->value("prepend_scheme", metaspace->value("add_prefix_space", true)
+                                                                         ? std::string("always")
+                                                                         : std::string("never")) != "never";
 
     const SentencePieceOptions opt = hf_options(j, origin);
     std::vector<std::string> control = opt.prefix;
     control.insert(control.end(), opt.suffix.begin(), opt.suffix.end());
     control.push_back(opt.pad);
-    const auto is_in = [](const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); };
+    const auto is_in = [](const std::vector<std::string>& v, const std::string& s) {
+      return std::find(v.begin(), v.end(), s) != v.end();
+    };
     enum : int { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4 };
     detail::ProtoWriter proto;
     for (std::size_t i = 0; i < vocab.size(); ++i) {
       const auto& entry = vocab[i];
-      GLUEGEN_CHECK_AS(ValueError, entry.is_array() && entry.size() == 2 && entry[0].is_string() && entry[1].is_number(),
+      GLUEGEN_CHECK_AS(ValueError,
+                       entry.is_array() && entry.size() == 2 && entry[0].is_string() && entry[1].is_number(),
                        "'{}': model.vocab[{}] is not [piece, score]", origin, i);
       const auto piece = entry[0].get<std::string>();
-      const int kind = i == unk_id ? kUnknown : is_in(control, piece) ? kControl : is_in(opt.special_tokens, piece) ? kUserDefined : kNormal;
+      const int kind = i == unk_id                        ? kUnknown
+                       : is_in(control, piece)            ? kControl
+                       : is_in(opt.special_tokens, piece) ? kUserDefined
+                                                          : kNormal;
       detail::ProtoWriter p;
       p.bytes(1, piece);
       p.real(2, entry[1].get<float>());
@@ -348,9 +385,14 @@ class SentencePieceTokenizer {
         if (sub.field == 1 && sub.wire == 2) return std::string(sub.bytes);
       return std::string();
     };
-    GLUEGEN_CHECK_AS(ValueError, pieces.size() > 3 && piece_text(pieces[0]) == "<unk>" && piece_text(pieces[1]) == "<s>" && piece_text(pieces[2]) == "</s>",
-                     "'{}' is not fairseq-ordered (pieces 0, 1, 2 must be <unk>, <s>, </s>; found {} pieces{})", origin, pieces.size(),
-                     pieces.size() >= 3 ? fmt::format(": '{}', '{}', '{}'", piece_text(pieces[0]), piece_text(pieces[1]), piece_text(pieces[2])) : "");
+    GLUEGEN_CHECK_AS(ValueError,
+                     pieces.size() > 3 && piece_text(pieces[0]) == "<unk>" && piece_text(pieces[1]) == "<s>" &&
+                         piece_text(pieces[2]) == "</s>",
+                     "'{}' is not fairseq-ordered (pieces 0, 1, 2 must be <unk>, <s>, </s>; found {} pieces{})", origin,
+                     pieces.size(),
+                     pieces.size() >= 3 ? fmt::format(": '{}', '{}', '{}'", piece_text(pieces[0]),
+                                                      piece_text(pieces[1]), piece_text(pieces[2]))
+                                        : "");
     detail::ProtoWriter proto;
     const auto special = [&](const char* text, int kind) {
       detail::ProtoWriter p;
@@ -366,7 +408,7 @@ class SentencePieceTokenizer {
     for (std::size_t i = 3; i < pieces.size(); ++i) proto.bytes(1, pieces[i].bytes);
     special("<mask>", kUserDefined);
     for (const auto& f : rest) {
-      if (f.field == 4) continue;  // self_test_data
+      if (f.field == 4) continue;         // self_test_data
       if (f.field == 2 && f.wire == 2) {  // trainer_spec: unk_id 3, bos_id 0, eos_id 2, pad_id 1
         detail::ProtoWriter trainer;
         trainer.out.assign(f.bytes);
@@ -375,7 +417,8 @@ class SentencePieceTokenizer {
       } else if (f.wire == 2) {
         proto.bytes(f.field, f.bytes);
       } else {
-        GLUEGEN_THROW(IoError, "'{}': unexpected top-level field {} (wire type {}) in a SentencePiece model", origin, f.field, f.wire);
+        GLUEGEN_THROW(IoError, "'{}': unexpected top-level field {} (wire type {}) in a SentencePiece model", origin,
+                      f.field, f.wire);
       }
     }
     return std::move(proto.out);
@@ -386,25 +429,33 @@ class SentencePieceTokenizer {
   static SentencePieceOptions hf_options(const nlohmann::json& j, const std::string& origin) {
     SentencePieceOptions opt{.prefix = {}, .suffix = {}, .pad = "<pad>", .special_tokens = {}};
     for (const auto& t : j.value("added_tokens", nlohmann::json::array()))
-      if (t.value("special", false) && t.contains("content")) opt.special_tokens.push_back(t["content"].get<std::string>());
+      if (t.value("special", false) && t.contains("content"))
+        opt.special_tokens.push_back(t["content"].get<std::string>());
     const nlohmann::json post = j.value("post_processor", nlohmann::json());
     for (const auto& p : detail::flatten(post, "processors")) {
       const std::string type = p.value("type", "");
       if (type == "TemplateProcessing") {
         bool seen_sequence = false;
         for (const auto& piece : p.value("single", nlohmann::json::array())) {
-          if (piece.contains("Sequence")) seen_sequence = true;
-          else if (piece.contains("SpecialToken")) (seen_sequence ? opt.suffix : opt.prefix).push_back(piece["SpecialToken"].value("id", ""));
+          if (piece.contains("Sequence"))
+            seen_sequence = true;
+          else if (piece.contains("SpecialToken"))
+            (seen_sequence ? opt.suffix : opt.prefix).push_back(piece["SpecialToken"].value("id", ""));
         }
       } else if (type == "RobertaProcessing" || type == "BertProcessing") {
         opt.prefix = {p.at("cls").at(0).get<std::string>()};
         opt.suffix = {p.at("sep").at(0).get<std::string>()};
       } else if (!type.empty() && type != "ByteLevel") {
-        GLUEGEN_THROW(ValueError, "'{}': post_processor type '{}' is not supported (TemplateProcessing, RobertaProcessing, BertProcessing)", origin, type);
+        GLUEGEN_THROW(
+            ValueError,
+            "'{}': post_processor type '{}' is not supported (TemplateProcessing, RobertaProcessing, BertProcessing)",
+            origin, type);
       }
     }
     const auto vocab = j.value("model", nlohmann::json::object()).value("vocab", nlohmann::json::array());
-    const bool has_pad = std::any_of(vocab.begin(), vocab.end(), [](const nlohmann::json& e) { return e.is_array() && !e.empty() && e[0] == "<pad>"; });
+    const bool has_pad = std::any_of(vocab.begin(), vocab.end(), [](const nlohmann::json& e) {
+      return e.is_array() && !e.empty() && e[0] == "<pad>";
+    });
     GLUEGEN_CHECK_AS(ValueError, has_pad, "'{}': the vocabulary has no <pad> piece to pad batches with", origin);
     return opt;
   }
@@ -413,7 +464,8 @@ class SentencePieceTokenizer {
 
   std::int32_t required_id(const std::string& piece) const {
     const int id = sp_->PieceToId(piece);
-    GLUEGEN_CHECK_AS(ValueError, id != sp_->unk_id() || piece == unk_piece(), "SentencePieceTokenizer: '{}' has no piece '{}'", origin_, piece);
+    GLUEGEN_CHECK_AS(ValueError, id != sp_->unk_id() || piece == unk_piece(),
+                     "SentencePieceTokenizer: '{}' has no piece '{}'", origin_, piece);
     return id;
   }
 

@@ -10,7 +10,8 @@ namespace gluegen::text {
 /// Walks `text` left to right: on_text(segment) for each stretch between special tokens (also the
 /// empty ones), on_special(token) for each match; at one position the longest special wins.
 template <typename OnText, typename OnSpecial>
-void split_special_tokens(std::string_view text, const std::vector<std::string>& specials, OnText&& on_text, OnSpecial&& on_special) {
+void split_special_tokens(std::string_view text, const std::vector<std::string>& specials, OnText&& on_text,
+                          OnSpecial&& on_special) {
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t hit = std::string_view::npos;

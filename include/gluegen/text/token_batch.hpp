@@ -14,7 +14,8 @@ struct TokenBatch {
   Tensor<std::int32_t, Cpu> attention_mask;  ///< [B, L], 1 = real token
 
   /// Right-pads `sequences` with `pad_id` to the longest (or to `length` when larger).
-  static TokenBatch pad(const std::vector<std::vector<std::int32_t>>& sequences, std::int32_t pad_id, index_t length = 0) {
+  static TokenBatch pad(const std::vector<std::vector<std::int32_t>>& sequences, std::int32_t pad_id,
+                        index_t length = 0) {
     index_t L = length;
     for (const auto& s : sequences) L = std::max<index_t>(L, static_cast<index_t>(s.size()));
     const auto B = static_cast<index_t>(sequences.size());

@@ -50,8 +50,8 @@ inline utf8proc_category_t category(char32_t cp) { return utf8proc_category(stat
 inline void append_nfd(std::u32string& out, char32_t cp) {
   utf8proc_int32_t buf[32];
   int boundclass = 0;
-  const utf8proc_ssize_t n =
-      utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), buf, 32, static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE), &boundclass);
+  const utf8proc_ssize_t n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), buf, 32,
+                                                     static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE), &boundclass);
   if (n <= 0) {
     out.push_back(cp);
     return;
@@ -61,16 +61,17 @@ inline void append_nfd(std::u32string& out, char32_t cp) {
 
 /// Unicode White_Space (Rust's char::is_whitespace, the regex class \s of Rust and Python).
 inline bool is_white_space(char32_t c) {
-  return (c >= 0x9 && c <= 0xD) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
-         c == 0x202F || c == 0x205F || c == 0x3000;
+  return (c >= 0x9 && c <= 0xD) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 /// Canonical composition (NFC) of valid UTF-8.
 inline std::string nfc(std::string_view s) {
   static_cast<void>(decode_utf8(s));  // a ValueError naming the byte for invalid input
   utf8proc_uint8_t* out = nullptr;
-  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()), &out,
-                                          static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  const utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()), &out,
+                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   GLUEGEN_CHECK_AS(ValueError, n >= 0, "NFC: {}", utf8proc_errmsg(n));
   std::string result(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
   std::free(out);

@@ -10,7 +10,7 @@
 //   4. [CLS] ... [SEP], truncated to max_length
 // Special-token text in the input ("[SEP]", "[MASK]") is matched verbatim first, as HF's added tokens.
 // Parity with transformers on real vocabularies (all-MiniLM-L6-v2) is tested on a multi-script set.
-#include <gluegen/io/file_bytes.hpp>
+#include <gluegen/core/file_bytes.hpp>
 #include <gluegen/text/special_tokens.hpp>
 #include <gluegen/text/token_batch.hpp>
 #include <gluegen/text/unicode.hpp>
@@ -25,8 +25,8 @@
 namespace gluegen::text {
 
 struct WordPieceOptions {
-  bool lowercase = true;                 ///< tokenizer_config.json do_lower_case
-  std::optional<bool> strip_accents{};   ///< default: as lowercase (HF)
+  bool lowercase = true;                ///< tokenizer_config.json do_lower_case
+  std::optional<bool> strip_accents{};  ///< default: as lowercase (HF)
   bool handle_chinese_chars = true;
   index_t max_input_chars_per_word = 100;
   std::string unk = "[UNK]", cls = "[CLS]", sep = "[SEP]", pad = "[PAD]", mask = "[MASK]", continuing_prefix = "##";
@@ -45,14 +45,15 @@ class WordPieceTokenizer {
     }
     GLUEGEN_CHECK_AS(ValueError, !tokens_.empty(), "WordPieceTokenizer: the vocabulary is empty");
     for (const std::string* special : {&opt_.unk, &opt_.cls, &opt_.sep, &opt_.pad}) {
-      GLUEGEN_CHECK_AS(ValueError, vocab_.contains(*special), "WordPieceTokenizer: the vocabulary ({} tokens) has no '{}'", tokens_.size(), *special);
+      GLUEGEN_CHECK_AS(ValueError, vocab_.contains(*special),
+                       "WordPieceTokenizer: the vocabulary ({} tokens) has no '{}'", tokens_.size(), *special);
       specials_.push_back(*special);
     }
     if (vocab_.contains(opt_.mask)) specials_.push_back(opt_.mask);
   }
 
   static WordPieceTokenizer from_file(const std::filesystem::path& vocab_txt, WordPieceOptions options = {}) {
-    return WordPieceTokenizer(io::read_file_bytes(vocab_txt, "vocabulary file"), std::move(options));
+    return WordPieceTokenizer(read_file_bytes(vocab_txt, "vocabulary file"), std::move(options));
   }
 
   [[nodiscard]] index_t vocab_size() const noexcept { return static_cast<index_t>(tokens_.size()); }
@@ -68,19 +69,25 @@ class WordPieceTokenizer {
   [[nodiscard]] std::vector<std::string> tokenize(std::string_view text) const {
     std::vector<std::string> out;
     split_special_tokens(
-        text, specials_, [&](std::string_view part) { for (const std::u32string& word : pre_tokenize(normalize(decode_utf8(part)))) word_pieces(word, out); },
+        text, specials_,
+        [&](std::string_view part) {
+          for (const std::u32string& word : pre_tokenize(normalize(decode_utf8(part)))) word_pieces(word, out);
+        },
         [&](const std::string& special) { out.push_back(special); });
     return out;
   }
 
   /// Ids of `text`; with add_special_tokens [CLS] ... [SEP]; max_length > 0 truncates (specials included).
-  [[nodiscard]] std::vector<std::int32_t> encode(std::string_view text, bool add_special_tokens = true, index_t max_length = 0) const {
+  [[nodiscard]] std::vector<std::int32_t> encode(std::string_view text, bool add_special_tokens = true,
+                                                 index_t max_length = 0) const {
     std::vector<std::int32_t> ids;
     for (const auto& piece : tokenize(text)) ids.push_back(vocab_.at(piece));
     const index_t specials = add_special_tokens ? 2 : 0;
     if (max_length > 0) {
-      GLUEGEN_CHECK_AS(ValueError, max_length >= specials, "WordPieceTokenizer: max_length {} leaves no room for the special tokens", max_length);
-      if (static_cast<index_t>(ids.size()) > max_length - specials) ids.resize(static_cast<std::size_t>(max_length - specials));
+      GLUEGEN_CHECK_AS(ValueError, max_length >= specials,
+                       "WordPieceTokenizer: max_length {} leaves no room for the special tokens", max_length);
+      if (static_cast<index_t>(ids.size()) > max_length - specials)
+        ids.resize(static_cast<std::size_t>(max_length - specials));
     }
     if (add_special_tokens) {
       ids.insert(ids.begin(), vocab_.at(opt_.cls));
@@ -90,7 +97,8 @@ class WordPieceTokenizer {
   }
 
   /// A padded batch (to the longest sentence, or to max_length with pad_to_max_length).
-  [[nodiscard]] TokenBatch encode_batch(const std::vector<std::string>& texts, index_t max_length = 0, bool pad_to_max_length = false) const {
+  [[nodiscard]] TokenBatch encode_batch(const std::vector<std::string>& texts, index_t max_length = 0,
+                                        bool pad_to_max_length = false) const {
     std::vector<std::vector<std::int32_t>> seqs;
     for (const auto& t : texts) seqs.push_back(encode(t, true, max_length));
     return TokenBatch::pad(seqs, pad_id(), pad_to_max_length ? max_length : 0);
@@ -103,30 +111,47 @@ class WordPieceTokenizer {
     // keep them as characters (then [UNK]); transformers' fast tokenizer is the reference here.
     if ((c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE) return false;
     switch (category(c)) {
-      case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CS: case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_CN: return true;
-      default: return false;
+      case UTF8PROC_CATEGORY_CC:
+      case UTF8PROC_CATEGORY_CF:
+      case UTF8PROC_CATEGORY_CS:
+      case UTF8PROC_CATEGORY_CO:
+      case UTF8PROC_CATEGORY_CN:
+        return true;
+      default:
+        return false;
     }
   }
   static bool is_punctuation(char32_t c) {
     if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) return true;
     switch (category(c)) {
-      case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS: case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI:
-      case UTF8PROC_CATEGORY_PF: case UTF8PROC_CATEGORY_PO: return true;
-      default: return false;
+      case UTF8PROC_CATEGORY_PC:
+      case UTF8PROC_CATEGORY_PD:
+      case UTF8PROC_CATEGORY_PS:
+      case UTF8PROC_CATEGORY_PE:
+      case UTF8PROC_CATEGORY_PI:
+      case UTF8PROC_CATEGORY_PF:
+      case UTF8PROC_CATEGORY_PO:
+        return true;
+      default:
+        return false;
     }
   }
   static bool is_cjk(char32_t c) {
-    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
-           (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
+           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
+           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
   }
 
   [[nodiscard]] std::u32string normalize(const std::u32string& in) const {
     std::u32string s;
     for (char32_t c : in) {
       if (c == 0 || c == 0xFFFD || is_control(c)) continue;
-      if (is_white_space(c)) s.push_back(U' ');
-      else if (opt_.handle_chinese_chars && is_cjk(c)) s.append({U' ', c, U' '});
-      else s.push_back(c);
+      if (is_white_space(c))
+        s.push_back(U' ');
+      else if (opt_.handle_chinese_chars && is_cjk(c))
+        s.append({U' ', c, U' '});
+      else
+        s.push_back(c);
     }
     if (opt_.strip_accents.value_or(opt_.lowercase)) {
       std::u32string nfd;
@@ -175,7 +200,8 @@ class WordPieceTokenizer {
       std::size_t end = word.size();
       std::string match;
       while (start < end) {
-        std::string candidate = (start > 0 ? opt_.continuing_prefix : std::string()) + encode_utf8(std::u32string_view(word).substr(start, end - start));
+        std::string candidate = (start > 0 ? opt_.continuing_prefix : std::string()) +
+                                encode_utf8(std::u32string_view(word).substr(start, end - start));
         if (vocab_.contains(candidate)) {
           match = std::move(candidate);
           break;

@@ -22,7 +22,8 @@ struct Split {
   std::vector<index_t> train, held_out;
 };
 inline Split split_examples(index_t n, index_t held_out) {
-  GLUEGEN_CHECK_AS(ValueError, held_out >= 0 && held_out < n, "cannot hold out {} of {} examples: training needs at least one", held_out, n);
+  GLUEGEN_CHECK_AS(ValueError, held_out >= 0 && held_out < n,
+                   "cannot hold out {} of {} examples: training needs at least one", held_out, n);
   const std::vector<index_t> order = rng::random_permutation(n, 0x5eed5eed, 0);
   Split s;
   s.held_out.assign(order.begin(), order.begin() + held_out);
@@ -36,7 +37,8 @@ class BatchLoader {
  public:
   /// shuffle = false keeps the examples' order (evaluation); a last batch smaller than batch_size is
   /// then kept, while a shuffled (training) loader drops it so every step sees a full batch.
-  BatchLoader(const FeatureDataset& data, std::vector<index_t> examples, index_t batch_size, std::uint64_t seed, bool shuffle = true)
+  BatchLoader(const FeatureDataset& data, std::vector<index_t> examples, index_t batch_size, std::uint64_t seed,
+              bool shuffle = true)
       : data_(&data), examples_(std::move(examples)), batch_(batch_size), seed_(seed), shuffle_(shuffle) {
     GLUEGEN_CHECK_AS(ValueError, batch_ > 0, "BatchLoader: batch size must be positive, got {}", batch_);
     GLUEGEN_CHECK_AS(ValueError, !examples_.empty(), "BatchLoader: no examples to load");
@@ -51,8 +53,8 @@ class BatchLoader {
   }
   [[nodiscard]] LoaderState state() const noexcept { return state_; }
   void restore(LoaderState s) {
-    GLUEGEN_CHECK_AS(ValueError, s.epoch >= 0 && s.position >= 0 && s.position <= std::ssize(examples_), "BatchLoader: invalid state (epoch {}, position {})",
-                     s.epoch, s.position);
+    GLUEGEN_CHECK_AS(ValueError, s.epoch >= 0 && s.position >= 0 && s.position <= std::ssize(examples_),
+                     "BatchLoader: invalid state (epoch {}, position {})", s.epoch, s.position);
     state_ = s;
     build_order();
   }

@@ -10,7 +10,7 @@
 // SNR_t = abar_t / (1 - abar_t); it stops the many nearly noise-free timesteps from dominating the
 // gradient and converges several times faster. The weights are normalised to sum to one over the batch.
 //
-// The trained model is the UNet itself, or any Denoiser: e.g. LaVi-Bridge's adapter in front of a frozen
+// The trained model is the UNet itself, or any TrainableDenoiser: e.g. LaVi-Bridge's adapter in front of a frozen
 // UNet with LoRA (train/denoising_alignment.hpp), where only the adapter and the LoRA tensors train.
 // Only trainable parameters are averaged, checkpointed and optimised.
 //
@@ -20,8 +20,10 @@
 #include <gluegen/core/progress.hpp>
 #include <gluegen/diffusion/model_files.hpp>
 #include <gluegen/diffusion/noise_schedule.hpp>
+#include <gluegen/io/hdf5_store.hpp>
 #include <gluegen/losses/regression.hpp>
 #include <gluegen/optim/optimizer.hpp>
+#include <gluegen/optim/schedule.hpp>
 #include <gluegen/train/run_dir.hpp>
 
 #include <random>
@@ -59,29 +61,34 @@ struct denoiser_context<M, T, P> {
 template <typename M, typename T, typename P>
 using denoiser_context_t = typename denoiser_context<M, T, P>::type;
 
-/// The plain UNet: its diffusers config, and the exported file is a UNet model file (f16 storage).
+/// The plain UNet: its diffusers config, and the exported file is a UNet model file (f16 storage) with
+/// the noise schedule it was trained on, which its samplers read back (diffusion/model_files.hpp).
 template <ComputeElement T, TensorPolicy P>
 nlohmann::json denoiser_config(const diffusion::UNet2DCondition<T, P>& unet) {
   return unet.config().to_json();
 }
 template <ComputeElement T, TensorPolicy P, typename ValueOf>
-void export_denoiser(diffusion::UNet2DCondition<T, P>& unet, const std::filesystem::path& path, ValueOf&& value_of) {
+void export_denoiser(diffusion::UNet2DCondition<T, P>& unet, const std::filesystem::path& path,
+                     const diffusion::SchedulerConfig& noise, ValueOf&& value_of) {
   io::WeightWriter out(path, {.model_type = diffusion::kUNetModelType, .config = unet.config().to_json()});
-  unet.visit_parameters([&](const std::string& name, nn::Param<T, P>& p) { out.write(name, value_of(name, p), DType::f16); }, "");
+  unet.visit_parameters(
+      [&](const std::string& name, nn::Param<T, P>& p) { out.write(name, value_of(name, p), DType::f16); }, "");
+  diffusion::write_scheduler_record(out, noise);
   out.commit();
 }
 
 /// What DecoderTrainer trains: maps noisy samples, timesteps and the batch's conditioning to the
 /// prediction, with a backward; denoiser_config(m) describes it for checkpoints, and
-/// export_denoiser(m, path, value_of) writes the exported model (value_of(name, param): the EMA value
+/// export_denoiser(m, path, noise, value_of) writes the exported model (value_of(name, param): the EMA value
 /// of a trainable parameter, the parameter itself otherwise).
 template <typename M, typename T, typename P>
-concept Denoiser = nn::Module<M> && requires(M& m, const Tensor<T, P>& x, std::span<const double> t, const denoiser_context_t<M, T, P>& context,
-                                             typename M::Cache& c) {
-  { m.forward(x, t, context, c) } -> std::same_as<const Tensor<T, P>&>;
-  { m.backward(x, c) } -> std::same_as<const Tensor<T, P>&>;
-  { denoiser_config(std::as_const(m)) } -> std::convertible_to<nlohmann::json>;
-};
+concept TrainableDenoiser =
+    nn::Module<M> && requires(M& m, const Tensor<T, P>& x, std::span<const double> t,
+                              const denoiser_context_t<M, T, P>& context, typename M::Cache& c) {
+      { m.forward(x, t, context, c) } -> std::same_as<const Tensor<T, P>&>;
+      { m.backward(x, c) } -> std::same_as<const Tensor<T, P>&>;
+      { denoiser_config(std::as_const(m)) } -> std::convertible_to<nlohmann::json>;
+    };
 
 struct DecoderTrainerOptions {
   std::filesystem::path run_dir = {};
@@ -100,55 +107,57 @@ struct DecoderTrainerOptions {
 };
 
 template <ComputeElement T, TensorPolicy P, typename Data, typename Model = diffusion::UNet2DCondition<T, P>>
-  requires Denoiser<Model, T, P> && DecoderData<Data, T, P, denoiser_context_t<Model, T, P>>
+  requires TrainableDenoiser<Model, T, P> && DecoderData<Data, T, P, denoiser_context_t<Model, T, P>>
 class DecoderTrainer {
  public:
   DecoderTrainer(Model& unet, const diffusion::SchedulerConfig& noise, Data& data, DecoderTrainerOptions opt)
-      : unet_(unet), schedule_(noise), data_(data), opt_(std::move(opt)), adam_(unet, {.lr = opt_.lr, .weight_decay = opt_.weight_decay}) {
+      : unet_(unet),
+        schedule_(noise),
+        data_(data),
+        opt_(std::move(opt)),
+        run_(opt_.run_dir, opt_.export_file),
+        adam_(unet, {.lr = opt_.lr, .weight_decay = opt_.weight_decay}) {
     GLUEGEN_CHECK_AS(ValueError, opt_.steps > 0 && opt_.batch > 0 && opt_.log_every > 0 && opt_.checkpoint_every > 0,
                      "DecoderTrainer: steps, batch and the log/checkpoint intervals must be positive");
-    GLUEGEN_CHECK_AS(ValueError, opt_.ema_decay >= 0 && opt_.ema_decay < 1, "DecoderTrainer: ema_decay {} must be in [0, 1)", opt_.ema_decay);
-    GLUEGEN_CHECK_AS(ValueError, opt_.min_snr_gamma >= 0, "DecoderTrainer: min_snr_gamma {} must be >= 0 (0 turns it off)", opt_.min_snr_gamma);
+    GLUEGEN_CHECK_AS(ValueError, opt_.ema_decay >= 0 && opt_.ema_decay < 1,
+                     "DecoderTrainer: ema_decay {} must be in [0, 1)", opt_.ema_decay);
+    GLUEGEN_CHECK_AS(ValueError, opt_.min_snr_gamma >= 0,
+                     "DecoderTrainer: min_snr_gamma {} must be >= 0 (0 turns it off)", opt_.min_snr_gamma);
     visit_trainable([&](const std::string&, nn::Param<T, P>& p) { ema_.push_back(p.value.clone()); });
     GLUEGEN_CHECK_AS(ValueError, !ema_.empty(), "DecoderTrainer: the model has no trainable parameters");
-    std::filesystem::create_directories(opt_.run_dir);
   }
 
-  [[nodiscard]] std::filesystem::path checkpoint_path() const { return opt_.run_dir / "checkpoint.h5"; }
-  [[nodiscard]] std::filesystem::path model_path() const { return opt_.run_dir / opt_.export_file; }
-  [[nodiscard]] std::filesystem::path metrics_path() const { return opt_.run_dir / "metrics.jsonl"; }
+  [[nodiscard]] std::filesystem::path checkpoint_path() const { return run_.checkpoint(); }
+  [[nodiscard]] std::filesystem::path model_path() const { return run_.model(); }
+  [[nodiscard]] std::filesystem::path metrics_path() const { return run_.metrics(); }
   [[nodiscard]] std::int64_t step() const noexcept { return step_; }
 
   /// Trains to opt.steps from the run directory's checkpoint (if any); returns the last logged loss.
   double run() {
     const bool resumed = restore();
-    detail::prepare_metrics(metrics_path(), resumed ? step_ : -1);
-    detail::StopSignals signals;
+    run_.begin_metrics(resumed ? step_ : -1);
     Progress progress(opt_.progress_label, opt_.steps, "steps", step_, opt_.progress);
     double loss_sum = 0, last_loss = 0;
     index_t in_window = 0;
-    while (step_ < opt_.steps) {
-      const auto [loss, norm] = train_step();
-      ++step_;
-      loss_sum += loss;
-      ++in_window;
-      if (step_ % opt_.log_every == 0 || step_ == opt_.steps) {
-        last_loss = loss_sum / static_cast<double>(in_window);
-        detail::append_metrics(metrics_path(), {{"step", step_}, {"loss", last_loss}, {"grad_norm", norm}, {"lr", adam_.lr()},
-                                                {"seconds", progress.elapsed_seconds()}});
-        progress.update(step_, fmt::format("loss {:.4f}", last_loss), static_cast<double>(opt_.batch), "images");
-        loss_sum = 0;
-        in_window = 0;
-      }
-      const int sig = detail::StopSignals::received();
-      if (step_ % opt_.checkpoint_every == 0 || step_ == opt_.steps || sig != 0) save();
-      if (sig != 0) {
-        progress.interrupt();
-        std::fprintf(stderr, "stopped by signal %d at step %lld; checkpoint written to %s; run the same command again to resume\n", sig,
-                     static_cast<long long>(step_), checkpoint_path().c_str());
-        break;
-      }
-    }
+    run_steps(
+        step_, opt_.steps, opt_.checkpoint_every, run_, progress,
+        [&] {
+          const auto [loss, norm] = train_step();
+          ++step_;
+          loss_sum += loss;
+          ++in_window;
+          if (step_ % opt_.log_every != 0 && step_ != opt_.steps) return;
+          last_loss = loss_sum / static_cast<double>(in_window);
+          run_.log({{"step", step_},
+                    {"loss", last_loss},
+                    {"grad_norm", norm},
+                    {"lr", adam_.lr()},
+                    {"seconds", progress.elapsed_seconds()}});
+          progress.update(step_, fmt::format("loss {:.4f}", last_loss), static_cast<double>(opt_.batch), "images");
+          loss_sum = 0;
+          in_window = 0;
+        },
+        [&] { save(); });
     return last_loss;
   }
 
@@ -161,9 +170,11 @@ class DecoderTrainer {
  private:
   template <typename F>
   void visit_trainable(F&& f) {
-    unet_.visit_parameters([&](const std::string& name, nn::Param<T, P>& p) {
-      if (p.trainable) f(name, p);
-    }, "");
+    unet_.visit_parameters(
+        [&](const std::string& name, nn::Param<T, P>& p) {
+          if (p.trainable) f(name, p);
+        },
+        "");
   }
 
   std::pair<double, double> train_step() {
@@ -175,18 +186,20 @@ class DecoderTrainer {
     for (auto& v : t) v = pick_t(rng);
     const Tensor<T, P> noise = ops::randn<T, P>(b.x0.shape(), opt_.seed + 1, static_cast<std::uint64_t>(step_));
     const Tensor<T, P> xt = schedule_.add_noise(b.x0, noise, t);
-    const Tensor<T, P> target = schedule_.config().prediction == diffusion::Prediction::v ? schedule_.velocity(b.x0, noise, t) : noise;
+    const Tensor<T, P> target =
+        schedule_.config().prediction == diffusion::Prediction::v ? schedule_.velocity(b.x0, noise, t) : noise;
     const std::vector<double> td(t.begin(), t.end());
     nn::zero_grad(unet_);
     const Tensor<T, P>& pred = unet_.forward(xt, td, b.context, cache_);
     const double loss = opt_.min_snr_gamma > 0 ? min_snr_loss(pred, target, t) : losses::mse(pred, target, dy_);
-    GLUEGEN_CHECK_AS(DivergedError, std::isfinite(loss), "DecoderTrainer: the loss is {} at step {}; the last checkpoint is intact", loss, step_);
+    GLUEGEN_CHECK_AS(DivergedError, std::isfinite(loss),
+                     "DecoderTrainer: the loss is {} at step {}; the last checkpoint is intact", loss, step_);
     unet_.backward(dy_, cache_);
     const double norm = optim::grad_norm(unet_);
-    GLUEGEN_CHECK_AS(DivergedError, std::isfinite(norm), "DecoderTrainer: the gradient norm is {} at step {}; the last checkpoint is intact", norm,
-                     step_);
+    GLUEGEN_CHECK_AS(DivergedError, std::isfinite(norm),
+                     "DecoderTrainer: the gradient norm is {} at step {}; the last checkpoint is intact", norm, step_);
     if (opt_.grad_clip > 0) optim::clip_grad_norm_to(unet_, norm, opt_.grad_clip);
-    adam_.set_lr(opt_.lr * std::min(1.0, static_cast<double>(step_ + 1) / static_cast<double>(std::max<std::int64_t>(opt_.warmup, 1))));
+    adam_.set_lr(optim::learning_rate(optim::ConstantWarmup{.warmup = opt_.warmup}, step_, opt_.lr));
     adam_.step();
     update_ema();
     return {loss, norm};
@@ -205,7 +218,8 @@ class DecoderTrainer {
     const Tensor<T, P> weights = Tensor<T, P>::from_host({B, 1}, w);
     // the per-example rows as [B, 1, C*H*W], sharing dy_'s storage when it already has the size
     Tensor<T, P> d = dy_.numel() == pred.numel() ? dy_.reshape({B, 1, -1}) : Tensor<T, P>{};
-    const double loss = losses::weighted_mse(pred.contiguous().reshape({B, 1, -1}), target.contiguous().reshape({B, 1, -1}), weights, d);
+    const double loss = losses::weighted_mse(pred.contiguous().reshape({B, 1, -1}),
+                                             target.contiguous().reshape({B, 1, -1}), weights, d);
     dy_ = d.reshape(pred.shape());
     return loss;
   }
@@ -213,7 +227,8 @@ class DecoderTrainer {
   /// ema = decay ema + (1 - decay) w, with the decay warmed up as (1 + n) / (10 + n) so early averages
   /// are not dominated by the random initialisation.
   void update_ema() {
-    const double decay = std::min(opt_.ema_decay, (1.0 + static_cast<double>(step_)) / (10.0 + static_cast<double>(step_)));
+    const double decay =
+        std::min(opt_.ema_decay, (1.0 + static_cast<double>(step_)) / (10.0 + static_cast<double>(step_)));
     std::size_t i = 0;
     visit_trainable([&](const std::string&, nn::Param<T, P>& p) {
       Tensor<T, P>& e = ema_[i++];
@@ -223,7 +238,10 @@ class DecoderTrainer {
   }
 
   nlohmann::json checkpoint_config() const {
-    return {{"unet", denoiser_config(std::as_const(unet_))}, {"data", data_.describe()}, {"batch", opt_.batch}, {"seed", opt_.seed},
+    return {{"unet", denoiser_config(std::as_const(unet_))},
+            {"data", data_.describe()},
+            {"batch", opt_.batch},
+            {"seed", opt_.seed},
             {"prediction", static_cast<int>(schedule_.config().prediction)}};
   }
 
@@ -242,19 +260,20 @@ class DecoderTrainer {
     std::unordered_map<const nn::Param<T, P>*, const Tensor<T, P>*> ema;
     std::size_t i = 0;
     visit_trainable([&](const std::string&, nn::Param<T, P>& p) { ema[&p] = &ema_[i++]; });
-    export_denoiser(unet_, model_path(), [&](const std::string&, const nn::Param<T, P>& p) -> const Tensor<T, P>& {
-      const auto it = ema.find(&p);
-      return it == ema.end() ? p.value : *it->second;
-    });
+    export_denoiser(unet_, model_path(), schedule_.config(),
+                    [&](const std::string&, const nn::Param<T, P>& p) -> const Tensor<T, P>& {
+                      const auto it = ema.find(&p);
+                      return it == ema.end() ? p.value : *it->second;
+                    });
   }
 
   bool restore() {
-    if (!std::filesystem::exists(checkpoint_path())) return false;
+    if (!run_.has_checkpoint()) return false;
     const io::WeightReader in(checkpoint_path());
     const nlohmann::json expected = checkpoint_config();
     GLUEGEN_CHECK_AS(ValueError, in.meta().config == expected,
-                     "cannot resume from '{}': it was written for {} but this run is {}; use a new run directory", checkpoint_path().string(),
-                     in.meta().config.dump(), expected.dump());
+                     "cannot resume from '{}': it was written for {} but this run is {}; use a new run directory",
+                     checkpoint_path().string(), in.meta().config.dump(), expected.dump());
     std::size_t i = 0;
     visit_trainable([&](const std::string& name, nn::Param<T, P>& p) {
       in.read_into("model." + name, p.value);
@@ -262,7 +281,8 @@ class DecoderTrainer {
     });
     adam_.load(in);
     step_ = optim::detail::read_step(in, "").first;
-    if (opt_.progress) std::fprintf(stderr, "resuming from %s at step %lld\n", checkpoint_path().c_str(), static_cast<long long>(step_));
+    if (opt_.progress)
+      std::fprintf(stderr, "resuming from %s at step %lld\n", checkpoint_path().c_str(), static_cast<long long>(step_));
     return true;
   }
 
@@ -270,6 +290,7 @@ class DecoderTrainer {
   diffusion::NoiseSchedule schedule_;
   Data& data_;
   DecoderTrainerOptions opt_;
+  RunDir run_;
   optim::AdamW<Model> adam_;
   std::vector<Tensor<T, P>> ema_;
   typename Model::Cache cache_;

@@ -5,11 +5,12 @@
 // through the UNet's cross-attention (cache.d_context) into the aligner's backward. Trainable LoRA
 // adapters in the UNet (UNet2DCondition::add_lora) receive their gradients in the same pass, and, with
 // the language model in the loop (LaviBridgeLmUNet), LoRA in its attention too.
-#include <gluegen/aligners/lavi_bridge_file.hpp>
+#include <gluegen/pipeline/lavi_bridge_file.hpp>
 #include <gluegen/encoders/bert.hpp>
 #include <gluegen/encoders/t5.hpp>
 #include <gluegen/diffusion/noise_schedule.hpp>
 #include <gluegen/diffusion/unet.hpp>
+#include <gluegen/io/hdf5_store.hpp>
 #include <gluegen/losses/regression.hpp>
 #include <gluegen/train/decoder_trainer.hpp>
 
@@ -23,10 +24,12 @@ struct DenoisingDraw {
   std::vector<index_t> timesteps;
   Tensor<T, P> noise;
 
-  static DenoisingDraw draw(const diffusion::NoiseSchedule& s, const Shape& x0_shape, std::uint64_t seed, std::uint64_t step) {
+  static DenoisingDraw draw(const diffusion::NoiseSchedule& s, const Shape& x0_shape, std::uint64_t seed,
+                            std::uint64_t step) {
     std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + step);
     std::uniform_int_distribution<index_t> pick(0, s.num_train_timesteps() - 1);
-    DenoisingDraw d{std::vector<index_t>(static_cast<std::size_t>(x0_shape[0])), ops::randn<T, P>(x0_shape, seed + 1, step)};
+    DenoisingDraw d{std::vector<index_t>(static_cast<std::size_t>(x0_shape[0])),
+                    ops::randn<T, P>(x0_shape, seed + 1, step)};
     for (auto& t : d.timesteps) t = pick(rng);
     return d;
   }
@@ -38,12 +41,14 @@ struct DenoisingDraw {
 template <nn::Layer A, ComputeElement T, TensorPolicy P>
   requires std::same_as<typename A::value_type, T> && std::same_as<typename A::policy, P>
 double denoising_loss_step(A& aligner, typename A::Cache& aligner_cache, diffusion::UNet2DCondition<T, P>& unet,
-                           typename diffusion::UNet2DCondition<T, P>::Cache& unet_cache, const diffusion::NoiseSchedule& schedule,
-                           const Tensor<T, P>& source, const Tensor<T, P>& x0, const DenoisingDraw<T, P>& draw) {
+                           typename diffusion::UNet2DCondition<T, P>::Cache& unet_cache,
+                           const diffusion::NoiseSchedule& schedule, const Tensor<T, P>& source, const Tensor<T, P>& x0,
+                           const DenoisingDraw<T, P>& draw) {
   const Tensor<T, P>& cond = aligner.forward(source, aligner_cache);
   const Tensor<T, P> xt = schedule.add_noise(x0, draw.noise, draw.timesteps);
-  const Tensor<T, P> target =
-      schedule.config().prediction == diffusion::Prediction::v ? schedule.velocity(x0, draw.noise, draw.timesteps) : draw.noise;
+  const Tensor<T, P> target = schedule.config().prediction == diffusion::Prediction::v
+                                  ? schedule.velocity(x0, draw.noise, draw.timesteps)
+                                  : draw.noise;
   const std::vector<double> t(draw.timesteps.begin(), draw.timesteps.end());
   Tensor<T, P> d;
   const double loss = losses::mse(unet.forward(xt, t, cond, unet_cache), target, d);
@@ -54,7 +59,7 @@ double denoising_loss_step(A& aligner, typename A::Cache& aligner_cache, diffusi
 
 /// LaVi-Bridge's trained pair (Zhao et al. 2024, sec. 3.2): the adapter turns a source encoder's token
 /// features into the conditioning of a frozen UNet with LoRA injected (UNetLoraTargets::lavi_bridge()
-/// by default). A Denoiser, so DecoderTrainer trains it on the decoder's own denoising loss; only the
+/// by default). A TrainableDenoiser, so DecoderTrainer trains it on the decoder's own denoising loss; only the
 /// adapter and the LoRA tensors train. Parameter names adapter.* and unet.* are those of a converted
 /// LaVi-Bridge file, which is what it exports.
 template <ComputeElement T, TensorPolicy P>
@@ -70,17 +75,22 @@ class LaviBridgeUNet {
   };
 
   /// Freezes `unet` and injects LoRA into it.
-  LaviBridgeUNet(Adapter adapter, UNet unet, const nn::LoraOptions& lora, diffusion::UNetLoraTargets targets = diffusion::UNetLoraTargets::lavi_bridge())
-      : adapter(std::move(adapter)), unet(std::move(unet)), lora_(lora), targets_(targets), layers_(this->unet.add_lora(lora, targets)) {
+  LaviBridgeUNet(Adapter adapter, UNet unet, const nn::LoraOptions& lora,
+                 diffusion::UNetLoraTargets targets = diffusion::UNetLoraTargets::lavi_bridge())
+      : adapter(std::move(adapter)),
+        unet(std::move(unet)),
+        lora_(lora),
+        targets_(targets),
+        layers_(this->unet.add_lora(lora, targets)) {
     GLUEGEN_CHECK_AS(ShapeError, this->adapter.config().out_dim == this->unet.config().cross_attention_dim,
-                     "LaviBridgeUNet: the adapter outputs {} channels, the UNet attends to {}", this->adapter.config().out_dim,
-                     this->unet.config().cross_attention_dim);
+                     "LaviBridgeUNet: the adapter outputs {} channels, the UNet attends to {}",
+                     this->adapter.config().out_dim, this->unet.config().cross_attention_dim);
   }
 
   [[nodiscard]] index_t lora_layers() const noexcept { return layers_; }
   [[nodiscard]] const nn::LoraOptions& lora() const noexcept { return lora_; }
-  [[nodiscard]] io::ModelMeta meta(const aligners::LaviBridgeTextLora& text = {}) const {
-    return aligners::lavi_bridge_meta(adapter.config(), lora_, targets_, layers_, text);
+  [[nodiscard]] io::ModelMeta meta(const LaviBridgeTextLora& text = {}) const {
+    return lavi_bridge_meta(adapter.config(), lora_, targets_, layers_, text);
   }
 
   /// xt [B, C, H, W], source features [B, L, in_dim] -> the UNet's prediction.
@@ -113,7 +123,10 @@ namespace detail {
 template <ComputeElement T, TensorPolicy P>
 nlohmann::json language_model_json(const encoders::BertEncoder<T, P>& m) {
   const auto& c = m.config();
-  return {{"model_type", c.model_type}, {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size}, {"layers", c.num_hidden_layers}};
+  return {{"model_type", c.model_type},
+          {"vocab_size", c.vocab_size},
+          {"hidden_size", c.hidden_size},
+          {"layers", c.num_hidden_layers}};
 }
 template <ComputeElement T, TensorPolicy P>
 nlohmann::json language_model_json(const encoders::T5Encoder<T, P>& m) {
@@ -145,19 +158,23 @@ class LaviBridgeLmUNet {
 
   /// Freezes `language_model` and injects LoRA into its attention, with the bridge's rank and alpha.
   LaviBridgeLmUNet(LanguageModel language_model, Bridge bridge)
-      : text_encoder(std::move(language_model)), bridge(std::move(bridge)),
-        text_layers_(text_encoder.add_lora({.rank = this->bridge.lora().rank, .alpha = this->bridge.lora().alpha,
+      : text_encoder(std::move(language_model)),
+        bridge(std::move(bridge)),
+        text_layers_(text_encoder.add_lora({.rank = this->bridge.lora().rank,
+                                            .alpha = this->bridge.lora().alpha,
                                             .seed = this->bridge.lora().seed + 0x5EEDull})) {
     const auto width = detail::language_model_json(text_encoder).at("hidden_size").template get<index_t>();
-    GLUEGEN_CHECK_AS(ShapeError, width == this->bridge.adapter.config().in_dim, "LaviBridgeLmUNet: the language model outputs {} channels, the adapter takes {}",
-                     width, this->bridge.adapter.config().in_dim);
+    GLUEGEN_CHECK_AS(ShapeError, width == this->bridge.adapter.config().in_dim,
+                     "LaviBridgeLmUNet: the language model outputs {} channels, the adapter takes {}", width,
+                     this->bridge.adapter.config().in_dim);
   }
 
   [[nodiscard]] index_t text_encoder_lora_layers() const noexcept { return text_layers_; }
-  [[nodiscard]] io::ModelMeta meta() const { return bridge.meta(aligners::lavi_bridge_text_lora(text_encoder, text_layers_)); }
+  [[nodiscard]] io::ModelMeta meta() const { return bridge.meta(lavi_bridge_text_lora(text_encoder, text_layers_)); }
 
   /// xt [B, C, H, W], caption tokens [B, L] -> the UNet's prediction.
-  const Tensor<T, P>& forward(const Tensor<T, P>& xt, std::span<const double> t, const text::TokenBatch& tokens, Cache& c) {
+  const Tensor<T, P>& forward(const Tensor<T, P>& xt, std::span<const double> t, const text::TokenBatch& tokens,
+                              Cache& c) {
     c.features = text_encoder.forward(tokens.input_ids, tokens.attention_mask, c.lm).last_hidden_state;
     return bridge.forward(xt, t, c.features, c.bridge);
   }
@@ -187,20 +204,26 @@ nlohmann::json denoiser_config(const LaviBridgeUNet<T, P>& m) {
 }
 template <ComputeElement T, TensorPolicy P, typename LanguageModel>
 nlohmann::json denoiser_config(const LaviBridgeLmUNet<T, P, LanguageModel>& m) {
-  return {{"unet", m.bridge.unet.config().to_json()}, {"lavi_bridge", m.meta().config}, {"language_model", detail::language_model_json(m.text_encoder)}};
+  return {{"unet", m.bridge.unet.config().to_json()},
+          {"lavi_bridge", m.meta().config},
+          {"language_model", detail::language_model_json(m.text_encoder)}};
 }
 
 /// The gluegen.lavi_bridge file: the adapter and the LoRA tensors (the frozen UNet is the decoder
-/// file's, the frozen language model the source encoder's), f16 storage as the exported decoder.
+/// file's, the frozen language model the source encoder's), f16 storage as the exported decoder. The
+/// noise schedule is the decoder file's, recorded there.
 template <typename M, typename ValueOf>
   requires requires(const M& m) {
     { m.meta() } -> std::same_as<io::ModelMeta>;  // LaviBridgeUNet, LaviBridgeLmUNet
   }
-void export_denoiser(M& m, const std::filesystem::path& path, ValueOf&& value_of) {
+void export_denoiser(M& m, const std::filesystem::path& path, const diffusion::SchedulerConfig& /*noise*/,
+                     ValueOf&& value_of) {
   io::WeightWriter out(path, m.meta());
-  m.visit_parameters([&](const std::string& name, auto& p) {
-    if (p.trainable) out.write(name, value_of(name, p), DType::f16);
-  }, "");
+  m.visit_parameters(
+      [&](const std::string& name, auto& p) {
+        if (p.trainable) out.write(name, value_of(name, p), DType::f16);
+      },
+      "");
   out.commit();
 }
 

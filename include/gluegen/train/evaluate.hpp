@@ -9,7 +9,8 @@
 namespace gluegen::train {
 
 template <aligners::TrainableAligner A>
-eval::AlignmentReport evaluate_aligner(A& model, const FeatureDataset& data, const std::vector<index_t>& examples, index_t batch_size) {
+eval::AlignmentReport evaluate_aligner(A& model, const FeatureDataset& data, const std::vector<index_t>& examples,
+                                       index_t batch_size) {
   GLUEGEN_CHECK_AS(ValueError, !examples.empty(), "evaluate_aligner: no examples to evaluate on");
   model.set_training(false);
   BatchLoader loader(data, examples, batch_size, 0, false);
@@ -18,7 +19,8 @@ eval::AlignmentReport evaluate_aligner(A& model, const FeatureDataset& data, con
   AlignmentBatch<typename A::value_type, typename A::policy> batch;
   while (!loader.epoch_done()) {
     loader.next(batch);
-    evaluator.add(model.align(batch.source, batch.source_mask, cache), batch.target, batch.target_mask, batch.languages);
+    evaluator.add(model.align(batch.source, batch.source_mask, cache), batch.target, batch.target_mask,
+                  batch.languages);
   }
   model.set_training(true);
   return evaluator.report();

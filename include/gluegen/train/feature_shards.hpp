@@ -24,16 +24,25 @@ struct ShardSpec {
   DType storage = DType::f16;
 
   [[nodiscard]] nlohmann::json to_json() const {
-    return {{"source_len", source_len},         {"source_dim", source_dim},         {"target_len", target_len},
-            {"target_dim", target_dim},         {"source_encoder", source_encoder}, {"target_encoder", target_encoder},
+    return {{"source_len", source_len},
+            {"source_dim", source_dim},
+            {"target_len", target_len},
+            {"target_dim", target_dim},
+            {"source_encoder", source_encoder},
+            {"target_encoder", target_encoder},
             {"storage", std::string(dtype_name(storage))}};
   }
   static ShardSpec from_json(const nlohmann::json& j, const std::filesystem::path& where) {
     try {
-      ShardSpec s{.source_len = j.at("source_len"), .source_dim = j.at("source_dim"), .target_len = j.at("target_len"),
-                  .target_dim = j.at("target_dim"), .source_encoder = j.at("source_encoder"), .target_encoder = j.at("target_encoder")};
+      ShardSpec s{.source_len = j.at("source_len"),
+                  .source_dim = j.at("source_dim"),
+                  .target_len = j.at("target_len"),
+                  .target_dim = j.at("target_dim"),
+                  .source_encoder = j.at("source_encoder"),
+                  .target_encoder = j.at("target_encoder")};
       const auto storage = dtype_from_name(j.at("storage").get<std::string>());
-      GLUEGEN_CHECK_AS(IoError, storage.has_value(), "'{}': unknown storage dtype '{}'", where.string(), j.at("storage").get<std::string>());
+      GLUEGEN_CHECK_AS(IoError, storage.has_value(), "'{}': unknown storage dtype '{}'", where.string(),
+                       j.at("storage").get<std::string>());
       s.storage = *storage;
       return s;
     } catch (const nlohmann::json::exception& e) {
@@ -41,7 +50,8 @@ struct ShardSpec {
     }
   }
   [[nodiscard]] bool same_shapes(const ShardSpec& o) const {
-    return source_len == o.source_len && source_dim == o.source_dim && target_len == o.target_len && target_dim == o.target_dim;
+    return source_len == o.source_len && source_dim == o.source_dim && target_len == o.target_len &&
+           target_dim == o.target_dim;
   }
 };
 
@@ -63,8 +73,8 @@ inline std::vector<std::filesystem::path> list_shards(const std::filesystem::pat
 template <ComputeElement T, TensorPolicy P>
 struct AlignmentBatch {
   Tensor<T, P> source, source_mask, target, target_mask;
-  std::vector<index_t> examples;        ///< dataset indices, in batch order
-  std::vector<std::string> languages;   ///< per example
+  std::vector<index_t> examples;       ///< dataset indices, in batch order
+  std::vector<std::string> languages;  ///< per example
   [[nodiscard]] index_t size() const { return static_cast<index_t>(examples.size()); }
 };
 
@@ -75,20 +85,25 @@ class FeatureShardWriter {
  public:
   FeatureShardWriter(std::filesystem::path dir, ShardSpec spec, index_t examples_per_shard = 256, int deflate = 4)
       : dir_(std::move(dir)), spec_(std::move(spec)), per_shard_(examples_per_shard), deflate_(deflate) {
-    GLUEGEN_CHECK_AS(ValueError, per_shard_ > 0, "FeatureShardWriter: examples_per_shard must be positive, got {}", per_shard_);
-    GLUEGEN_CHECK_AS(ValueError, spec_.source_len > 0 && spec_.source_dim > 0 && spec_.target_len > 0 && spec_.target_dim > 0,
+    GLUEGEN_CHECK_AS(ValueError, per_shard_ > 0, "FeatureShardWriter: examples_per_shard must be positive, got {}",
+                     per_shard_);
+    GLUEGEN_CHECK_AS(ValueError,
+                     spec_.source_len > 0 && spec_.source_dim > 0 && spec_.target_len > 0 && spec_.target_dim > 0,
                      "FeatureShardWriter: every extent of the spec must be positive ({})", spec_.to_json().dump());
     std::filesystem::create_directories(dir_);
     for (const auto& path : list_shards(dir_)) {  // resume: check what is there
       io::WeightReader in(path);
-      GLUEGEN_CHECK_AS(IoError, in.meta().model_type == kShardModelType, "'{}' is not a feature shard (model_type '{}')", path.string(),
-                       in.meta().model_type);
+      GLUEGEN_CHECK_AS(IoError, in.meta().model_type == kShardModelType,
+                       "'{}' is not a feature shard (model_type '{}')", path.string(), in.meta().model_type);
       const ShardSpec existing = ShardSpec::from_json(in.meta().config, path);
-      GLUEGEN_CHECK_AS(ShapeError, existing.same_shapes(spec_), "'{}' holds features of shape {} but this run writes {}; use a new directory",
-                       path.string(), existing.to_json().dump(), spec_.to_json().dump());
-      GLUEGEN_CHECK_AS(ValueError, existing.source_encoder == spec_.source_encoder && existing.target_encoder == spec_.target_encoder,
-                       "'{}' holds features of {} -> {} but this run encodes with {} -> {}; use a new directory", path.string(),
-                       existing.source_encoder, existing.target_encoder, spec_.source_encoder, spec_.target_encoder);
+      GLUEGEN_CHECK_AS(ShapeError, existing.same_shapes(spec_),
+                       "'{}' holds features of shape {} but this run writes {}; use a new directory", path.string(),
+                       existing.to_json().dump(), spec_.to_json().dump());
+      GLUEGEN_CHECK_AS(
+          ValueError,
+          existing.source_encoder == spec_.source_encoder && existing.target_encoder == spec_.target_encoder,
+          "'{}' holds features of {} -> {} but this run encodes with {} -> {}; use a new directory", path.string(),
+          existing.source_encoder, existing.target_encoder, spec_.source_encoder, spec_.target_encoder);
       written_ += in.meta().config.at("count").get<index_t>();
       ++shards_;
     }
@@ -104,16 +119,18 @@ class FeatureShardWriter {
   /// Adds a batch: source [B, Ls, Ds], source_mask [B, Ls], target [B, Lt, Dt], target_mask [B, Lt]
   /// (any element types; masks nonzero = real token), plus B texts and language tags.
   template <Element S, Element M, TensorPolicy P>
-  void add(const Tensor<S, P>& source, const Tensor<M, P>& source_mask, const Tensor<S, P>& target, const Tensor<M, P>& target_mask,
-           const std::vector<std::string>& source_text, const std::vector<std::string>& target_text, const std::vector<std::string>& language) {
+  void add(const Tensor<S, P>& source, const Tensor<M, P>& source_mask, const Tensor<S, P>& target,
+           const Tensor<M, P>& target_mask, const std::vector<std::string>& source_text,
+           const std::vector<std::string>& target_text, const std::vector<std::string>& language) {
     const index_t B = source.rank() == 3 ? source.size(0) : -1;
     expect(source, "source", {B, spec_.source_len, spec_.source_dim});
     expect(source_mask, "source_mask", {B, spec_.source_len});
     expect(target, "target", {B, spec_.target_len, spec_.target_dim});
     expect(target_mask, "target_mask", {B, spec_.target_len});
-    GLUEGEN_CHECK_AS(ShapeError, std::ssize(source_text) == B && std::ssize(target_text) == B && std::ssize(language) == B,
-                     "FeatureShardWriter::add: {} examples but {} source texts, {} target texts, {} languages", B, source_text.size(),
-                     target_text.size(), language.size());
+    GLUEGEN_CHECK_AS(ShapeError,
+                     std::ssize(source_text) == B && std::ssize(target_text) == B && std::ssize(language) == B,
+                     "FeatureShardWriter::add: {} examples but {} source texts, {} target texts, {} languages", B,
+                     source_text.size(), target_text.size(), language.size());
     append(source_, source.template cast<float>().to_vector());
     append(target_, target.template cast<float>().to_vector());
     for (auto v : source_mask.to_vector()) source_mask_.push_back(convert<double>(v) != 0 ? 1 : 0);
@@ -137,8 +154,9 @@ class FeatureShardWriter {
   }
   template <Element E, TensorPolicy P>
   static void expect(const Tensor<E, P>& t, const char* name, const Shape& shape) {
-    GLUEGEN_CHECK_AS(ShapeError, t.defined() && t.shape() == shape, "FeatureShardWriter::add: {} has shape {}, expected {}", name,
-                     t.defined() ? t.shape() : Shape{}, shape);
+    GLUEGEN_CHECK_AS(ShapeError, t.defined() && t.shape() == shape,
+                     "FeatureShardWriter::add: {} has shape {}, expected {}", name, t.defined() ? t.shape() : Shape{},
+                     shape);
   }
   [[nodiscard]] index_t pending() const { return static_cast<index_t>(language_.size()); }
 
@@ -184,9 +202,12 @@ class FeatureDataset {
  public:
   explicit FeatureDataset(const std::filesystem::path& location) {
     std::vector<std::filesystem::path> files;
-    if (std::filesystem::is_directory(location)) files = list_shards(location);
-    else if (std::filesystem::exists(location)) files.push_back(location);
-    GLUEGEN_CHECK_AS(FileNotFoundError, !files.empty(), "no feature shards at '{}' (expected shard-00000.h5, ... written by `gluegen encode`)",
+    if (std::filesystem::is_directory(location))
+      files = list_shards(location);
+    else if (std::filesystem::exists(location))
+      files.push_back(location);
+    GLUEGEN_CHECK_AS(FileNotFoundError, !files.empty(),
+                     "no feature shards at '{}' (expected shard-00000.h5, ... written by `gluegen encode`)",
                      location.string());
     for (const auto& path : files) open_shard(path);
     GLUEGEN_CHECK_AS(ValueError, size() > 0, "the feature shards at '{}' hold no examples", location.string());
@@ -194,7 +215,9 @@ class FeatureDataset {
 
   [[nodiscard]] index_t size() const noexcept { return static_cast<index_t>(languages_.size()); }
   [[nodiscard]] const ShardSpec& spec() const noexcept { return spec_; }
-  [[nodiscard]] const std::string& language(index_t example) const { return languages_.at(static_cast<std::size_t>(example)); }
+  [[nodiscard]] const std::string& language(index_t example) const {
+    return languages_.at(static_cast<std::size_t>(example));
+  }
   [[nodiscard]] std::vector<std::string> language_set() const {
     std::vector<std::string> out(languages_.begin(), languages_.end());
     std::sort(out.begin(), out.end());
@@ -207,14 +230,18 @@ class FeatureDataset {
   void read(std::span<const index_t> examples, AlignmentBatch<T, P>& batch) const {
     const auto B = static_cast<index_t>(examples.size());
     const ShardSpec& s = spec_;
-    std::vector<float> source(static_cast<std::size_t>(B * s.source_len * s.source_dim)), target(static_cast<std::size_t>(B * s.target_len * s.target_dim));
-    std::vector<std::int32_t> source_mask(static_cast<std::size_t>(B * s.source_len)), target_mask(static_cast<std::size_t>(B * s.target_len));
+    std::vector<float> source(static_cast<std::size_t>(B * s.source_len * s.source_dim)),
+        target(static_cast<std::size_t>(B * s.target_len * s.target_dim));
+    std::vector<std::int32_t> source_mask(static_cast<std::size_t>(B * s.source_len)),
+        target_mask(static_cast<std::size_t>(B * s.target_len));
     // Group the rows by shard, one read per dataset and shard, then scatter back into batch order.
     std::map<std::size_t, std::vector<std::pair<index_t, index_t>>> by_shard;  // shard -> (row, batch slot)
     for (index_t k = 0; k < B; ++k) {
       const index_t e = examples[static_cast<std::size_t>(k)];
-      GLUEGEN_CHECK_AS(ValueError, e >= 0 && e < size(), "FeatureDataset: example {} is out of range (the dataset has {})", e, size());
-      const auto shard = static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), e) - starts_.begin() - 1);
+      GLUEGEN_CHECK_AS(ValueError, e >= 0 && e < size(),
+                       "FeatureDataset: example {} is out of range (the dataset has {})", e, size());
+      const auto shard =
+          static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), e) - starts_.begin() - 1);
       by_shard[shard].emplace_back(e - starts_[shard], k);
     }
     for (const auto& [shard, slots] : by_shard) {
@@ -237,16 +264,19 @@ class FeatureDataset {
 
   /// The source and target texts of one example (for reports and retrieval listings).
   [[nodiscard]] std::pair<std::string, std::string> texts(index_t example) const {
-    const auto shard = static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), example) - starts_.begin() - 1);
+    const auto shard =
+        static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), example) - starts_.begin() - 1);
     const auto row = static_cast<std::size_t>(example - starts_[shard]);
     return {readers_[shard].read_strings("source_text").at(row), readers_[shard].read_strings("target_text").at(row)};
   }
 
  private:
   template <typename V>
-  static void scatter(const std::vector<V>& rows, const std::vector<std::pair<index_t, index_t>>& slots, index_t row_size, std::vector<V>& out) {
+  static void scatter(const std::vector<V>& rows, const std::vector<std::pair<index_t, index_t>>& slots,
+                      index_t row_size, std::vector<V>& out) {
     for (std::size_t i = 0; i < slots.size(); ++i)
-      std::copy_n(rows.begin() + static_cast<std::ptrdiff_t>(i) * row_size, row_size, out.begin() + slots[i].second * row_size);
+      std::copy_n(rows.begin() + static_cast<std::ptrdiff_t>(i) * row_size, row_size,
+                  out.begin() + slots[i].second * row_size);
   }
   template <ComputeElement T, TensorPolicy P, typename V>
   static Tensor<T, P> to_policy(const Shape& shape, const std::vector<V>& values) {
@@ -257,24 +287,27 @@ class FeatureDataset {
 
   void open_shard(const std::filesystem::path& path) {
     io::WeightReader in(path);
-    GLUEGEN_CHECK_AS(IoError, in.meta().model_type == kShardModelType, "'{}' is not a feature shard (model_type '{}', expected '{}')", path.string(),
+    GLUEGEN_CHECK_AS(IoError, in.meta().model_type == kShardModelType,
+                     "'{}' is not a feature shard (model_type '{}', expected '{}')", path.string(),
                      in.meta().model_type, kShardModelType);
     const ShardSpec spec = ShardSpec::from_json(in.meta().config, path);
     if (readers_.empty()) spec_ = spec;
-    GLUEGEN_CHECK_AS(ShapeError, spec.same_shapes(spec_), "shard '{}' holds features {} but the first shard holds {}", path.string(),
-                     spec.to_json().dump(), spec_.to_json().dump());
+    GLUEGEN_CHECK_AS(ShapeError, spec.same_shapes(spec_), "shard '{}' holds features {} but the first shard holds {}",
+                     path.string(), spec.to_json().dump(), spec_.to_json().dump());
     std::vector<std::string> languages = in.read_strings("language");
     const auto n = static_cast<index_t>(languages.size());
     const auto check = [&](const char* name, const Shape& expected) {
       const Shape actual = in.info(name).shape;
-      GLUEGEN_CHECK_AS(ShapeError, actual == expected, "dataset '{}' in shard '{}' has shape {}, expected {}", name, path.string(), actual, expected);
+      GLUEGEN_CHECK_AS(ShapeError, actual == expected, "dataset '{}' in shard '{}' has shape {}, expected {}", name,
+                       path.string(), actual, expected);
     };
     check("source", {n, spec_.source_len, spec_.source_dim});
     check("source_mask", {n, spec_.source_len});
     check("target", {n, spec_.target_len, spec_.target_dim});
     check("target_mask", {n, spec_.target_len});
     starts_.push_back(size());
-    languages_.insert(languages_.end(), std::make_move_iterator(languages.begin()), std::make_move_iterator(languages.end()));
+    languages_.insert(languages_.end(), std::make_move_iterator(languages.begin()),
+                      std::make_move_iterator(languages.end()));
     readers_.push_back(std::move(in));
   }
 

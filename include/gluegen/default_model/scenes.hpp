@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace gluegen::train::fashion {
+namespace gluegen::default_model {
 
 inline constexpr int kClasses = 10, kColours = 6, kSide = 32, kItemSide = 28;
 
@@ -57,14 +57,19 @@ inline const std::array<std::array<const char*, 3>, kClasses>& class_words() {
   return w;
 }
 inline const std::array<const char*, kClasses>& class_names() {
-  static const std::array<const char*, kClasses> n{"t-shirt", "trousers", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+  static const std::array<const char*, kClasses> n{"t-shirt", "trousers", "pullover", "dress", "coat",
+                                                   "sandal",  "shirt",    "sneaker",  "bag",   "ankle boot"};
   return n;
 }
 
 /// {c} = colour word, {o} = object words, {a} = "a" / "an" for what follows.
 inline const std::array<const char*, 6>& templates() {
-  static const std::array<const char*, 6> t{"{a} {c} {o}", "a photo of {a} {c} {o}", "{o}, {c}", "a picture of {a} {o} in {c}",
-                                            "{a} {c} {o} on a black background", "an image of {a} {c} {o}"};
+  static const std::array<const char*, 6> t{"{a} {c} {o}",
+                                            "a photo of {a} {c} {o}",
+                                            "{o}, {c}",
+                                            "a picture of {a} {o} in {c}",
+                                            "{a} {c} {o} on a black background",
+                                            "an image of {a} {c} {o}"};
   return t;
 }
 
@@ -77,13 +82,15 @@ struct Caption {
 };
 
 /// `pattern` with every "{c}" replaced by the colour word and "{o}" by the object word.
-[[nodiscard]] inline std::string fill_template(std::string pattern, const std::string& colour_word, const std::string& object_word) {
+[[nodiscard]] inline std::string fill_template(std::string pattern, const std::string& colour_word,
+                                               const std::string& object_word) {
   for (const auto& [key, value] : {std::pair{std::string("{c}"), &colour_word}, {std::string("{o}"), &object_word}})
     for (std::size_t p; (p = pattern.find(key)) != std::string::npos;) pattern.replace(p, key.size(), *value);
   return pattern;
 }
 
-[[nodiscard]] inline std::string render_caption(int template_id, const std::string& colour_word, const std::string& object_word) {
+[[nodiscard]] inline std::string render_caption(int template_id, const std::string& colour_word,
+                                                const std::string& object_word) {
   std::string t = fill_template(templates()[static_cast<std::size_t>(template_id)], colour_word, object_word);
   // the article agrees with the word after it
   for (std::size_t p; (p = t.find("{a} ")) != std::string::npos;) {
@@ -92,7 +99,6 @@ struct Caption {
   }
   return t;
 }
-
 
 /// Captions of the scenes in other languages, for GlueGen's multilingual experiment (a multilingual
 /// source encoder glued onto the English-conditioned decoder). The templates avoid grammatical
@@ -108,16 +114,32 @@ struct Language {
 
 inline const std::vector<Language>& languages() {
   static const std::vector<Language> l{
-      {"de", "German", {"{o} in {c}", "Foto: {o} in {c}"}, {"Rot", "Orange", "Gelb", "Grün", "Blau", "Lila"},
+      {"de",
+       "German",
+       {"{o} in {c}", "Foto: {o} in {c}"},
+       {"Rot", "Orange", "Gelb", "Grün", "Blau", "Lila"},
        {"T-Shirt", "Hose", "Pullover", "Kleid", "Mantel", "Sandale", "Hemd", "Turnschuh", "Handtasche", "Stiefelette"}},
-      {"fr", "French", {"{o} de couleur {c}", "photo : {o} de couleur {c}"}, {"rouge", "orange", "jaune", "vert", "bleu", "violet"},
+      {"fr",
+       "French",
+       {"{o} de couleur {c}", "photo : {o} de couleur {c}"},
+       {"rouge", "orange", "jaune", "vert", "bleu", "violet"},
        {"t-shirt", "pantalon", "pull", "robe", "manteau", "sandale", "chemise", "basket", "sac à main", "bottine"}},
-      {"es", "Spanish", {"{o} de color {c}", "foto: {o} de color {c}"}, {"rojo", "naranja", "amarillo", "verde", "azul", "morado"},
+      {"es",
+       "Spanish",
+       {"{o} de color {c}", "foto: {o} de color {c}"},
+       {"rojo", "naranja", "amarillo", "verde", "azul", "morado"},
        {"camiseta", "pantalón", "jersey", "vestido", "abrigo", "sandalia", "camisa", "zapatilla", "bolso", "botín"}},
-      {"zh", "Chinese", {"{c}的{o}", "一张{c}{o}的照片"}, {"红色", "橙色", "黄色", "绿色", "蓝色", "紫色"},
+      {"zh",
+       "Chinese",
+       {"{c}的{o}", "一张{c}{o}的照片"},
+       {"红色", "橙色", "黄色", "绿色", "蓝色", "紫色"},
        {"T恤", "裤子", "毛衣", "连衣裙", "外套", "凉鞋", "衬衫", "运动鞋", "手提包", "短靴"}},
-      {"it", "Italian", {"{o} di colore {c}", "foto: {o} di colore {c}"}, {"rosso", "arancione", "giallo", "verde", "blu", "viola"},
-       {"maglietta", "pantaloni", "maglione", "vestito", "cappotto", "sandalo", "camicia", "scarpa da ginnastica", "borsa", "stivaletto"}},
+      {"it",
+       "Italian",
+       {"{o} di colore {c}", "foto: {o} di colore {c}"},
+       {"rosso", "arancione", "giallo", "verde", "blu", "viola"},
+       {"maglietta", "pantaloni", "maglione", "vestito", "cappotto", "sandalo", "camicia", "scarpa da ginnastica",
+        "borsa", "stivaletto"}},
   };
   return l;
 }
@@ -140,13 +162,16 @@ inline const std::vector<Language>& languages() {
 [[nodiscard]] inline std::string caption_in(const std::string& tag, int template_id, int cls, int colour) {
   const auto plus = tag.find('+');
   const std::string base = tag.substr(0, plus), colour_tag = plus == std::string::npos ? base : tag.substr(plus + 1);
-  GLUEGEN_CHECK_AS(ValueError, plus == std::string::npos || (!base.empty() && colour_tag != base && colour_tag.find('+') == std::string::npos),
-                   "code-mixed caption tag '{}' must be two different languages, 'A+B' (e.g. de+en)", tag);
+  GLUEGEN_CHECK_AS(
+      ValueError,
+      plus == std::string::npos || (!base.empty() && colour_tag != base && colour_tag.find('+') == std::string::npos),
+      "code-mixed caption tag '{}' must be two different languages, 'A+B' (e.g. de+en)", tag);
   const std::string colour_word = colour_tag == "en" ? colours()[static_cast<std::size_t>(colour)].synonyms[0]
                                                      : language(colour_tag).colours[static_cast<std::size_t>(colour)];
   if (base == "en") return render_caption(template_id, colour_word, class_words()[static_cast<std::size_t>(cls)][0]);
   const Language& l = language(base);
-  return fill_template(l.templates[static_cast<std::size_t>(template_id)], colour_word, l.objects[static_cast<std::size_t>(cls)]);
+  return fill_template(l.templates[static_cast<std::size_t>(template_id)], colour_word,
+                       l.objects[static_cast<std::size_t>(cls)]);
 }
 
 /// Every caption of `langs`, then "": English ("en") as templates x colour synonyms x class synonyms
@@ -157,12 +182,14 @@ inline const std::vector<Language>& languages() {
     for (int cls = 0; cls < kClasses; ++cls)
       for (int col = 0; col < kColours; ++col) {
         if (tag != "en") {
-          for (int t = 0; t < static_cast<int>(language(tag).templates.size()); ++t) out.push_back({caption_in(tag, t, cls, col), cls, col});
+          for (int t = 0; t < static_cast<int>(language(tag).templates.size()); ++t)
+            out.push_back({caption_in(tag, t, cls, col), cls, col});
           continue;
         }
         for (int t = 0; t < static_cast<int>(templates().size()); ++t)
           for (const char* cw : colours()[static_cast<std::size_t>(col)].synonyms)
-            for (const char* ow : class_words()[static_cast<std::size_t>(cls)]) out.push_back({render_caption(t, cw, ow), cls, col});
+            for (const char* ow : class_words()[static_cast<std::size_t>(cls)])
+              out.push_back({render_caption(t, cw, ow), cls, col});
       }
   out.push_back({"", -1, -1});
   return out;
@@ -181,11 +208,14 @@ struct FashionMnist {
     const std::string prefix = train ? "train" : "t10k";
     const io::IdxArray im = io::read_idx(dir / (prefix + "-images-idx3-ubyte.gz"));
     const io::IdxArray lb = io::read_idx(dir / (prefix + "-labels-idx1-ubyte.gz"));
-    GLUEGEN_CHECK_AS(ShapeError, im.shape.rank() == 3 && im.shape[1] == kItemSide && im.shape[2] == kItemSide && lb.shape.rank() == 1 &&
-                                     lb.shape[0] == im.shape[0],
-                     "Fashion-MNIST in '{}': images {} and labels {} do not fit (expected [n, 28, 28] and [n])", dir.string(), im.shape, lb.shape);
+    GLUEGEN_CHECK_AS(ShapeError,
+                     im.shape.rank() == 3 && im.shape[1] == kItemSide && im.shape[2] == kItemSide &&
+                         lb.shape.rank() == 1 && lb.shape[0] == im.shape[0],
+                     "Fashion-MNIST in '{}': images {} and labels {} do not fit (expected [n, 28, 28] and [n])",
+                     dir.string(), im.shape, lb.shape);
     for (const auto l : lb.data)
-      GLUEGEN_CHECK_AS(ValueError, l < kClasses, "Fashion-MNIST in '{}': label {} is outside 0..9", dir.string(), static_cast<int>(l));
+      GLUEGEN_CHECK_AS(ValueError, l < kClasses, "Fashion-MNIST in '{}': label {} is outside 0..9", dir.string(),
+                       static_cast<int>(l));
     return {im.data, lb.data, im.shape[0]};
   }
 };
@@ -202,7 +232,8 @@ void render_scene(const std::uint8_t* img, int colour, T* dst) {
     for (int y = 0; y < kSide; ++y)
       for (int x = 0; x < kSide; ++x) {
         const int iy = y - border, ix = x - border;
-        const double v = (iy >= 0 && iy < kItemSide && ix >= 0 && ix < kItemSide) ? img[iy * kItemSide + ix] / 255.0 : 0.0;
+        const double v =
+            (iy >= 0 && iy < kItemSide && ix >= 0 && ix < kItemSide) ? img[iy * kItemSide + ix] / 255.0 : 0.0;
         dst[(c * kSide + y) * kSide + x] = static_cast<T>(2.0 * v * rgb[static_cast<std::size_t>(c)] / 255.0 - 1.0);
       }
 }
@@ -226,14 +257,18 @@ template <typename T>
 [[nodiscard]] int scene_colour(const T* scene) {
   double sx = 0, sy = 0;
   for (int i = 0; i < kSide * kSide; ++i) {
-    const double r = std::clamp((scene[i] + 1.0) / 2, 0.0, 1.0), g = std::clamp((scene[kSide * kSide + i] + 1.0) / 2, 0.0, 1.0),
+    const double r = std::clamp((scene[i] + 1.0) / 2, 0.0, 1.0),
+                 g = std::clamp((scene[kSide * kSide + i] + 1.0) / 2, 0.0, 1.0),
                  b = std::clamp((scene[2 * kSide * kSide + i] + 1.0) / 2, 0.0, 1.0);
     const double mx = std::max({r, g, b}), mn = std::min({r, g, b});
     if (mx < 0.25 || mx - mn < 1e-6) continue;
     double h;  // HSV hue in degrees
-    if (mx == r) h = 60 * std::fmod((g - b) / (mx - mn) + 6, 6.0);
-    else if (mx == g) h = 60 * ((b - r) / (mx - mn) + 2);
-    else h = 60 * ((r - g) / (mx - mn) + 4);
+    if (mx == r)
+      h = 60 * std::fmod((g - b) / (mx - mn) + 6, 6.0);
+    else if (mx == g)
+      h = 60 * ((b - r) / (mx - mn) + 2);
+    else
+      h = 60 * ((r - g) / (mx - mn) + 4);
     const double w = mx * (mx - mn);  // bright, saturated pixels count most
     sx += w * std::cos(h * std::numbers::pi / 180);
     sy += w * std::sin(h * std::numbers::pi / 180);
@@ -249,4 +284,4 @@ template <typename T>
   return best;
 }
 
-}  // namespace gluegen::train::fashion
+}  // namespace gluegen::default_model

@@ -11,7 +11,7 @@
 #include <gluegen/nn/log_softmax.hpp>
 #include <gluegen/nn/pool.hpp>
 
-namespace gluegen::eval {
+namespace gluegen::default_model {
 
 inline constexpr const char* kFashionClassifierModelType = "gluegen.fashion_classifier";
 
@@ -35,8 +35,10 @@ class FashionClassifier {
   };
 
   explicit FashionClassifier(std::uint64_t seed = 0)
-      : conv1(1, 32, 3, {.padding = 1, .seed = seed, .stream = 0}), conv2(32, 64, 3, {.padding = 1, .seed = seed, .stream = 1}),
-        fc1(64 * 7 * 7, kFeatures, {.seed = seed, .stream = 2}), fc2(kFeatures, kClasses, {.seed = seed, .stream = 3}) {}
+      : conv1(1, 32, 3, {.padding = 1, .seed = seed, .stream = 0}),
+        conv2(32, 64, 3, {.padding = 1, .seed = seed, .stream = 1}),
+        fc1(64 * 7 * 7, kFeatures, {.seed = seed, .stream = 2}),
+        fc2(kFeatures, kClasses, {.seed = seed, .stream = 3}) {}
 
   /// x [B, 1, 28, 28] in [0, 1] -> log-probabilities [B, 10]; c.f1.y... features() is the 128-wide layer.
   const TensorT& forward(const TensorT& x, Cache& c) {
@@ -45,7 +47,10 @@ class FashionClassifier {
     const index_t B = x.size(0);
     nn::reset_if_changed(c.normed, x.shape());
     ops::affine(x, T(1 / kStd), T(-kMean / kStd), c.normed);
-    const TensorT& h = pool2.forward(relu2.forward(conv2.forward(pool1.forward(relu1.forward(conv1.forward(c.normed, c.c1), c.r1), c.p1), c.c2), c.r2), c.p2);
+    const TensorT& h = pool2.forward(
+        relu2.forward(conv2.forward(pool1.forward(relu1.forward(conv1.forward(c.normed, c.c1), c.r1), c.p1), c.c2),
+                      c.r2),
+        c.p2);
     c.flat = h.reshape({B, 64 * 7 * 7});
     return log_softmax.forward(fc2.forward(relu3.forward(fc1.forward(c.flat, c.f1), c.r3), c.f2), c.logp);
   }
@@ -54,9 +59,13 @@ class FashionClassifier {
   [[nodiscard]] const TensorT& features(const Cache& c) const { return c.r3.y; }
 
   void backward(const TensorT& d_logp, Cache& c) {
-    const TensorT& d_flat = fc1.backward(relu3.backward(fc2.backward(log_softmax.backward(d_logp, c.logp), c.f2), c.r3), c.f1);
+    const TensorT& d_flat =
+        fc1.backward(relu3.backward(fc2.backward(log_softmax.backward(d_logp, c.logp), c.f2), c.r3), c.f1);
     c.d_pool = d_flat.reshape({d_flat.size(0), 64, 7, 7});
-    conv1.backward(relu1.backward(pool1.backward(conv2.backward(relu2.backward(pool2.backward(c.d_pool, c.p2), c.r2), c.c2), c.p1), c.r1), c.c1);
+    conv1.backward(
+        relu1.backward(pool1.backward(conv2.backward(relu2.backward(pool2.backward(c.d_pool, c.p2), c.r2), c.c2), c.p1),
+                       c.r1),
+        c.c1);
   }
 
   template <typename F>
@@ -78,4 +87,4 @@ class FashionClassifier {
 
 static_assert(nn::Module<FashionClassifier<float, Cpu>>);
 
-}  // namespace gluegen::eval
+}  // namespace gluegen::default_model

@@ -1,25 +1,28 @@
 // The default target model's pieces: IDX reading, scenes and captions, the colour and intensity
 // recovery the scorer relies on, the Fréchet distance, the scorer's gradients, scene / caption
 // batches as features or token ids, and the decoder trainer's exact resume.
+#include <gluegen/default_model/captions.hpp>
+#include <gluegen/default_model/scorer.hpp>
 #include <gluegen/diffusion/ddpm.hpp>
 #include <gluegen/encoders/text_encoder.hpp>
-#include <gluegen/eval/fashion_classifier.hpp>
 #include <gluegen/eval/frechet.hpp>
-#include <gluegen/train/fashion_data.hpp>
 
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "support/gradcheck.hpp"
+#include "support/paths.hpp"
 #include "support/tiny_unet.hpp"
 
 namespace gluegen {
 namespace {
 
-namespace fm = train::fashion;
+namespace fm = default_model;
 
-std::filesystem::path temp_path(const std::string& name) { return std::filesystem::temp_directory_path() / ("gluegen_dm_" + name); }
+std::filesystem::path temp_path(const std::string& name) {
+  return std::filesystem::temp_directory_path() / ("gluegen_dm_" + name);
+}
 
 void write_gz(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
@@ -51,8 +54,8 @@ TEST(FashionScenes, CaptionsCoverEveryCombinationWithGrammaticalArticles) {
   std::set<std::string> texts;
   for (const auto& c : caps) texts.insert(c.text);
   EXPECT_EQ(texts.size(), caps.size());  // no duplicates
-  for (const char* s : {"a red sneaker", "an orange sneaker", "an emerald dress", "a photo of an amber bag", "pair of trousers, violet",
-                        "a picture of an ankle boot in cobalt", "an image of a golden tee"})
+  for (const char* s : {"a red sneaker", "an orange sneaker", "an emerald dress", "a photo of an amber bag",
+                        "pair of trousers, violet", "a picture of an ankle boot in cobalt", "an image of a golden tee"})
     EXPECT_TRUE(texts.count(s)) << s;
   EXPECT_FALSE(texts.count("a orange sneaker"));
   int held = 0;
@@ -68,7 +71,7 @@ TEST(FashionScenes, CaptionsCoverEveryCombinationWithGrammaticalArticles) {
 }
 
 TEST(FashionScenes, MultilingualCaptionsCoverEveryCombinationOnce) {
-  namespace fm = train::fashion;
+  namespace fm = default_model;
   EXPECT_EQ(fm::caption_in("en", 0, 7, 0), "a red sneaker");
   EXPECT_EQ(fm::caption_in("de", 0, 7, 0), "Turnschuh in Rot");
   EXPECT_EQ(fm::caption_in("fr", 1, 3, 4), "photo : robe de couleur bleu");
@@ -78,7 +81,8 @@ TEST(FashionScenes, MultilingualCaptionsCoverEveryCombinationOnce) {
       std::set<std::string> distinct;
       for (int cls = 0; cls < fm::kClasses; ++cls)
         for (int col = 0; col < fm::kColours; ++col) distinct.insert(fm::caption_in(language.tag, t, cls, col));
-      EXPECT_EQ(distinct.size(), static_cast<std::size_t>(fm::kClasses * fm::kColours)) << language.name << " template " << t;
+      EXPECT_EQ(distinct.size(), static_cast<std::size_t>(fm::kClasses * fm::kColours))
+          << language.name << " template " << t;
     }
   // code-mixed: A's template and object, B's colour
   EXPECT_EQ(fm::caption_in("de+en", 0, 7, 0), "Turnschuh in red");
@@ -103,7 +107,8 @@ TEST(FashionScenes, IntensityAndColourAreRecoveredFromScenes) {
     fm::render_scene(item.data(), col, scene.data());
     EXPECT_EQ(fm::scene_colour(scene.data()), col) << fm::colours()[static_cast<std::size_t>(col)].name;
     fm::scene_intensity(scene.data(), back.data());
-    for (int i = 0; i < 28 * 28; ++i) ASSERT_NEAR(back[static_cast<std::size_t>(i)], item[static_cast<std::size_t>(i)] / 255.0f, 1e-6);
+    for (int i = 0; i < 28 * 28; ++i)
+      ASSERT_NEAR(back[static_cast<std::size_t>(i)], item[static_cast<std::size_t>(i)] / 255.0f, 1e-6);
   }
   EXPECT_FLOAT_EQ(scene[0], -1.0f);  // black border
   std::vector<float> black(3 * 32 * 32, -1.0f);
@@ -132,7 +137,8 @@ TEST(SceneCaptionData, FeatureAndTokenBatchesDrawTheSameRows) {
   captions.encoder = "bert_tiny";
   const encoders::HfTextEncoder<float, Cpu> bert(std::string(GLUEGEN_TEST_DATA_DIR) + "/text/bert_tiny.h5");
   fm::SceneCaptionData<float> features(images, captions, 0.3);
-  fm::SceneCaptionData<float, fm::CaptionTokens> tokens(images, fm::CaptionTokens::tokenize(captions, bert.tokenizer()), 0.3);
+  fm::SceneCaptionData<float, fm::CaptionTokens> tokens(images, fm::CaptionTokens::tokenize(captions, bert.tokenizer()),
+                                                        0.3);
   EXPECT_EQ(tokens.describe()["context"], (nlohmann::json{{"tokens", 6}}));
   EXPECT_EQ(features.describe()["context"], (nlohmann::json{6, 1}));
   std::mt19937_64 rng_f(5), rng_t(5);
@@ -168,18 +174,22 @@ TEST(Frechet, MatchesTheClosedFormForDiagonalGaussians) {
 }
 
 TEST(FashionClassifier, GradientsMatchFiniteDifferences) {
-  eval::FashionClassifier<double, Cpu> net(3);
+  default_model::FashionClassifier<double, Cpu> net(3);
   test::Td x = ops::rand<double, Cpu>({2, 1, 28, 28}, 1);
-  eval::FashionClassifier<double, Cpu>::Cache cache;
+  default_model::FashionClassifier<double, Cpu>::Cache cache;
   const test::Td y = net.forward(x, cache).clone();
   const test::Td dy = ops::randn<double, Cpu>(y.shape(), 2);
   nn::zero_grad(net);
   net.backward(dy, cache);
   const auto loss = [&] {
-    eval::FashionClassifier<double, Cpu>::Cache fresh;
+    default_model::FashionClassifier<double, Cpu>::Cache fresh;
     return test::dot(net.forward(x, fresh), dy);
   };
-  net.visit_parameters([&](const std::string& name, nn::Param<double, Cpu>& p) { EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 8)); }, "");
+  net.visit_parameters(
+      [&](const std::string& name, nn::Param<double, Cpu>& p) {
+        EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, name, 8));
+      },
+      "");
   EXPECT_EQ(net.features(cache).shape(), (Shape{2, 128}));
 }
 
@@ -204,7 +214,14 @@ TEST(DecoderTrainer, ResumesBitIdenticallyAndRefusesOtherRuns) {
   const auto dir_a = temp_path("run_a"), dir_b = temp_path("run_b");
   std::filesystem::remove_all(dir_a);
   std::filesystem::remove_all(dir_b);
-  const train::DecoderTrainerOptions base{.run_dir = {}, .steps = 6, .batch = 3, .lr = 1e-3, .warmup = 2, .log_every = 1, .checkpoint_every = 100, .progress = false};
+  const train::DecoderTrainerOptions base{.run_dir = {},
+                                          .steps = 6,
+                                          .batch = 3,
+                                          .lr = 1e-3,
+                                          .warmup = 2,
+                                          .log_every = 1,
+                                          .checkpoint_every = 100,
+                                          .progress = false};
   auto opt_a = base;
   opt_a.run_dir = dir_a;
   diffusion::UNet2DCondition<float, Cpu> straight(test::tiny_unet_config(), 1);
@@ -217,7 +234,8 @@ TEST(DecoderTrainer, ResumesBitIdenticallyAndRefusesOtherRuns) {
   diffusion::UNet2DCondition<float, Cpu> first(test::tiny_unet_config(), 1);
   train::DecoderTrainer<float, Cpu, SyntheticDecoderData>(first, noise, data, opt_b).run();
   opt_b.steps = 6;
-  diffusion::UNet2DCondition<float, Cpu> resumed(test::tiny_unet_config(), 99);  // other init: the checkpoint must overwrite it
+  diffusion::UNet2DCondition<float, Cpu> resumed(test::tiny_unet_config(),
+                                                 99);  // other init: the checkpoint must overwrite it
   train::DecoderTrainer<float, Cpu, SyntheticDecoderData> second(resumed, noise, data, opt_b);
   second.run();
   EXPECT_EQ(second.step(), 6);
@@ -247,8 +265,15 @@ TEST(DecoderTrainer, MinSnrWeightingReducesToTheSimpleLossForLargeGamma) {
     const auto dir = temp_path(name);
     std::filesystem::remove_all(dir);
     diffusion::UNet2DCondition<float, Cpu> unet(test::tiny_unet_config(), 1);
-    train::DecoderTrainer<float, Cpu, SyntheticDecoderData>(
-        unet, noise, data, {.run_dir = dir, .steps = 1, .batch = 4, .lr = 1e-2, .warmup = 1, .min_snr_gamma = gamma, .checkpoint_every = 100, .progress = false})
+    train::DecoderTrainer<float, Cpu, SyntheticDecoderData>(unet, noise, data,
+                                                            {.run_dir = dir,
+                                                             .steps = 1,
+                                                             .batch = 4,
+                                                             .lr = 1e-2,
+                                                             .warmup = 1,
+                                                             .min_snr_gamma = gamma,
+                                                             .checkpoint_every = 100,
+                                                             .progress = false})
         .run();
     return params_of(unet);
   };
@@ -262,7 +287,9 @@ TEST(DecoderTrainer, MinSnrWeightingReducesToTheSimpleLossForLargeGamma) {
   EXPECT_LT(diff_huge, 1e-6);
   EXPECT_GT(diff_small, 1e-4);
   diffusion::UNet2DCondition<float, Cpu> unet(test::tiny_unet_config(), 1);
-  EXPECT_THROW((train::DecoderTrainer<float, Cpu, SyntheticDecoderData>(unet, noise, data, {.run_dir = temp_path("snr_bad"), .min_snr_gamma = -1})), ValueError);
+  EXPECT_THROW((train::DecoderTrainer<float, Cpu, SyntheticDecoderData>(
+                   unet, noise, data, {.run_dir = temp_path("snr_bad"), .min_snr_gamma = -1})),
+               ValueError);
 }
 
 }  // namespace

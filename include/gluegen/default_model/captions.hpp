@@ -1,5 +1,5 @@
 #pragma once
-// The default decoder's training data: Fashion-MNIST scenes (fashion_scenes.hpp) paired with the
+// The default decoder's training data: Fashion-MNIST scenes (scenes.hpp) paired with the
 // pre-computed text-encoder features of their captions (a captions file written by
 // `gluegen fashion-captions`: one row per caption of all_captions(), the empty caption last).
 // Held-out class x colour combinations are never drawn. A model that runs the language model itself
@@ -7,9 +7,9 @@
 #include <gluegen/io/hdf5_store.hpp>
 #include <gluegen/text/tokenizer.hpp>
 #include <gluegen/train/decoder_trainer.hpp>
-#include <gluegen/train/fashion_scenes.hpp>
+#include <gluegen/default_model/scenes.hpp>
 
-namespace gluegen::train::fashion {
+namespace gluegen::default_model {
 
 inline constexpr const char* kCaptionsModelType = "gluegen.caption_features";
 
@@ -24,8 +24,9 @@ struct CaptionFeatures {
 
   static CaptionFeatures load(const std::filesystem::path& path) {
     const io::WeightReader in(path);
-    GLUEGEN_CHECK_AS(IoError, in.meta().model_type == kCaptionsModelType, "'{}' is not a caption-features file (model_type '{}', expected '{}')",
-                     path.string(), in.meta().model_type, kCaptionsModelType);
+    GLUEGEN_CHECK_AS(IoError, in.meta().model_type == kCaptionsModelType,
+                     "'{}' is not a caption-features file (model_type '{}', expected '{}')", path.string(),
+                     in.meta().model_type, kCaptionsModelType);
     CaptionFeatures c;
     c.features = in.read<T>("features");
     c.text = in.read_strings("text");
@@ -33,9 +34,10 @@ struct CaptionFeatures {
     for (const auto v : in.read<std::int32_t>("colour").to_vector()) c.colour.push_back(v);
     c.encoder = in.meta().config.value("encoder", std::string());
     const auto n = static_cast<std::size_t>(c.features.size(0));
-    GLUEGEN_CHECK_AS(ShapeError, c.features.rank() == 3 && c.text.size() == n && c.cls.size() == n && c.colour.size() == n,
-                     "'{}': features {} with {} texts, {} classes, {} colours", path.string(), c.features.shape(), c.text.size(), c.cls.size(),
-                     c.colour.size());
+    GLUEGEN_CHECK_AS(ShapeError,
+                     c.features.rank() == 3 && c.text.size() == n && c.cls.size() == n && c.colour.size() == n,
+                     "'{}': features {} with {} texts, {} classes, {} colours", path.string(), c.features.shape(),
+                     c.text.size(), c.cls.size(), c.colour.size());
     return c;
   }
 
@@ -69,7 +71,8 @@ struct CaptionTokens {
   template <ComputeElement T>
   static CaptionTokens tokenize(const CaptionFeatures<T>& captions, const text::Tokenizer& tokenizer) {
     GLUEGEN_CHECK_AS(ValueError, !captions.text.empty(), "CaptionTokens: the captions file holds no captions");
-    return {tokenizer.encode_batch(captions.text, captions.features.size(1), true), captions.text, captions.cls, captions.colour, captions.encoder};
+    return {tokenizer.encode_batch(captions.text, captions.features.size(1), true), captions.text, captions.cls,
+            captions.colour, captions.encoder};
   }
 
   [[nodiscard]] nlohmann::json context() const { return {{"tokens", tokens.input_ids.size(1)}}; }
@@ -83,7 +86,8 @@ struct CaptionTokens {
       out_mask.insert(out_mask.end(), mask.begin() + r * L, mask.begin() + (r + 1) * L);
     }
     const Shape shape{static_cast<index_t>(rows.size()), L};
-    return {Tensor<std::int32_t, Cpu>::from_host(shape, out_ids), Tensor<std::int32_t, Cpu>::from_host(shape, out_mask)};
+    return {Tensor<std::int32_t, Cpu>::from_host(shape, out_ids),
+            Tensor<std::int32_t, Cpu>::from_host(shape, out_mask)};
   }
 };
 
@@ -99,25 +103,33 @@ class SceneCaptionData {
     GLUEGEN_CHECK_AS(ValueError, images_.count > 0, "SceneCaptionData: no images");
     for (std::size_t i = 0; i < captions_.text.size(); ++i) {
       const int cls = captions_.cls[i], col = captions_.colour[i];
-      if (cls < 0) empty_ = static_cast<index_t>(i);
-      else if (!held_out(cls, col)) by_combo_[static_cast<std::size_t>(cls * kColours + col)].push_back(static_cast<index_t>(i));
+      if (cls < 0)
+        empty_ = static_cast<index_t>(i);
+      else if (!held_out(cls, col))
+        by_combo_[static_cast<std::size_t>(cls * kColours + col)].push_back(static_cast<index_t>(i));
     }
-    GLUEGEN_CHECK_AS(ValueError, empty_ >= 0, "SceneCaptionData: the captions file has no empty caption (needed for classifier-free guidance)");
+    GLUEGEN_CHECK_AS(ValueError, empty_ >= 0,
+                     "SceneCaptionData: the captions file has no empty caption (needed for classifier-free guidance)");
     for (int cls = 0; cls < kClasses; ++cls)
       for (int col = 0; col < kColours; ++col)
-        GLUEGEN_CHECK_AS(ValueError, held_out(cls, col) || !by_combo_[static_cast<std::size_t>(cls * kColours + col)].empty(),
-                         "SceneCaptionData: no caption for {} {}", colours()[static_cast<std::size_t>(col)].name, class_names()[static_cast<std::size_t>(cls)]);
+        GLUEGEN_CHECK_AS(ValueError,
+                         held_out(cls, col) || !by_combo_[static_cast<std::size_t>(cls * kColours + col)].empty(),
+                         "SceneCaptionData: no caption for {} {}", colours()[static_cast<std::size_t>(col)].name,
+                         class_names()[static_cast<std::size_t>(cls)]);
   }
 
   [[nodiscard]] const Captions& captions() const noexcept { return captions_; }
   [[nodiscard]] index_t empty_caption() const noexcept { return empty_; }
 
   [[nodiscard]] nlohmann::json describe() const {
-    return {{"images", images_.count}, {"captions", captions_.text.size()}, {"encoder", captions_.encoder}, {"caption_dropout", dropout_},
+    return {{"images", images_.count},
+            {"captions", captions_.text.size()},
+            {"encoder", captions_.encoder},
+            {"caption_dropout", dropout_},
             {"context", captions_.context()}};
   }
 
-  DecoderBatch<T, Cpu, Context> batch(index_t n, std::mt19937_64& rng) {
+  train::DecoderBatch<T, Cpu, Context> batch(index_t n, std::mt19937_64& rng) {
     std::uniform_int_distribution<index_t> pick_image(0, images_.count - 1);
     std::uniform_real_distribution<double> coin(0.0, 1.0);
     Tensor<T, Cpu> x0(Shape{n, 3, kSide, kSide});
@@ -145,7 +157,7 @@ class SceneCaptionData {
   std::array<std::vector<index_t>, kClasses * kColours> by_combo_{};
 };
 
-static_assert(DecoderData<SceneCaptionData<float>, float, Cpu>);
-static_assert(DecoderData<SceneCaptionData<float, CaptionTokens>, float, Cpu, text::TokenBatch>);
+static_assert(train::DecoderData<SceneCaptionData<float>, float, Cpu>);
+static_assert(train::DecoderData<SceneCaptionData<float, CaptionTokens>, float, Cpu, text::TokenBatch>);
 
-}  // namespace gluegen::train::fashion
+}  // namespace gluegen::default_model

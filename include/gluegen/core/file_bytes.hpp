@@ -11,19 +11,21 @@
 #include <string>
 #include <string_view>
 
-namespace gluegen::io {
+namespace gluegen {
 
 /// The bytes of `path`; a FileNotFoundError naming the file and what it was wanted as otherwise.
 inline std::string read_file_bytes(const std::filesystem::path& path, std::string_view what) {
   std::ifstream in(path, std::ios::binary);
-  GLUEGEN_CHECK_AS(FileNotFoundError, in.good() && !std::filesystem::is_directory(path), "{} '{}' cannot be read", what, path.string());
+  GLUEGEN_CHECK_AS(FileNotFoundError, in.good() && !std::filesystem::is_directory(path), "{} '{}' cannot be read", what,
+                   path.string());
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 /// The decompressed bytes of a gzip file (a plain file is read unchanged); a truncated or corrupt
 /// stream is a TruncatedFileError / IoError naming the file.
 inline std::string read_gzip_file_bytes(const std::filesystem::path& path, std::string_view what) {
-  GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::is_regular_file(path), "{} '{}' cannot be read", what, path.string());
+  GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::is_regular_file(path), "{} '{}' cannot be read", what,
+                   path.string());
   gzFile f = gzopen(path.c_str(), "rb");
   GLUEGEN_CHECK_AS(IoError, f != nullptr, "cannot open {} '{}'", what, path.string());
   std::string out;
@@ -33,9 +35,9 @@ inline std::string read_gzip_file_bytes(const std::filesystem::path& path, std::
   int code = Z_OK;
   const std::string message = gzerror(f, &code);  // zlib flags a stream cut short here, not always in gzread's result
   gzclose(f);
-  GLUEGEN_CHECK_AS(TruncatedFileError, n == 0 && code == Z_OK, "{} '{}' is truncated or corrupt after {} bytes: {}", what, path.string(), out.size(),
-                   message);
+  GLUEGEN_CHECK_AS(TruncatedFileError, n == 0 && code == Z_OK, "{} '{}' is truncated or corrupt after {} bytes: {}",
+                   what, path.string(), out.size(), message);
   return out;
 }
 
-}  // namespace gluegen::io
+}  // namespace gluegen
