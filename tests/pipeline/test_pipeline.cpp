@@ -25,6 +25,17 @@ const std::string kDiffusion = std::string(GLUEGEN_TEST_DATA_DIR) + "/diffusion/
 
 bool bitwise_equal(const Tf& a, const Tf& b) { return a.shape() == b.shape() && a.to_vector() == b.to_vector(); }
 
+/// The starting noise the decoder is specified to draw for images [first, last) of shape [C, side, side]:
+/// image k's from Philox (seed, stream k), written out here independently of the library's code.
+Tf image_noise(index_t first, index_t last, index_t C, index_t side, std::uint64_t seed) {
+  Tf noise(Shape{last - first, C, side, side});
+  for (index_t k = first; k < last; ++k) {
+    Tf row = noise.slice(k - first, k - first + 1);
+    ops::copy(ops::randn<float, Cpu>({1, C, side, side}, seed, static_cast<std::uint64_t>(k)), row);
+  }
+  return noise;
+}
+
 TEST(Pipeline, GluedGenerationIsTheLowLevelCompositionBitForBit) {
   const std::vector<std::string> prompts{"Turnschuh in Rot", "绿色的手提包", "botín de color amarillo"};
   const GenerateOptions opt{.steps = 5, .guidance = 4.0, .seed = 3, .batch = 2};
@@ -51,11 +62,7 @@ TEST(Pipeline, GluedGenerationIsTheLowLevelCompositionBitForBit) {
       {{"beta_schedule", "linear"}, {"beta_start", 0.0001}, {"beta_end", 0.02}, {"clip_sample", false}});
   for (index_t first = 0; first < 3; first += 2) {
     const index_t last = std::min<index_t>(3, first + 2);
-    Tf noise(Shape{last - first, 3, 32, 32});
-    for (index_t k = first; k < last; ++k) {
-      Tf row = noise.slice(k - first, k - first + 1);
-      ops::copy(ops::randn<float, Cpu>({1, 3, 32, 32}, 3, static_cast<std::uint64_t>(k)), row);
-    }
+    const Tf noise = image_noise(first, last, 3, 32, 3);
     const Tf x = diffusion::sample(unet, scheduler, cond.slice(first, last).contiguous(), &null, noise,
                                    {.steps = 5, .guidance_scale = 4.0});
     EXPECT_TRUE(bitwise_equal(images.slice(first, last).contiguous(), x)) << "images " << first << ".." << last;
@@ -131,11 +138,7 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 
 TEST(DiffusionDecoder, EpsilonAndVDecodersSampleTheirDataWithTheirRecordedSampler) {
   const Conditioning<float, Cpu> c{Tf::full({3, 1, 4}, 0.f), Tf::full({1, 1, 4}, 0.f)};
-  Tf z(Shape{3, 2, 4, 4});  // the decoder's starting noise: image k from (seed 0, stream k)
-  for (index_t k = 0; k < 3; ++k) {
-    Tf row = z.slice(k, k + 1);
-    ops::copy(ops::randn<float, Cpu>({1, 2, 4, 4}, 0, static_cast<std::uint64_t>(k)), row);
-  }
+  const Tf z = image_noise(0, 3, 2, 4, 0);
   const auto other = [](diffusion::Prediction p) {
     return p == diffusion::Prediction::v ? diffusion::Prediction::epsilon : diffusion::Prediction::v;
   };
@@ -205,11 +208,7 @@ TEST(DiffusionDecoder, LatentDecoderDecodesThroughItsVae) {
   auto vae = diffusion::load_vae<float, Cpu>(io::WeightReader(kDiffusion + "vae_tiny.h5"));
   auto scheduler = diffusion::AnyScheduler<float, Cpu>::from_config(
       "DDIMScheduler", diffusion::scheduler_record(diffusion::training_noise()));
-  Tf noise(Shape{2, 4, 16, 16});
-  for (index_t k = 0; k < 2; ++k) {
-    Tf row = noise.slice(k, k + 1);
-    ops::copy(ops::randn<float, Cpu>({1, 4, 16, 16}, 4, static_cast<std::uint64_t>(k)), row);
-  }
+  const Tf noise = image_noise(0, 2, 4, 16, 4);
   const Tf latents = diffusion::sample(unet, scheduler, c.cond, &c.uncond, noise, {.steps = 3, .guidance_scale = 4.0});
   diffusion::AutoencoderKL<float, Cpu>::DecodeCache dc;
   const Tf expected = vae.decode(ops::scale(latents, float(1 / vae.config().scaling_factor)), dc);
@@ -261,11 +260,8 @@ TEST(Pipeline, TimestepAwareAlignerRunsAtEveryDenoisingStep) {
   auto unet = diffusion::load_unet<float, Cpu>(io::WeightReader(kDiffusion + "unet_sd1.h5"));
   auto scheduler = diffusion::AnyScheduler<float, Cpu>::from_config(
       "DDIMScheduler", diffusion::scheduler_record(diffusion::training_noise()));
-  Tf noise(Shape{2, 4, 16, 16}), context;
-  for (index_t k = 0; k < 2; ++k) {
-    Tf row = noise.slice(k, k + 1);
-    ops::copy(ops::randn<float, Cpu>({1, 4, 16, 16}, 1, static_cast<std::uint64_t>(k)), row);
-  }
+  const Tf noise = image_noise(0, 2, 4, 16, 1);
+  Tf context;
   const Tf x = diffusion::denoise(
       unet, scheduler,
       [&](index_t, double t) -> const Tf& {

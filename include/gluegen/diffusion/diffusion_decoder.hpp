@@ -93,26 +93,14 @@ class DiffusionDecoder {
   GeneratedImages<T, P> generate(index_t n, BatchContext&& batch_context, const GenerateOptions& o) {
     GLUEGEN_CHECK_AS(ValueError, o.batch > 0 && o.steps > 0, "generate: batch {} and steps {} must be positive",
                      o.batch, o.steps);
-    const index_t C = denoiser.sample_channels(), side = denoiser.sample_size();
-    const Shape one{1, C, side, side};
     GeneratedImages<T, P> out;
     for (index_t first = 0; first < n; first += o.batch) {
       const index_t last = std::min(n, first + o.batch);
-      TensorT noise(Shape{last - first, C, side, side});
-      for (index_t k = first; k < last; ++k) {
-        TensorT row = noise.slice(k - first, k - first + 1);
-        ops::copy(ops::randn<T, P>(one, o.seed, static_cast<std::uint64_t>(k)), row);
-      }
+      TensorT noise = image_noise(first, last, o.seed, [](std::uint64_t k) { return k; });
       const auto step_noise = [&](index_t step, const Shape&) {
-        TensorT z(Shape{last - first, C, side, side});
-        for (index_t k = first; k < last; ++k) {
-          TensorT row = z.slice(k - first, k - first + 1);
-          ops::copy(ops::randn<T, P>(
-                        one, o.seed,
-                        kStepNoiseStreams | (static_cast<std::uint64_t>(k) << 20) | static_cast<std::uint64_t>(step)),
-                    row);
-        }
-        return z;
+        return image_noise(first, last, o.seed, [step](std::uint64_t k) {
+          return kStepNoiseStreams | (k << 20) | static_cast<std::uint64_t>(step);
+        });
       };
       const auto progress = [&](index_t step, index_t steps, double, const TensorT&) {
         if (o.on_progress) o.on_progress({.first = first, .last = last, .images = n, .step = step, .steps = steps});
@@ -136,6 +124,19 @@ class DiffusionDecoder {
  private:
   /// Step noise streams: high bit set, so they never meet the starting noise's streams (k).
   static constexpr std::uint64_t kStepNoiseStreams = std::uint64_t{1} << 63;
+
+  /// N(0, I) noise [last - first, C, H, W] for images [first, last), image k's row from Philox stream
+  /// stream_of(k): a row does not depend on the other images of the batch.
+  template <typename StreamOf>
+  TensorT image_noise(index_t first, index_t last, std::uint64_t seed, StreamOf&& stream_of) const {
+    const index_t C = denoiser.sample_channels(), side = denoiser.sample_size();
+    TensorT z(Shape{last - first, C, side, side});
+    for (index_t k = first; k < last; ++k) {
+      TensorT row = z.slice(k - first, k - first + 1);
+      ops::copy(ops::randn<T, P>({1, C, side, side}, seed, stream_of(static_cast<std::uint64_t>(k))), row);
+    }
+    return z;
+  }
 
   void check_width(const TensorT& t, const char* what) const {
     GLUEGEN_CHECK_AS(ShapeError, t.rank() == 3 && t.size(2) == denoiser.context_dim(),

@@ -39,25 +39,18 @@ using AnyPipeline =
                  HfPipeline<aligners::TimestepConnector<float, Cpu>>>;
 
 namespace detail {
-/// Calls f with the aligner `in` holds, loaded for inference (GlueNet: its encoder f alone).
+/// Calls f with the aligner `in` holds, loaded for inference: aligners::visit_aligner_file's, unwrapped
+/// (GlueNet: its encoder f; Supervised<A>: A), and ELLA's connector, which that visitor does not load.
 template <typename F>
 decltype(auto) visit_inference_aligner(const io::WeightReader& in, F&& f) {
-  using namespace aligners;
-  const std::string& type = in.meta().model_type;
-  if (type == kGlueNetModelType) return f(std::move(load_gluenet<float, Cpu>(in).encoder));
-  if (type == kTranslatorModelType && in.meta().config.value("layer_norm", false))
-    return f(load_translator<float, Cpu, true>(in));
-  if (type == kTranslatorModelType) return f(load_translator<float, Cpu, false>(in));
-  if (type == kAttentionAlignerModelType) return f(load_attention_aligner<float, Cpu>(in));
-  if (type == kLinearAlignerModelType) return f(load_linear_aligner<float, Cpu>(in));
-  if (type == kTimestepConnectorModelType) return f(load_timestep_connector<float, Cpu>(in));
-  GLUEGEN_CHECK_AS(ValueError, type == kLaviBridgeModelType,
-                   "'{}' holds a '{}', not an aligner (gluegen.gluenet, gluegen.translator, gluegen.attention_aligner, "
-                   "gluegen.linear_aligner, "
-                   "gluegen.timestep_connector, gluegen.lavi_bridge){}",
-                   in.path().string(), type.empty() ? "(no model_type)" : type,
-                   type == "gluegen.checkpoint" ? "; pass the run's aligner.h5" : "");
-  return f(load_lavi_bridge_adapter<float, Cpu>(in));
+  if (in.meta().model_type == aligners::kTimestepConnectorModelType)
+    return f(aligners::load_timestep_connector<float, Cpu>(in));
+  return aligners::visit_aligner_file<float, Cpu>(in, [&](auto& a) -> decltype(auto) {
+    if constexpr (requires { a.encoder; })
+      return f(std::move(a.encoder));
+    else
+      return f(std::move(a.aligner));
+  });
 }
 }  // namespace detail
 
