@@ -21,6 +21,8 @@ packages=(
   libhdf5-dev hdf5-tools zlib1g-dev dataset-fashion-mnist
   nlohmann-json3-dev libfmt-dev libcli11-dev libutf8proc-dev libstb-dev libsentencepiece-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  fonts-dejavu-core fonts-droid-fallback
+  wordnet-base apertium apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-eo-en apertium-hbs-eng
 )
 
 missing=()

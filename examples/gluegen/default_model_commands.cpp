@@ -5,16 +5,21 @@
 //   gluegen train-lavi-bridge --decoder FILE --captions FILE --run DIR [--rank 8 ...] [--language-model DIR]
 //                             (LaVi-Bridge: adapter + LoRA; with --language-model, LoRA in it too)
 //   gluegen train-scorer --out FILE [--epochs 3]
-//   gluegen generate --decoder FILE (--encoder DIR | --source-encoder DIR --aligner FILE) --prompt TEXT... --out PNG
-//   gluegen eval-images --decoder FILE --scorer FILE (--captions FILE | [--language xx] --encoder DIR |
-//                       --language xx --source-encoder DIR --aligner FILE) --out DIR
+//   gluegen generate --decoder FILE (--encoder DIR [--translate xx] | --source-encoder DIR --aligner FILE)
+//                    --prompt TEXT... --out PNG
+//   gluegen eval-images --decoder FILE --scorer FILE (--captions FILE | [--language xx] --encoder DIR [--translate xx]
+//                       | --language xx --source-encoder DIR --aligner FILE) --out DIR
+//   gluegen eval-prompts --decoder FILE --scorer FILE --prompts TSV (--encoder DIR [--translate] | --source-encoder
+//                        DIR --aligner FILE) --out DIR   (prompts as people write them, per language)
 //   gluegen fashion-corpus --out TSV [--languages en,de,fr,es,zh]   (GlueGen's multilingual experiment)
 #include "default_model_commands.hpp"
 
 #include <gluegen/default_model/evaluation.hpp>
+#include <gluegen/default_model/prompts.hpp>
 #include <gluegen/io/parameters.hpp>
 #include <gluegen/losses/adversarial.hpp>
 #include <gluegen/pipeline.hpp>
+#include <gluegen/text/apertium.hpp>
 #include <gluegen/train/denoising_alignment.hpp>
 
 #include <CLI/CLI.hpp>
@@ -315,11 +320,31 @@ struct SampleArgs {
 /// Where a decoder's conditioning comes from: its own text encoder (`encoder`), or GlueGen's glued
 /// pipeline, a source encoder whose token features an aligner maps into the decoder's space.
 struct ConditionArgs {
-  std::string encoder, source_encoder, aligner;
+  std::string encoder, source_encoder, aligner, translate;
   index_t length = 16, source_length = 16;
 
   [[nodiscard]] bool glued() const { return !aligner.empty(); }
 };
+
+/// The machine-translation baseline (MTN's M2M100 row): each text translated into English by Apertium
+/// from `languages[i]` ("en": as it is), for the decoder's own encoder. Each distinct text is
+/// translated once, in one apertium run per language.
+inline std::vector<std::string> translate_to_english(const std::vector<std::string>& texts,
+                                                     const std::vector<std::string>& languages) {
+  std::map<std::string, std::vector<std::string>> todo;
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    if (languages[i] != "en" && std::ranges::find(todo[languages[i]], texts[i]) == todo[languages[i]].end())
+      todo[languages[i]].push_back(texts[i]);
+  std::map<std::pair<std::string, std::string>, std::string> english;
+  for (const auto& [language, unique] : todo) {
+    const auto translated = text::Apertium::to_english(language).translate(unique);
+    for (std::size_t k = 0; k < unique.size(); ++k) english[{language, unique[k]}] = translated[k];
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    out.push_back(languages[i] == "en" ? texts[i] : english.at({languages[i], texts[i]}));
+  return out;
+}
 
 inline PipelineFiles pipeline_files(const std::string& decoder, const ConditionArgs& c, const SampleArgs& s) {
   return {.decoder = decoder,
@@ -359,14 +384,29 @@ struct GenerateArgs {
   bool quiet = false;
 };
 
+/// The texts the decoder is conditioned on: `texts`, or with --translate their English translations.
+inline std::vector<std::string> conditioning_texts(const ConditionArgs& c, const std::vector<std::string>& texts) {
+  if (c.translate.empty()) return texts;
+  GLUEGEN_CHECK_AS(ValueError, !c.glued(), "--translate feeds the decoder's own --encoder: leave out --aligner");
+  return translate_to_english(texts, std::vector<std::string>(texts.size(), c.translate));
+}
+
 inline int generate_command(const GenerateArgs& a) {
   std::vector<std::string> texts;
   for (const auto& p : a.prompts)
     for (index_t k = 0; k < a.per_prompt; ++k) texts.push_back(p);
+  const auto conditioned = conditioning_texts(a.condition, texts);
   const GeneratedImages<float, Cpu> images{
-      generate_with(pipeline_files(a.decoder, a.condition, a.sample), texts, a.sample, !a.quiet)};
+      generate_with(pipeline_files(a.decoder, a.condition, a.sample), conditioned, a.sample, !a.quiet)};
+  std::vector<std::string> captions;
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    captions.push_back(texts[i] == conditioned[i] ? texts[i] : texts[i] + " -> " + conditioned[i]);
+  if (!a.condition.translate.empty())
+    for (std::size_t i = 0; i < texts.size(); i += static_cast<std::size_t>(a.per_prompt))
+      std::printf("apertium %s: \"%s\" -> \"%s\"\n", a.condition.translate.c_str(), texts[i].c_str(),
+                  conditioned[i].c_str());
   io::write_png(a.out,
-                io::image_grid(images.images(), texts, {.columns = a.per_prompt, .upscale = 3, .caption_lines = 2}));
+                io::image_grid(images.images(), captions, {.columns = a.per_prompt, .upscale = 3, .caption_lines = 2}));
   const auto record = diffusion::read_scheduler_record(io::WeightReader(a.decoder));
   std::printf(
       "%lld images -> %s (%s, %s %s)\n", static_cast<long long>(images.size()), a.out.c_str(),
@@ -375,14 +415,26 @@ inline int generate_command(const GenerateArgs& a) {
   return 0;
 }
 
-struct EvalImagesArgs {
-  std::string decoder, scorer, captions, language = "en", out = "eval-images",
-                                         fashion_dir = default_model::kDefaultFashionDir;
+/// What eval-images and eval-prompts share: the decoder and its conditioning, the sampler, the scorer
+/// and where the report goes.
+struct ScoredImagesArgs {
+  std::string decoder, scorer, out, fashion_dir = default_model::kDefaultFashionDir;
   ConditionArgs condition;
-  index_t per_prompt = 8, grid_per_prompt = 4;
+  index_t per_prompt = 0, grid_per_prompt = 0;
   SampleArgs sample;
   bool quiet = false;
 };
+
+struct EvalImagesArgs : ScoredImagesArgs {
+  std::string captions, language = "en";
+};
+
+/// What a report says the images were conditioned on.
+inline std::string conditioning_name(const ConditionArgs& c) {
+  if (c.glued())
+    return "glued: " + c.source_encoder + " + " + c.aligner + (c.encoder.empty() ? "" : "; null from " + c.encoder);
+  return (c.translate.empty() ? "" : "apertium " + c.translate + " -> English -> ") + c.encoder;
+}
 
 /// per_prompt images of every prompt: from the precomputed English caption features (the decoder's
 /// training conditioning) when --captions is given, else through the files' pipeline.
@@ -391,9 +443,13 @@ inline Tensor<float, Cpu> eval_images(const EvalImagesArgs& a, const std::vector
   for (const auto& text : prompts)
     for (index_t k = 0; k < a.per_prompt; ++k) texts.push_back(text);
   if (a.captions.empty())
-    return generate_with(pipeline_files(a.decoder, a.condition, a.sample), texts, a.sample, !a.quiet);
-  GLUEGEN_CHECK_AS(ValueError, a.language == "en" && a.condition.encoder.empty() && !a.condition.glued(),
-                   "--captions holds English features; for --language, --encoder or --aligner leave it out");
+    return generate_with(pipeline_files(a.decoder, a.condition, a.sample), conditioning_texts(a.condition, texts),
+                         a.sample, !a.quiet);
+  GLUEGEN_CHECK_AS(
+      ValueError,
+      a.language == "en" && a.condition.encoder.empty() && !a.condition.glued() && a.condition.translate.empty(),
+      "--captions holds English features; for --language, --encoder, --aligner or --translate leave it "
+      "out");
   const auto captions = default_model::CaptionFeatures<float>::load(a.captions);
   std::vector<index_t> rows;
   for (const auto& text : texts) {
@@ -414,18 +470,14 @@ inline int eval_images_command(const EvalImagesArgs& a) {
   const Tensor<float, Cpu> images = eval_images(a, prompts);
   const std::vector<float> features = score_images(images, scorer, combos, a.per_prompt);
   const auto& c = a.condition;
-  const default_model::EvalSettings settings{
-      .decoder = a.decoder,
-      .language = a.language,
-      .conditioning = c.glued() ? "glued: " + c.source_encoder + " + " + c.aligner +
-                                      (c.encoder.empty() ? "" : "; null from " + c.encoder)
-                      : a.captions.empty() ? c.encoder
-                                           : a.captions,
-      .scheduler = a.sample.scheduler,
-      .steps = a.sample.steps,
-      .per_prompt = a.per_prompt,
-      .guidance = a.sample.guidance,
-      .seed = a.sample.seed};
+  const default_model::EvalSettings settings{.decoder = a.decoder,
+                                             .language = a.language,
+                                             .conditioning = a.captions.empty() ? conditioning_name(c) : a.captions,
+                                             .scheduler = a.sample.scheduler,
+                                             .steps = a.sample.steps,
+                                             .per_prompt = a.per_prompt,
+                                             .guidance = a.sample.guidance,
+                                             .seed = a.sample.seed};
   const auto [report, md] =
       eval_report(settings, combos, prompts, features,
                   scorer_ceiling(scorer, default_model::FashionMnist::load(a.fashion_dir, false)));
@@ -433,6 +485,66 @@ inline int eval_images_command(const EvalImagesArgs& a) {
   std::ofstream(std::filesystem::path(a.out) / "metrics.json") << report.dump(2) << '\n';
   std::ofstream(std::filesystem::path(a.out) / "metrics.md") << md;
   write_eval_grid(std::filesystem::path(a.out) / "grid.png", images, combos, prompts, a.per_prompt, a.grid_per_prompt);
+  std::printf("%s\nmetrics.json, metrics.md and grid.png in %s\n", md.c_str(), a.out.c_str());
+  return 0;
+}
+
+struct EvalPromptsArgs : ScoredImagesArgs {
+  std::string prompts;
+  std::vector<std::string> languages;
+  bool translate = false;
+};
+
+/// Prompts as people write them (a prompt file: language, prompt, class, colour), per_prompt images each
+/// through one route (the decoder's own encoder, the glue, or --translate: Apertium into English, then
+/// the decoder's encoder), scored per language.
+inline int eval_prompts_command(const EvalPromptsArgs& a) {
+  using namespace default_model;
+  std::vector<EvalPrompt> prompts;
+  for (auto& p : read_prompts(a.prompts))
+    if (a.languages.empty() || std::ranges::find(a.languages, p.language) != a.languages.end())
+      prompts.push_back(std::move(p));
+  GLUEGEN_CHECK_AS(ValueError, !prompts.empty(), "'{}' has no prompts in the languages {}", a.prompts,
+                   fmt::join(a.languages, ", "));
+  std::vector<std::string> texts, languages;
+  for (const auto& p : prompts) texts.push_back(p.text), languages.push_back(p.language);
+  GLUEGEN_CHECK_AS(ValueError, !a.translate || !a.condition.glued(),
+                   "--translate feeds the decoder's own --encoder: leave out --aligner");
+  const auto conditioned = a.translate ? translate_to_english(texts, languages) : texts;
+  std::vector<std::string> repeated;
+  for (const auto& t : conditioned)
+    for (index_t k = 0; k < a.per_prompt; ++k) repeated.push_back(t);
+  const auto images = generate_with(pipeline_files(a.decoder, a.condition, a.sample), repeated, a.sample, !a.quiet);
+  auto scorer = load_scorer(a.scorer);
+  auto combos = prompt_combos(prompts);
+  const auto features = score_images(images, scorer, combos, a.per_prompt);
+  auto c = a.condition;
+  if (a.translate) c.translate = "(each prompt's language)";
+  const EvalSettings settings{.decoder = a.decoder,
+                              .language = fmt::format("{}", fmt::join(a.languages, ",")),
+                              .conditioning = conditioning_name(c),
+                              .scheduler = a.sample.scheduler,
+                              .steps = a.sample.steps,
+                              .per_prompt = a.per_prompt,
+                              .guidance = a.sample.guidance,
+                              .seed = a.sample.seed};
+  auto [report, md] = prompt_report(settings, prompts, conditioned, combos, features,
+                                    scorer_ceiling(scorer, FashionMnist::load(a.fashion_dir, false)));
+  report["prompt_file"] = a.prompts;
+  std::filesystem::create_directories(a.out);
+  std::ofstream(std::filesystem::path(a.out) / "metrics.json") << report.dump(2) << '\n';
+  std::ofstream(std::filesystem::path(a.out) / "metrics.md") << md;
+  const index_t per_cell = std::min(a.grid_per_prompt, a.per_prompt);
+  std::vector<io::Image> cells;
+  std::vector<std::string> labels;
+  for (std::size_t k = 0; k < prompts.size(); ++k)
+    for (index_t i = 0; i < per_cell; ++i) {
+      cells.push_back(io::to_image(images.select(static_cast<index_t>(k) * a.per_prompt + i)));
+      labels.push_back(prompts[k].language + ": " + prompts[k].text +
+                       (conditioned[k] == prompts[k].text ? "" : " -> " + conditioned[k]));
+    }
+  io::write_png(std::filesystem::path(a.out) / "grid.png",
+                io::image_grid(cells, labels, {.columns = per_cell * 4, .upscale = 3, .caption_lines = 4}));
   std::printf("%s\nmetrics.json, metrics.md and grid.png in %s\n", md.c_str(), a.out.c_str());
   return 0;
 }
@@ -543,7 +655,13 @@ std::function<int()> add_default_model_commands(CLI::App& app) {
     cmd->add_option("--source-length", c.source_length, "source tokens per prompt (as the aligner was trained)")
         ->capture_default_str();
   };
+  const auto translation = [](CLI::App* cmd, ConditionArgs& c) {
+    cmd->add_option("--translate", c.translate,
+                    "the translation baseline: Apertium translates the prompts from this language (es, ca, gl, eo, "
+                    "hbs, eu, is, mk) into English for --encoder");
+  };
   conditioning(gen_cmd, gen->condition);
+  translation(gen_cmd, gen->condition);
   gen_cmd->add_option("--prompt", gen->prompts, "prompt (repeatable)")->required();
   gen_cmd->add_option("--per-prompt", gen->per_prompt, "images per prompt")->capture_default_str();
   gen_cmd->add_option("--out", gen->out, "PNG grid")->capture_default_str();
@@ -560,28 +678,46 @@ std::function<int()> add_default_model_commands(CLI::App& app) {
   corpus_cmd->add_flag("--include-held-out", corpus->include_held_out,
                        "also the class x colour combinations held out of training");
 
+  // the options eval-images and eval-prompts share, with their own defaults for the image counts
+  const auto scored_images = [&](CLI::App* cmd, ScoredImagesArgs& a, const std::string& out, index_t per_prompt,
+                                 index_t grid_per_prompt) {
+    a.out = out, a.per_prompt = per_prompt, a.grid_per_prompt = grid_per_prompt;
+    cmd->add_option("--decoder", a.decoder, "decoder file")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--scorer", a.scorer, "scorer file (gluegen train-scorer)")->required()->check(CLI::ExistingFile);
+    conditioning(cmd, a.condition);
+    cmd->add_option("--fashion-dir", a.fashion_dir, "Fashion-MNIST IDX files")->capture_default_str();
+    cmd->add_option("--per-prompt", a.per_prompt, "images per prompt")->capture_default_str();
+    cmd->add_option("--grid-per-prompt", a.grid_per_prompt, "images per prompt in grid.png")->capture_default_str();
+    cmd->add_option("--out", a.out, "output directory: metrics.json, metrics.md, grid.png")->capture_default_str();
+    sampling(cmd, a.sample);
+    cmd->add_flag("--quiet", a.quiet, "no progress line");
+  };
   auto ev = std::make_shared<EvalImagesArgs>();
   auto* ev_cmd = app.add_subcommand(
       "eval-images", "class / colour accuracy and Fréchet distance of generated scenes, held-in vs held-out");
-  ev_cmd->add_option("--decoder", ev->decoder, "decoder file")->required()->check(CLI::ExistingFile);
-  ev_cmd->add_option("--scorer", ev->scorer, "scorer file (gluegen train-scorer)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  scored_images(ev_cmd, *ev, "eval-images", 8, 4);
   ev_cmd->add_option("--captions", ev->captions, "precomputed English caption features (gluegen fashion-captions)")
       ->check(CLI::ExistingFile);
   ev_cmd
       ->add_option("--language", ev->language,
                    "prompt language: en, de, fr, es, zh, it, or code-mixed A+B (A's words, B's colour: de+en)")
       ->capture_default_str();
-  conditioning(ev_cmd, ev->condition);
-  ev_cmd->add_option("--fashion-dir", ev->fashion_dir, "Fashion-MNIST IDX files")->capture_default_str();
-  ev_cmd->add_option("--per-prompt", ev->per_prompt, "images per class x colour prompt")->capture_default_str();
-  ev_cmd->add_option("--grid-per-prompt", ev->grid_per_prompt, "images per prompt in grid.png")->capture_default_str();
-  ev_cmd->add_option("--out", ev->out, "output directory: metrics.json, metrics.md, grid.png")->capture_default_str();
-  sampling(ev_cmd, ev->sample);
-  ev_cmd->add_flag("--quiet", ev->quiet, "no progress line");
+  translation(ev_cmd, ev->condition);
+
+  auto ep = std::make_shared<EvalPromptsArgs>();
+  auto* ep_cmd = app.add_subcommand(
+      "eval-prompts", "class / colour accuracy per language of images generated from a prompt file (TSV)");
+  scored_images(ep_cmd, *ep, "eval-prompts", 4, 2);
+  ep_cmd->add_option("--prompts", ep->prompts, "prompt file: language, prompt, class, colour (data/prompts/)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  ep_cmd->add_option("--languages", ep->languages, "only these languages of the file (default: all)")->delimiter(',');
+  ep_cmd->add_flag("--translate", ep->translate,
+                   "the translation baseline: Apertium translates each prompt from its language into English "
+                   "for --encoder");
 
   return [=]() -> int {
+    if (ep_cmd->parsed()) return eval_prompts_command(*ep);
     if (cap_cmd->parsed()) return fashion_captions_command(*cap);
     if (dec_cmd->parsed()) return train_decoder_command(*dec);
     if (lavi_cmd->parsed()) return train_lavi_bridge_command(*lavi);

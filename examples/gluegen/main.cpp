@@ -15,6 +15,7 @@
 #include <gluegen/io/parameters.hpp>
 #include <gluegen/train/trainer.hpp>
 
+#include "corpus_commands.hpp"
 #include "default_model_commands.hpp"
 
 #include <CLI/CLI.hpp>
@@ -22,6 +23,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <unordered_map>
 
 namespace {
 
@@ -66,7 +68,7 @@ std::vector<CorpusLine> read_corpus(const std::string& path) {
       try {
         (void)text::decode_utf8(cols[static_cast<std::size_t>(c)]);
       } catch (const ValueError& e) {
-        GLUEGEN_THROW(ValueError, "{}:{}: {}", path, number, e.what());
+        GLUEGEN_THROW(ValueError, "{}:{}: {}", path, number, e.message());
       }
     }
     lines.push_back({cols[0], cols[1], cols[2]});
@@ -74,6 +76,47 @@ std::vector<CorpusLine> read_corpus(const std::string& path) {
   GLUEGEN_CHECK_AS(ValueError, !lines.empty(), "corpus '{}' has no lines", path);
   return lines;
 }
+
+/// Target features by target text: a corpus that pairs one English sentence with its translation
+/// into several languages encodes that sentence once (make-corpus writes it so).
+class TargetCache {
+ public:
+  TargetCache(index_t length, index_t width) : length_(length), width_(width) {}
+
+  /// Features [B, L, D] and mask [B, L] of `texts`, encoding only the ones not seen before.
+  template <typename Encoder>
+  std::pair<Tensor<float, Cpu>, Tensor<float, Cpu>> encode(Encoder& encoder, const std::vector<std::string>& texts) {
+    std::vector<std::string> fresh;
+    for (const auto& t : texts)
+      if (!rows_.contains(t) && std::find(fresh.begin(), fresh.end(), t) == fresh.end()) fresh.push_back(t);
+    if (!fresh.empty()) {
+      const auto out = encoder.encode(fresh, length_);
+      const auto f = out.last_hidden_state.to_vector(), m = out.mask.to_vector();
+      for (std::size_t i = 0; i < fresh.size(); ++i) {
+        rows_[fresh[i]] = std::ssize(rows_);
+        features_.insert(features_.end(), f.begin() + static_cast<std::ptrdiff_t>(i * length_ * width_),
+                         f.begin() + static_cast<std::ptrdiff_t>((i + 1) * length_ * width_));
+        mask_.insert(mask_.end(), m.begin() + static_cast<std::ptrdiff_t>(i * length_),
+                     m.begin() + static_cast<std::ptrdiff_t>((i + 1) * length_));
+      }
+    }
+    std::vector<float> f, m;
+    for (const auto& t : texts) {
+      const auto r = static_cast<std::size_t>(rows_.at(t));
+      f.insert(f.end(), features_.begin() + static_cast<std::ptrdiff_t>(r * length_ * width_),
+               features_.begin() + static_cast<std::ptrdiff_t>((r + 1) * length_ * width_));
+      m.insert(m.end(), mask_.begin() + static_cast<std::ptrdiff_t>(r * length_),
+               mask_.begin() + static_cast<std::ptrdiff_t>((r + 1) * length_));
+    }
+    const index_t B = std::ssize(texts);
+    return {Tensor<float, Cpu>::from_host({B, length_, width_}, f), Tensor<float, Cpu>::from_host({B, length_}, m)};
+  }
+
+ private:
+  index_t length_, width_;
+  std::unordered_map<std::string, index_t> rows_;
+  std::vector<float> features_, mask_;
+};
 
 int encode_command(const EncodeArgs& a) {
   const auto corpus = read_corpus(a.corpus);
@@ -94,6 +137,7 @@ int encode_command(const EncodeArgs& a) {
                    "'{}' already holds {} examples but the corpus has {} lines: is this the same corpus?", a.out, first,
                    total);
   if (first > 0) fmt::print(stderr, "resuming after {} examples already in {}\n", first, a.out);
+  TargetCache targets(a.target_length, target.width());
   Progress progress("encode", total, "sentences", first, !a.quiet);
   for (index_t start = first; start < total; start += a.batch) {
     const index_t end = std::min(total, start + a.batch);
@@ -104,8 +148,8 @@ int encode_command(const EncodeArgs& a) {
       lang.push_back(corpus[static_cast<std::size_t>(i)].language);
     }
     const auto s = source.encode(src, a.source_length);
-    const auto t = target.encode(tgt, a.target_length);
-    writer.add(s.last_hidden_state, s.mask, t.last_hidden_state, t.mask, src, tgt, lang);
+    const auto [t, t_mask] = targets.encode(target, tgt);
+    writer.add(s.last_hidden_state, s.mask, t, t_mask, src, tgt, lang);
     progress.update(end, fmt::format("{} shards", writer.shards_written()));
   }
   writer.finish();
@@ -433,10 +477,12 @@ int main(int argc, char** argv) {
                         "a GlueNet's encoder f alone (gluegen.translator), all that inference needs");
 
   const auto default_model_commands = gluegen::cli::add_default_model_commands(app);
+  const auto corpus_commands = gluegen::cli::add_corpus_commands(app);
 
   CLI11_PARSE(app, argc, argv);
   try {
     if (const int rc = default_model_commands(); rc >= 0) return rc;
+    if (const int rc = corpus_commands(); rc >= 0) return rc;
     if (encode_cmd->parsed()) return encode_command(en);
     if (train_cmd->parsed()) return train_command(t);
     if (convert_cmd->parsed()) return convert_weights_command(cv);

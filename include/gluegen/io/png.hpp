@@ -1,8 +1,11 @@
 #pragma once
 // Images out of (and into) gluegen: 8-bit RGB / grey PNG files through stb_image_write / stb_image
 // (Debian libstb), conversion from model tensors ([C, H, W] in [-1, 1] or [0, 1]), and captioned
-// image grids (stb_easy_font's segment font, so no font file is needed). Files are written atomically.
+// image grids. Captions are drawn anti-aliased in every script the TrueType fonts of io/font.hpp
+// cover; where no font file exists, in stb_easy_font's built-in ASCII segment font. Files are written
+// atomically.
 #include <gluegen/core/error.hpp>
+#include <gluegen/io/font.hpp>
 #include <gluegen/tensor.hpp>
 #include <gluegen/text/unicode.hpp>
 
@@ -11,6 +14,7 @@
 #include <stb_image_write.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -105,10 +109,10 @@ inline void write_png(const std::filesystem::path& path, const Image& img) {
   return img;
 }
 
-/// What stb_easy_font can draw of UTF-8 `text`: its printable ASCII (32..126) only, and it indexes its
-/// glyph table with any other byte unchecked. Accented letters lose their accents ("Grün" -> "Grun",
-/// canonical decomposition without the combining marks); every other character, and invalid UTF-8,
-/// becomes '?'.
+/// What stb_easy_font, the fallback when no caption font file exists, can draw of UTF-8 `text`: its printable
+/// ASCII (32..126) only, and it indexes its glyph table with any other byte unchecked. Accented letters lose
+/// their accents ("Grün" -> "Grun", canonical decomposition without the combining marks); every other
+/// character, and invalid UTF-8, becomes '?'.
 [[nodiscard]] inline std::string drawable_text(std::string_view text) {
   std::u32string points;
   try {
@@ -132,45 +136,121 @@ inline void write_png(const std::filesystem::path& path, const Image& img) {
   return out;
 }
 
-/// Draws `text` (UTF-8; see drawable_text) with its top-left corner at (x, y) in `color`, `scale` pixels per font unit,
-/// wrapping at `max_width` pixels on spaces and clipped to the box (max_width x max_height; 0 = unbounded). Returns the
-/// height used.
-inline index_t draw_text(Image& img, index_t x, index_t y, const std::string& text_utf8,
-                         std::array<std::uint8_t, 3> color, index_t scale = 1, index_t max_width = 0,
-                         index_t max_height = 0) {
-  std::vector<std::string> lines{""};
-  const index_t char_w = 6 * scale;  // stb_easy_font advances about 6 units per character
-  const std::string text = drawable_text(text_utf8);
+/// Pixels per line of text at scale 1: a TrueType font's ascent to descent, or stb_easy_font's 10 units (with
+/// descenders). Caption boxes are lines of this height, so captions fit whichever font draws them.
+inline constexpr index_t text_line_height = 10;
+
+namespace detail {
+
+/// `text` broken at spaces into lines no wider than `max_width` pixels (0: one line), each code point
+/// `advance(cp)` wide; a word wider than a line by itself is broken between characters, as Chinese and
+/// Japanese, written without spaces, need.
+template <class Advance>
+[[nodiscard]] std::vector<std::u32string> wrap_lines(const std::u32string& text, index_t max_width, Advance advance) {
+  const auto fits = [&](double width) { return max_width <= 0 || width <= static_cast<double>(max_width); };
+  std::vector<std::u32string> lines{U""};
+  double used = 0;  // width of lines.back()
   for (std::size_t i = 0; i < text.size();) {
-    const std::size_t end = std::min(text.find(' ', i), text.size());
-    const std::string word = text.substr(i, end - i);
-    const std::string trial = lines.back().empty() ? word : lines.back() + " " + word;
-    if (max_width > 0 && !lines.back().empty() && static_cast<index_t>(trial.size()) * char_w > max_width)
-      lines.push_back(word);
-    else
-      lines.back() = trial;
+    const std::size_t end = std::min(text.find(U' ', i), text.size());
+    const std::u32string word = text.substr(i, end - i);
+    double width = 0;
+    for (char32_t cp : word) width += advance(cp);
+    if (!lines.back().empty() && !fits(used + advance(U' ') + width)) lines.emplace_back(), used = 0;
+    if (!lines.back().empty()) lines.back() += U' ', used += advance(U' ');
+    for (char32_t cp : word) {
+      if (!lines.back().empty() && !fits(used + advance(cp)) && !fits(width)) lines.emplace_back(), used = 0;
+      lines.back() += cp, used += advance(cp);
+    }
     i = end + 1;
   }
-  const index_t line_h = 10 * scale;
+  return lines;
+}
+
+/// Mixes `coverage` (0..255) of `color` into pixel (x, y) if it lies in the image and in `box`
+/// ({x0, y0, x1, y1}, half-open).
+inline void blend(Image& img, index_t x, index_t y, int coverage, std::array<std::uint8_t, 3> color,
+                  const std::array<index_t, 4>& box) {
+  if (x < std::max<index_t>(box[0], 0) || y < std::max<index_t>(box[1], 0) || x >= std::min(box[2], img.width) ||
+      y >= std::min(box[3], img.height))
+    return;
+  for (index_t c = 0; c < img.channels; ++c) {
+    std::uint8_t& v = img.at(x, y, c);
+    const int target = color[static_cast<std::size_t>(std::min<index_t>(c, 2))];
+    v = static_cast<std::uint8_t>(v + std::lround((target - v) * coverage / 255.0));
+  }
+}
+
+/// Lines of ASCII in stb_easy_font (quads, fully covered pixels), `scale` pixels per font unit.
+inline void draw_ascii_lines(Image& img, index_t x, index_t y, const std::vector<std::u32string>& lines,
+                             std::array<std::uint8_t, 3> color, index_t scale, const std::array<index_t, 4>& box) {
   std::vector<char> buffer(64 * 1024);
   for (std::size_t l = 0; l < lines.size(); ++l) {
-    std::string line = lines[l];
+    std::string line(lines[l].begin(), lines[l].end());  // drawable_text made it ASCII
     const int quads = stb_easy_font_print(0, 0, line.data(), nullptr, buffer.data(), static_cast<int>(buffer.size()));
     for (int q = 0; q < quads; ++q) {  // axis-aligned quads: 4 vertices of (x, y, z, rgba), 16 bytes each
       const auto* v = reinterpret_cast<const float*>(buffer.data() + q * 64);
       const float x0 = std::min(v[0], v[8]), x1 = std::max(v[0], v[8]), y0 = std::min(v[1], v[9]),
                   y1 = std::max(v[1], v[9]);
       for (index_t py = static_cast<index_t>(y0 * scale); py < static_cast<index_t>(y1 * scale); ++py)
-        for (index_t px = static_cast<index_t>(x0 * scale); px < static_cast<index_t>(x1 * scale); ++px) {
-          const index_t X = x + px, Y = y + static_cast<index_t>(l) * line_h + py;
-          if (X < 0 || Y < 0 || X >= img.width || Y >= img.height) continue;
-          if ((max_width > 0 && X >= x + max_width) || (max_height > 0 && Y >= y + max_height)) continue;
-          for (index_t c = 0; c < img.channels; ++c)
-            img.at(X, Y, c) = color[static_cast<std::size_t>(std::min<index_t>(c, 2))];
-        }
+        for (index_t px = static_cast<index_t>(x0 * scale); px < static_cast<index_t>(x1 * scale); ++px)
+          blend(img, x + px, y + static_cast<index_t>(l) * text_line_height * scale + py, 255, color, box);
     }
   }
-  return static_cast<index_t>(lines.size()) * line_h;
+}
+
+/// Lines of text in `fonts`, anti-aliased, with the pen kept at sub-pixel positions.
+inline void draw_font_lines(Image& img, index_t x, index_t y, const std::vector<std::u32string>& lines,
+                            std::array<std::uint8_t, 3> color, const FontSet& fonts, index_t line_pitch,
+                            const std::array<index_t, 4>& box) {
+  const auto line_height = static_cast<float>(line_pitch);
+  const auto baseline = static_cast<index_t>(std::lround(fonts.baseline(line_height)));
+  for (std::size_t l = 0; l < lines.size(); ++l) {
+    const index_t base_y = y + static_cast<index_t>(l) * line_pitch + baseline;
+    float pen = 0;
+    for (char32_t cp : lines[l]) {
+      const float whole = std::floor(pen);
+      const GlyphBitmap g = fonts.glyph(cp, line_height, pen - whole);
+      const index_t gx = x + static_cast<index_t>(whole) + g.x_offset, gy = base_y + g.y_offset;
+      for (int py = 0; py < g.height; ++py)
+        for (int px = 0; px < g.width; ++px)
+          if (const int cover = g.coverage[static_cast<std::size_t>(py * g.width + px)]; cover > 0)
+            blend(img, gx + px, gy + py, cover, color, box);
+      pen += fonts.advance(cp, line_height);
+    }
+  }
+}
+
+}  // namespace detail
+
+/// Draws UTF-8 `text` with its top-left corner at (x, y) in `color`, in lines `text_line_height * scale`
+/// pixels apart, wrapping at `max_width` pixels on spaces (between characters where a word alone is wider)
+/// and clipped to the box (max_width x max_height; 0 = unbounded). The glyphs come from `fonts`; when it is
+/// empty (no font file found), from stb_easy_font, as drawable_text(text). Returns the height used.
+inline index_t draw_text(Image& img, index_t x, index_t y, const std::string& text_utf8,
+                         std::array<std::uint8_t, 3> color, index_t scale = 1, index_t max_width = 0,
+                         index_t max_height = 0, const FontSet& fonts = caption_fonts()) {
+  const std::array<index_t, 4> box{max_width > 0 ? x : 0, max_height > 0 ? y : 0,
+                                   max_width > 0 ? x + max_width : img.width,
+                                   max_height > 0 ? y + max_height : img.height};
+  const index_t line_pitch = text_line_height * scale;
+  std::vector<std::u32string> lines;
+  if (fonts.empty()) {
+    const std::string ascii = drawable_text(text_utf8);
+    lines = detail::wrap_lines(std::u32string(ascii.begin(), ascii.end()), max_width,
+                               [&](char32_t) { return 6.0 * static_cast<double>(scale); });  // easy_font's advance
+    detail::draw_ascii_lines(img, x, y, lines, color, scale, box);
+  } else {
+    std::u32string points;
+    try {
+      points = text::decode_utf8(text::nfc(text_utf8));  // precomposed letters, where the fonts have them
+    } catch (const ValueError&) {
+      points.assign(text_utf8.size(), U'\uFFFD');  // invalid UTF-8: one replacement character per byte
+    }
+    const auto line_height = static_cast<float>(line_pitch);
+    lines = detail::wrap_lines(points, max_width, [&](char32_t cp) { return fonts.advance(cp, line_height); });
+    detail::draw_font_lines(img, x, y, lines, color, fonts, line_pitch, box);
+  }
+  return static_cast<index_t>(lines.size()) * line_pitch;
 }
 
 struct GridOptions {
@@ -180,6 +260,30 @@ struct GridOptions {
   index_t caption_lines = 3;  ///< caption space under each cell, in lines of text
   std::array<std::uint8_t, 3> background{255, 255, 255};
   std::array<std::uint8_t, 3> text_color{0, 0, 0};
+};
+
+/// Where image_grid puts things: cell i's image (cell_width x cell_height) has its top-left corner at
+/// (cell_x(i), cell_y(i)), its caption box (cell_width x caption_height) lies right under it, and `padding`
+/// pixels of background surround every cell.
+struct GridLayout {
+  index_t columns = 1, rows = 1, cell_width = 0, cell_height = 0, caption_height = 0, padding = 0;
+
+  /// The layout of `n` images of `width` x `height`, with a caption box under each when `captioned`.
+  [[nodiscard]] static GridLayout of(index_t n, index_t width, index_t height, bool captioned, const GridOptions& opt) {
+    const index_t cols = std::min(opt.columns, n);
+    return {.columns = cols,
+            .rows = (n + cols - 1) / cols,
+            .cell_width = width * opt.upscale,
+            .cell_height = height * opt.upscale,
+            .caption_height = captioned ? opt.caption_lines * text_line_height + 2 : 0,
+            .padding = opt.padding};
+  }
+  [[nodiscard]] index_t width() const { return columns * (cell_width + padding) + padding; }
+  [[nodiscard]] index_t height() const { return rows * (cell_height + caption_height + padding) + padding; }
+  [[nodiscard]] index_t cell_x(index_t i) const { return padding + (i % columns) * (cell_width + padding); }
+  [[nodiscard]] index_t cell_y(index_t i) const {
+    return padding + (i / columns) * (cell_height + caption_height + padding);
+  }
 };
 
 /// Lays images (same size and channels) out in a grid, each with its caption underneath (may be empty).
@@ -194,21 +298,20 @@ struct GridOptions {
     GLUEGEN_CHECK_AS(ShapeError, im.width == first.width && im.height == first.height && im.channels == first.channels,
                      "image_grid: images differ in size ({}x{}x{} vs {}x{}x{})", im.width, im.height, im.channels,
                      first.width, first.height, first.channels);
-  const index_t n = static_cast<index_t>(images.size()), cols = std::min(opt.columns, n), rows = (n + cols - 1) / cols;
-  const index_t cw = first.width * opt.upscale, ch = first.height * opt.upscale,
-                caption_h = captions.empty() ? 0 : opt.caption_lines * 10 + 2;
-  Image grid(cols * (cw + opt.padding) + opt.padding, rows * (ch + caption_h + opt.padding) + opt.padding, 3);
+  const index_t n = static_cast<index_t>(images.size());
+  const GridLayout layout = GridLayout::of(n, first.width, first.height, !captions.empty(), opt);
+  Image grid(layout.width(), layout.height(), 3);
   for (std::size_t i = 0; i < grid.pixels.size(); ++i) grid.pixels[i] = opt.background[i % 3];
   for (index_t i = 0; i < n; ++i) {
-    const index_t ox = opt.padding + (i % cols) * (cw + opt.padding),
-                  oy = opt.padding + (i / cols) * (ch + caption_h + opt.padding);
+    const index_t ox = layout.cell_x(i), oy = layout.cell_y(i);
     const Image& im = images[static_cast<std::size_t>(i)];
-    for (index_t y = 0; y < ch; ++y)
-      for (index_t x = 0; x < cw; ++x)
+    for (index_t y = 0; y < layout.cell_height; ++y)
+      for (index_t x = 0; x < layout.cell_width; ++x)
         for (index_t c = 0; c < 3; ++c)
           grid.at(ox + x, oy + y, c) = im.at(x / opt.upscale, y / opt.upscale, im.channels == 1 ? 0 : c);
     if (!captions.empty())
-      draw_text(grid, ox, oy + ch + 2, captions[static_cast<std::size_t>(i)], opt.text_color, 1, cw, caption_h - 2);
+      draw_text(grid, ox, oy + layout.cell_height + 2, captions[static_cast<std::size_t>(i)], opt.text_color, 1,
+                layout.cell_width, layout.caption_height - 2);
   }
   return grid;
 }

@@ -57,7 +57,15 @@ class Pipeline {
     requires(!kTimestepAware)
   {
     const Encoded e = encode(prompts, languages);
-    const TensorT all = aligner.align(e.features, e.mask, cache_).clone();
+    const index_t rows = e.features.size(0);
+    TensorT all;
+    for (index_t first = 0; first < rows; first += kChunk) {
+      const index_t last = std::min(rows, first + kChunk);
+      if constexpr (requires { cache_.languages; }) cache_.languages = slice_of(e.languages, first, last);
+      place(all,
+            aligner.align(e.features.slice(first, last).contiguous(), e.mask.slice(first, last).contiguous(), cache_),
+            first, rows);
+    }
     return split(all, e.n);
   }
 
@@ -94,21 +102,48 @@ class Pipeline {
     TensorT features, mask;
     index_t n = 0;
     bool null_in_batch = false;
+    std::vector<std::string> languages;  ///< a LanguageRouter's tags, one per row
   };
+
+  /// Encoders and aligners keep their activations for a backward pass, so one call over every prompt
+  /// would hold them all at once (720 prompts through multilingual-e5: 9 GB): rows go through in
+  /// chunks of kChunk.
+  static constexpr index_t kChunk = 64;
+  /// Copies `part` into `out`'s rows from `first` on, allocating `out` ([rows, ...]) at the first part.
+  static void place(TensorT& out, const TensorT& part, index_t first, index_t rows) {
+    if (first == 0) {
+      Shape shape = part.shape();
+      shape[0] = rows;
+      out = TensorT(shape);
+    }
+    TensorT dst = out.slice(first, first + part.size(0));
+    ops::copy(part, dst);
+  }
+  static std::vector<std::string> slice_of(const std::vector<std::string>& v, index_t first, index_t last) {
+    return {v.begin() + first, v.begin() + last};
+  }
 
   Encoded encode(std::vector<std::string> texts, const std::vector<std::string>& languages) {
     const auto n = static_cast<index_t>(texts.size());
     GLUEGEN_CHECK_AS(ValueError, n > 0, "Pipeline: no prompts");
     const bool null_in_batch = !opt_.null_condition.defined();
     if (null_in_batch) texts.emplace_back();
+    std::vector<std::string> tags;
     if constexpr (requires { cache_.languages; }) {  // a LanguageRouter: the null row takes the first prompt's language
       GLUEGEN_CHECK_AS(ValueError, std::ssize(languages) == n,
                        "Pipeline: {} prompts but {} language tags (GenerateOptions::languages)", n, languages.size());
-      cache_.languages = languages;
-      if (null_in_batch) cache_.languages.push_back(languages.front());
+      tags = languages;
+      if (null_in_batch) tags.push_back(languages.front());
     }
-    auto s = source.encode(texts, opt_.source_length);
-    return {std::move(s.last_hidden_state), std::move(s.mask), n, null_in_batch};
+    TensorT features, mask;
+    const index_t rows = std::ssize(texts);
+    for (index_t first = 0; first < rows; first += kChunk) {
+      const index_t last = std::min(rows, first + kChunk);
+      const auto s = source.encode(slice_of(texts, first, last), opt_.source_length);
+      place(features, s.last_hidden_state, first, rows);
+      place(mask, s.mask, first, rows);
+    }
+    return {std::move(features), std::move(mask), n, null_in_batch, std::move(tags)};
   }
 
   Conditioning<T, P> split(const TensorT& all, index_t n) const {
@@ -126,8 +161,11 @@ class Pipeline {
   auto step_context(const Encoded& e, index_t first, index_t last, bool guided)
     requires kTimestepAware
   {
-    Encoded rows{e.features.slice(first, last).contiguous(), e.mask.slice(first, last).contiguous(), last - first,
-                 e.null_in_batch};
+    Encoded rows{e.features.slice(first, last).contiguous(),
+                 e.mask.slice(first, last).contiguous(),
+                 last - first,
+                 e.null_in_batch,
+                 {}};
     if (e.null_in_batch) {
       TensorT f, m;
       ops::concat(rows.features, e.features.slice(e.n, e.n + 1).contiguous(), 0, f);
