@@ -42,6 +42,12 @@ namespace gluegen::train {
   return out;
 }
 
+/// `s` as one normalized string: its normalized_words one space apart.
+[[nodiscard]] inline std::string normalized_text(const std::string& s) {
+  const auto words = normalized_words(s);
+  return join_words(words, 0, words.size());
+}
+
 /// Texts that must never enter a corpus (an evaluation's prompts, a model's caption templates): a
 /// sentence is excluded when any run of its words equals one of them, after normalized_words.
 class ExcludedTexts {
@@ -54,7 +60,10 @@ class ExcludedTexts {
       }
   }
   [[nodiscard]] bool contains_any(const std::string& sentence) const {
-    const auto w = normalized_words(sentence);
+    return contains_any(normalized_words(sentence));
+  }
+  /// The same for a sentence already split by normalized_words.
+  [[nodiscard]] bool contains_any(const std::vector<std::string>& w) const {
     for (std::size_t b = 0; b < w.size(); ++b)
       for (std::size_t e = b + 1; e <= std::min(w.size(), b + longest_); ++e)
         if (texts_.contains(join_words(w, b, e))) return true;
@@ -95,7 +104,7 @@ struct EnglishSelection {
     const auto n = std::ssize(words);
     if (n < o.min_words || n > o.max_words) {
       ++s.out_of_range;
-    } else if (excluded.contains_any(c)) {
+    } else if (excluded.contains_any(words)) {
       ++s.excluded;
     } else if (!seen.insert(join_words(words, 0, words.size())).second) {
       ++s.duplicates;
