@@ -4,12 +4,15 @@ on this machine (design.md section 5). Runs the C++ benchmark binaries (Google B
 the PyTorch equivalents with the same shapes, thread count and timing method (median of repeated
 runs after warm-up), and prints a Markdown table with the speed ratio (> 1: gluegen faster).
 
-usage: .venv-tools/bin/python benchmarks/compare_pytorch.py [--build build] [--threads 2] [--only nn,text,diffusion,gemm]
-(scripts/setup.sh --tools creates .venv-tools with torch.)
+usage: .venv-tools/bin/python benchmarks/compare_pytorch.py [--build build] [--threads 2]
+                                                            [--only nn,aligners,text,diffusion,gemm]
+(scripts/setup.sh --tools creates .venv-tools with torch.) The aligner rows run every configuration in a
+process of its own on both sides, so each reports its own peak RSS.
 """
 import argparse
 import json
 import pathlib
+import resource
 import statistics
 import subprocess
 import sys
@@ -229,7 +232,7 @@ def diffusion_rows(build):
 
 
 def nn_rows(build):
-    """MixerBlock, SelfAttention, Conv2d and GlueNet rows (bench_nn.cpp)."""
+    """MixerBlock, SelfAttention and Conv2d rows (bench_nn.cpp)."""
     rows = []
     g = gluegen_times(f"{build}/benchmarks/bench_nn", "BM_")
     for (b, l, d, bwd) in [(64, 77, 768, 0), (64, 77, 768, 1), (8, 77, 768, 1)]:
@@ -245,17 +248,113 @@ def nn_rows(build):
         x, dy = torch.randn(b, cin, size, size, requires_grad=bool(bwd)), torch.randn(b, cout, size, size)
         rows.append((f"Conv2d {cin}->{cout} k{k} {b}x{size}x{size} {'fwd+bwd' if bwd else 'fwd'}", g[name],
                      torch_time(step(nn.Conv2d(cin, cout, k, padding=k // 2), x, dy, bwd))))
-    for (b, ls, ds, lt, dt, depth) in [(64, 128, 1024, 77, 768, 5), (8, 77, 1024, 77, 768, 3)]:
-        run, enc, S = gluenet_step(b, ls, ds, lt, dt, depth)
-        rows.append((f"GlueNet-{depth}RM train step {b}x{ls}x{ds} -> {lt}x{dt} (f, g, D, AdamW)",
-                     g[f"BM_GlueNetTrainStep/{b}/{ls}/{ds}/{lt}/{dt}/{depth}/real_time"], torch_time(run, min_time=2.0)))
-        if b == 64:
-            one = S[:1].clone()
+    return rows
 
-            def align(enc=enc, one=one):
-                with torch.no_grad():
-                    enc(one)
-            rows.append((f"GlueNet-{depth}RM inference 1x{ls}x{ds}", g[f"BM_GlueNetAlign/1/{ls}/{ds}/{lt}/{dt}/{depth}/real_time"], torch_time(align)))
+
+# bench_aligners.cpp's configurations: (benchmark, label); args are source tokens, source width, target tokens,
+# target width, batch.
+ALIGNER_SHAPES = {"train": [(128, 1024, 77, 768, 16), (256, 1024, 77, 768, 16), (16, 384, 16, 384, 64)],
+                  "align": [(128, 1024, 77, 768, 1), (256, 1024, 77, 768, 1), (16, 384, 16, 384, 1)]}
+ALIGNER_CASES = [
+    ("BM_TrainGlueNet5", "GlueNet-5RM train step (f, g, D; GlueGen's loss)"),
+    ("BM_TrainGlueNet3", "GlueNet-3RM train step (f, g, D; GlueGen's loss)"),
+    ("BM_TrainF5Mse", "Translator_noln depth 5 train step (L_mse, f alone)"),
+    ("BM_TrainF5LnMse", "Translator depth 5, LayerNorm tail, train step (L_mse)"),
+    ("BM_TrainAttention", "attention aligner, 2 layers, train step (L_mse)"),
+    ("BM_TrainLaviAdapter", "LaVi-Bridge adapter train step (L_mse)"),
+    ("BM_AlignF5", "Translator_noln depth 5 inference, 1 prompt"),
+    ("BM_AlignF3", "Translator_noln depth 3 inference, 1 prompt"),
+    ("BM_AlignF5Ln", "Translator depth 5 (LayerNorm tail) inference, 1 prompt"),
+    ("BM_AlignAttention", "attention aligner inference, 1 prompt"),
+    ("BM_AlignRidge", "ridge (token x channel maps) inference, 1 prompt"),
+    ("BM_AlignLaviAdapter", "LaVi-Bridge adapter inference, 1 prompt"),
+    ("BM_AlignEllaConnector", "ELLA connector (6 blocks) inference, 1 prompt at one timestep"),
+]
+
+
+def torch_aligner_case(name, ls, ds, lt, dt, b):
+    """The PyTorch twin of one bench_aligners.cpp configuration: a function running one iteration."""
+    from make_ella_goldens import Ella  # noqa: E402  (the PyTorch ELLA the parity tests use)
+    from make_lavi_bridge_goldens import TextAdapter  # noqa: E402
+    from make_nn_goldens import AttentionAligner  # noqa: E402
+    if name in ("BM_TrainGlueNet5", "BM_TrainGlueNet3"):
+        return gluenet_step(b, ls, ds, lt, dt, 5 if name.endswith("5") else 3)[0]
+    model = {
+        "BM_TrainF5Mse": lambda: Translator(ls, ds, dt, mult=2, depth=5, num_tok_out=lt, tail_layer_norm=False),
+        "BM_AlignF5": lambda: Translator(ls, ds, dt, mult=2, depth=5, num_tok_out=lt, tail_layer_norm=False),
+        "BM_AlignF3": lambda: Translator(ls, ds, dt, mult=2, depth=3, num_tok_out=lt, tail_layer_norm=False),
+        "BM_TrainF5LnMse": lambda: Translator(ls, ds, dt, mult=2, depth=5, num_tok_out=lt, tail_layer_norm=True),
+        "BM_AlignF5Ln": lambda: Translator(ls, ds, dt, mult=2, depth=5, num_tok_out=lt, tail_layer_norm=True),
+        "BM_TrainAttention": lambda: AttentionAligner(ds, dt, dt, lt, dt // 64, 2),
+        "BM_AlignAttention": lambda: AttentionAligner(ds, dt, dt, lt, dt // 64, 2),
+        "BM_TrainLaviAdapter": lambda: TextAdapter(ds, dt, dt),
+        "BM_AlignLaviAdapter": lambda: TextAdapter(ds, dt, dt),
+    }
+    S = torch.randn(b, ls, ds)
+    if name == "BM_AlignRidge":  # token map [lt, ls] and channel map [ds, dt] with bias, as LinearAligner
+        A, W, bias = torch.randn(lt, ls), torch.randn(ds, dt), torch.randn(dt)
+        return lambda: torch.matmul(torch.matmul(A, S), W) + bias
+    if name == "BM_AlignEllaConnector":
+        ella = Ella({"time_channel": 320, "time_embed_dim": dt, "width": dt, "layers": 6, "heads": dt // 64,
+                     "num_latents": lt, "input_dim": ds}).eval()
+        t = torch.full((b,), 500.0)
+
+        def align_ella():
+            with torch.no_grad():
+                ella(S, t)
+        return align_ella
+    m = model[name]()
+    if name.startswith("BM_Align"):
+        m.eval()
+
+        def align():
+            with torch.no_grad():
+                m(S)
+        return align
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=0.0)
+    T = torch.randn(m(S).shape)
+
+    def train():
+        opt.zero_grad(set_to_none=True)
+        F.mse_loss(m(S), T).backward()
+        opt.step()
+    return train
+
+
+def peak_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def torch_case_main(spec, threads):
+    """--torch-case NAME/ls/ds/lt/dt/b: time one configuration in this process and print its time and peak RSS."""
+    torch.set_num_threads(threads)
+    import make_ella_goldens, make_lavi_bridge_goldens  # noqa: E401,F401  (their imports are the baseline, not the case)
+    baseline = peak_mib()
+    name, *args = spec.split("/")
+    run = torch_aligner_case(name, *map(int, args))
+    print(json.dumps({"seconds": torch_time(run, min_time=1.0), "peak_mib": peak_mib(), "baseline_mib": baseline}))
+
+
+def aligner_rows(build):
+    """Every aligner variant (bench_aligners.cpp), each configuration in its own process on both sides."""
+    rows = []
+    threads = torch.get_num_threads()
+    for name, label in ALIGNER_CASES:
+        for shape in ALIGNER_SHAPES["train" if name.startswith("BM_Train") else "align"]:
+            run_name = f"{name}/{'/'.join(map(str, shape))}/real_time"
+            out = subprocess.run([f"{build}/benchmarks/bench_aligners", f"--benchmark_filter=^{run_name}$",
+                                  "--benchmark_format=json", "--benchmark_min_time=1.0"],
+                                 check=True, capture_output=True, text=True).stdout
+            ours = json.loads(out)["benchmarks"][0]
+            unit = {"ms": 1e-3, "us": 1e-6, "ns": 1e-9}[ours["time_unit"]]
+            theirs = json.loads(subprocess.run(
+                [sys.executable, __file__, "--threads", str(threads), "--torch-case", "/".join([name, *map(str, shape)])],
+                check=True, capture_output=True, text=True).stdout)
+            ls, ds, lt, dt, b = shape
+            rows.append((f"{label} b{b} {ls}x{ds} -> {lt}x{dt} ({ours['parameters'] / 1e6:.1f} M params; peak RSS "
+                         f"{ours['peak_MiB']:.0f} / {theirs['peak_mib']:.0f} MiB, PyTorch's after "
+                         f"{theirs['baseline_mib']:.0f} MiB of imports; allocs/iter {ours['allocs/iter']:.0f})",
+                         ours["real_time"] * unit, theirs["seconds"]))
     return rows
 
 
@@ -272,7 +371,7 @@ def gemm_rows(build):
     return rows
 
 
-GROUPS = {"nn": nn_rows, "text": text_rows, "diffusion": diffusion_rows, "gemm": gemm_rows}
+GROUPS = {"nn": nn_rows, "aligners": aligner_rows, "text": text_rows, "diffusion": diffusion_rows, "gemm": gemm_rows}
 
 
 def main():
@@ -281,7 +380,10 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", default=",".join(GROUPS),
                     help=f"comma-separated row groups to run, out of {','.join(GROUPS)} (default: all)")
+    ap.add_argument("--torch-case", help=argparse.SUPPRESS)  # one aligner configuration, in a process of its own
     args = ap.parse_args()
+    if args.torch_case:
+        return torch_case_main(args.torch_case, args.threads)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in only if s not in GROUPS]
     if unknown or not only:

@@ -14,6 +14,8 @@ import random
 import sys
 from pathlib import Path
 
+from generated_page import write_or_check
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
 PAGE = ROOT / "docs" / "results.md"
@@ -183,16 +185,7 @@ def render():
 
 
 def main():
-    page = render()
-    if "--check" in sys.argv[1:]:
-        if not PAGE.exists() or PAGE.read_text() != page:
-            print(f"{PAGE} is not what scripts/make_results.py makes of docs/results/: rerun it", file=sys.stderr)
-            return 1
-        print(f"{PAGE} matches docs/results/")
-        return 0
-    PAGE.write_text(page)
-    print(f"-> {PAGE}")
-    return 0
+    return write_or_check(PAGE, render(), "docs/results/", "scripts/make_results.py")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
 // PyTorch (tools/make_lavi_bridge_goldens.py). The LaVi-Bridge trainer's export read back. The full
 // setting with LoRA in the language model (T5 or BERT): its gradients through the whole chain against
 // finite differences, and its export rebuilding the trained pipeline (for T5 under the release's names).
+// ELLA's connector trained the same way (TimestepConnectorUNet): its gradients against finite differences,
+// the UNet untouched, and its export read back.
 #include <gluegen/aligners/lavi_bridge.hpp>
 #include <gluegen/pipeline/lavi_bridge_file.hpp>
 #include <gluegen/optim/optimizer.hpp>
@@ -244,6 +246,82 @@ TEST(LaviBridge, TrainerExportsAFileThatRebuildsTheTrainedPipeline) {
       },
       "");
   EXPECT_EQ(lora_tensors, 2 * model.lora_layers());
+  std::filesystem::remove_all(run);
+}
+
+const aligners::TimestepConnectorConfig kTinyConnector{
+    .time_channel = 8, .time_embed_dim = 6, .width = 6, .layers = 1, .heads = 2, .num_latents = 3, .input_dim = 5};
+
+TEST(TimestepConnectorUNet, ConnectorGradientsOfTheDenoisingLossMatchFiniteDifferences) {
+  diffusion::UNet2DCondition<double, Cpu> unet(test::tiny_unet_config(), 4);
+  train::TimestepConnectorUNet<double, Cpu> model(aligners::TimestepConnector<double, Cpu>(kTinyConnector, 3),
+                                                  std::move(unet));
+  Td source = ops::randn<double, Cpu>({2, 3, 5}, 1);
+  const Td xt = ops::randn<double, Cpu>({2, 2, 4, 4}, 2), target = ops::randn<double, Cpu>({2, 2, 4, 4}, 3);
+  const std::vector<double> t{700.0, 30.0};  // each example its own timestep, so its own conditioning
+  train::TimestepConnectorUNet<double, Cpu>::Cache cache;
+  nn::zero_grad(model);
+  Td d;
+  const double loss0 = losses::mse(model.forward(xt, t, source, cache), target, d);
+  const Td d_source = model.backward(d, cache).clone();
+  const auto loss = [&] {
+    train::TimestepConnectorUNet<double, Cpu>::Cache c;
+    Td scratch;
+    return static_cast<double>(losses::mse(model.forward(xt, t, source, c), target, scratch));
+  };
+  EXPECT_NEAR(loss(), loss0, 1e-12);
+  EXPECT_TRUE(test::fd_matches(loss, source, d_source, "dL/dsource"));
+  index_t trained = 0;
+  model.visit_parameters(
+      [&](const std::string& n, nn::Param<double, Cpu>& p) {
+        if (n.starts_with("unet.")) {
+          EXPECT_FALSE(p.trainable || p.has_grad()) << n;  // the decoder stays frozen
+          return;
+        }
+        ++trained;
+        EXPECT_TRUE(test::fd_matches(loss, p.value, p.grad, n, 4));
+      },
+      "");
+  EXPECT_GT(trained, 10);
+  // a connector narrower than the UNet's cross-attention
+  aligners::TimestepConnectorConfig narrow = kTinyConnector;
+  narrow.width = narrow.time_embed_dim = 4;
+  const auto mismatched = [&] {
+    return train::TimestepConnectorUNet<double, Cpu>(
+        aligners::TimestepConnector<double, Cpu>(narrow),
+        diffusion::UNet2DCondition<double, Cpu>(test::tiny_unet_config(), 4));
+  };
+  EXPECT_THROW((void)mismatched(), ShapeError);
+}
+
+TEST(TimestepConnectorUNet, TrainerExportsTheConnectorALoaderRebuilds) {
+  const auto run = std::filesystem::temp_directory_path() / "gluegen_ella_trainer";
+  std::filesystem::remove_all(run);
+  train::TimestepConnectorUNet<float, Cpu> model(aligners::TimestepConnector<float, Cpu>(kTinyConnector, 3),
+                                                 diffusion::UNet2DCondition<float, Cpu>(test::tiny_unet_config(), 4));
+  const auto before = model.connector.latents.value.clone();
+  SyntheticSourceData data;
+  train::DecoderTrainer<float, Cpu, SyntheticSourceData, train::TimestepConnectorUNet<float, Cpu>> trainer(
+      model, diffusion::SchedulerConfig{}, data,
+      {.run_dir = run,
+       .export_file = "aligner.h5",
+       .steps = 3,
+       .batch = 2,
+       .lr = 1e-2,
+       .warmup = 1,
+       .ema_decay = 0,
+       .log_every = 1,
+       .checkpoint_every = 100,
+       .progress = false});
+  trainer.run();
+  EXPECT_FALSE(test::all_close(model.connector.latents.value.to_vector(), before.to_vector(), 1e-6));
+  const io::WeightReader file(trainer.model_path());
+  auto connector = aligners::load_timestep_connector<float, Cpu>(file);
+  const auto src = ops::randn<float, Cpu>({2, 3, 5}, 10);
+  const std::vector<double> t{500.0, 20.0};
+  aligners::TimestepConnector<float, Cpu>::Cache a, b;
+  EXPECT_TRUE(
+      test::all_close(connector.forward(src, t, a).to_vector(), model.connector.forward(src, t, b).to_vector(), 1e-6));
   std::filesystem::remove_all(run);
 }
 

@@ -2,6 +2,7 @@
 // checked in nn/golden_suite.hpp), and bad input.
 #include <gluegen/losses/adversarial.hpp>
 #include <gluegen/losses/contrastive.hpp>
+#include <gluegen/losses/token_losses.hpp>
 
 #include "support/gradcheck.hpp"
 
@@ -61,6 +62,30 @@ TEST(LossGradients, Adversarial) {
   (void)hinge_generator(fake, gf);
   EXPECT_TRUE(fd_matches([&] { return hinge_generator(fake, s); }, fake, gf.clone(), "hinge generator"));
   EXPECT_THROW((void)bce_with_logits(logits, Td::full({7}, 1.5), g), ValueError);
+}
+
+// The loss types of Supervised<A, Loss>: TokenCosine's value on vectors whose cosines are known, its
+// gradient against finite differences with a padding mask, and AllTokens counting every position.
+TEST(TokenLosses, CosineValuesGradientsAndMasks) {
+  // token 0 parallel (cos 1), token 1 orthogonal (cos 0), token 2 opposite (cos -1), token 3 masked out
+  const Td pred = Td::from_host({1, 4, 2}, std::vector<double>{2, 0, 0, 3, 1, 1, 5, 5});
+  const Td target = Td::from_host({1, 4, 2}, std::vector<double>{1, 0, 1, 0, -2, -2, 1, 0});
+  Td mask = Td::full({1, 4}, 1.0);
+  mask.data()[3] = 0.0;
+  Td grad, scratch;
+  EXPECT_NEAR(TokenCosine{}(pred, target, mask, grad), (0.0 + 1.0 + 2.0) / 3.0, 1e-12);
+  EXPECT_EQ(grad.to_vector()[6], 0.0);  // a masked token gets no gradient
+  EXPECT_NEAR(AllTokens<TokenCosine>{}(pred, target, mask, grad), (0.0 + 1.0 + 2.0 + (1 - 1 / std::sqrt(2.0))) / 4.0,
+              1e-12);
+  Td p = ops::randn<double, Cpu>({2, 3, 5}, 6), t = ops::randn<double, Cpu>({2, 3, 5}, 7);
+  const Td w = Td::from_host({2, 3}, std::vector<double>{1, 0.5, 0, 2, 1, 1});
+  (void)TokenCosine{}(p, t, w, grad);
+  EXPECT_TRUE(fd_matches([&] { return TokenCosine{}(p, t, w, scratch); }, p, grad.clone(), "TokenCosine"));
+  (void)AllTokens<TokenMse>{}(p, t, w, grad);
+  EXPECT_NEAR(AllTokens<TokenMse>{}(p, t, w, grad), mse(p, t, scratch), 1e-12);
+  EXPECT_TRUE(fd_matches([&] { return AllTokens<TokenMse>{}(p, t, w, scratch); }, p, grad.clone(), "AllTokens"));
+  EXPECT_THROW((void)TokenCosine{}(p, t, Td::zeros({2, 3}), grad), ValueError);
+  EXPECT_THROW((void)TokenCosine{}(p, t, Td::zeros({3, 2}), grad), ShapeError);
 }
 
 }  // namespace

@@ -1,10 +1,11 @@
 #pragma once
 // What the trainer needs from an aligner (design.md section 2): one training step's forward and
 // backward on a batch of source and target features with their padding masks, returning its loss
-// terms by name, and inference. GlueNet implements it with its three losses; Supervised<A> gives any
-// plain aligner (attention, translator) the token-masked MSE objective.
+// terms by name, and inference. GlueNet implements it with its three losses; Supervised<A, Loss> gives any
+// plain aligner (attention, translator) a regression objective over real target tokens, by type
+// (losses/token_losses.hpp: TokenMse, GlueGen's L_mse, by default), so a loss ablation is one alias.
 #include <gluegen/aligners/concepts.hpp>
-#include <gluegen/losses/regression.hpp>
+#include <gluegen/losses/token_losses.hpp>
 #include <gluegen/nn/module.hpp>
 
 #include <string>
@@ -32,9 +33,10 @@ concept TrainableAligner =
       a.set_training(flag);
     };
 
-/// An aligner trained by regression alone: L = mean over real target tokens of (f(S) - T)^2.
-template <typename A>
-  requires Aligner<A> && nn::Layer<A>
+/// An aligner trained by regression alone: L = Loss(f(S), T) over real target tokens (TokenMse:
+/// mean (f(S) - T)^2).
+template <typename A, typename Loss = losses::TokenMse>
+  requires Aligner<A> && nn::Layer<A> && losses::TokenLoss<Loss, typename A::value_type, typename A::policy>
 class Supervised {
  public:
   using value_type = typename A::value_type;
@@ -54,9 +56,9 @@ class Supervised {
   LossTerms train_step(const TensorT& source, const TensorT& source_mask, const TensorT& target,
                        const TensorT& target_mask, Cache& c) {
     const TensorT& aligned = align(source, source_mask, c);
-    const double mse = losses::weighted_mse(aligned, target, target_mask, c.d_aligned);
+    const double loss = Loss{}(aligned, target, target_mask, c.d_aligned);
     (void)aligner.backward(c.d_aligned, c.aligner);
-    return {{{"mse", mse}}};
+    return {{{std::string(Loss::name), loss}}};
   }
 
   void set_training(bool) {}  // no dropout or batch statistics in the supervised aligners

@@ -21,6 +21,8 @@
 #include <gluegen/nn/batch_norm.hpp>
 #include <gluegen/nn/log_softmax.hpp>
 
+#include <concepts>
+#include <utility>
 #include <vector>
 
 namespace gluegen::aligners {
@@ -103,14 +105,22 @@ struct GlueNetLosses {
   [[nodiscard]] double total() const { return mse + rec + adv; }
 };
 
-template <ComputeElement T = float, TensorPolicy P = Cpu>
+/// What GlueNet needs of f and g: a Layer (forward, backward) of its element type and policy.
+template <typename M, typename T, typename P>
+concept GlueNetPart = nn::Layer<M> && std::same_as<typename M::value_type, T> && std::same_as<typename M::policy, P>;
+
+template <ComputeElement T = float, TensorPolicy P = Cpu, GlueNetPart<T, P> F = TranslatorNoLn<T, P>,
+          GlueNetPart<T, P> G = F>
 class GlueNet {
  public:
   using value_type = T;
   using policy = P;
   using TensorT = Tensor<T, P>;
+  using Encoder = F;
+  using Decoder = G;
   struct Cache {
-    typename TranslatorNoLn<T, P>::Cache encoder, decoder;
+    typename F::Cache encoder;
+    typename G::Cache decoder;
     typename Discriminator<T, P>::Cache real, fake;
     TensorT d_mse, d_rec, d_real, d_fake, d_aligned, ones;
     std::vector<int> real_labels, fake_labels;
@@ -118,15 +128,24 @@ class GlueNet {
   /// The parameters of the alternating mode's discriminator phase.
   static constexpr const char* kDiscriminatorPrefix = "discriminator.";
 
+  /// f and g built from the configuration (translators: GlueGen's networks).
   explicit GlueNet(const GlueNetConfig& cfg, std::uint64_t seed = 0)
-      : encoder(cfg.encoder_config(), seed),
-        decoder({.num_tok = cfg.target_tokens(),
-                 .num_tok_out = cfg.num_tok,
-                 .dim = cfg.dim_target,
-                 .dim_out = cfg.dim_source,
-                 .mult = cfg.mult,
-                 .depth = cfg.depth},
-                seed + 100),
+    requires std::constructible_from<F, TranslatorConfig, std::uint64_t> &&
+             std::constructible_from<G, TranslatorConfig, std::uint64_t>
+      : GlueNet(F(cfg.encoder_config(), seed),
+                G(TranslatorConfig{.num_tok = cfg.target_tokens(),
+                                   .num_tok_out = cfg.num_tok,
+                                   .dim = cfg.dim_target,
+                                   .dim_out = cfg.dim_source,
+                                   .mult = cfg.mult,
+                                   .depth = cfg.depth},
+                  seed + 100),
+                cfg, seed) {}
+  /// Any f: [B, num_tok, dim_source] -> [B, target_tokens, dim_target] and g back; cfg's token counts,
+  /// widths and loss weights apply, its mult and depth describe f and g only when they are translators.
+  GlueNet(F encoder_, G decoder_, const GlueNetConfig& cfg, std::uint64_t seed = 0)
+      : encoder(std::move(encoder_)),
+        decoder(std::move(decoder_)),
         discriminator(cfg.dim_target, 2, cfg.disc_mult, static_cast<T>(cfg.eta), seed + 200),
         cfg_(cfg) {}
 
@@ -174,7 +193,7 @@ class GlueNet {
       l.rec = cfg_.lambda_rec * losses::mse(reconstructed, source, c.d_rec);
       ops::scale(c.d_rec, static_cast<T>(cfg_.lambda_rec), c.d_rec);
       ops::add(c.d_aligned, decoder.backward(c.d_rec, c.decoder), c.d_aligned);
-      decoder.release_backward(c.decoder);
+      nn::release_backward(decoder, c.decoder);
     }
     if (cfg_.lambda_adv != 0 && cfg_.alternating) {
       // the generator's non-saturating loss: aligned tokens labelled real, through the frozen discriminator
@@ -203,7 +222,7 @@ class GlueNet {
       discriminator.release_backward(c.fake);
     }
     (void)encoder.backward(c.d_aligned, c.encoder);  // the source needs no gradient
-    encoder.release_backward(c.encoder);
+    nn::release_backward(encoder, c.encoder);
     return l;
   }
 
@@ -232,20 +251,21 @@ class GlueNet {
   /// Whether training alternates discriminator and aligner steps (the trainer asks).
   [[nodiscard]] bool alternating() const noexcept { return cfg_.alternating && cfg_.lambda_adv != 0; }
 
-  template <typename F>
-  void visit_parameters(F&& f, const std::string& prefix) {
+  template <typename Visit>
+  void visit_parameters(Visit&& f, const std::string& prefix) {
     encoder.visit_parameters(f, prefix + "encoder.");
     decoder.visit_parameters(f, prefix + "decoder.");
     discriminator.visit_parameters(f, prefix + "discriminator.");
   }
 
-  TranslatorNoLn<T, P> encoder, decoder;
+  F encoder;
+  G decoder;
   Discriminator<T, P> discriminator;
 
  private:
   GlueNetConfig cfg_;
 };
 
-static_assert(TrainableAligner<GlueNet<float, Cpu>>);
+static_assert(TrainableAligner<GlueNet<float, Cpu>> && TrainableAligner<GlueNet<float, Cpu, Translator<float, Cpu>>>);
 
 }  // namespace gluegen::aligners

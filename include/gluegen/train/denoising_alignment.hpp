@@ -4,7 +4,10 @@
 // eq. 14): L = mean ||eps_theta(x_t, t, f(S)) - eps||^2 (or the v target), so dL/df(S) comes back
 // through the UNet's cross-attention (cache.d_context) into the aligner's backward. Trainable LoRA
 // adapters in the UNet (UNet2DCondition::add_lora) receive their gradients in the same pass, and, with
-// the language model in the loop (LaviBridgeLmUNet), LoRA in its attention too.
+// the language model in the loop (LaviBridgeLmUNet), LoRA in its attention too. ELLA's timestep-aware
+// connector trains the same way (TimestepConnectorUNet), its conditioning a function of the timestep.
+#include <gluegen/aligners/model_files.hpp>
+#include <gluegen/aligners/timestep_connector.hpp>
 #include <gluegen/pipeline/lavi_bridge_file.hpp>
 #include <gluegen/encoders/bert.hpp>
 #include <gluegen/encoders/t5.hpp>
@@ -117,6 +120,66 @@ class LaviBridgeUNet {
   diffusion::UNetLoraTargets targets_;
   index_t layers_;
 };
+
+/// ELLA's trained part (Hu et al. 2024, sec. 3.2): the timestep-aware connector maps a source encoder's
+/// token features, at the diffusion timestep of each example, into the conditioning of a frozen UNet; only
+/// the connector trains, on the decoder's own denoising loss. It exports gluegen.timestep_connector, which
+/// load_pipeline runs at every sampling step.
+template <ComputeElement T, TensorPolicy P>
+class TimestepConnectorUNet {
+ public:
+  using value_type = T;
+  using policy = P;
+  using Connector = aligners::TimestepConnector<T, P>;
+  using UNet = diffusion::UNet2DCondition<T, P>;
+  struct Cache {
+    typename Connector::Cache connector;
+    typename UNet::Cache unet;
+  };
+
+  /// Freezes `unet`.
+  TimestepConnectorUNet(Connector connector_, UNet unet_) : connector(std::move(connector_)), unet(std::move(unet_)) {
+    GLUEGEN_CHECK_AS(ShapeError, connector.config().width == unet.config().cross_attention_dim,
+                     "TimestepConnectorUNet: the connector outputs {} channels, the UNet attends to {}",
+                     connector.config().width, unet.config().cross_attention_dim);
+    nn::freeze(unet);
+  }
+
+  /// xt [B, C, H, W] at timesteps t, source features [B, L, input_dim] -> the UNet's prediction.
+  const Tensor<T, P>& forward(const Tensor<T, P>& xt, std::span<const double> t, const Tensor<T, P>& source, Cache& c) {
+    return unet.forward(xt, t, connector.forward(source, t, c.connector), c.unet);
+  }
+  /// -> dL/dsource; gradients reach the connector only.
+  const Tensor<T, P>& backward(const Tensor<T, P>& dy, Cache& c) {
+    unet.backward(dy, c.unet);
+    return connector.backward(c.unet.d_context, c.connector);
+  }
+
+  /// The connector under ELLA's own names (time_embedding.*, connector.*), the UNet under unet.*.
+  template <typename F>
+  void visit_parameters(F&& f, const std::string& prefix) {
+    connector.visit_parameters(f, prefix);
+    unet.visit_parameters(f, prefix + "unet.");
+  }
+
+  Connector connector;
+  UNet unet;
+};
+
+template <ComputeElement T, TensorPolicy P>
+nlohmann::json denoiser_config(const TimestepConnectorUNet<T, P>& m) {
+  return {{"unet", m.unet.config().to_json()},
+          {"timestep_connector", aligners::timestep_connector_meta(m.connector.config()).config}};
+}
+
+/// The gluegen.timestep_connector file: the connector alone (the frozen UNet is the decoder file's).
+template <ComputeElement T, TensorPolicy P, typename ValueOf>
+void export_denoiser(TimestepConnectorUNet<T, P>& m, const std::filesystem::path& path,
+                     const diffusion::SchedulerConfig& /*noise*/, ValueOf&& value_of) {
+  io::WeightWriter out(path, aligners::timestep_connector_meta(m.connector.config()));
+  m.connector.visit_parameters([&](const std::string& name, auto& p) { out.write(name, value_of(name, p)); }, "");
+  out.commit();
+}
 
 namespace detail {
 /// A language model's identity in checkpoints (the width is what the adapter must take).
