@@ -211,7 +211,7 @@ inline int train_lavi_bridge_command(const LaviBridgeArgs& a) {
     std::fprintf(stderr,
                  "LaVi-Bridge: adapter %lld -> %lld -> %lld, LoRA rank %lld in %lld decoder layers%s; %.3f M of %.2f M "
                  "parameters train (%s)\n",
-                 static_cast<long long>(source_dim), static_cast<long long>(bridge.adapter.config().int_dim),
+                 static_cast<long long>(source_dim), static_cast<long long>(bridge.aligner.config().int_dim),
                  static_cast<long long>(width), static_cast<long long>(a.rank),
                  static_cast<long long>(bridge.lora_layers()),
                  text_layers > 0 ? fmt::format(" and {} language-model layers", text_layers).c_str() : "",

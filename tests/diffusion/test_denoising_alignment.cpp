@@ -197,6 +197,20 @@ struct SyntheticSourceData {
   nlohmann::json describe() const { return {{"synthetic", true}}; }
 };
 
+/// Three steps at batch 2 into `run`, no EMA (so the export is the trained weights), no progress output.
+train::DecoderTrainerOptions three_quiet_steps(const std::filesystem::path& run) {
+  return {.run_dir = run,
+          .export_file = "aligner.h5",
+          .steps = 3,
+          .batch = 2,
+          .lr = 1e-2,
+          .warmup = 1,
+          .ema_decay = 0,
+          .log_every = 1,
+          .checkpoint_every = 100,
+          .progress = false};
+}
+
 TEST(LaviBridge, TrainerExportsAFileThatRebuildsTheTrainedPipeline) {
   const auto run = std::filesystem::temp_directory_path() / "gluegen_lavi_trainer";
   std::filesystem::remove_all(run);
@@ -207,17 +221,7 @@ TEST(LaviBridge, TrainerExportsAFileThatRebuildsTheTrainedPipeline) {
   SyntheticSourceData data;
   diffusion::SchedulerConfig noise;
   train::DecoderTrainer<float, Cpu, SyntheticSourceData, train::LaviBridgeUNet<float, Cpu>> trainer(
-      model, noise, data,
-      {.run_dir = run,
-       .export_file = "aligner.h5",
-       .steps = 3,
-       .batch = 2,
-       .lr = 1e-2,
-       .warmup = 1,
-       .ema_decay = 0,
-       .log_every = 1,
-       .checkpoint_every = 100,
-       .progress = false});
+      model, noise, data, three_quiet_steps(run));
   trainer.run();
   // EMA decay 0: the export is the trained weights; a fresh copy of the base UNet with the file's LoRA
   // and adapter gives the trained model's prediction
@@ -299,29 +303,19 @@ TEST(TimestepConnectorUNet, TrainerExportsTheConnectorALoaderRebuilds) {
   std::filesystem::remove_all(run);
   train::TimestepConnectorUNet<float, Cpu> model(aligners::TimestepConnector<float, Cpu>(kTinyConnector, 3),
                                                  diffusion::UNet2DCondition<float, Cpu>(test::tiny_unet_config(), 4));
-  const auto before = model.connector.latents.value.clone();
+  const auto before = model.aligner.latents.value.clone();
   SyntheticSourceData data;
   train::DecoderTrainer<float, Cpu, SyntheticSourceData, train::TimestepConnectorUNet<float, Cpu>> trainer(
-      model, diffusion::SchedulerConfig{}, data,
-      {.run_dir = run,
-       .export_file = "aligner.h5",
-       .steps = 3,
-       .batch = 2,
-       .lr = 1e-2,
-       .warmup = 1,
-       .ema_decay = 0,
-       .log_every = 1,
-       .checkpoint_every = 100,
-       .progress = false});
+      model, diffusion::SchedulerConfig{}, data, three_quiet_steps(run));
   trainer.run();
-  EXPECT_FALSE(test::all_close(model.connector.latents.value.to_vector(), before.to_vector(), 1e-6));
+  EXPECT_FALSE(test::all_close(model.aligner.latents.value.to_vector(), before.to_vector(), 1e-6));
   const io::WeightReader file(trainer.model_path());
   auto connector = aligners::load_timestep_connector<float, Cpu>(file);
   const auto src = ops::randn<float, Cpu>({2, 3, 5}, 10);
   const std::vector<double> t{500.0, 20.0};
   aligners::TimestepConnector<float, Cpu>::Cache a, b;
   EXPECT_TRUE(
-      test::all_close(connector.forward(src, t, a).to_vector(), model.connector.forward(src, t, b).to_vector(), 1e-6));
+      test::all_close(connector.forward(src, t, a).to_vector(), model.aligner.forward(src, t, b).to_vector(), 1e-6));
   std::filesystem::remove_all(run);
 }
 
@@ -406,7 +400,7 @@ TEST(LaviBridge, LanguageModelLoraGradientsThroughAdapterAndUNetMatchFiniteDiffe
         },
         "");
     EXPECT_EQ(text_lora, 2 * model.text_encoder_lora_layers());
-    EXPECT_EQ(trainable, text_lora + static_cast<index_t>(nn::parameter_names(model.bridge.adapter).size()) +
+    EXPECT_EQ(trainable, text_lora + static_cast<index_t>(nn::parameter_names(model.bridge.aligner).size()) +
                              2 * model.bridge.lora_layers());
   };
   check(tiny_bert<double>(), "BERT");
@@ -436,16 +430,7 @@ TEST(LaviBridge, LanguageModelTrainerExportsAFileThatRebuildsTheTrainedPipeline)
                     diffusion::UNet2DCondition<float, Cpu>(test::tiny_unet_config(), 4), {.rank = 2, .alpha = 2}));
     SyntheticTokenData data;
     train::DecoderTrainer<float, Cpu, SyntheticTokenData, Model> trainer(model, diffusion::SchedulerConfig{}, data,
-                                                                         {.run_dir = run,
-                                                                          .export_file = "aligner.h5",
-                                                                          .steps = 3,
-                                                                          .batch = 2,
-                                                                          .lr = 1e-2,
-                                                                          .warmup = 1,
-                                                                          .ema_decay = 0,
-                                                                          .log_every = 1,
-                                                                          .checkpoint_every = 100,
-                                                                          .progress = false});
+                                                                         three_quiet_steps(run));
     trainer.run();
     // a fresh language model, adapter and UNet with the file's LoRA give the trained model's features and prediction
     const io::WeightReader file(trainer.model_path());

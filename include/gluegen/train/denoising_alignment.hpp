@@ -60,60 +60,87 @@ double denoising_loss_step(A& aligner, typename A::Cache& aligner_cache, diffusi
   return loss;
 }
 
-/// LaVi-Bridge's trained pair (Zhao et al. 2024, sec. 3.2): the adapter turns a source encoder's token
-/// features into the conditioning of a frozen UNet with LoRA injected (UNetLoraTargets::lavi_bridge()
-/// by default). A TrainableDenoiser, so DecoderTrainer trains it on the decoder's own denoising loss; only the
-/// adapter and the LoRA tensors train. Parameter names adapter.* and unet.* are those of a converted
-/// LaVi-Bridge file, which is what it exports.
-template <ComputeElement T, TensorPolicy P>
-class LaviBridgeUNet {
+/// An aligner trained through a frozen diffusion decoder: its output, at the diffusion timestep of each
+/// example when it takes one (ELLA), is the UNet's conditioning. A TrainableDenoiser, so DecoderTrainer
+/// trains it on the decoder's own denoising loss: the backward goes through the UNet's cross-attention
+/// into the aligner, and reaches whatever in the UNet is still trainable (LaVi-Bridge's LoRA).
+template <nn::Module A>
+class AlignedDenoiser {
  public:
-  using value_type = T;
-  using policy = P;
-  using Adapter = aligners::LaviBridgeAdapter<T, P>;
-  using UNet = diffusion::UNet2DCondition<T, P>;
+  using value_type = typename A::value_type;
+  using policy = typename A::policy;
+  using Aligner = A;
+  using UNet = diffusion::UNet2DCondition<value_type, policy>;
   struct Cache {
-    typename Adapter::Cache adapter;
+    typename A::Cache aligner;
     typename UNet::Cache unet;
   };
 
+  /// `aligner_prefix` names the aligner's parameters in checkpoints and exported files.
+  AlignedDenoiser(A aligner_, UNet unet_, std::string aligner_prefix)
+      : aligner(std::move(aligner_)), unet(std::move(unet_)), aligner_prefix_(std::move(aligner_prefix)) {}
+
+  /// xt [B, C, H, W] at timesteps t, source features [B, L, D] -> the UNet's prediction.
+  const Tensor<value_type, policy>& forward(const Tensor<value_type, policy>& xt, std::span<const double> t,
+                                            const Tensor<value_type, policy>& source, Cache& c) {
+    if constexpr (requires { aligner.forward(source, t, c.aligner); }) {
+      return unet.forward(xt, t, aligner.forward(source, t, c.aligner), c.unet);
+    } else {
+      return unet.forward(xt, t, aligner.forward(source, c.aligner), c.unet);
+    }
+  }
+  /// -> dL/dsource; gradients reach the aligner and the UNet's trainable parameters.
+  const Tensor<value_type, policy>& backward(const Tensor<value_type, policy>& dy, Cache& c) {
+    unet.backward(dy, c.unet);
+    return aligner.backward(c.unet.d_context, c.aligner);
+  }
+
+  template <typename F>
+  void visit_parameters(F&& f, const std::string& prefix) {
+    aligner.visit_parameters(f, prefix + aligner_prefix_);
+    unet.visit_parameters(f, prefix + "unet.");
+  }
+
+  A aligner;
+  UNet unet;
+
+ protected:
+  /// The aligner must produce the UNet's cross-attention width.
+  void check_width(index_t aligner_width, const char* what) const {
+    GLUEGEN_CHECK_AS(ShapeError, aligner_width == unet.config().cross_attention_dim,
+                     "{}: the aligner outputs {} channels, the UNet attends to {}", what, aligner_width,
+                     unet.config().cross_attention_dim);
+  }
+
+ private:
+  std::string aligner_prefix_;
+};
+
+/// LaVi-Bridge's trained pair (Zhao et al. 2024, sec. 3.2): the adapter turns a source encoder's token
+/// features into the conditioning of a frozen UNet with LoRA injected (UNetLoraTargets::lavi_bridge()
+/// by default); only the adapter and the LoRA tensors train. Parameter names adapter.* and unet.* are
+/// those of a converted LaVi-Bridge file, which is what it exports.
+template <ComputeElement T, TensorPolicy P>
+class LaviBridgeUNet : public AlignedDenoiser<aligners::LaviBridgeAdapter<T, P>> {
+ public:
+  using Base = AlignedDenoiser<aligners::LaviBridgeAdapter<T, P>>;
+  using Adapter = aligners::LaviBridgeAdapter<T, P>;
+
   /// Freezes `unet` and injects LoRA into it.
-  LaviBridgeUNet(Adapter adapter, UNet unet, const nn::LoraOptions& lora,
+  LaviBridgeUNet(Adapter adapter, typename Base::UNet unet, const nn::LoraOptions& lora,
                  diffusion::UNetLoraTargets targets = diffusion::UNetLoraTargets::lavi_bridge())
-      : adapter(std::move(adapter)),
-        unet(std::move(unet)),
+      : Base(std::move(adapter), std::move(unet), "adapter."),
         lora_(lora),
         targets_(targets),
         layers_(this->unet.add_lora(lora, targets)) {
-    GLUEGEN_CHECK_AS(ShapeError, this->adapter.config().out_dim == this->unet.config().cross_attention_dim,
-                     "LaviBridgeUNet: the adapter outputs {} channels, the UNet attends to {}",
-                     this->adapter.config().out_dim, this->unet.config().cross_attention_dim);
+    this->check_width(this->aligner.config().out_dim, "LaviBridgeUNet");
   }
 
   [[nodiscard]] index_t lora_layers() const noexcept { return layers_; }
   [[nodiscard]] const nn::LoraOptions& lora() const noexcept { return lora_; }
   [[nodiscard]] io::ModelMeta meta(const LaviBridgeTextLora& text = {}) const {
-    return lavi_bridge_meta(adapter.config(), lora_, targets_, layers_, text);
+    return lavi_bridge_meta(this->aligner.config(), lora_, targets_, layers_, text);
   }
-
-  /// xt [B, C, H, W], source features [B, L, in_dim] -> the UNet's prediction.
-  const Tensor<T, P>& forward(const Tensor<T, P>& xt, std::span<const double> t, const Tensor<T, P>& source, Cache& c) {
-    return unet.forward(xt, t, adapter.forward(source, c.adapter), c.unet);
-  }
-  /// -> dL/dsource; gradients reach the adapter and the LoRA tensors.
-  const Tensor<T, P>& backward(const Tensor<T, P>& dy, Cache& c) {
-    unet.backward(dy, c.unet);
-    return adapter.backward(c.unet.d_context, c.adapter);
-  }
-
-  template <typename F>
-  void visit_parameters(F&& f, const std::string& prefix) {
-    adapter.visit_parameters(f, prefix + "adapter.");
-    unet.visit_parameters(f, prefix + "unet.");
-  }
-
-  Adapter adapter;
-  UNet unet;
 
  private:
   nn::LoraOptions lora_;
@@ -123,61 +150,33 @@ class LaviBridgeUNet {
 
 /// ELLA's trained part (Hu et al. 2024, sec. 3.2): the timestep-aware connector maps a source encoder's
 /// token features, at the diffusion timestep of each example, into the conditioning of a frozen UNet; only
-/// the connector trains, on the decoder's own denoising loss. It exports gluegen.timestep_connector, which
-/// load_pipeline runs at every sampling step.
+/// the connector trains. Its parameters keep ELLA's own names (time_embedding.*, connector.*). It exports
+/// gluegen.timestep_connector, which load_pipeline runs at every sampling step.
 template <ComputeElement T, TensorPolicy P>
-class TimestepConnectorUNet {
+class TimestepConnectorUNet : public AlignedDenoiser<aligners::TimestepConnector<T, P>> {
  public:
-  using value_type = T;
-  using policy = P;
-  using Connector = aligners::TimestepConnector<T, P>;
-  using UNet = diffusion::UNet2DCondition<T, P>;
-  struct Cache {
-    typename Connector::Cache connector;
-    typename UNet::Cache unet;
-  };
+  using Base = AlignedDenoiser<aligners::TimestepConnector<T, P>>;
 
   /// Freezes `unet`.
-  TimestepConnectorUNet(Connector connector_, UNet unet_) : connector(std::move(connector_)), unet(std::move(unet_)) {
-    GLUEGEN_CHECK_AS(ShapeError, connector.config().width == unet.config().cross_attention_dim,
-                     "TimestepConnectorUNet: the connector outputs {} channels, the UNet attends to {}",
-                     connector.config().width, unet.config().cross_attention_dim);
-    nn::freeze(unet);
+  TimestepConnectorUNet(aligners::TimestepConnector<T, P> connector, typename Base::UNet unet)
+      : Base(std::move(connector), std::move(unet), "") {
+    this->check_width(this->aligner.config().width, "TimestepConnectorUNet");
+    nn::freeze(this->unet);
   }
-
-  /// xt [B, C, H, W] at timesteps t, source features [B, L, input_dim] -> the UNet's prediction.
-  const Tensor<T, P>& forward(const Tensor<T, P>& xt, std::span<const double> t, const Tensor<T, P>& source, Cache& c) {
-    return unet.forward(xt, t, connector.forward(source, t, c.connector), c.unet);
-  }
-  /// -> dL/dsource; gradients reach the connector only.
-  const Tensor<T, P>& backward(const Tensor<T, P>& dy, Cache& c) {
-    unet.backward(dy, c.unet);
-    return connector.backward(c.unet.d_context, c.connector);
-  }
-
-  /// The connector under ELLA's own names (time_embedding.*, connector.*), the UNet under unet.*.
-  template <typename F>
-  void visit_parameters(F&& f, const std::string& prefix) {
-    connector.visit_parameters(f, prefix);
-    unet.visit_parameters(f, prefix + "unet.");
-  }
-
-  Connector connector;
-  UNet unet;
 };
 
 template <ComputeElement T, TensorPolicy P>
 nlohmann::json denoiser_config(const TimestepConnectorUNet<T, P>& m) {
   return {{"unet", m.unet.config().to_json()},
-          {"timestep_connector", aligners::timestep_connector_meta(m.connector.config()).config}};
+          {"timestep_connector", aligners::timestep_connector_meta(m.aligner.config()).config}};
 }
 
 /// The gluegen.timestep_connector file: the connector alone (the frozen UNet is the decoder file's).
 template <ComputeElement T, TensorPolicy P, typename ValueOf>
 void export_denoiser(TimestepConnectorUNet<T, P>& m, const std::filesystem::path& path,
                      const diffusion::SchedulerConfig& /*noise*/, ValueOf&& value_of) {
-  io::WeightWriter out(path, aligners::timestep_connector_meta(m.connector.config()));
-  m.connector.visit_parameters([&](const std::string& name, auto& p) { out.write(name, value_of(name, p)); }, "");
+  io::WeightWriter out(path, aligners::timestep_connector_meta(m.aligner.config()));
+  m.aligner.visit_parameters([&](const std::string& name, auto& p) { out.write(name, value_of(name, p)); }, "");
   out.commit();
 }
 
@@ -227,9 +226,9 @@ class LaviBridgeLmUNet {
                                             .alpha = this->bridge.lora().alpha,
                                             .seed = this->bridge.lora().seed + 0x5EEDull})) {
     const auto width = detail::language_model_json(text_encoder).at("hidden_size").template get<index_t>();
-    GLUEGEN_CHECK_AS(ShapeError, width == this->bridge.adapter.config().in_dim,
+    GLUEGEN_CHECK_AS(ShapeError, width == this->bridge.aligner.config().in_dim,
                      "LaviBridgeLmUNet: the language model outputs {} channels, the adapter takes {}", width,
-                     this->bridge.adapter.config().in_dim);
+                     this->bridge.aligner.config().in_dim);
   }
 
   [[nodiscard]] index_t text_encoder_lora_layers() const noexcept { return text_layers_; }
