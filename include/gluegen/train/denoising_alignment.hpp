@@ -69,7 +69,6 @@ class AlignedDenoiser {
  public:
   using value_type = typename A::value_type;
   using policy = typename A::policy;
-  using Aligner = A;
   using UNet = diffusion::UNet2DCondition<value_type, policy>;
   struct Cache {
     typename A::Cache aligner;
