@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -150,6 +151,48 @@ def text_rows(build):
                 with torch.no_grad():
                     model(**enc)
             rows.append((f"{label} encode, batch {b}", g[f"{key}/{b}/real_time"], torch_time(forward)))
+    return rows
+
+
+def speech_rows(build):
+    """Whisper's log-mel features of 30 s of audio and the real Whisper tiny.en / base encoders (CTranslate2
+    model.bin, f16 weights widened to f32) at 3000 and 400 mel frames (bench_speech.cpp), against transformers'
+    WhisperFeatureExtractor and WhisperEncoder (loaded with the same weights by tools/make_whisper_goldens.py's
+    reader) and against ctranslate2's encode() in f32 (the tuned C++ engine faster-whisper runs on), same threads.
+    transformers refuses fewer than 3000 frames, so the 4 s rows compare with ctranslate2 alone."""
+    import wave as wavefile
+    root = pathlib.Path(__file__).resolve().parent.parent
+    folders = {"tiny.en": root / "data/models/whisper-tiny.en-ct2", "base": root / "data/models/whisper-base-ct2"}
+    if not all((f / "model.bin").exists() for f in folders.values()):
+        print("skipping the speech rows: data/models/whisper-*-ct2 missing (scripts/setup.sh fetches them)")
+        return []
+    import ctranslate2
+    import make_whisper_goldens
+    from transformers import WhisperFeatureExtractor
+    g = gluegen_times(f"{build}/benchmarks/bench_speech", "BM_")
+    with wavefile.open(str(root / "tests/data/audio/red_sneaker_en_16k.wav")) as w:
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768
+    extractor = WhisperFeatureExtractor(feature_size=80)
+    rows = [("Whisper log-mel, 30 s of audio (vs transformers WhisperFeatureExtractor)", g["BM_WhisperLogMel/real_time"],
+             torch_time(lambda: extractor(samples, sampling_rate=16000, return_tensors="np")))]
+    full = np.ascontiguousarray(extractor(samples, sampling_rate=16000, return_tensors="np")["input_features"])
+    short = WhisperFeatureExtractor(feature_size=80, chunk_length=4)
+    four = np.ascontiguousarray(short(samples, sampling_rate=16000, return_tensors="np")["input_features"])
+    threads = torch.get_num_threads()
+    for i, (name, folder) in enumerate(folders.items()):
+        hf = make_whisper_goldens.hf_from_ct2(make_whisper_goldens.read_ct2(str(folder / "model.bin"))).float()
+        ct2 = ctranslate2.models.Whisper(str(folder), device="cpu", compute_type="float32", intra_threads=threads)
+
+        def hf_forward(hf=hf):
+            with torch.no_grad():
+                hf(torch.from_numpy(full))
+        rows.append((f"Whisper {name} encoder, 30 s (3000 frames) (vs transformers)", g[f"BM_WhisperEncode/{i}/3000/min_time:1.000/real_time"],
+                     torch_time(hf_forward)))
+        for frames, feats in ((3000, full), (400, four)):
+            view = ctranslate2.StorageView.from_array(feats)
+            rows.append((f"Whisper {name} encoder, {frames // 100} s ({frames} frames) (vs ctranslate2 {ctranslate2.__version__} f32)",
+                         g[f"BM_WhisperEncode/{i}/{frames}/min_time:1.000/real_time"],
+                         torch_time(lambda view=view, ct2=ct2: ct2.encode(view, to_cpu=True))))
     return rows
 
 
@@ -371,7 +414,8 @@ def gemm_rows(build):
     return rows
 
 
-GROUPS = {"nn": nn_rows, "aligners": aligner_rows, "text": text_rows, "diffusion": diffusion_rows, "gemm": gemm_rows}
+GROUPS = {"nn": nn_rows, "aligners": aligner_rows, "text": text_rows, "speech": speech_rows, "diffusion": diffusion_rows,
+          "gemm": gemm_rows}
 
 
 def main():

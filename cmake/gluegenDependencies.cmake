@@ -17,9 +17,10 @@ gluegen_find_dependency(fmt)
 gluegen_find_dependency(OpenMP COMPONENTS CXX)
 gluegen_find_dependency(ZLIB)  # gzip-compressed IDX files (io/idx.hpp)
 # utf8proc (Unicode categories, NFD, case mapping for the tokenizers), stb (PNG writing, the
-# caption font) and sentencepiece (XLM-R / e5 / T5 tokenizers) ship only pkg-config files: imported
-# targets PkgConfig::GLUEGEN_<NAME>. HDF5 (its C API) comes the same way: CMake's FindHDF5 compiles a
-# C test program, which fails in a consumer's project(x CXX) that has no C enabled.
+# caption font), sentencepiece (XLM-R / e5 / T5 tokenizers), FFTW and libsamplerate (audio/) ship
+# only pkg-config files: imported targets PkgConfig::GLUEGEN_<NAME>. HDF5 (its C API) comes the same
+# way: CMake's FindHDF5 compiles a C test program, which fails in a consumer's project(x CXX) that has
+# no C enabled.
 gluegen_find_dependency(PkgConfig)
 macro(gluegen_pkg_dependency name module debian_package)
   if(NOT TARGET PkgConfig::GLUEGEN_${name})
@@ -38,6 +39,10 @@ gluegen_pkg_dependency(UTF8PROC libutf8proc libutf8proc-dev)
 gluegen_pkg_dependency(STB stb libstb-dev)
 gluegen_pkg_dependency(SENTENCEPIECE sentencepiece libsentencepiece-dev)
 gluegen_pkg_dependency(HDF5 hdf5 libhdf5-dev)
+# The audio front end (include/gluegen/audio/): FFTW's single-precision FFT for Whisper's log-mel
+# STFT, libsamplerate for resampling to 16 kHz.
+gluegen_pkg_dependency(FFTW3F fftw3f libfftw3-dev)
+gluegen_pkg_dependency(SAMPLERATE samplerate libsamplerate0-dev)
 
 # CUDA flags for translation units that include <gluegen/tensor/cuda.cuh>:
 #  - C++20 through a generator expression (CMake 3.25 has no CUDA20 dialect flag for nvcc 13);

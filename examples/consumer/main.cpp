@@ -1,9 +1,12 @@
 // Built against an *installed* gluegen (find_package), by scripts/test.sh: proves the package config,
 // the installed headers and the exported dependencies work outside this source tree.
+#include <gluegen/audio/log_mel.hpp>
+#include <gluegen/audio/resample.hpp>
 #include <gluegen/io/hdf5_store.hpp>
 #include <gluegen/tensor.hpp>
 
 #include <filesystem>
+#include <vector>
 
 int main() {
   using namespace gluegen;
@@ -18,6 +21,11 @@ int main() {
   }
   const bool same = io::WeightReader(path).read<float>("y").to_vector() == y.to_vector();
   std::filesystem::remove(path);
-  fmt::print("gluegen consumer: installed package works ({} round trip {})\n", y.shape(), same ? "exact" : "MISMATCH");
-  return same ? 0 : 1;
+  // the audio front end's libraries (libsamplerate, FFTW) come through the package config too
+  const audio::Waveform tone{.samples = std::vector<float>(2205, 0.25f), .sample_rate = 22050};
+  const auto features = audio::whisper_log_mel(audio::resample(tone, 16000));  // [80, 3000]
+  const bool audio_ok = features.shape() == Shape{80, 3000};
+  fmt::print("gluegen consumer: installed package works ({} round trip {}, log-mel {})\n", y.shape(),
+             same ? "exact" : "MISMATCH", features.shape());
+  return same && audio_ok ? 0 : 1;
 }

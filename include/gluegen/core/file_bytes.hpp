@@ -1,15 +1,19 @@
 #pragma once
 // A whole (small) file as bytes: vocabularies, tokenizer.json, SentencePiece models; gzip-compressed
-// ones decompressed (CLIP's BPE merges ship as .txt.gz).
+// ones decompressed (CLIP's BPE merges ship as .txt.gz). ByteCursor walks such bytes for the binary
+// readers (E5S1, CTranslate2, WAV), every read bounds-checked before it happens.
 #include <gluegen/core/error.hpp>
 
 #include <zlib.h>
 
 #include <filesystem>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace gluegen {
 
@@ -39,5 +43,43 @@ inline std::string read_gzip_file_bytes(const std::filesystem::path& path, std::
                    what, path.string(), out.size(), message);
   return out;
 }
+
+/// Little-endian reads through a file image in memory. A read past the end is a TruncatedFileError
+/// naming the file, what was being read, its size and where it started, so a file that declares a
+/// length beyond its bytes is rejected before anything is allocated for it.
+class ByteCursor {
+ public:
+  /// `bytes` must outlive the cursor; `file` names it in the errors.
+  ByteCursor(std::string_view bytes, std::string file) : bytes_(bytes), file_(std::move(file)) {}
+
+  [[nodiscard]] std::size_t position() const noexcept { return at_; }
+  [[nodiscard]] std::size_t remaining() const noexcept { return bytes_.size() - at_; }
+  [[nodiscard]] bool at_end() const noexcept { return at_ == bytes_.size(); }
+  [[nodiscard]] const std::string& file() const noexcept { return file_; }
+
+  /// The next `n` bytes; the cursor moves past them.
+  std::string_view take_bytes(std::uint64_t n, std::string_view what) {
+    GLUEGEN_CHECK_AS(TruncatedFileError, n <= remaining(),
+                     "'{}' is truncated: {} ({} bytes at byte {}) ends past its {} bytes", file_, what, n, at_,
+                     bytes_.size());
+    const std::string_view out = bytes_.substr(at_, n);
+    at_ += n;
+    return out;
+  }
+  /// The next sizeof(V) bytes as a little-endian V (an arithmetic type).
+  template <typename V>
+    requires std::is_arithmetic_v<V>
+  V take(std::string_view what) {
+    const std::string_view b = take_bytes(sizeof(V), what);
+    V v;
+    std::memcpy(&v, b.data(), sizeof(V));
+    return v;
+  }
+
+ private:
+  std::string_view bytes_;
+  std::string file_;
+  std::size_t at_ = 0;
+};
 
 }  // namespace gluegen

@@ -44,7 +44,7 @@ class ResnetBlock2D {
     if (opt.temb_channels > 0)
       time_emb_proj.emplace(opt.temb_channels, out_channels, nn::LinearOptions{.seed = opt.seed, .stream = 2});
     if (in_channels != out_channels)
-      conv_shortcut.emplace(in_channels, out_channels, 1, nn::Conv2dOptions{.seed = opt.seed, .stream = 3});
+      conv_shortcut.emplace(in_channels, out_channels, 1, nn::ConvOptions{.seed = opt.seed, .stream = 3});
   }
 
   [[nodiscard]] index_t in_channels() const noexcept { return in_; }

@@ -188,10 +188,9 @@ class AutoencoderKL {
                                   block(cfg.layers_per_block + 1, i + 1 < n, seed + 10000 + 100 * (i + 1)));
     if (cfg.use_quant_conv)
       quant_conv.emplace(2 * cfg.latent_channels, 2 * cfg.latent_channels, 1,
-                         nn::Conv2dOptions{.seed = seed, .stream = 4});
+                         nn::ConvOptions{.seed = seed, .stream = 4});
     if (cfg.use_post_quant_conv)
-      post_quant_conv.emplace(cfg.latent_channels, cfg.latent_channels, 1,
-                              nn::Conv2dOptions{.seed = seed, .stream = 5});
+      post_quant_conv.emplace(cfg.latent_channels, cfg.latent_channels, 1, nn::ConvOptions{.seed = seed, .stream = 5});
   }
 
   [[nodiscard]] const AutoencoderKLConfig& config() const noexcept { return cfg_; }

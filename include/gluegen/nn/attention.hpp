@@ -22,6 +22,8 @@ struct AttentionConfig {
   bool bias = true;  ///< biases on the q, k, v projections (and on out_proj unless out_bias says otherwise)
   std::optional<bool> out_bias =
       std::nullopt;  ///< bias on out_proj; unset = bias (diffusers: q/k/v without, to_out.0 with)
+  std::optional<bool> key_bias = std::nullopt;  ///< bias on k_proj; unset = bias (Whisper: every one but k_proj's:
+                                                ///< a key bias adds the same score to every key, which softmax ignores)
   double scale = 0;  ///< score scale; 0 = 1/sqrt(d_head) (T5 uses 1: its scale is folded into the weights)
 };
 
@@ -43,7 +45,7 @@ class MultiHeadAttention {
 
   explicit MultiHeadAttention(const AttentionConfig& cfg, std::uint64_t seed = 0)
       : q_proj(cfg.embed_dim, cfg.embed_dim, {.bias = cfg.bias, .seed = seed, .stream = 0}),
-        k_proj(kv_dim(cfg), cfg.embed_dim, {.bias = cfg.bias, .seed = seed, .stream = 1}),
+        k_proj(kv_dim(cfg), cfg.embed_dim, {.bias = cfg.key_bias.value_or(cfg.bias), .seed = seed, .stream = 1}),
         v_proj(kv_dim(cfg), cfg.embed_dim, {.bias = cfg.bias, .seed = seed, .stream = 2}),
         out_proj(cfg.embed_dim, cfg.embed_dim, {.bias = cfg.out_bias.value_or(cfg.bias), .seed = seed, .stream = 3}),
         cfg_(cfg) {
