@@ -43,6 +43,9 @@ gluegen_pkg_dependency(HDF5 hdf5 libhdf5-dev)
 # STFT, libsamplerate for resampling to 16 kHz.
 gluegen_pkg_dependency(FFTW3F fftw3f libfftw3-dev)
 gluegen_pkg_dependency(SAMPLERATE samplerate libsamplerate0-dev)
+# eSpeak NG renders spoken prompts (audio/espeak.hpp): speech for users without recordings, and the
+# speech corpus the speech aligners train and are scored on.
+gluegen_pkg_dependency(ESPEAK espeak-ng libespeak-ng-dev)
 
 # CUDA flags for translation units that include <gluegen/tensor/cuda.cuh>:
 #  - C++20 through a generator expression (CMake 3.25 has no CUDA20 dialect flag for nvcc 13);

@@ -22,7 +22,7 @@ packages=(
   nlohmann-json3-dev libfmt-dev libcli11-dev libutf8proc-dev libstb-dev libsentencepiece-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   fonts-dejavu-core fonts-droid-fallback
-  libfftw3-dev libsamplerate0-dev espeak-ng
+  libfftw3-dev libsamplerate0-dev espeak-ng libespeak-ng-dev
   wordnet-base apertium apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-eo-en apertium-hbs-eng
 )
 

@@ -11,11 +11,13 @@
 // ridge baseline, fitted in one go). `eval` reports alignment MSE, cosine and retrieval R@1/R@5 per language of a
 // trained (or converted, tools/convert_gluegen.py) aligner.
 #include <gluegen/aligners/model_files.hpp>
+#include <gluegen/encoders/speech_encoder.hpp>
 #include <gluegen/encoders/text_encoder.hpp>
 #include <gluegen/io/parameters.hpp>
 #include <gluegen/train/trainer.hpp>
 
 #include "corpus_commands.hpp"
+#include "speech_commands.hpp"
 #include "default_model_commands.hpp"
 
 #include <CLI/CLI.hpp>
@@ -32,6 +34,7 @@ using namespace gluegen;
 struct EncodeArgs {
   std::string corpus, source_model, target_model, out, storage = "f16";
   index_t source_length = 128, target_length = 77, batch = 32, per_shard = 256;
+  int window_seconds = 5;
   bool quiet = false;
 };
 
@@ -118,9 +121,11 @@ class TargetCache {
   std::vector<float> features_, mask_;
 };
 
-int encode_command(const EncodeArgs& a) {
-  const auto corpus = read_corpus(a.corpus);
-  encoders::HfTextEncoder<float, Cpu> source(a.source_model), target(a.target_model);
+/// Encodes the corpus with `source` (a text or speech encoder); `inputs(rows)` turns the source column
+/// of rows [start, end) into what source.encode takes.
+template <typename Source, typename Inputs>
+int encode_corpus(const EncodeArgs& a, const std::vector<CorpusLine>& corpus, Source& source, Inputs&& inputs) {
+  encoders::HfTextEncoder<float, Cpu> target(a.target_model);
   const auto storage = dtype_from_name(a.storage);
   GLUEGEN_CHECK_AS(ValueError, storage && (*storage == DType::f16 || *storage == DType::f32 || *storage == DType::bf16),
                    "--storage must be f16, bf16 or f32, got '{}'", a.storage);
@@ -138,7 +143,7 @@ int encode_command(const EncodeArgs& a) {
                    total);
   if (first > 0) fmt::print(stderr, "resuming after {} examples already in {}\n", first, a.out);
   TargetCache targets(a.target_length, target.width());
-  Progress progress("encode", total, "sentences", first, !a.quiet);
+  Progress progress("encode", total, "examples", first, !a.quiet);
   for (index_t start = first; start < total; start += a.batch) {
     const index_t end = std::min(total, start + a.batch);
     std::vector<std::string> src, tgt, lang;
@@ -147,7 +152,7 @@ int encode_command(const EncodeArgs& a) {
       tgt.push_back(corpus[static_cast<std::size_t>(i)].target);
       lang.push_back(corpus[static_cast<std::size_t>(i)].language);
     }
-    const auto s = source.encode(src, a.source_length);
+    const auto s = source.encode(inputs(src), a.source_length);
     const auto [t, t_mask] = targets.encode(target, tgt);
     writer.add(s.last_hidden_state, s.mask, t, t_mask, src, tgt, lang);
     progress.update(end, fmt::format("{} shards", writer.shards_written()));
@@ -157,6 +162,29 @@ int encode_command(const EncodeArgs& a) {
              total - first, writer.shards_written(), a.out, spec.source_len, spec.source_dim, spec.source_encoder,
              spec.target_len, spec.target_dim, spec.target_encoder);
   return 0;
+}
+
+/// The source encoder is resolved here from its folder: a Whisper model (CTranslate2 model.bin, or a
+/// config.json of model_type whisper) reads the corpus's source column as WAV paths, relative to the
+/// corpus file; anything else is a Hugging Face text encoder reading it as text.
+int encode_command(const EncodeArgs& a) {
+  const auto corpus = read_corpus(a.corpus);
+  const std::filesystem::path folder = a.source_model;
+  const bool whisper = std::filesystem::exists(folder / "model.bin") ||
+                       (std::filesystem::exists(folder / "config.json") &&
+                        nlohmann::json::parse(read_file_bytes(folder / "config.json", "model config"))
+                                .value("model_type", std::string()) == "whisper");
+  if (!whisper) {
+    encoders::HfTextEncoder<float, Cpu> source(folder);
+    return encode_corpus(a, corpus, source, [](const std::vector<std::string>& texts) { return texts; });
+  }
+  encoders::WhisperSpeechEncoder<float, Cpu> source(folder, {.window_seconds = a.window_seconds});
+  const std::filesystem::path base = std::filesystem::path(a.corpus).parent_path();
+  return encode_corpus(a, corpus, source, [&](const std::vector<std::string>& files) {
+    std::vector<audio::Waveform> clips;
+    for (const auto& f : files) clips.push_back(audio::read_wav(base / f));
+    return clips;
+  });
 }
 
 struct TrainArgs {
@@ -387,7 +415,10 @@ int main(int argc, char** argv) {
   encode_cmd->add_option("--corpus", en.corpus, "TSV file: source text, target text, language tag per line")
       ->required()
       ->check(CLI::ExistingFile);
-  encode_cmd->add_option("--source-model", en.source_model, "source encoder: a Hugging Face model folder")
+  encode_cmd
+      ->add_option("--source-model", en.source_model,
+                   "source encoder: a Hugging Face text model folder, or a Whisper model folder (the corpus's source "
+                   "column then names WAV files, relative to the corpus)")
       ->required()
       ->check(CLI::ExistingDirectory);
   encode_cmd->add_option("--target-model", en.target_model, "target encoder: a Hugging Face model folder")
@@ -399,6 +430,8 @@ int main(int argc, char** argv) {
   encode_cmd->add_option("--target-length", en.target_length, "target tokens per sentence (padded / truncated)")
       ->capture_default_str();
   encode_cmd->add_option("--batch", en.batch, "sentences per encoder call")->capture_default_str();
+  encode_cmd->add_option("--window", en.window_seconds, "Whisper sources: seconds of audio per clip (1..30)")
+      ->capture_default_str();
   encode_cmd->add_option("--examples-per-shard", en.per_shard, "examples per shard file")->capture_default_str();
   encode_cmd->add_option("--storage", en.storage, "feature dtype in the shards: f16, bf16, f32")->capture_default_str();
   encode_cmd->add_flag("--quiet", en.quiet, "no progress line");
@@ -478,11 +511,13 @@ int main(int argc, char** argv) {
 
   const auto default_model_commands = gluegen::cli::add_default_model_commands(app);
   const auto corpus_commands = gluegen::cli::add_corpus_commands(app);
+  const auto speech_commands = gluegen::cli::add_speech_commands(app);
 
   CLI11_PARSE(app, argc, argv);
   try {
     if (const int rc = default_model_commands(); rc >= 0) return rc;
     if (const int rc = corpus_commands(); rc >= 0) return rc;
+    if (const int rc = speech_commands(); rc >= 0) return rc;
     if (encode_cmd->parsed()) return encode_command(en);
     if (train_cmd->parsed()) return train_command(t);
     if (convert_cmd->parsed()) return convert_weights_command(cv);

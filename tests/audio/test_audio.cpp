@@ -3,6 +3,7 @@
 // length kept) and of real speech; Whisper's log-mel features against transformers'
 // WhisperFeatureExtractor on real espeak-ng speech (tests/data/audio/whisper_log_mel.h5, written by
 // tools/make_audio_goldens.py), 80 and 128 mel channels.
+#include <gluegen/audio/espeak.hpp>
 #include <gluegen/audio/log_mel.hpp>
 #include <gluegen/audio/resample.hpp>
 #include <gluegen/audio/wav.hpp>
@@ -263,6 +264,45 @@ TEST(Wav, ReadsEspeakSpeech) {
   for (const float x : wave.samples) peak = std::max(peak, std::abs(x));
   EXPECT_GT(peak, 0.1f);
   EXPECT_LE(peak, 1.0f);
+}
+
+// ---- speech synthesis (eSpeak NG, in-process) ----------------------------------------------------
+
+// The library renders what the espeak-ng command line rendered into the committed clip (same voice,
+// default speed and pitch), sample for sample.
+TEST(Speak, MatchesTheEspeakNgCommandLine) {
+  const auto cli = audio::read_wav(GLUEGEN_TEST_DATA_DIR + "/audio/red_sneaker_en.wav");
+  const auto ours = audio::speak("a red sneaker on a blue background", {.name = "en-us"});
+  EXPECT_EQ(ours.sample_rate, 22050);
+  ASSERT_EQ(ours.samples.size(), cli.samples.size());
+  EXPECT_EQ(ours.samples, cli.samples);
+}
+
+TEST(Speak, SpeedPitchAndVoiceChangeTheAudio) {
+  const std::string text = "ein roter Turnschuh auf blauem Hintergrund";
+  const auto normal = audio::speak(text, {.name = "de"});
+  const auto slow = audio::speak(text, {.name = "de", .words_per_minute = 120});
+  const double ratio = static_cast<double>(slow.samples.size()) / static_cast<double>(normal.samples.size());
+  EXPECT_GT(ratio, 1.25);  // 175 / 120 = 1.46 for the words; pauses do not all stretch
+  EXPECT_LT(ratio, 1.6);
+  EXPECT_NE(audio::speak(text, {.name = "de", .pitch = 80}).samples, normal.samples);
+  EXPECT_NE(audio::speak(text, {.name = "de+f3"}).samples, normal.samples);
+}
+
+TEST(Speak, BadVoicesSettingsAndTextAreErrors) {
+  const auto message = [](const std::string& text, const audio::SpeechVoice& voice) {
+    try {
+      (void)audio::speak(text, voice);
+    } catch (const ValueError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_THAT(message("hello", {.name = "xx-nowhere"}), HasSubstr("no voice 'xx-nowhere'"));
+  EXPECT_THAT(message("hello", {.words_per_minute = 500}), HasSubstr("speed 500 wpm (80..450)"));
+  EXPECT_THAT(message("hello", {.pitch = -1}), HasSubstr("pitch -1"));
+  EXPECT_THAT(message("", {}), HasSubstr("the text is empty"));
+  EXPECT_EQ(audio::speak("hello", {}).sample_rate, 22050);  // a failed call leaves the synthesizer usable
 }
 
 // ---- resampling ----------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 // forward and backward, the shortened-input mode, finite differences in double, Conv1d's gradients,
 // and the two real Whisper models from PyPI (scripts/fetch_models.py) read from their CTranslate2
 // model.bin against ctranslate2's own encode() on real speech.
+#include <gluegen/audio/espeak.hpp>
+#include <gluegen/encoders/speech_encoder.hpp>
 #include <gluegen/encoders/whisper.hpp>
 #include <gluegen/io/hdf5_store.hpp>
 #include <gluegen/io/safetensors.hpp>
@@ -195,6 +197,43 @@ TEST(WhisperEncoder, RealTinyEnMatchesCtranslate2) {
   expect_real_whisper_matches("tiny_en", "whisper-tiny.en-ct2", 384);
 }
 TEST(WhisperEncoder, RealBaseMatchesCtranslate2) { expect_real_whisper_matches("base", "whisper-base-ct2", 512); }
+
+// The speech source: spoken captions -> a 5 s window -> Whisper tiny.en -> 50 tokens, each the mean of
+// 5 encoder frames of that window; clips that do not fit and token counts that do not divide are errors.
+TEST(WhisperSpeechEncoder, PoolsTheWindowsFramesIntoTokens) {
+  const std::filesystem::path folder = std::filesystem::path(GLUEGEN_SOURCE_DIR) / "data/models/whisper-tiny.en-ct2";
+  if (!std::filesystem::exists(folder / "model.bin"))
+    GTEST_SKIP() << "skipped: " << folder << " is missing (scripts/fetch_models.py)";
+  encoders::WhisperSpeechEncoder<float, Cpu> speech(folder);
+  EXPECT_EQ(speech.name(), "whisper-tiny.en-ct2");
+  EXPECT_EQ(speech.frames(), 250);
+  const std::vector<audio::Waveform> clips{audio::speak("a red sneaker on a blue background"),
+                                           audio::speak("a black coat", {.words_per_minute = 120})};
+  const auto out = speech.encode(clips, 50);
+  ASSERT_EQ(out.last_hidden_state.shape(), (Shape{2, 50, 384}));
+  EXPECT_EQ(out.mask.to_vector(), std::vector<float>(100, 1.0F));
+
+  const audio::WhisperFeatureExtractor mel({.chunk_seconds = 5});
+  encoders::WhisperEncoder<float, Cpu>::Cache cache;
+  const auto frames =
+      speech.whisper().forward(mel.extract(audio::resample(clips[1], 16000)).reshape({1, 80, 500}), cache).to_vector();
+  std::vector<float> token3(384, 0.0F);  // frames 15..19
+  for (index_t f = 15; f < 20; ++f)
+    for (index_t d = 0; d < 384; ++d)
+      token3[static_cast<std::size_t>(d)] += frames[static_cast<std::size_t>(f * 384 + d)] / 5;
+  const auto pooled = out.last_hidden_state.to_vector();
+  const std::vector<float> ours(pooled.begin() + (50 + 3) * 384, pooled.begin() + (50 + 4) * 384);
+  EXPECT_TRUE(test::all_close(ours, token3, 1e-5));
+
+  EXPECT_THROW(speech.encode(clips, 7), ShapeError);
+  audio::Waveform long_clip{.samples = std::vector<float>(16000 * 6, 0.1F), .sample_rate = 16000};
+  try {
+    speech.encode({long_clip}, 50);
+    ADD_FAILURE() << "a 6 s clip went into a 5 s window";
+  } catch (const ValueError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("clip 0 lasts 6.00 s, longer than the 5 s window"));
+  }
+}
 
 TEST(Ctranslate2WhisperWeights, NamesHuggingFaceTensors) {
   const std::filesystem::path bin =
