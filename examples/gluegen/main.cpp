@@ -14,6 +14,7 @@
 #include <gluegen/encoders/speech_encoder.hpp>
 #include <gluegen/encoders/text_encoder.hpp>
 #include <gluegen/io/parameters.hpp>
+#include <gluegen/train/parallel_corpus.hpp>
 #include <gluegen/train/trainer.hpp>
 
 #include "corpus_commands.hpp"
@@ -37,48 +38,6 @@ struct EncodeArgs {
   int window_seconds = 5;
   bool quiet = false;
 };
-
-struct CorpusLine {
-  std::string source, target, language;
-};
-
-/// The whole corpus, checked before anything is encoded: a bad line stops the run with nothing written.
-std::vector<CorpusLine> read_corpus(const std::string& path) {
-  std::ifstream in(path);
-  GLUEGEN_CHECK_AS(FileNotFoundError, in.good(), "corpus '{}' cannot be read", path);
-  std::vector<CorpusLine> lines;
-  std::size_t number = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    std::vector<std::string> cols;
-    for (std::size_t start = 0;;) {
-      const std::size_t tab = line.find('\t', start);
-      cols.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
-      if (tab == std::string::npos) break;
-      start = tab + 1;
-    }
-    GLUEGEN_CHECK_AS(ValueError, cols.size() == 3,
-                     "{}:{}: expected 3 tab-separated columns (source text, target text, language), found {}", path,
-                     number, cols.size());
-    for (int c = 0; c < 3; ++c) {
-      GLUEGEN_CHECK_AS(ValueError, !cols[static_cast<std::size_t>(c)].empty(), "{}:{}: the {} column is empty", path,
-                       number,
-                       c == 0   ? "source text"
-                       : c == 1 ? "target text"
-                                : "language");
-      try {
-        (void)text::decode_utf8(cols[static_cast<std::size_t>(c)]);
-      } catch (const ValueError& e) {
-        GLUEGEN_THROW(ValueError, "{}:{}: {}", path, number, e.message());
-      }
-    }
-    lines.push_back({cols[0], cols[1], cols[2]});
-  }
-  GLUEGEN_CHECK_AS(ValueError, !lines.empty(), "corpus '{}' has no lines", path);
-  return lines;
-}
 
 /// Target features by target text: a corpus that pairs one English sentence with its translation
 /// into several languages encodes that sentence once (make-corpus writes it so).
@@ -124,7 +83,7 @@ class TargetCache {
 /// Encodes the corpus with `source` (a text or speech encoder); `inputs(rows)` turns the source column
 /// of rows [start, end) into what source.encode takes.
 template <typename Source, typename Inputs>
-int encode_corpus(const EncodeArgs& a, const std::vector<CorpusLine>& corpus, Source& source, Inputs&& inputs) {
+int encode_corpus(const EncodeArgs& a, const std::vector<train::CorpusLine>& corpus, Source& source, Inputs&& inputs) {
   encoders::HfTextEncoder<float, Cpu> target(a.target_model);
   const auto storage = dtype_from_name(a.storage);
   GLUEGEN_CHECK_AS(ValueError, storage && (*storage == DType::f16 || *storage == DType::f32 || *storage == DType::bf16),
@@ -168,7 +127,7 @@ int encode_corpus(const EncodeArgs& a, const std::vector<CorpusLine>& corpus, So
 /// config.json of model_type whisper) reads the corpus's source column as WAV paths, relative to the
 /// corpus file; anything else is a Hugging Face text encoder reading it as text.
 int encode_command(const EncodeArgs& a) {
-  const auto corpus = read_corpus(a.corpus);
+  const auto corpus = train::read_parallel_corpus(a.corpus);
   const std::filesystem::path folder = a.source_model;
   const bool whisper = std::filesystem::exists(folder / "model.bin") ||
                        (std::filesystem::exists(folder / "config.json") &&

@@ -1,14 +1,19 @@
 // gluegen speak: spoken prompts for users without recordings (eSpeak NG, in-process).
 //   gluegen speak --text "a red sneaker on a blue background" [--text ...] --out DIR
 //   gluegen speak --prompts data/prompts/natural.tsv [--languages en,de] --out DIR
+//   gluegen speak --corpus captions.tsv --voices en-us,en-us+f3,en-us+m3 --out DIR
 //                 [--voice en-us+f3] [--wpm 175] [--pitch 50] [--rate 16000]
 // Writes DIR/000.wav, 001.wav, ... and DIR/index.tsv (file, language, voice, text), each WAV
-// resampled to --rate (16 kHz: what Whisper reads) and written atomically.
+// resampled to --rate (16 kHz: what Whisper reads) and written atomically. With --corpus (a parallel
+// corpus: source, target, language) each source line is spoken by the next of --voices in turn, and
+// DIR/corpus.tsv (WAV file, target, language) is what `gluegen encode` reads with a Whisper source.
 #include "speech_commands.hpp"
 
 #include <gluegen/audio/espeak.hpp>
 #include <gluegen/audio/resample.hpp>
+#include <gluegen/core/progress.hpp>
 #include <gluegen/default_model/prompts.hpp>
+#include <gluegen/train/parallel_corpus.hpp>
 
 #include <fstream>
 #include <memory>
@@ -16,8 +21,8 @@
 namespace gluegen::cli {
 
 struct SpeakArgs {
-  std::vector<std::string> texts, languages;
-  std::string prompts, out, voice;
+  std::vector<std::string> texts, languages, voices;
+  std::string prompts, corpus, out, voice;
   int words_per_minute = 175, pitch = 50, rate = 16000;
 };
 
@@ -31,14 +36,18 @@ std::string voice_for(const std::string& language) {
 
 int speak_command(const SpeakArgs& a) {
   struct Line {
-    std::string language, text;
+    std::string language, text, target;
   };
   std::vector<Line> lines;
-  for (const auto& t : a.texts) lines.push_back({"", t});
+  for (const auto& t : a.texts) lines.push_back({"", t, ""});
+  if (!a.corpus.empty())
+    for (const auto& c : train::read_parallel_corpus(a.corpus))
+      if (a.languages.empty() || std::ranges::find(a.languages, c.language) != a.languages.end())
+        lines.push_back({c.language, c.source, c.target});
   if (!a.prompts.empty())
     for (const auto& p : default_model::read_prompts(a.prompts))
       if (a.languages.empty() || std::ranges::find(a.languages, p.language) != a.languages.end())
-        lines.push_back({p.language, p.text});
+        lines.push_back({p.language, p.text, ""});
   GLUEGEN_CHECK_AS(ValueError, !lines.empty(), "speak: nothing to say (give --text, or --prompts with prompts in {})",
                    a.languages.empty() ? std::string("any language") : fmt::format("{}", fmt::join(a.languages, ", ")));
   GLUEGEN_CHECK_AS(ValueError, a.rate >= 8000 && a.rate <= 192000, "speak: --rate {} Hz is outside 8000..192000",
@@ -46,19 +55,25 @@ int speak_command(const SpeakArgs& a) {
   std::filesystem::create_directories(a.out);
   std::ofstream index(std::filesystem::path(a.out) / "index.tsv");
   index << "file\tlanguage\tvoice\ttext\n";
+  std::string corpus;  // written at the end, so a corpus.tsv never lists a clip that is not there
   double seconds = 0;
+  Progress progress("speak", std::ssize(lines), "clips", 0, lines.size() > 20);
   for (std::size_t i = 0; i < lines.size(); ++i) {
-    const audio::SpeechVoice voice{.name = !a.voice.empty() ? a.voice : voice_for(lines[i].language),
-                                   .words_per_minute = a.words_per_minute,
-                                   .pitch = a.pitch};
+    const std::string name = !a.voices.empty()  ? a.voices[i % a.voices.size()]
+                             : !a.voice.empty() ? a.voice
+                                                : voice_for(lines[i].language);
+    const audio::SpeechVoice voice{.name = name, .words_per_minute = a.words_per_minute, .pitch = a.pitch};
     const audio::Waveform wave = audio::resample(audio::speak(lines[i].text, voice), a.rate);
     const std::string file = fmt::format("{:03d}.wav", i);
     audio::write_wav(std::filesystem::path(a.out) / file, wave);
     index << file << '\t' << lines[i].language << '\t' << voice.name << '\t' << lines[i].text << '\n';
+    corpus += fmt::format("{}\t{}\t{}\n", file, lines[i].target, lines[i].language);
     seconds += wave.seconds();
+    progress.update(static_cast<index_t>(i) + 1, voice.name);
   }
   index.close();
   GLUEGEN_CHECK_AS(IoError, index.good(), "speak: cannot write '{}/index.tsv'", a.out);
+  if (!a.corpus.empty()) write_file_atomically(std::filesystem::path(a.out) / "corpus.tsv", corpus, "speech corpus");
   std::printf("%zu clip(s), %.1f s of speech at %d Hz -> %s/ (index.tsv lists them)\n", lines.size(), seconds, a.rate,
               a.out.c_str());
   return 0;
@@ -71,7 +86,11 @@ std::function<int()> add_speech_commands(CLI::App& app) {
   cmd->add_option("--prompts", a->prompts, "a prompt file (TSV: language, prompt, class, colour) to speak")
       ->check(CLI::ExistingFile)
       ->excludes(text);
-  cmd->add_option("--languages", a->languages, "with --prompts: only these language tags")->delimiter(',');
+  cmd->add_option("--corpus", a->corpus, "a parallel corpus (TSV: source, target, language): speak each source")
+      ->check(CLI::ExistingFile)
+      ->excludes(text);
+  cmd->add_option("--languages", a->languages, "with --prompts / --corpus: only these language tags")->delimiter(',');
+  cmd->add_option("--voices", a->voices, "voices taken in turn, one per line (espeak-ng names)")->delimiter(',');
   cmd->add_option("--out", a->out, "output directory: NNN.wav and index.tsv")->required();
   cmd->add_option("--voice", a->voice, "espeak-ng voice for every line (default: from each prompt's language, en-us)");
   cmd->add_option("--wpm", a->words_per_minute, "speed in words per minute (80..450)")->capture_default_str();

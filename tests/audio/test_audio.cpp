@@ -287,6 +287,7 @@ TEST(Speak, SpeedPitchAndVoiceChangeTheAudio) {
   EXPECT_LT(ratio, 1.6);
   EXPECT_NE(audio::speak(text, {.name = "de", .pitch = 80}).samples, normal.samples);
   EXPECT_NE(audio::speak(text, {.name = "de+f3"}).samples, normal.samples);
+  EXPECT_FALSE(audio::speak(text, {.name = "en-gb"}).samples.empty());  // a language, not a voice name
 }
 
 TEST(Speak, BadVoicesSettingsAndTextAreErrors) {

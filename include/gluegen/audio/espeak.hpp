@@ -46,7 +46,14 @@ inline Waveform speak(const std::string& text, const SpeechVoice& voice = {}) {
     }
     return 0;
   });
-  GLUEGEN_CHECK_AS(ValueError, espeak_SetVoiceByName(voice.name.c_str()) == EE_OK,
+  // As the espeak-ng command line: a voice by name or file ("en-us", "gmw/en"), else by language ("en-gb").
+  bool found = espeak_SetVoiceByName(voice.name.c_str()) == EE_OK;
+  if (!found) {
+    espeak_VOICE by_language{};
+    by_language.languages = voice.name.c_str();
+    found = espeak_SetVoiceByProperties(&by_language) == EE_OK;
+  }
+  GLUEGEN_CHECK_AS(ValueError, found,
                    "speak: espeak-ng has no voice '{}' (espeak-ng --voices lists them; variants as 'en-us+f3')",
                    voice.name);
   espeak_SetParameter(espeakRATE, voice.words_per_minute, 0);

@@ -279,27 +279,7 @@ inline std::string encode_wav(const Waveform& wave) {
 /// Writes `wave` as a 16-bit PCM mono WAV file (encode_wav), atomically: to `path`.tmp, then renamed,
 /// so a reader never sees half a file and a failed write leaves an existing `path` intact.
 inline void write_wav(const std::filesystem::path& path, const Waveform& wave) {
-  const std::string bytes = encode_wav(wave);
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    GLUEGEN_CHECK_AS(IoError, out.good(), "cannot write WAV file '{}'", tmp.string());
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      GLUEGEN_THROW(IoError, "writing WAV file '{}' failed ({} bytes)", tmp.string(), bytes.size());
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    const std::string why = ec.message();
-    std::filesystem::remove(tmp, ec);
-    GLUEGEN_THROW(IoError, "cannot rename '{}' to '{}': {}", tmp.string(), path.string(), why);
-  }
+  write_file_atomically(path, encode_wav(wave), "WAV file");
 }
 
 }  // namespace gluegen::audio

@@ -82,4 +82,30 @@ class ByteCursor {
   std::size_t at_ = 0;
 };
 
+/// Writes `bytes` to `path` atomically: to `path`.tmp, then renamed over `path`, so a reader never sees
+/// half a file and a failed write (a full disk) leaves an existing `path` intact and no temporary behind.
+/// The parent folder is created. `what` names the file in the IoError.
+inline void write_file_atomically(const std::filesystem::path& path, std::string_view bytes, std::string_view what) {
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  std::error_code ec;
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    GLUEGEN_CHECK_AS(IoError, out.good(), "cannot write {} '{}'", what, tmp.string());
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) {
+      std::filesystem::remove(tmp, ec);
+      GLUEGEN_THROW(IoError, "writing {} '{}' failed ({} bytes)", what, tmp.string(), bytes.size());
+    }
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    std::filesystem::remove(tmp, ec);
+    GLUEGEN_THROW(IoError, "cannot rename '{}' to '{}': {}", tmp.string(), path.string(), why);
+  }
+}
+
 }  // namespace gluegen

@@ -5,6 +5,7 @@
 // cover; where no font file exists, in stb_easy_font's built-in ASCII segment font. Files are written
 // atomically.
 #include <gluegen/core/error.hpp>
+#include <gluegen/core/file_bytes.hpp>
 #include <gluegen/io/font.hpp>
 #include <gluegen/tensor.hpp>
 #include <gluegen/text/unicode.hpp>
@@ -84,14 +85,7 @@ inline void write_png(const std::filesystem::path& path, const Image& img) {
                                         static_cast<int>(img.channels), img.pixels.data(),
                                         static_cast<int>(img.width * img.channels));
   GLUEGEN_CHECK_AS(IoError, ok != 0, "write_png('{}'): encoding failed", path.string());
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    GLUEGEN_CHECK_AS(IoError, out.good(), "write_png: cannot write '{}'", tmp.string());
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomically(path, bytes, "PNG file");
 }
 
 /// Reads a PNG (or any format stb_image knows) as 8-bit, keeping 1 or 3 channels (alpha dropped).

@@ -9,16 +9,62 @@
 #include <gluegen/core/progress.hpp>
 #include <gluegen/core/shape.hpp>
 #include <gluegen/text/apertium.hpp>
+#include <gluegen/text/unicode.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <array>
 #include <chrono>
+#include <fstream>
 #include <random>
 #include <set>
 #include <unordered_set>
 
 namespace gluegen::train {
+
+/// One line of a parallel corpus: the source (text, or a WAV path for a speech source), the target text.
+struct CorpusLine {
+  std::string source, target, language;
+};
+
+/// A parallel corpus TSV (source, target, language per line; what `gluegen encode` reads), checked whole
+/// before anything uses it: a bad line is a ValueError naming the file, the line and the column.
+[[nodiscard]] inline std::vector<CorpusLine> read_parallel_corpus(const std::string& path) {
+  std::ifstream in(path);
+  GLUEGEN_CHECK_AS(FileNotFoundError, in.good(), "corpus '{}' cannot be read", path);
+  std::vector<CorpusLine> lines;
+  std::size_t number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    std::vector<std::string> cols;
+    for (std::size_t start = 0;;) {
+      const std::size_t tab = line.find('\t', start);
+      cols.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
+      if (tab == std::string::npos) break;
+      start = tab + 1;
+    }
+    GLUEGEN_CHECK_AS(ValueError, cols.size() == 3,
+                     "{}:{}: expected 3 tab-separated columns (source text, target text, language), found {}", path,
+                     number, cols.size());
+    for (int c = 0; c < 3; ++c) {
+      GLUEGEN_CHECK_AS(ValueError, !cols[static_cast<std::size_t>(c)].empty(), "{}:{}: the {} column is empty", path,
+                       number,
+                       c == 0   ? "source text"
+                       : c == 1 ? "target text"
+                                : "language");
+      try {
+        (void)text::decode_utf8(cols[static_cast<std::size_t>(c)]);
+      } catch (const ValueError& e) {
+        GLUEGEN_THROW(ValueError, "{}:{}: {}", path, number, e.message());
+      }
+    }
+    lines.push_back({cols[0], cols[1], cols[2]});
+  }
+  GLUEGEN_CHECK_AS(ValueError, !lines.empty(), "corpus '{}' has no lines", path);
+  return lines;
+}
 
 /// Lower-case ASCII words without punctuation, one space apart: what counts as the same sentence when
 /// deduplicating and when keeping excluded texts out ("A red sneaker." == "a red sneaker").
@@ -143,17 +189,6 @@ inline index_t complete_lines(const std::filesystem::path& path) {
   return static_cast<index_t>(std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(keep), '\n'));
 }
 
-inline void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
-  const auto tmp = path.string() + ".partial";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f << text;
-    f.flush();
-    GLUEGEN_CHECK_AS(IoError, f.good(), "cannot write '{}'", tmp);
-  }
-  std::filesystem::rename(tmp, path);
-}
-
 }  // namespace detail
 
 /// train.tsv and held-out.tsv from the translations under `dir`, sentence by sentence across the
@@ -198,8 +233,8 @@ inline nlohmann::json write_corpus_splits(const EnglishSelection& english, const
         ++c[held ? 1 : 0];
       }
     }
-  detail::write_text_atomically(dir / "train.tsv", train);
-  detail::write_text_atomically(dir / "held-out.tsv", held_out);
+  write_file_atomically(dir / "train.tsv", train, "corpus file");
+  write_file_atomically(dir / "held-out.tsv", held_out, "corpus file");
   for (std::size_t l = 0; l < o.languages.size(); ++l) {
     const auto& p = text::apertium_pair(o.languages[l]);
     record["languages"][o.languages[l]] = {{"name", p.name},
@@ -214,7 +249,7 @@ inline nlohmann::json write_corpus_splits(const EnglishSelection& english, const
   }
   record["train_tsv_bytes"] = train.size();
   record["held_out_tsv_bytes"] = held_out.size();
-  detail::write_text_atomically(dir / "corpus.json", record.dump(2) + '\n');
+  write_file_atomically(dir / "corpus.json", record.dump(2) + '\n', "corpus file");
   return record;
 }
 
@@ -233,7 +268,7 @@ inline nlohmann::json build_parallel_corpus(const EnglishSelection& english, con
                      "'{}' holds another English selection (other options or WordNet): use a new directory",
                      english_path.string());
   else
-    detail::write_text_atomically(english_path, english_text);
+    write_file_atomically(english_path, english_text, "corpus file");
 
   const auto times_path = dir / "seconds.json";
   nlohmann::json seconds = std::filesystem::exists(times_path)
@@ -255,7 +290,7 @@ inline nlohmann::json build_parallel_corpus(const EnglishSelection& english, con
       GLUEGEN_CHECK_AS(IoError, out.good(), "cannot append to '{}'", path.string());
       seconds[language] =
           seconds.value(language, 0.0) + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      detail::write_text_atomically(times_path, seconds.dump());
+      write_file_atomically(times_path, seconds.dump(), "corpus file");
       bar.update(end, "");
     }
   }
