@@ -105,6 +105,27 @@ TEST(BertEncoder, GradientsMatchFiniteDifferencesWithAndWithoutLora) {
   }
 }
 
+// One cache serves batches of several lengths, forward and backward (a training loop's last batch, or
+// prompts padded to their own longest): the gradients equal those of a fresh cache.
+TEST(BertEncoder, CacheFollowsTheSequenceLengthInBackward) {
+  BertEncoder<double, Cpu> encoder(BertConfig::from_json(text_golden("bert_tiny.h5").meta().config));
+  const auto ids = [](std::vector<std::int32_t> v) {
+    return Tensor<std::int32_t, Cpu>::from_host({1, std::ssize(v)}, v);
+  };
+  const auto grads = [&](BertEncoder<double, Cpu>::Cache& cache) {
+    const auto short_ids = ids({2, 17, 3});
+    const auto& y = encoder.forward(short_ids, Tensor<std::int32_t, Cpu>::full(short_ids.shape(), 1), cache);
+    nn::zero_grad(encoder);
+    encoder.backward(ops::randn<double, Cpu>(y.last_hidden_state.shape(), 4), cache);
+    return encoder.word_embeddings.weight.grad.to_vector();
+  };
+  BertEncoder<double, Cpu>::Cache reused, fresh;
+  const auto long_ids = ids({2, 17, 33, 41, 3});
+  const auto& y = encoder.forward(long_ids, Tensor<std::int32_t, Cpu>::full(long_ids.shape(), 1), reused);
+  encoder.backward(ops::randn<double, Cpu>(y.last_hidden_state.shape(), 3), reused);
+  EXPECT_EQ(grads(reused), grads(fresh));
+}
+
 TEST(BertEncoder, BadInputIsAClearError) {
   const auto weights = text_golden("bert_tiny.h5");
   BertEncoder<float, Cpu> encoder(BertConfig::from_json(weights.meta().config));

@@ -111,6 +111,8 @@ class BertLayer {
   /// dy [B, L, D] -> dL/dx; adds every trainable parameter's gradient (LoRA in the attention
   /// included), so a language model can be adapted through the loss of what it feeds (LaVi-Bridge).
   const TensorT& backward(const TensorT& dy, Cache& c) {
+    nn::reset_if_changed(c.d_u, c.act.shape());  // the cache may have served another length before
+    for (TensorT* buffer : {&c.d_h, &c.dx}) nn::reset_if_changed(*buffer, c.sum1.shape());
     const TensorT& d_sum2 = output_norm.backward(dy, c.ln_out);  // h feeds the residual and the MLP
     const auto op = act_ == "relu" ? UnaryOp::relu : act_ == "gelu" ? UnaryOp::gelu_erf : UnaryOp::gelu_tanh;
     ops::unary_backward(op, c.intermediate.y, output.backward(d_sum2, c.output), c.d_u);
