@@ -6,13 +6,16 @@
 //                             (LaVi-Bridge: adapter + LoRA; with --language-model, LoRA in it too)
 //   gluegen train-scorer --out FILE [--epochs 3]
 //   gluegen generate --decoder FILE (--encoder DIR [--translate xx] | --source-encoder DIR --aligner FILE)
-//                    --prompt TEXT... --out PNG
+//                    (--prompt TEXT... | --audio WAV...) --out PNG
+//   (a Whisper --source-encoder speaks each prompt with --voices [--audio-rate HZ] [--snr DB], or reads --audio)
 //   gluegen eval-images --decoder FILE --scorer FILE (--captions FILE | [--language xx] --encoder DIR [--translate xx]
 //                       | --language xx --source-encoder DIR --aligner FILE) --out DIR
 //   gluegen eval-prompts --decoder FILE --scorer FILE --prompts TSV (--encoder DIR [--translate] | --source-encoder
 //                        DIR --aligner FILE) --out DIR   (prompts as people write them, per language)
 //   gluegen fashion-corpus --out TSV [--languages en,de,fr,es,zh]   (GlueGen's multilingual experiment)
 #include "default_model_commands.hpp"
+
+#include "speech_commands.hpp"
 
 #include <gluegen/default_model/evaluation.hpp>
 #include <gluegen/default_model/prompts.hpp>
@@ -24,6 +27,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
+#include <limits>
 #include <map>
 
 namespace gluegen::cli {
@@ -322,8 +327,19 @@ struct SampleArgs {
 struct ConditionArgs {
   std::string encoder, source_encoder, aligner, translate;
   index_t length = 16, source_length = 16;
+  // a Whisper source encoder: the voices that speak the prompts, in turn, and how the speech is degraded
+  std::vector<std::string> voices;
+  int audio_rate = 16000, speech_window = 5;
+  double snr_db = std::numeric_limits<double>::infinity();
 
   [[nodiscard]] bool glued() const { return !aligner.empty(); }
+  [[nodiscard]] bool spoken() const { return glued() && encoders::is_whisper_folder(source_encoder); }
+  [[nodiscard]] encoders::SpokenPromptOptions speech() const {
+    encoders::SpokenPromptOptions o{
+        .sample_rate = audio_rate, .snr_db = snr_db, .speech = {.window_seconds = speech_window}};
+    if (!voices.empty()) o.voices = parse_voices(voices);
+    return o;
+  }
 };
 
 /// The machine-translation baseline (MTN's M2M100 row): each text translated into English by Apertium
@@ -353,7 +369,8 @@ inline PipelineFiles pipeline_files(const std::string& decoder, const ConditionA
           .aligner = c.aligner,
           .scheduler = s.scheduler,
           .length = c.length,
-          .source_length = c.source_length};
+          .source_length = c.source_length,
+          .speech = c.speech()};
 }
 
 /// The sampling options, with `bar` advanced as each batch of images finishes.
@@ -378,7 +395,7 @@ inline Tensor<float, Cpu> generate_with(const PipelineFiles& files, const std::v
 struct GenerateArgs {
   std::string decoder, out = "generated.png";
   ConditionArgs condition;
-  std::vector<std::string> prompts;
+  std::vector<std::string> prompts, audio;
   index_t per_prompt = 4;
   SampleArgs sample;
   bool quiet = false;
@@ -391,7 +408,64 @@ inline std::vector<std::string> conditioning_texts(const ConditionArgs& c, const
   return translate_to_english(texts, std::vector<std::string>(texts.size(), c.translate));
 }
 
+/// The grid of `images` captioned, and where it went with which sampler.
+inline void write_generated(const GenerateArgs& a, const GeneratedImages<float, Cpu>& images,
+                            const std::vector<std::string>& captions) {
+  io::write_png(a.out,
+                io::image_grid(images.images(), captions, {.columns = a.per_prompt, .upscale = 3, .caption_lines = 2}));
+  const auto record = diffusion::read_scheduler_record(io::WeightReader(a.decoder));
+  std::printf(
+      "%lld images -> %s (%s, %s %s)\n", static_cast<long long>(images.size()), a.out.c_str(),
+      a.sample.scheduler.c_str(), record.config.at("prediction_type").get<std::string>().c_str(),
+      record.recorded ? "as the decoder file records" : "by default: the decoder file records no noise schedule");
+}
+
+/// A WAV file's caption in a grid: what `gluegen speak` said into it, "text (voice)", when the index.tsv
+/// beside it lists it; else its name.
+inline std::string clip_caption(const std::filesystem::path& file) {
+  const auto index = file.parent_path() / "index.tsv";
+  std::string caption = file.filename().string();
+  if (!std::filesystem::exists(index)) return caption;
+  std::stringstream in(read_file_bytes(index, "speech index"));
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> cols;
+    std::stringstream fields(line);
+    for (std::string f; std::getline(fields, f, '\t');) cols.push_back(f);
+    if (cols.size() == 4 && cols[0] == caption) return cols[3] + " (" + cols[2].substr(0, cols[2].find(':')) + ")";
+  }
+  return caption;
+}
+
+/// Recorded speech: each WAV file per_prompt times through Whisper -> the aligner -> the decoder.
+inline int generate_audio_command(const GenerateArgs& a) {
+  GLUEGEN_CHECK_AS(ValueError, a.condition.spoken(),
+                   "--audio needs a Whisper --source-encoder and the --aligner trained on it");
+  GLUEGEN_CHECK_AS(ValueError, !a.condition.encoder.empty(),
+                   "--audio needs the decoder's own --encoder: its empty prompt is the null conditioning");
+  std::vector<audio::Waveform> clips;
+  std::vector<std::string> captions;
+  for (const auto& file : a.audio) {
+    const audio::Waveform clip = audio::read_wav(file);
+    for (index_t k = 0; k < a.per_prompt; ++k) clips.push_back(clip), captions.push_back(clip_caption(file));
+  }
+  auto pipeline = load_pipeline(pipeline_files(a.decoder, a.condition, a.sample));
+  Progress bar("generate", std::ssize(clips), "images", 0, !a.quiet);
+  const GeneratedImages<float, Cpu> images{std::visit(
+      [&](auto& p) -> Tensor<float, Cpu> {
+        if constexpr (requires { p.source.encode_clips(clips, a.condition.source_length); })
+          return p.generate(p.source.encode_clips(clips, a.condition.source_length), generate_options(a.sample, bar))
+              .samples;
+        else
+          GLUEGEN_THROW(ValueError, "--audio needs a Whisper --source-encoder");
+      },
+      pipeline)};
+  write_generated(a, images, captions);
+  return 0;
+}
+
 inline int generate_command(const GenerateArgs& a) {
+  GLUEGEN_CHECK_AS(ValueError, a.prompts.empty() != a.audio.empty(), "generate: give --prompt or --audio (not both)");
+  if (!a.audio.empty()) return generate_audio_command(a);
   std::vector<std::string> texts;
   for (const auto& p : a.prompts)
     for (index_t k = 0; k < a.per_prompt; ++k) texts.push_back(p);
@@ -405,13 +479,7 @@ inline int generate_command(const GenerateArgs& a) {
     for (std::size_t i = 0; i < texts.size(); i += static_cast<std::size_t>(a.per_prompt))
       std::printf("apertium %s: \"%s\" -> \"%s\"\n", a.condition.translate.c_str(), texts[i].c_str(),
                   conditioned[i].c_str());
-  io::write_png(a.out,
-                io::image_grid(images.images(), captions, {.columns = a.per_prompt, .upscale = 3, .caption_lines = 2}));
-  const auto record = diffusion::read_scheduler_record(io::WeightReader(a.decoder));
-  std::printf(
-      "%lld images -> %s (%s, %s %s)\n", static_cast<long long>(images.size()), a.out.c_str(),
-      a.sample.scheduler.c_str(), record.config.at("prediction_type").get<std::string>().c_str(),
-      record.recorded ? "as the decoder file records" : "by default: the decoder file records no noise schedule");
+  write_generated(a, images, captions);
   return 0;
 }
 
@@ -431,6 +499,11 @@ struct EvalImagesArgs : ScoredImagesArgs {
 
 /// What a report says the images were conditioned on.
 inline std::string conditioning_name(const ConditionArgs& c) {
+  if (c.spoken())
+    return fmt::format("spoken by {} at {} Hz{}; glued: {} + {}{}",
+                       c.voices.empty() ? "en-us" : fmt::format("{}", fmt::join(c.voices, ",")), c.audio_rate,
+                       std::isfinite(c.snr_db) ? fmt::format(", white noise at {} dB SNR", c.snr_db) : "",
+                       c.source_encoder, c.aligner, c.encoder.empty() ? "" : "; null from " + c.encoder);
   if (c.glued())
     return "glued: " + c.source_encoder + " + " + c.aligner + (c.encoder.empty() ? "" : "; null from " + c.encoder);
   return (c.translate.empty() ? "" : "apertium " + c.translate + " -> English -> ") + c.encoder;
@@ -654,6 +727,14 @@ std::function<int()> add_default_model_commands(CLI::App& app) {
         ->check(CLI::ExistingFile);
     cmd->add_option("--source-length", c.source_length, "source tokens per prompt (as the aligner was trained)")
         ->capture_default_str();
+    cmd->add_option("--voices", c.voices,
+                    "a Whisper --source-encoder: espeak-ng voices speaking the prompts in turn (NAME[:WPM[:PITCH]])")
+        ->delimiter(',');
+    cmd->add_option("--audio-rate", c.audio_rate, "a Whisper --source-encoder: the spoken prompts' sample rate in Hz")
+        ->capture_default_str();
+    cmd->add_option("--snr", c.snr_db, "a Whisper --source-encoder: white noise at this SNR in dB (default: clean)");
+    cmd->add_option("--speech-window", c.speech_window, "a Whisper --source-encoder: seconds of audio it reads")
+        ->capture_default_str();
   };
   const auto translation = [](CLI::App* cmd, ConditionArgs& c) {
     cmd->add_option("--translate", c.translate,
@@ -662,7 +743,9 @@ std::function<int()> add_default_model_commands(CLI::App& app) {
   };
   conditioning(gen_cmd, gen->condition);
   translation(gen_cmd, gen->condition);
-  gen_cmd->add_option("--prompt", gen->prompts, "prompt (repeatable)")->required();
+  gen_cmd->add_option("--prompt", gen->prompts, "prompt (repeatable)");
+  gen_cmd->add_option("--audio", gen->audio, "a WAV file of speech (repeatable; a Whisper --source-encoder)")
+      ->check(CLI::ExistingFile);
   gen_cmd->add_option("--per-prompt", gen->per_prompt, "images per prompt")->capture_default_str();
   gen_cmd->add_option("--out", gen->out, "PNG grid")->capture_default_str();
   sampling(gen_cmd, gen->sample);

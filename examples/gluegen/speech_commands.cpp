@@ -1,21 +1,24 @@
 // gluegen speak: spoken prompts for users without recordings (eSpeak NG, in-process).
 //   gluegen speak --text "a red sneaker on a blue background" [--text ...] --out DIR
 //   gluegen speak --prompts data/prompts/natural.tsv [--languages en,de] --out DIR
-//   gluegen speak --corpus captions.tsv --voices en-us,en-us+f3,en-us+m3 --out DIR
-//                 [--voice en-us+f3] [--wpm 175] [--pitch 50] [--rate 16000]
+//   gluegen speak --corpus captions.tsv --voices en-us,en-us+f3:140,en-us+m3:220:70 --out DIR
+//                 [--voice en-us+f3] [--wpm 175] [--pitch 50] [--rate 16000] [--snr 10]
 // Writes DIR/000.wav, 001.wav, ... and DIR/index.tsv (file, language, voice, text), each WAV
 // resampled to --rate (16 kHz: what Whisper reads) and written atomically. With --corpus (a parallel
 // corpus: source, target, language) each source line is spoken by the next of --voices in turn, and
 // DIR/corpus.tsv (WAV file, target, language) is what `gluegen encode` reads with a Whisper source.
+// A voice in --voices may carry its own speed and pitch (NAME:WPM:PITCH); --snr adds white noise.
 #include "speech_commands.hpp"
 
-#include <gluegen/audio/espeak.hpp>
+#include <gluegen/audio/noise.hpp>
 #include <gluegen/audio/resample.hpp>
 #include <gluegen/core/progress.hpp>
 #include <gluegen/default_model/prompts.hpp>
 #include <gluegen/train/parallel_corpus.hpp>
 
+#include <charconv>
 #include <fstream>
+#include <limits>
 #include <memory>
 
 namespace gluegen::cli {
@@ -24,7 +27,37 @@ struct SpeakArgs {
   std::vector<std::string> texts, languages, voices;
   std::string prompts, corpus, out, voice;
   int words_per_minute = 175, pitch = 50, rate = 16000;
+  double snr_db = std::numeric_limits<double>::infinity();
 };
+
+audio::SpeechVoice parse_voice(const std::string& spec) {
+  std::vector<std::string_view> parts;
+  for (std::size_t first = 0;;) {
+    const std::size_t colon = spec.find(':', first);
+    parts.push_back(std::string_view(spec).substr(first, colon - first));
+    if (colon == std::string::npos) break;
+    first = colon + 1;
+  }
+  GLUEGEN_CHECK_AS(ValueError, parts.size() <= 3 && !parts[0].empty(), "voice '{}' is not NAME[:WPM[:PITCH]]", spec);
+  audio::SpeechVoice voice{.name = std::string(parts[0])};
+  int* fields[] = {&voice.words_per_minute, &voice.pitch};
+  for (std::size_t k = 1; k < parts.size(); ++k) {
+    const auto [end, ec] = std::from_chars(parts[k].data(), parts[k].data() + parts[k].size(), *fields[k - 1]);
+    GLUEGEN_CHECK_AS(ValueError, ec == std::errc() && end == parts[k].data() + parts[k].size() && !parts[k].empty(),
+                     "voice '{}': '{}' is not a whole number (NAME[:WPM[:PITCH]])", spec, parts[k]);
+  }
+  return voice;
+}
+
+std::string voice_spec(const audio::SpeechVoice& v) {
+  return fmt::format("{}:{}:{}", v.name, v.words_per_minute, v.pitch);
+}
+
+std::vector<audio::SpeechVoice> parse_voices(const std::vector<std::string>& specs) {
+  std::vector<audio::SpeechVoice> voices;
+  for (const auto& s : specs) voices.push_back(parse_voice(s));
+  return voices;
+}
 
 /// espeak-ng's voice for a prompt file's language tag: the tag itself, but English (and --text,
 /// which has no tag) is en-us and Chinese is Mandarin (cmn).
@@ -59,14 +92,16 @@ int speak_command(const SpeakArgs& a) {
   double seconds = 0;
   Progress progress("speak", std::ssize(lines), "clips", 0, lines.size() > 20);
   for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::string name = !a.voices.empty()  ? a.voices[i % a.voices.size()]
-                             : !a.voice.empty() ? a.voice
-                                                : voice_for(lines[i].language);
-    const audio::SpeechVoice voice{.name = name, .words_per_minute = a.words_per_minute, .pitch = a.pitch};
-    const audio::Waveform wave = audio::resample(audio::speak(lines[i].text, voice), a.rate);
+    const audio::SpeechVoice voice =
+        !a.voices.empty() ? parse_voice(a.voices[i % a.voices.size()])
+                          : audio::SpeechVoice{.name = a.voice.empty() ? voice_for(lines[i].language) : a.voice,
+                                               .words_per_minute = a.words_per_minute,
+                                               .pitch = a.pitch};
+    audio::Waveform wave = audio::resample(audio::speak(lines[i].text, voice), a.rate);
+    if (std::isfinite(a.snr_db)) wave = audio::add_white_noise(wave, a.snr_db, 0, i);
     const std::string file = fmt::format("{:03d}.wav", i);
     audio::write_wav(std::filesystem::path(a.out) / file, wave);
-    index << file << '\t' << lines[i].language << '\t' << voice.name << '\t' << lines[i].text << '\n';
+    index << file << '\t' << lines[i].language << '\t' << voice_spec(voice) << '\t' << lines[i].text << '\n';
     corpus += fmt::format("{}\t{}\t{}\n", file, lines[i].target, lines[i].language);
     seconds += wave.seconds();
     progress.update(static_cast<index_t>(i) + 1, voice.name);
@@ -90,12 +125,14 @@ std::function<int()> add_speech_commands(CLI::App& app) {
       ->check(CLI::ExistingFile)
       ->excludes(text);
   cmd->add_option("--languages", a->languages, "with --prompts / --corpus: only these language tags")->delimiter(',');
-  cmd->add_option("--voices", a->voices, "voices taken in turn, one per line (espeak-ng names)")->delimiter(',');
+  cmd->add_option("--voices", a->voices, "voices taken in turn, one per line (espeak-ng names, NAME[:WPM[:PITCH]])")
+      ->delimiter(',');
   cmd->add_option("--out", a->out, "output directory: NNN.wav and index.tsv")->required();
   cmd->add_option("--voice", a->voice, "espeak-ng voice for every line (default: from each prompt's language, en-us)");
   cmd->add_option("--wpm", a->words_per_minute, "speed in words per minute (80..450)")->capture_default_str();
   cmd->add_option("--pitch", a->pitch, "pitch (0..100)")->capture_default_str();
   cmd->add_option("--rate", a->rate, "output sample rate in Hz (Whisper reads 16000)")->capture_default_str();
+  cmd->add_option("--snr", a->snr_db, "add white noise at this signal-to-noise ratio in dB (default: clean)");
   return [=]() -> int { return cmd->parsed() ? speak_command(*a) : -1; };
 }
 

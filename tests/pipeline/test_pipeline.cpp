@@ -1,13 +1,17 @@
 // The research API (include/gluegen/pipeline.hpp): the glued pipeline equals the low-level calls it
 // composes bit for bit on the shipped models; images do not depend on the batch size; a decoder file's
 // noise record configures the sampler, so epsilon and v decoders both sample their data; a latent
-// decoder goes through its VAE; a timestep-aware aligner runs at every step; load_pipeline resolves
-// the files' types and rejects what it cannot build.
+// decoder goes through its VAE; a timestep-aware aligner runs at every step; features encoded already
+// condition as their prompts do; spoken prompts go through the real Whisper tiny.en and the glue as
+// the clips they render; load_pipeline resolves the files' types (a Whisper source: spoken prompts) and
+// rejects what it cannot build.
 #include <gluegen/diffusion/ddim.hpp>
 #include <gluegen/io/parameters.hpp>
 #include <gluegen/pipeline.hpp>
 
 #include <gtest/gtest.h>
+
+#include <unistd.h>
 
 #include "support/reference.hpp"
 #include "support/tiny_unet.hpp"
@@ -274,6 +278,86 @@ TEST(Pipeline, TimestepAwareAlignerRunsAtEveryDenoisingStep) {
   EXPECT_TRUE(bitwise_equal(images.slice(0, 2).contiguous(), x));
 }
 
+TEST(Pipeline, EncodedFeaturesConditionAsTheirPromptsDo) {
+  using Glued = Pipeline<Encoder, aligners::TranslatorNoLn<float, Cpu>, UNet>;
+  Glued glued(Encoder(kModels + "multilingual-e5-small-q4"),
+              aligners::load_translator<float, Cpu, false>(io::WeightReader(kModels + "gluegen-fashion-aligner-e5.h5")),
+              diffusion::load_diffusion_decoder(kModels + "gluegen-fashion-decoder.h5"), {.source_length = 16});
+  const std::vector<std::string> prompts{"Turnschuh in Rot", "robe de couleur bleu"};
+  const auto features = Encoder(kModels + "multilingual-e5-small-q4").encode(prompts, 16);
+  try {  // no prompt to put the empty one beside: the decoder's own null is needed
+    (void)glued.condition(features);
+    ADD_FAILURE() << "expected a ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs the decoder's null conditioning"), std::string::npos) << e.what();
+  }
+  glued.set_null_condition(Encoder(kModels + "all-MiniLM-L6-v2").encode({""}, 16).last_hidden_state.clone());
+  const auto by_prompt = glued.condition(prompts), by_features = glued.condition(features);
+  EXPECT_TRUE(bitwise_equal(by_prompt.cond, by_features.cond));
+  EXPECT_TRUE(bitwise_equal(by_prompt.uncond, by_features.uncond));
+  const GenerateOptions opt{.steps = 2, .seed = 5};
+  EXPECT_TRUE(bitwise_equal(glued.generate(prompts, opt).samples, glued.generate(features, opt).samples));
+  auto wrong = features;
+  wrong.last_hidden_state = features.last_hidden_state.slice(0, 1).contiguous();
+  EXPECT_THROW((void)glued.condition(wrong), ShapeError);  // rows of features and mask disagree
+}
+
+using Spoken = encoders::SpokenPromptEncoder<float, Cpu>;
+const std::string kWhisperTiny = kModels + "whisper-tiny.en-ct2";
+
+/// A random GlueNet f from Whisper tiny.en's 50 pooled tokens x 384 to the decoder's 16 x 384.
+aligners::TranslatorNoLn<float, Cpu> speech_translator() {
+  return aligners::TranslatorNoLn<float, Cpu>(
+      {.num_tok = 50, .num_tok_out = 16, .dim = 384, .dim_out = 384, .depth = 1}, 11);
+}
+
+TEST(SpokenPromptEncoder, SpeaksEachPromptInTheNextVoiceAndEncodesTheClips) {
+  const encoders::SpokenPromptOptions opt{.voices = {{.name = "en-us"}, {.name = "en-gb+f3", .words_per_minute = 120}}};
+  Spoken spoken(kWhisperTiny, opt);
+  EXPECT_EQ(spoken.width(), 384);
+  const auto clips = spoken.render({"a red sneaker", "a red sneaker", "", "a red sneaker"});
+  ASSERT_EQ(clips.size(), 4u);
+  EXPECT_EQ(spoken.spoken(), 3) << "the empty prompt takes no turn";
+  EXPECT_EQ(clips[2].samples, std::vector<float>(16000, 0.0F)) << "the empty prompt is a second of silence";
+  for (const auto& c : clips) EXPECT_EQ(c.sample_rate, 16000);
+  // prompt n is voices[n % 2]: 120 words per minute against 175 makes the second clip longer
+  EXPECT_GT(clips[1].seconds(), 1.2 * clips[0].seconds());
+  EXPECT_NEAR(clips[3].seconds(), clips[0].seconds(), 0.01) << "the first voice again";
+  const auto out = spoken.encode({"a red sneaker", "a blue bag"}, 50);
+  EXPECT_EQ(out.last_hidden_state.shape(), (Shape{2, 50, 384}));
+  EXPECT_EQ(spoken.spoken(), 5);
+  const auto again = spoken.encode_clips(clips, 50);
+  EXPECT_TRUE(bitwise_equal(again.last_hidden_state, spoken.encode_clips(clips, 50).last_hidden_state));
+  // degraded: a telephone-band rate, and white noise at 5 dB, other noise for every prompt
+  Spoken noisy(kWhisperTiny, {.sample_rate = 8000, .snr_db = 5, .noise_seed = 2});
+  const auto band = noisy.render({"a red sneaker"}).front();
+  EXPECT_EQ(band.sample_rate, 8000);
+  EXPECT_NEAR(band.seconds(), clips[0].seconds(), 0.01);
+  EXPECT_THROW(Spoken(kWhisperTiny, {.voices = {}}), ValueError);
+  EXPECT_THROW(Spoken(kWhisperTiny, {.sample_rate = 4000}), ValueError);
+}
+
+TEST(Pipeline, SpokenPromptsGenerateThroughWhisperAndTheGlue) {
+  using SpokenGlue = Pipeline<Spoken, aligners::TranslatorNoLn<float, Cpu>, UNet>;
+  const Tf null = Encoder(kModels + "all-MiniLM-L6-v2").encode({""}, 16).last_hidden_state.clone();
+  SpokenGlue p(Spoken(kWhisperTiny, {.voices = {{.name = "en-us"}, {.name = "en-029"}}}), speech_translator(),
+               diffusion::load_diffusion_decoder(kModels + "gluegen-fashion-decoder.h5"),
+               {.source_length = 50, .null_condition = null});
+  const std::vector<std::string> prompts{"a green dress", "an orange bag"};
+  const GenerateOptions o{.steps = 2, .seed = 9};
+  const Tf images = p.generate(prompts, o).samples;
+  EXPECT_EQ(images.shape(), (Shape{2, 3, 32, 32}));
+  EXPECT_EQ(p.source.spoken(), 2);
+  // recorded clips: the same composition, from the clips' features
+  const auto clips = p.source.render(prompts);
+  const auto features = p.source.encode_clips(clips, 50);
+  const Tf from_clips = p.generate(features, o).samples;
+  const auto c = p.condition(features);
+  EXPECT_TRUE(bitwise_equal(from_clips, p.decoder.generate(c, o).samples));
+  EXPECT_EQ(c.cond.shape(), (Shape{2, 16, 384}));
+  EXPECT_TRUE(bitwise_equal(c.uncond, null));
+}
+
 TEST(LoadPipeline, ResolvesTheAlignerFilesTypeOnce) {
   const PipelineFiles own{
       .decoder = kModels + "gluegen-fashion-decoder.h5", .encoder = kModels + "all-MiniLM-L6-v2", .length = 16};
@@ -303,6 +387,32 @@ TEST(LoadPipeline, ResolvesTheAlignerFilesTypeOnce) {
   PipelineFiles nothing = own;
   nothing.encoder.clear();
   fails_with(nothing, "needs the decoder's own text encoder, or a source encoder and an aligner");
+}
+
+TEST(LoadPipeline, AWhisperSourceEncoderSpeaksThePrompts) {
+  const auto file = std::filesystem::temp_directory_path() / fmt::format("gluegen_speech_aligner_{}.h5", ::getpid());
+  {
+    auto f = speech_translator();
+    io::WeightWriter w(file, aligners::translator_meta<false>(
+                                 {.num_tok = 50, .num_tok_out = 16, .dim = 384, .dim_out = 384, .depth = 1}));
+    io::save_parameters(f, w);
+    w.commit();
+  }
+  PipelineFiles files{.decoder = kModels + "gluegen-fashion-decoder.h5",
+                      .encoder = kModels + "all-MiniLM-L6-v2",
+                      .source_encoder = kWhisperTiny,
+                      .aligner = file,
+                      .length = 16,
+                      .source_length = 50};
+  files.speech.voices = {{.name = "en-gb-scotland", .words_per_minute = 150}};
+  auto p = load_pipeline(files);
+  using Speech = SpeechPipeline<aligners::TranslatorNoLn<float, Cpu>>;
+  ASSERT_TRUE(std::holds_alternative<Speech>(p));
+  const auto& speech = std::get<Speech>(p);
+  EXPECT_EQ(speech.source.options().voices.at(0).name, "en-gb-scotland");
+  EXPECT_EQ(speech.source.options().voices.at(0).words_per_minute, 150);
+  EXPECT_TRUE(speech.options().null_condition.defined());
+  std::filesystem::remove(file);
 }
 
 }  // namespace

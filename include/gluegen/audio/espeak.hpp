@@ -5,7 +5,9 @@
 // -v option names them ("en-us", "de", "fr+f3": a language and an optional variant such as m1..m7,
 // f1..f5, croak, whisper); speed is in words per minute (80..450, espeak-ng's default 175), pitch and
 // pitch range on its 0..100 scale (default 50). The library keeps one global synthesizer, so every
-// call takes a process-wide lock: render in one thread per process, or in several processes.
+// call takes a process-wide lock: render in one thread per process, or in several processes. That
+// synthesizer carries state (glottal phase, pitch) from sentence to sentence and cannot be reset, so a
+// clip depends on what the process spoke before it; the same sequence of calls gives the same clips.
 #include <gluegen/audio/wav.hpp>
 #include <gluegen/core/error.hpp>
 

@@ -5,13 +5,16 @@
 //   decoder           a UNet file (gluegen train-decoder, tools/convert_diffusers.py) with its noise record
 //   encoder           the decoder's own text encoder: the conditioning when there is no aligner, and
 //                     the null conditioning beside one
-//   source_encoder    with aligner: the encoder the aligner was trained on
+//   source_encoder    with aligner: the encoder the aligner was trained on: a Hugging Face text encoder,
+//                     or a Whisper model, which makes the source spoken prompts (SpokenPromptEncoder,
+//                     with `speech`'s voices, rate and noise) and takes recorded clips
 //   aligner           gluegen.gluenet (its f), gluegen.translator, gluegen.attention_aligner,
 //                     gluegen.linear_aligner, gluegen.timestep_connector, or gluegen.lavi_bridge (its
 //                     adapter; its LoRA goes into the decoder and, when it has some, the source encoder)
 #include <gluegen/aligners/identity.hpp>
 #include <gluegen/pipeline/lavi_bridge_file.hpp>
 #include <gluegen/aligners/model_files.hpp>
+#include <gluegen/encoders/spoken_prompts.hpp>
 #include <gluegen/encoders/text_encoder.hpp>
 #include <gluegen/pipeline/pipeline.hpp>
 
@@ -22,21 +25,33 @@ namespace gluegen {
 struct PipelineFiles {
   std::filesystem::path decoder{}, encoder{}, source_encoder{}, aligner{}, vae{};
   std::string scheduler = "DPMSolverMultistepScheduler";
-  index_t length = 77;         ///< tokens per prompt into the decoder's own encoder
-  index_t source_length = 77;  ///< tokens per prompt into the source encoder
+  index_t length = 77;                     ///< tokens per prompt into the decoder's own encoder
+  index_t source_length = 77;              ///< tokens per prompt into the source encoder
+  encoders::SpokenPromptOptions speech{};  ///< with a Whisper source encoder: how the prompts are spoken
 
   [[nodiscard]] bool glued() const { return !aligner.empty(); }
 };
 
-/// A pipeline over a Hugging Face BERT-family source encoder and a UNet, with aligner A.
+/// A pipeline on the CPU over source encoder E and a UNet, with aligner A.
+template <typename E, typename A>
+using CpuPipeline = Pipeline<E, A, diffusion::UNet2DCondition<float, Cpu>>;
+/// ... over a Hugging Face BERT-family source encoder.
 template <typename A>
-using HfPipeline = Pipeline<encoders::HfTextEncoder<float, Cpu>, A, diffusion::UNet2DCondition<float, Cpu>>;
+using HfPipeline = CpuPipeline<encoders::HfTextEncoder<float, Cpu>, A>;
+/// ... over spoken prompts (or recorded clips) through Whisper.
+template <typename A>
+using SpeechPipeline = CpuPipeline<encoders::SpokenPromptEncoder<float, Cpu>, A>;
 
-using AnyPipeline =
-    std::variant<HfPipeline<aligners::Identity<float, Cpu>>, HfPipeline<aligners::TranslatorNoLn<float, Cpu>>,
-                 HfPipeline<aligners::Translator<float, Cpu>>, HfPipeline<aligners::AttentionAligner<float, Cpu>>,
-                 HfPipeline<aligners::LinearAligner<float, Cpu>>, HfPipeline<aligners::LaviBridgeAdapter<float, Cpu>>,
-                 HfPipeline<aligners::TimestepConnector<float, Cpu>>>;
+/// Every aligner type a file can hold, over each source encoder type Es.
+template <typename... Es>
+using PipelineOver = std::variant<
+    CpuPipeline<Es, aligners::Identity<float, Cpu>>..., CpuPipeline<Es, aligners::TranslatorNoLn<float, Cpu>>...,
+    CpuPipeline<Es, aligners::Translator<float, Cpu>>..., CpuPipeline<Es, aligners::AttentionAligner<float, Cpu>>...,
+    CpuPipeline<Es, aligners::LinearAligner<float, Cpu>>...,
+    CpuPipeline<Es, aligners::LaviBridgeAdapter<float, Cpu>>...,
+    CpuPipeline<Es, aligners::TimestepConnector<float, Cpu>>...>;
+
+using AnyPipeline = PipelineOver<encoders::HfTextEncoder<float, Cpu>, encoders::SpokenPromptEncoder<float, Cpu>>;
 
 namespace detail {
 /// Calls f with the aligner `in` holds, loaded for inference: aligners::visit_aligner_file's, unwrapped
@@ -54,7 +69,36 @@ decltype(auto) visit_inference_aligner(const io::WeightReader& in, F&& f) {
 }
 }  // namespace detail
 
-/// The decoder with the files' sampler, and a pipeline over the aligner file's type (Identity without one).
+namespace detail {
+/// The glued pipeline over `source`: the aligner file's type, LaVi-Bridge's LoRA injected.
+template <typename E>
+AnyPipeline load_glued(const PipelineFiles& files, E source,
+                       diffusion::DiffusionDecoder<diffusion::UNet2DCondition<float, Cpu>> decoder) {
+  const io::WeightReader in(files.aligner);
+  if (in.meta().model_type ==
+      aligners::kLaviBridgeModelType) {  // LaVi-Bridge adapts the decoder, and maybe the language model
+    add_lavi_bridge_lora(in, decoder.denoiser);
+    if (LaviBridgeFile::read(in).text_encoder_lora) {
+      if constexpr (requires { add_lavi_bridge_lora(in, source.model()); })
+        add_lavi_bridge_lora(in, source.model());
+      else
+        GLUEGEN_THROW(ValueError, "'{}' holds LoRA for a language model; the source encoder '{}' is not one",
+                      files.aligner.string(), files.source_encoder.string());
+    }
+  }
+  PipelineOptions<float, Cpu> options{.source_length = files.source_length};
+  if (!files.encoder.empty())
+    options.null_condition =
+        encoders::HfTextEncoder<float, Cpu>(files.encoder).encode({""}, files.length).last_hidden_state.clone();
+  return visit_inference_aligner(in, [&](auto aligner) -> AnyPipeline {
+    return CpuPipeline<E, decltype(aligner)>(std::move(source), std::move(aligner), std::move(decoder),
+                                             std::move(options));
+  });
+}
+}  // namespace detail
+
+/// The decoder with the files' sampler, and a pipeline over the source encoder's kind (a Whisper
+/// folder: spoken prompts) and the aligner file's type (Identity without one).
 [[nodiscard]] inline AnyPipeline load_pipeline(const PipelineFiles& files) {
   using Encoder = encoders::HfTextEncoder<float, Cpu>;
   GLUEGEN_CHECK_AS(ValueError, files.glued() || !files.encoder.empty(),
@@ -65,19 +109,10 @@ decltype(auto) visit_inference_aligner(const io::WeightReader& in, F&& f) {
   if (!files.glued())
     return HfPipeline<aligners::Identity<float, Cpu>>(Encoder(files.encoder), {}, std::move(decoder),
                                                       {.source_length = files.length});
-  const io::WeightReader in(files.aligner);
-  Encoder source(files.source_encoder);
-  if (in.meta().model_type ==
-      aligners::kLaviBridgeModelType) {  // LaVi-Bridge adapts the decoder, and maybe the language model
-    add_lavi_bridge_lora(in, decoder.denoiser);
-    if (LaviBridgeFile::read(in).text_encoder_lora) add_lavi_bridge_lora(in, source.model());
-  }
-  PipelineOptions<float, Cpu> options{.source_length = files.source_length};
-  if (!files.encoder.empty())
-    options.null_condition = Encoder(files.encoder).encode({""}, files.length).last_hidden_state.clone();
-  return detail::visit_inference_aligner(in, [&](auto aligner) -> AnyPipeline {
-    return HfPipeline<decltype(aligner)>(std::move(source), std::move(aligner), std::move(decoder), std::move(options));
-  });
+  if (encoders::is_whisper_folder(files.source_encoder))
+    return detail::load_glued(files, encoders::SpokenPromptEncoder<float, Cpu>(files.source_encoder, files.speech),
+                              std::move(decoder));
+  return detail::load_glued(files, Encoder(files.source_encoder), std::move(decoder));
 }
 
 }  // namespace gluegen

@@ -56,17 +56,17 @@ class Pipeline {
   Conditioning<T, P> condition(const std::vector<std::string>& prompts, const std::vector<std::string>& languages = {})
     requires(!kTimestepAware)
   {
-    const Encoded e = encode(prompts, languages);
-    const index_t rows = e.features.size(0);
-    TensorT all;
-    for (index_t first = 0; first < rows; first += kChunk) {
-      const index_t last = std::min(rows, first + kChunk);
-      if constexpr (requires { cache_.languages; }) cache_.languages = slice_of(e.languages, first, last);
-      place(all,
-            aligner.align(e.features.slice(first, last).contiguous(), e.mask.slice(first, last).contiguous(), cache_),
-            first, rows);
-    }
-    return split(all, e.n);
+    return condition_of(encode(prompts, languages));
+  }
+
+  /// The same for source features encoded already (a shard's rows; recorded clips through a speech
+  /// source's encode_clips): last_hidden_state [N, source_length, width] and its mask. Needs the decoder's
+  /// own null conditioning, since there is no prompt to put the empty one beside.
+  Conditioning<T, P> condition(const encoders::EncoderOutput<T, P>& features,
+                               const std::vector<std::string>& languages = {})
+    requires(!kTimestepAware)
+  {
+    return condition_of(encoded(features, languages));
   }
 
   /// The same for a timestep-aware aligner, at diffusion timestep t.
@@ -82,13 +82,12 @@ class Pipeline {
 
   /// One image per prompt (repeat a prompt for several), [N, C, H, W] in [-1, 1].
   GeneratedImages<T, P> generate(const std::vector<std::string>& prompts, const GenerateOptions& o = {}) {
-    if constexpr (!kTimestepAware) {
-      return decoder.generate(condition(prompts, o.languages), o);
-    } else {
-      const Encoded e = encode(prompts, o.languages);
-      return decoder.generate(
-          e.n, [&](index_t first, index_t last) { return step_context(e, first, last, o.guidance > 1.0); }, o);
-    }
+    return generate_from(encode(prompts, o.languages), o);
+  }
+
+  /// One image per row of source features encoded already (condition(features)'s input).
+  GeneratedImages<T, P> generate(const encoders::EncoderOutput<T, P>& features, const GenerateOptions& o = {}) {
+    return generate_from(encoded(features, o.languages), o);
   }
 
   Source source;
@@ -121,6 +120,51 @@ class Pipeline {
   }
   static std::vector<std::string> slice_of(const std::vector<std::string>& v, index_t first, index_t last) {
     return {v.begin() + first, v.begin() + last};
+  }
+
+  /// Features given by the caller: their rows as they are, the null conditioning the decoder's own.
+  Encoded encoded(const encoders::EncoderOutput<T, P>& f, const std::vector<std::string>& languages) const {
+    GLUEGEN_CHECK_AS(ValueError, opt_.null_condition.defined(),
+                     "Pipeline: conditioning on encoded features needs the decoder's null conditioning "
+                     "(PipelineOptions::null_condition)");
+    const auto& h = f.last_hidden_state;
+    GLUEGEN_CHECK_AS(ShapeError,
+                     h.rank() == 3 && h.size(0) > 0 && h.size(1) == opt_.source_length && f.mask.rank() == 2 &&
+                         f.mask.size(0) == h.size(0) && f.mask.size(1) == h.size(1),
+                     "Pipeline: encoded features must be [N, {}, width] with a [N, {}] mask, got {} and {}",
+                     opt_.source_length, opt_.source_length, h.shape(), f.mask.shape());
+    Encoded e{h, f.mask, h.size(0), false, {}};
+    if constexpr (requires { cache_.languages; }) {
+      GLUEGEN_CHECK_AS(ValueError, std::ssize(languages) == e.n,
+                       "Pipeline: {} rows but {} language tags (GenerateOptions::languages)", e.n, languages.size());
+      e.languages = languages;
+    }
+    return e;
+  }
+
+  /// The aligner over e's rows in chunks of kChunk, split into cond and uncond.
+  Conditioning<T, P> condition_of(const Encoded& e)
+    requires(!kTimestepAware)
+  {
+    const index_t rows = e.features.size(0);
+    TensorT all;
+    for (index_t first = 0; first < rows; first += kChunk) {
+      const index_t last = std::min(rows, first + kChunk);
+      if constexpr (requires { cache_.languages; }) cache_.languages = slice_of(e.languages, first, last);
+      place(all,
+            aligner.align(e.features.slice(first, last).contiguous(), e.mask.slice(first, last).contiguous(), cache_),
+            first, rows);
+    }
+    return split(all, e.n);
+  }
+
+  GeneratedImages<T, P> generate_from(const Encoded& e, const GenerateOptions& o) {
+    if constexpr (!kTimestepAware) {
+      return decoder.generate(condition_of(e), o);
+    } else {
+      return decoder.generate(
+          e.n, [&](index_t first, index_t last) { return step_context(e, first, last, o.guidance > 1.0); }, o);
+    }
   }
 
   Encoded encode(std::vector<std::string> texts, const std::vector<std::string>& languages) {
