@@ -67,9 +67,7 @@ decltype(auto) visit_inference_aligner(const io::WeightReader& in, F&& f) {
       return f(std::move(a.aligner));
   });
 }
-}  // namespace detail
 
-namespace detail {
 /// The glued pipeline over `source`: the aligner file's type, LaVi-Bridge's LoRA injected.
 template <typename E>
 AnyPipeline load_glued(const PipelineFiles& files, E source,
