@@ -9,7 +9,7 @@
 #      aligner -> the same decoder, which never saw a word of them: a PNG grid and the German table;
 #   4. speech: prompts rendered to WAV by eSpeak NG in voices no training clip used -> the real
 #      Whisper base -> the shipped speech aligner -> the same decoder: a PNG grid and the speech table.
-# About 9 minutes on 2 cores after the build.
+# About 7 minutes on 2 cores after the build.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${GLUEGEN_BUILD_DIR:-$root/build}"
