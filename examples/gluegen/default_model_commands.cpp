@@ -18,6 +18,7 @@
 #include "speech_commands.hpp"
 
 #include <gluegen/default_model/evaluation.hpp>
+#include <gluegen/core/strings.hpp>
 #include <gluegen/default_model/prompts.hpp>
 #include <gluegen/io/parameters.hpp>
 #include <gluegen/losses/adversarial.hpp>
@@ -428,9 +429,7 @@ inline std::string clip_caption(const std::filesystem::path& file) {
   if (!std::filesystem::exists(index)) return caption;
   std::stringstream in(read_file_bytes(index, "speech index"));
   for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> cols;
-    std::stringstream fields(line);
-    for (std::string f; std::getline(fields, f, '\t');) cols.push_back(f);
+    const std::vector<std::string> cols = split_fields(line, '\t');
     if (cols.size() == 4 && cols[0] == caption) return cols[3] + " (" + cols[2].substr(0, cols[2].find(':')) + ")";
   }
   return caption;
@@ -446,7 +445,8 @@ inline int generate_audio_command(const GenerateArgs& a) {
   std::vector<std::string> captions;
   for (const auto& file : a.audio) {
     const audio::Waveform clip = audio::read_wav(file);
-    for (index_t k = 0; k < a.per_prompt; ++k) clips.push_back(clip), captions.push_back(clip_caption(file));
+    const std::string caption = clip_caption(file);
+    for (index_t k = 0; k < a.per_prompt; ++k) clips.push_back(clip), captions.push_back(caption);
   }
   auto pipeline = load_pipeline(pipeline_files(a.decoder, a.condition, a.sample));
   Progress bar("generate", std::ssize(clips), "images", 0, !a.quiet);

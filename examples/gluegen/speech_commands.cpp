@@ -13,6 +13,7 @@
 #include <gluegen/audio/noise.hpp>
 #include <gluegen/audio/resample.hpp>
 #include <gluegen/core/progress.hpp>
+#include <gluegen/core/strings.hpp>
 #include <gluegen/default_model/prompts.hpp>
 #include <gluegen/train/parallel_corpus.hpp>
 
@@ -31,15 +32,9 @@ struct SpeakArgs {
 };
 
 audio::SpeechVoice parse_voice(const std::string& spec) {
-  std::vector<std::string_view> parts;
-  for (std::size_t first = 0;;) {
-    const std::size_t colon = spec.find(':', first);
-    parts.push_back(std::string_view(spec).substr(first, colon - first));
-    if (colon == std::string::npos) break;
-    first = colon + 1;
-  }
+  const std::vector<std::string> parts = split_fields(spec, ':');
   GLUEGEN_CHECK_AS(ValueError, parts.size() <= 3 && !parts[0].empty(), "voice '{}' is not NAME[:WPM[:PITCH]]", spec);
-  audio::SpeechVoice voice{.name = std::string(parts[0])};
+  audio::SpeechVoice voice{.name = parts[0]};
   int* fields[] = {&voice.words_per_minute, &voice.pitch};
   for (std::size_t k = 1; k < parts.size(); ++k) {
     const auto [end, ec] = std::from_chars(parts[k].data(), parts[k].data() + parts[k].size(), *fields[k - 1]);
@@ -97,8 +92,8 @@ int speak_command(const SpeakArgs& a) {
                           : audio::SpeechVoice{.name = a.voice.empty() ? voice_for(lines[i].language) : a.voice,
                                                .words_per_minute = a.words_per_minute,
                                                .pitch = a.pitch};
-    audio::Waveform wave = audio::resample(audio::speak(lines[i].text, voice), a.rate);
-    if (std::isfinite(a.snr_db)) wave = audio::add_white_noise(wave, a.snr_db, 0, i);
+    const audio::Waveform wave =
+        audio::add_white_noise(audio::resample(audio::speak(lines[i].text, voice), a.rate), a.snr_db, 0, i);
     const std::string file = fmt::format("{:03d}.wav", i);
     audio::write_wav(std::filesystem::path(a.out) / file, wave);
     index << file << '\t' << lines[i].language << '\t' << voice_spec(voice) << '\t' << lines[i].text << '\n';

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <numbers>
 #include <random>
 #include <string>
@@ -521,7 +522,9 @@ TEST(WhiteNoise, HasTheStatedSnrAndIsTheSameEveryRun) {
   }
   const audio::Waveform silence{std::vector<float>(100, 0.0F), 16000};
   EXPECT_EQ(audio::add_white_noise(silence, 10, 0).samples, silence.samples);
+  EXPECT_EQ(audio::add_white_noise(tone, std::numeric_limits<double>::infinity(), 0).samples, tone.samples);
   EXPECT_THROW((void)audio::add_white_noise(tone, std::nan(""), 0), ValueError);
+  EXPECT_THROW((void)audio::add_white_noise(tone, -std::numeric_limits<double>::infinity(), 0), ValueError);
 }
 
 }  // namespace

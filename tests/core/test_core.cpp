@@ -153,5 +153,14 @@ TEST(Strings, EditDistanceAndClosestNames) {
             (std::vector<std::string>{"encoder.fc1.weight", "decoder.fc1.weight"}));
 }
 
+// every separator cuts, so empty fields (in the middle, at either end) are kept and counted
+TEST(Strings, SplitFieldsKeepsEmptyFields) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(split_fields("a\t\tb\t", '\t'), (V{"a", "", "b", ""}));
+  EXPECT_EQ(split_fields("en-029:140", ':'), (V{"en-029", "140"}));
+  EXPECT_EQ(split_fields("", ':'), (V{""}));
+  EXPECT_EQ(split_fields(":", ':'), (V{"", ""}));
+}
+
 }  // namespace
 }  // namespace gluegen

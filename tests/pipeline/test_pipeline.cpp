@@ -306,9 +306,10 @@ using Spoken = encoders::SpokenPromptEncoder<float, Cpu>;
 const std::string kWhisperTiny = kModels + "whisper-tiny.en-ct2";
 
 /// A random GlueNet f from Whisper tiny.en's 50 pooled tokens x 384 to the decoder's 16 x 384.
+const aligners::TranslatorConfig kSpeechTranslator{
+    .num_tok = 50, .num_tok_out = 16, .dim = 384, .dim_out = 384, .depth = 1};
 aligners::TranslatorNoLn<float, Cpu> speech_translator() {
-  return aligners::TranslatorNoLn<float, Cpu>(
-      {.num_tok = 50, .num_tok_out = 16, .dim = 384, .dim_out = 384, .depth = 1}, 11);
+  return aligners::TranslatorNoLn<float, Cpu>(kSpeechTranslator, 11);
 }
 
 TEST(SpokenPromptEncoder, SpeaksEachPromptInTheNextVoiceAndEncodesTheClips) {
@@ -393,8 +394,7 @@ TEST(LoadPipeline, AWhisperSourceEncoderSpeaksThePrompts) {
   const auto file = std::filesystem::temp_directory_path() / fmt::format("gluegen_speech_aligner_{}.h5", ::getpid());
   {
     auto f = speech_translator();
-    io::WeightWriter w(file, aligners::translator_meta<false>(
-                                 {.num_tok = 50, .num_tok_out = 16, .dim = 384, .dim_out = 384, .depth = 1}));
+    io::WeightWriter w(file, aligners::translator_meta<false>(kSpeechTranslator));
     io::save_parameters(f, w);
     w.commit();
   }

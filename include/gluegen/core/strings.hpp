@@ -40,4 +40,16 @@ namespace gluegen {
   return out;
 }
 
+/// `s` cut at every `separator`, empty fields kept: n separators give n + 1 fields ("a\t\tb\t" -> "a",
+/// "", "b", ""), so a parser can tell a missing column from an empty one.
+[[nodiscard]] inline std::vector<std::string> split_fields(std::string_view s, char separator) {
+  std::vector<std::string> fields;
+  for (std::size_t start = 0;;) {
+    const std::size_t end = s.find(separator, start);
+    fields.emplace_back(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) return fields;
+    start = end + 1;
+  }
+}
+
 }  // namespace gluegen

@@ -42,7 +42,8 @@ class SpokenPromptEncoder {
     GLUEGEN_CHECK_AS(ValueError, !opt_.voices.empty(), "SpokenPromptEncoder: no voices to speak the prompts with");
     GLUEGEN_CHECK_AS(ValueError, opt_.sample_rate >= 8000 && opt_.sample_rate <= 192000,
                      "SpokenPromptEncoder: sample rate {} Hz is outside 8000..192000", opt_.sample_rate);
-    GLUEGEN_CHECK_AS(ValueError, !std::isnan(opt_.snr_db), "SpokenPromptEncoder: the SNR is NaN");
+    GLUEGEN_CHECK_AS(ValueError, !std::isnan(opt_.snr_db) && opt_.snr_db != -std::numeric_limits<double>::infinity(),
+                     "SpokenPromptEncoder: the SNR must be a number or +infinity (clean), got {} dB", opt_.snr_db);
   }
 
   [[nodiscard]] index_t width() const noexcept { return speech_.width(); }
@@ -66,10 +67,8 @@ class SpokenPromptEncoder {
         continue;
       }
       const index_t n = spoken_++;
-      audio::Waveform clip = audio::resample(audio::speak(text, voice(n)), opt_.sample_rate);
-      if (std::isfinite(opt_.snr_db))
-        clip = audio::add_white_noise(clip, opt_.snr_db, opt_.noise_seed, static_cast<std::uint64_t>(n));
-      clips.push_back(std::move(clip));
+      clips.push_back(audio::add_white_noise(audio::resample(audio::speak(text, voice(n)), opt_.sample_rate),
+                                             opt_.snr_db, opt_.noise_seed, static_cast<std::uint64_t>(n)));
     }
     return clips;
   }

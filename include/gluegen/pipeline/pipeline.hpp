@@ -122,6 +122,12 @@ class Pipeline {
     return {v.begin() + first, v.begin() + last};
   }
 
+  /// A LanguageRouter needs one tag per prompt or feature row (`what`, for the message).
+  static void check_languages(const std::vector<std::string>& languages, index_t n, const char* what) {
+    GLUEGEN_CHECK_AS(ValueError, std::ssize(languages) == n,
+                     "Pipeline: {} {} but {} language tags (GenerateOptions::languages)", n, what, languages.size());
+  }
+
   /// Features given by the caller: their rows as they are, the null conditioning the decoder's own.
   Encoded encoded(const encoders::EncoderOutput<T, P>& f, const std::vector<std::string>& languages) const {
     GLUEGEN_CHECK_AS(ValueError, opt_.null_condition.defined(),
@@ -135,8 +141,7 @@ class Pipeline {
                      opt_.source_length, opt_.source_length, h.shape(), f.mask.shape());
     Encoded e{h, f.mask, h.size(0), false, {}};
     if constexpr (requires { cache_.languages; }) {
-      GLUEGEN_CHECK_AS(ValueError, std::ssize(languages) == e.n,
-                       "Pipeline: {} rows but {} language tags (GenerateOptions::languages)", e.n, languages.size());
+      check_languages(languages, e.n, "rows");
       e.languages = languages;
     }
     return e;
@@ -174,8 +179,7 @@ class Pipeline {
     if (null_in_batch) texts.emplace_back();
     std::vector<std::string> tags;
     if constexpr (requires { cache_.languages; }) {  // a LanguageRouter: the null row takes the first prompt's language
-      GLUEGEN_CHECK_AS(ValueError, std::ssize(languages) == n,
-                       "Pipeline: {} prompts but {} language tags (GenerateOptions::languages)", n, languages.size());
+      check_languages(languages, n, "prompts");
       tags = languages;
       if (null_in_batch) tags.push_back(languages.front());
     }

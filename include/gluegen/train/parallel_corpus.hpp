@@ -8,6 +8,7 @@
 #include <gluegen/core/file_bytes.hpp>
 #include <gluegen/core/progress.hpp>
 #include <gluegen/core/shape.hpp>
+#include <gluegen/core/strings.hpp>
 #include <gluegen/text/apertium.hpp>
 #include <gluegen/text/unicode.hpp>
 
@@ -38,13 +39,7 @@ struct CorpusLine {
     ++number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
-    std::vector<std::string> cols;
-    for (std::size_t start = 0;;) {
-      const std::size_t tab = line.find('\t', start);
-      cols.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
-      if (tab == std::string::npos) break;
-      start = tab + 1;
-    }
+    const std::vector<std::string> cols = split_fields(line, '\t');
     GLUEGEN_CHECK_AS(ValueError, cols.size() == 3,
                      "{}:{}: expected 3 tab-separated columns (source text, target text, language), found {}", path,
                      number, cols.size());
