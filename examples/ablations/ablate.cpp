@@ -17,6 +17,8 @@
 #include <gluegen/train/denoising_alignment.hpp>
 #include <gluegen/train/trainer.hpp>
 
+#include "option_checks.hpp"  // the CLI's numeric option checks (examples/gluegen/)
+
 #include <CLI/CLI.hpp>
 #include <sys/resource.h>
 
@@ -28,6 +30,7 @@
 namespace {
 
 using namespace gluegen;
+using cli::at_least_one, cli::non_negative, cli::positive;
 
 // The aliases an ablation changes (MTN's networks are GlueNet's f and g; the loss of a plain aligner is a type).
 using GlueNetNoLn = aligners::GlueNet<float, Cpu>;  // GlueGen's Translator_noln f and g
@@ -427,6 +430,7 @@ int run_row(const Args& a) {
 
 int main(int argc, char** argv) {
   CLI::App app{"gluegen-ablate: train, measure and score one row of the aligner ablation table"};
+  cli::one_line_failures(app, "gluegen-ablate");
   Args a;
   for (int i = 0; i < argc; ++i) a.command += (i ? " " : "") + std::string(i ? argv[i] : "gluegen-ablate");
   app.add_option("--row", a.row, "the row (its aligner type and configuration)")->required();
@@ -435,14 +439,20 @@ int main(int argc, char** argv) {
   app.add_option("--held-out-shards", a.held_out_shards, "evaluate alignment here (default: a split of --shards)");
   app.add_option("--run", a.run, "run directory (checkpoints; a rerun resumes)")->required();
   app.add_option("--out", a.out, "the row's JSON")->required();
-  app.add_option("--steps", a.steps)->capture_default_str();
-  app.add_option("--warmup", a.warmup)->capture_default_str();
-  app.add_option("--batch", a.batch)->capture_default_str();
-  app.add_option("--held-out", a.held_out, "examples of --shards kept out of training")->capture_default_str();
-  app.add_option("--lr", a.lr, "peak learning rate (mtn-gluegen-recipe keeps GlueGen's 1e-4)")->capture_default_str();
-  app.add_option("--clip", a.clip, "global gradient-norm clip (0: none)")->capture_default_str();
+  app.add_option("--steps", a.steps)->check(at_least_one)->capture_default_str();
+  app.add_option("--warmup", a.warmup)->check(non_negative)->capture_default_str();
+  app.add_option("--batch", a.batch)->check(at_least_one)->capture_default_str();
+  app.add_option("--held-out", a.held_out, "examples of --shards kept out of training")
+      ->check(non_negative)
+      ->capture_default_str();
+  app.add_option("--lr", a.lr, "peak learning rate (mtn-gluegen-recipe keeps GlueGen's 1e-4)")
+      ->check(positive)
+      ->capture_default_str();
+  app.add_option("--clip", a.clip, "global gradient-norm clip (0: none)")->check(non_negative)->capture_default_str();
   app.add_option("--seed", a.seed, "initialisation, data order and image noise")->capture_default_str();
-  app.add_option("--ridge-examples", a.ridge_examples, "examples the ridge row fits on")->capture_default_str();
+  app.add_option("--ridge-examples", a.ridge_examples, "examples the ridge row fits on")
+      ->check(non_negative)
+      ->capture_default_str();
   app.add_option("--decoder", a.decoder, "the default decoder: score generated images (leave out to skip)");
   app.add_option("--source-encoder", a.source_encoder, "the encoder the shards' sources came from");
   app.add_option("--encoder", a.encoder, "the decoder's own encoder (its null conditioning)");
@@ -450,8 +460,10 @@ int main(int argc, char** argv) {
   app.add_option("--language", a.language, "score the caption-template prompts of this language");
   app.add_option("--prompts", a.prompts, "score these hand-written prompts (a prompt file)");
   app.add_option("--languages", a.languages, "of --prompts, only these languages")->delimiter(',');
-  app.add_option("--per-prompt", a.per_prompt, "images per prompt")->capture_default_str();
-  app.add_option("--sample-steps", a.sample_steps, "DPM-Solver++ steps per image")->capture_default_str();
+  app.add_option("--per-prompt", a.per_prompt, "images per prompt")->check(at_least_one)->capture_default_str();
+  app.add_option("--sample-steps", a.sample_steps, "DPM-Solver++ steps per image")
+      ->check(at_least_one)
+      ->capture_default_str();
   app.add_flag("--quiet", a.quiet);
   CLI11_PARSE(app, argc, argv);
   try {

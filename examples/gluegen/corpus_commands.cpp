@@ -4,6 +4,7 @@
 // English sentences from WordNet's definitions and examples, none containing a caption of the default
 // model (any template, any language) or an evaluation prompt, machine-translated by Apertium.
 #include "corpus_commands.hpp"
+#include "option_checks.hpp"
 
 #include <gluegen/default_model/prompts.hpp>
 #include <gluegen/text/wordnet.hpp>
@@ -55,11 +56,13 @@ std::function<int()> add_corpus_commands(CLI::App& app) {
   cmd->add_option("--languages", o.languages, "target languages (Apertium pairs out of English: es, ca, gl, eo, hbs)")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--sentences", o.sentences, "English sentences drawn")->capture_default_str();
-  cmd->add_option("--held-out", o.held_out, "of them, held out in every language")->capture_default_str();
-  cmd->add_option("--min-words", o.min_words, "shortest sentence kept")->capture_default_str();
-  cmd->add_option("--max-words", o.max_words, "longest sentence kept")->capture_default_str();
-  cmd->add_option("--batch", o.batch, "lines per apertium run")->capture_default_str();
+  cmd->add_option("--sentences", o.sentences, "English sentences drawn")->check(at_least_one)->capture_default_str();
+  cmd->add_option("--held-out", o.held_out, "of them, held out in every language")
+      ->check(non_negative)
+      ->capture_default_str();
+  cmd->add_option("--min-words", o.min_words, "shortest sentence kept")->check(at_least_one)->capture_default_str();
+  cmd->add_option("--max-words", o.max_words, "longest sentence kept")->check(at_least_one)->capture_default_str();
+  cmd->add_option("--batch", o.batch, "lines per apertium run")->check(at_least_one)->capture_default_str();
   cmd->add_option("--seed", o.seed, "sentence selection seed")->capture_default_str();
   cmd->add_option("--exclude-prompts", mc->exclude_prompts,
                   "evaluation prompt files (TSV) whose prompts must not enter the corpus")

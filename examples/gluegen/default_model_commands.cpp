@@ -14,6 +14,7 @@
 //                        DIR --aligner FILE) --out DIR   (prompts as people write them, per language)
 //   gluegen fashion-corpus --out TSV [--languages en,de,fr,es,zh]   (GlueGen's multilingual experiment)
 #include "default_model_commands.hpp"
+#include "option_checks.hpp"
 
 #include "speech_commands.hpp"
 
@@ -63,6 +64,7 @@ inline int fashion_captions_command(const CaptionArgs& a) {
     cls.push_back(c.cls);
     colour.push_back(c.colour);
   }
+  std::filesystem::create_directories(std::filesystem::absolute(a.out).parent_path());
   io::WeightWriter w(a.out, {.model_type = default_model::kCaptionsModelType,
                              .config = {{"encoder", encoder.name()},
                                         {"length", a.length},
@@ -630,7 +632,9 @@ std::function<int()> add_default_model_commands(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingDirectory);
   cap_cmd->add_option("--out", cap->out, "caption features file (.h5)")->required();
-  cap_cmd->add_option("--length", cap->length, "tokens per caption (padded / truncated)")->capture_default_str();
+  cap_cmd->add_option("--length", cap->length, "tokens per caption (padded / truncated)")
+      ->check(at_least_one)
+      ->capture_default_str();
   cap_cmd
       ->add_option("--languages", cap->languages,
                    "caption languages: en, de, fr, es, zh, it (en: every synonym; others: their templates)")
@@ -648,18 +652,26 @@ std::function<int()> add_default_model_commands(CLI::App& app) {
     cmd->add_option("--prediction", d.prediction, "training target")
         ->check(CLI::IsMember({"epsilon", "v"}))
         ->capture_default_str();
-    cmd->add_option("--steps", d.steps, "total optimizer steps")->capture_default_str();
-    cmd->add_option("--batch", d.batch, "images per step")->capture_default_str();
-    cmd->add_option("--lr", d.lr, "AdamW learning rate")->capture_default_str();
-    cmd->add_option("--warmup", d.warmup, "linear warm-up steps")->capture_default_str();
-    cmd->add_option("--ema", d.ema, "EMA decay of the exported weights")->capture_default_str();
+    cmd->add_option("--steps", d.steps, "total optimizer steps")->check(at_least_one)->capture_default_str();
+    cmd->add_option("--batch", d.batch, "images per step")->check(at_least_one)->capture_default_str();
+    cmd->add_option("--lr", d.lr, "AdamW learning rate")->check(positive)->capture_default_str();
+    cmd->add_option("--warmup", d.warmup, "linear warm-up steps")->check(non_negative)->capture_default_str();
+    cmd->add_option("--ema", d.ema, "EMA decay of the exported weights")->check(fraction)->capture_default_str();
     cmd->add_option("--caption-dropout", d.dropout, "fraction of empty captions (classifier-free guidance)")
+        ->check(fraction)
         ->capture_default_str();
     cmd->add_option("--min-snr-gamma", d.min_snr_gamma, "Min-SNR-gamma loss weighting (0: uniform)")
+        ->check(non_negative)
         ->capture_default_str();
-    cmd->add_option("--clip-grad", d.clip, "global gradient-norm clip (0: off)")->capture_default_str();
-    cmd->add_option("--log-every", d.log_every, "steps between metrics lines")->capture_default_str();
-    cmd->add_option("--checkpoint-every", d.checkpoint_every, "steps between checkpoints")->capture_default_str();
+    cmd->add_option("--clip-grad", d.clip, "global gradient-norm clip (0: off)")
+        ->check(non_negative)
+        ->capture_default_str();
+    cmd->add_option("--log-every", d.log_every, "steps between metrics lines")
+        ->check(at_least_one)
+        ->capture_default_str();
+    cmd->add_option("--checkpoint-every", d.checkpoint_every, "steps between checkpoints")
+        ->check(at_least_one)
+        ->capture_default_str();
     cmd->add_option("--seed", d.seed, "initialisation and data seed")->capture_default_str();
     cmd->add_flag("--quiet", d.quiet, "no progress line");
   };
@@ -668,9 +680,9 @@ std::function<int()> add_default_model_commands(CLI::App& app) {
       "train-decoder", "train the default pixel-space decoder on Fashion-MNIST scenes (resumes a run directory)");
   add_training_options(dec_cmd, *dec);
   dec_cmd->add_option("--run", dec->run, "run directory: checkpoint.h5, decoder.h5, metrics.jsonl")->required();
-  dec_cmd->add_option("--channels", dec->channels, "block_out_channels")->capture_default_str();
-  dec_cmd->add_option("--heads", dec->heads, "attention heads per level")->capture_default_str();
-  dec_cmd->add_option("--layers", dec->layers, "layers_per_block")->capture_default_str();
+  dec_cmd->add_option("--channels", dec->channels, "block_out_channels")->check(at_least_one)->capture_default_str();
+  dec_cmd->add_option("--heads", dec->heads, "attention heads per level")->check(at_least_one)->capture_default_str();
+  dec_cmd->add_option("--layers", dec->layers, "layers_per_block")->check(at_least_one)->capture_default_str();
 
   auto lavi = std::make_shared<LaviBridgeArgs>();
   auto* lavi_cmd = app.add_subcommand("train-lavi-bridge",
@@ -683,8 +695,11 @@ std::function<int()> add_default_model_commands(CLI::App& app) {
   lavi_cmd
       ->add_option("--run", lavi->train.run, "run directory: checkpoint.h5, aligner.h5 (adapter + LoRA), metrics.jsonl")
       ->required();
-  lavi_cmd->add_option("--rank", lavi->rank, "LoRA rank (LaVi-Bridge: 32 for SD's UNet)")->capture_default_str();
+  lavi_cmd->add_option("--rank", lavi->rank, "LoRA rank (LaVi-Bridge: 32 for SD's UNet)")
+      ->check(at_least_one)
+      ->capture_default_str();
   lavi_cmd->add_option("--int-dim", lavi->int_dim, "the adapter's middle width (0: the source width)")
+      ->check(non_negative)
       ->capture_default_str();
   lavi_cmd
       ->add_option("--language-model", lavi->language_model,
@@ -697,17 +712,21 @@ std::function<int()> add_default_model_commands(CLI::App& app) {
   auto* sc_cmd = app.add_subcommand("train-scorer", "train the Fashion-MNIST classifier that scores generated images");
   sc_cmd->add_option("--out", sc->out, "scorer file (.h5)")->required();
   sc_cmd->add_option("--fashion-dir", sc->fashion_dir, "Fashion-MNIST IDX files")->capture_default_str();
-  sc_cmd->add_option("--epochs", sc->epochs, "passes over the 60000 training images")->capture_default_str();
-  sc_cmd->add_option("--batch", sc->batch, "images per step")->capture_default_str();
-  sc_cmd->add_option("--lr", sc->lr, "AdamW peak learning rate (cosine decay)")->capture_default_str();
+  sc_cmd->add_option("--epochs", sc->epochs, "passes over the 60000 training images")
+      ->check(at_least_one)
+      ->capture_default_str();
+  sc_cmd->add_option("--batch", sc->batch, "images per step")->check(at_least_one)->capture_default_str();
+  sc_cmd->add_option("--lr", sc->lr, "AdamW peak learning rate (cosine decay)")->check(positive)->capture_default_str();
   sc_cmd->add_option("--seed", sc->seed, "initialisation and order seed")->capture_default_str();
   sc_cmd->add_flag("--quiet", sc->quiet, "no progress line");
 
   const auto sampling = [](CLI::App* cmd, SampleArgs& s) {
     cmd->add_option("--scheduler", s.scheduler, "diffusers scheduler class")->capture_default_str();
-    cmd->add_option("--steps", s.steps, "sampling steps")->capture_default_str();
-    cmd->add_option("--guidance", s.guidance, "classifier-free guidance scale")->capture_default_str();
-    cmd->add_option("--batch", s.batch, "images per UNet call")->capture_default_str();
+    cmd->add_option("--steps", s.steps, "sampling steps")->check(at_least_one)->capture_default_str();
+    cmd->add_option("--guidance", s.guidance, "classifier-free guidance scale")
+        ->check(non_negative)
+        ->capture_default_str();
+    cmd->add_option("--batch", s.batch, "images per UNet call")->check(at_least_one)->capture_default_str();
     cmd->add_option("--seed", s.seed, "noise seed")->capture_default_str();
   };
   auto gen = std::make_shared<GenerateArgs>();
@@ -726,14 +745,18 @@ std::function<int()> add_default_model_commands(CLI::App& app) {
                     "GlueGen: an aligner file (gluegen train) mapping the source encoder into the decoder's space")
         ->check(CLI::ExistingFile);
     cmd->add_option("--source-length", c.source_length, "source tokens per prompt (as the aligner was trained)")
+        ->check(at_least_one)
         ->capture_default_str();
     cmd->add_option("--voices", c.voices,
                     "a Whisper --source-encoder: espeak-ng voices speaking the prompts in turn (NAME[:WPM[:PITCH]])")
         ->delimiter(',');
     cmd->add_option("--audio-rate", c.audio_rate, "a Whisper --source-encoder: the spoken prompts' sample rate in Hz")
+        ->check(at_least_one)
         ->capture_default_str();
-    cmd->add_option("--snr", c.snr_db, "a Whisper --source-encoder: white noise at this SNR in dB (default: clean)");
+    cmd->add_option("--snr", c.snr_db, "a Whisper --source-encoder: white noise at this SNR in dB (default: clean)")
+        ->check(finite);
     cmd->add_option("--speech-window", c.speech_window, "a Whisper --source-encoder: seconds of audio it reads")
+        ->check(at_least_one)
         ->capture_default_str();
   };
   const auto translation = [](CLI::App* cmd, ConditionArgs& c) {
@@ -746,7 +769,7 @@ std::function<int()> add_default_model_commands(CLI::App& app) {
   gen_cmd->add_option("--prompt", gen->prompts, "prompt (repeatable)");
   gen_cmd->add_option("--audio", gen->audio, "a WAV file of speech (repeatable; a Whisper --source-encoder)")
       ->check(CLI::ExistingFile);
-  gen_cmd->add_option("--per-prompt", gen->per_prompt, "images per prompt")->capture_default_str();
+  gen_cmd->add_option("--per-prompt", gen->per_prompt, "images per prompt")->check(at_least_one)->capture_default_str();
   gen_cmd->add_option("--out", gen->out, "PNG grid")->capture_default_str();
   sampling(gen_cmd, gen->sample);
   gen_cmd->add_flag("--quiet", gen->quiet, "no progress line");
@@ -769,8 +792,10 @@ std::function<int()> add_default_model_commands(CLI::App& app) {
     cmd->add_option("--scorer", a.scorer, "scorer file (gluegen train-scorer)")->required()->check(CLI::ExistingFile);
     conditioning(cmd, a.condition);
     cmd->add_option("--fashion-dir", a.fashion_dir, "Fashion-MNIST IDX files")->capture_default_str();
-    cmd->add_option("--per-prompt", a.per_prompt, "images per prompt")->capture_default_str();
-    cmd->add_option("--grid-per-prompt", a.grid_per_prompt, "images per prompt in grid.png")->capture_default_str();
+    cmd->add_option("--per-prompt", a.per_prompt, "images per prompt")->check(at_least_one)->capture_default_str();
+    cmd->add_option("--grid-per-prompt", a.grid_per_prompt, "images per prompt in grid.png")
+        ->check(non_negative)
+        ->capture_default_str();
     cmd->add_option("--out", a.out, "output directory: metrics.json, metrics.md, grid.png")->capture_default_str();
     sampling(cmd, a.sample);
     cmd->add_flag("--quiet", a.quiet, "no progress line");

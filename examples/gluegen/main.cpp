@@ -20,6 +20,7 @@
 #include "corpus_commands.hpp"
 #include "speech_commands.hpp"
 #include "default_model_commands.hpp"
+#include "option_checks.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -31,6 +32,7 @@
 namespace {
 
 using namespace gluegen;
+using cli::at_least_one, cli::fraction, cli::non_negative, cli::positive;
 
 struct EncodeArgs {
   std::string corpus, source_model, target_model, out, storage = "f16";
@@ -340,6 +342,7 @@ int convert_weights_command(const ConvertArgs& a) {
     meta = aligners::translator_meta<false>(aligners::gluenet_config(in).encoder_config());
     keep = "encoder.";
   }
+  std::filesystem::create_directories(std::filesystem::absolute(a.out).parent_path());
   io::WeightWriter out(a.out, meta);
   std::size_t n = 0;
   for (const auto& name : in.names()) {
@@ -362,6 +365,7 @@ int convert_weights_command(const ConvertArgs& a) {
 
 int main(int argc, char** argv) {
   CLI::App app{"gluegen: train and evaluate aligners that glue a new encoder onto a text-to-image model"};
+  cli::one_line_failures(app, "gluegen");
   app.require_subcommand(1);
 
   EncodeArgs en;
@@ -381,13 +385,18 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   encode_cmd->add_option("--out", en.out, "shard directory (an existing one is resumed)")->required();
   encode_cmd->add_option("--source-length", en.source_length, "source tokens per sentence (padded / truncated)")
+      ->check(at_least_one)
       ->capture_default_str();
   encode_cmd->add_option("--target-length", en.target_length, "target tokens per sentence (padded / truncated)")
+      ->check(at_least_one)
       ->capture_default_str();
-  encode_cmd->add_option("--batch", en.batch, "sentences per encoder call")->capture_default_str();
+  encode_cmd->add_option("--batch", en.batch, "sentences per encoder call")->check(at_least_one)->capture_default_str();
   encode_cmd->add_option("--window", en.window_seconds, "Whisper sources: seconds of audio per clip (1..30)")
+      ->check(at_least_one)
       ->capture_default_str();
-  encode_cmd->add_option("--examples-per-shard", en.per_shard, "examples per shard file")->capture_default_str();
+  encode_cmd->add_option("--examples-per-shard", en.per_shard, "examples per shard file")
+      ->check(at_least_one)
+      ->capture_default_str();
   encode_cmd->add_option("--storage", en.storage, "feature dtype in the shards: f16, bf16, f32")->capture_default_str();
   encode_cmd->add_flag("--quiet", en.quiet, "no progress line");
 
@@ -401,13 +410,20 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--aligner", t.aligner, "aligner type")
       ->check(CLI::IsMember({"gluenet", "attention", "linear"}))
       ->capture_default_str();
-  train_cmd->add_option("--depth", t.depth, "GlueNet mixer blocks")->capture_default_str();
-  train_cmd->add_option("--mult", t.mult, "GlueNet MLP width multiplier")->capture_default_str();
-  train_cmd->add_option("--lambda-mse", t.lambda_mse, "weight of the element-wise loss")->capture_default_str();
-  train_cmd->add_option("--lambda-rec", t.lambda_rec, "weight of the reconstruction loss (0: off)")
+  train_cmd->add_option("--depth", t.depth, "GlueNet mixer blocks")->check(at_least_one)->capture_default_str();
+  train_cmd->add_option("--mult", t.mult, "GlueNet MLP width multiplier")->check(at_least_one)->capture_default_str();
+  train_cmd->add_option("--lambda-mse", t.lambda_mse, "weight of the element-wise loss")
+      ->check(non_negative)
       ->capture_default_str();
-  train_cmd->add_option("--lambda-adv", t.lambda_adv, "weight of the adversarial loss (0: off)")->capture_default_str();
-  train_cmd->add_option("--disc-mult", t.disc_mult, "discriminator hidden width / target width")->capture_default_str();
+  train_cmd->add_option("--lambda-rec", t.lambda_rec, "weight of the reconstruction loss (0: off)")
+      ->check(non_negative)
+      ->capture_default_str();
+  train_cmd->add_option("--lambda-adv", t.lambda_adv, "weight of the adversarial loss (0: off)")
+      ->check(non_negative)
+      ->capture_default_str();
+  train_cmd->add_option("--disc-mult", t.disc_mult, "discriminator hidden width / target width")
+      ->check(positive)
+      ->capture_default_str();
   train_cmd->add_flag("--mask-padding", t.mask_padding, "GlueNet: count only real target tokens in L_mse");
   train_cmd
       ->add_option("--adversarial", t.adversarial,
@@ -415,30 +431,49 @@ int main(int argc, char** argv) {
                    "then aligner step)")
       ->check(CLI::IsMember({"joint", "alternating"}))
       ->capture_default_str();
-  train_cmd->add_option("--width", t.width, "attention aligner width")->capture_default_str();
-  train_cmd->add_option("--heads", t.heads, "attention aligner heads")->capture_default_str();
-  train_cmd->add_option("--layers", t.layers, "attention aligner layers")->capture_default_str();
-  train_cmd->add_option("--ff-mult", t.ff_mult, "attention aligner feed-forward multiplier")->capture_default_str();
+  train_cmd->add_option("--width", t.width, "attention aligner width")->check(at_least_one)->capture_default_str();
+  train_cmd->add_option("--heads", t.heads, "attention aligner heads")->check(at_least_one)->capture_default_str();
+  train_cmd->add_option("--layers", t.layers, "attention aligner layers")->check(at_least_one)->capture_default_str();
+  train_cmd->add_option("--ff-mult", t.ff_mult, "attention aligner feed-forward multiplier")
+      ->check(at_least_one)
+      ->capture_default_str();
   train_cmd->add_option("--ridge-lambda", t.ridge_lambda, "linear: ridge penalty on the token and channel maps")
+      ->check(non_negative)
       ->capture_default_str();
   train_cmd
       ->add_option("--ridge-iterations", t.ridge_iterations, "linear: alternations between the token and channel maps")
+      ->check(at_least_one)
       ->capture_default_str();
-  train_cmd->add_option("--steps", t.steps, "total optimizer steps")->capture_default_str();
-  train_cmd->add_option("--batch", t.batch, "batch size")->capture_default_str();
-  train_cmd->add_option("--lr", t.lr, "AdamW learning rate")->capture_default_str();
-  train_cmd->add_option("--weight-decay", t.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
+  train_cmd->add_option("--steps", t.steps, "total optimizer steps")->check(at_least_one)->capture_default_str();
+  train_cmd->add_option("--batch", t.batch, "batch size")->check(at_least_one)->capture_default_str();
+  train_cmd->add_option("--lr", t.lr, "AdamW learning rate")->check(positive)->capture_default_str();
+  train_cmd->add_option("--weight-decay", t.weight_decay, "AdamW decoupled weight decay")
+      ->check(non_negative)
+      ->capture_default_str();
   train_cmd->add_option("--schedule", t.schedule, "learning-rate schedule")
       ->check(CLI::IsMember({"constant", "cosine", "linear", "epoch-step"}))
       ->capture_default_str();
-  train_cmd->add_option("--warmup", t.warmup, "warmup steps (cosine, linear)")->capture_default_str();
-  train_cmd->add_option("--step-gamma", t.step_gamma, "epoch-step decay per epoch (GlueGen: 0.5)")
+  train_cmd->add_option("--warmup", t.warmup, "warmup steps (cosine, linear)")
+      ->check(non_negative)
       ->capture_default_str();
-  train_cmd->add_option("--clip-grad", t.clip, "clip the global gradient norm (0: off)")->capture_default_str();
-  train_cmd->add_option("--held-out", t.held_out, "examples kept for evaluation")->capture_default_str();
-  train_cmd->add_option("--eval-every", t.eval_every, "steps between held-out evaluations")->capture_default_str();
-  train_cmd->add_option("--checkpoint-every", t.checkpoint_every, "steps between checkpoints")->capture_default_str();
-  train_cmd->add_option("--log-every", t.log_every, "steps between metrics lines")->capture_default_str();
+  train_cmd->add_option("--step-gamma", t.step_gamma, "epoch-step decay per epoch (GlueGen: 0.5)")
+      ->check(fraction)
+      ->capture_default_str();
+  train_cmd->add_option("--clip-grad", t.clip, "clip the global gradient norm (0: off)")
+      ->check(non_negative)
+      ->capture_default_str();
+  train_cmd->add_option("--held-out", t.held_out, "examples kept for evaluation")
+      ->check(non_negative)
+      ->capture_default_str();
+  train_cmd->add_option("--eval-every", t.eval_every, "steps between held-out evaluations")
+      ->check(at_least_one)
+      ->capture_default_str();
+  train_cmd->add_option("--checkpoint-every", t.checkpoint_every, "steps between checkpoints")
+      ->check(at_least_one)
+      ->capture_default_str();
+  train_cmd->add_option("--log-every", t.log_every, "steps between metrics lines")
+      ->check(at_least_one)
+      ->capture_default_str();
   train_cmd->add_option("--seed", t.seed, "data order seed")->capture_default_str();
   train_cmd->add_option("--init-seed", t.init_seed, "parameter initialisation seed")->capture_default_str();
   train_cmd->add_flag("--quiet", t.quiet, "no progress line");
@@ -450,8 +485,10 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--aligner", e.aligner, "an aligner file (aligner.h5, or converted by tools/convert_gluegen.py)")
       ->excludes(run_opt);
   eval_cmd->add_flag("--all", e.all, "evaluate on every example, not the held-out split");
-  eval_cmd->add_option("--held-out", e.held_out, "size of the held-out split (as in training)")->capture_default_str();
-  eval_cmd->add_option("--batch", e.batch, "batch size")->capture_default_str();
+  eval_cmd->add_option("--held-out", e.held_out, "size of the held-out split (as in training)")
+      ->check(non_negative)
+      ->capture_default_str();
+  eval_cmd->add_option("--batch", e.batch, "batch size")->check(at_least_one)->capture_default_str();
   eval_cmd->add_option("--json", e.json, "write the report as JSON");
   eval_cmd->add_option("--markdown", e.markdown, "write the report as a Markdown table");
 
@@ -478,6 +515,9 @@ int main(int argc, char** argv) {
     if (convert_cmd->parsed()) return convert_weights_command(cv);
     return eval_command(e);
   } catch (const gluegen::Error& err) {
+    fmt::print(stderr, "gluegen: {}\n", err.what());
+    return 1;
+  } catch (const std::exception& err) {  // a library's own exception (filesystem, allocation): still one line
     fmt::print(stderr, "gluegen: {}\n", err.what());
     return 1;
   }

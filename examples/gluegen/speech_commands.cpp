@@ -8,6 +8,7 @@
 // corpus: source, target, language) each source line is spoken by the next of --voices in turn, and
 // DIR/corpus.tsv (WAV file, target, language) is what `gluegen encode` reads with a Whisper source.
 // A voice in --voices may carry its own speed and pitch (NAME:WPM:PITCH); --snr adds white noise.
+#include "option_checks.hpp"
 #include "speech_commands.hpp"
 
 #include <gluegen/audio/noise.hpp>
@@ -124,10 +125,15 @@ std::function<int()> add_speech_commands(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("--out", a->out, "output directory: NNN.wav and index.tsv")->required();
   cmd->add_option("--voice", a->voice, "espeak-ng voice for every line (default: from each prompt's language, en-us)");
-  cmd->add_option("--wpm", a->words_per_minute, "speed in words per minute (80..450)")->capture_default_str();
-  cmd->add_option("--pitch", a->pitch, "pitch (0..100)")->capture_default_str();
-  cmd->add_option("--rate", a->rate, "output sample rate in Hz (Whisper reads 16000)")->capture_default_str();
-  cmd->add_option("--snr", a->snr_db, "add white noise at this signal-to-noise ratio in dB (default: clean)");
+  cmd->add_option("--wpm", a->words_per_minute, "speed in words per minute (80..450)")
+      ->check(at_least_one)
+      ->capture_default_str();
+  cmd->add_option("--pitch", a->pitch, "pitch (0..100)")->check(non_negative)->capture_default_str();
+  cmd->add_option("--rate", a->rate, "output sample rate in Hz (Whisper reads 16000)")
+      ->check(at_least_one)
+      ->capture_default_str();
+  cmd->add_option("--snr", a->snr_db, "add white noise at this signal-to-noise ratio in dB (default: clean)")
+      ->check(finite);
   return [=]() -> int { return cmd->parsed() ? speak_command(*a) : -1; };
 }
 

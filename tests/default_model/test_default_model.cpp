@@ -45,6 +45,13 @@ TEST(Idx, ReadsGzipAndRejectsBadFiles) {
   write_gz(temp_path("type.gz"), {0, 0, 0x0D, 1, 0, 0, 0, 1, 0, 0, 0, 0});
   EXPECT_THROW((void)io::read_idx(temp_path("type.gz")), IoError);
   EXPECT_THROW((void)io::read_idx(temp_path("missing.gz")), FileNotFoundError);
+  // found by fuzzing: extents that multiply past 2^63, and 2^40 declared elements behind a 20-byte file, were a
+  // signed overflow and a terabyte allocation; they are typed errors before anything is allocated
+  write_gz(temp_path("absurd.gz"),
+           {0, 0, 8, 4, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255});
+  EXPECT_THROW((void)io::read_idx(temp_path("absurd.gz")), IoError);
+  write_gz(temp_path("huge.gz"), {0, 0, 8, 2, 0, 16, 0, 0, 0, 16, 0, 0, 7, 7, 7, 7});
+  EXPECT_THROW((void)io::read_idx(temp_path("huge.gz")), TruncatedFileError);
 }
 
 TEST(FashionScenes, CaptionsCoverEveryCombinationWithGrammaticalArticles) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/paths.hpp"
+
 #include <algorithm>
 #include <fstream>
 #include <string>
@@ -145,6 +147,18 @@ TEST(Png, RejectsMissingAndCorruptFiles) {
   std::ofstream(path) << "not a png";
   EXPECT_THROW((void)io::read_png(path), IoError);
   EXPECT_THROW((void)io::to_image(Tensor<float, Cpu>::zeros({2, 4, 4})), ShapeError);
+}
+
+// Found by fuzzing (tests/fuzz/regressions/png): an IDAT chunk declaring 1 GiB in a 263-byte file made stb_image
+// allocate 2 GiB before reading it. The chunk walk rejects it first; so is a PNG past its last chunk.
+TEST(Png, ChunksThatEndPastTheFileAreRejectedBeforeDecoding) {
+  const auto regression = std::filesystem::path(test::source_dir()) / "tests/fuzz/regressions/png/idat_length_1gib.png";
+  EXPECT_THROW((void)io::read_png(regression), TruncatedFileError);
+  const auto path = temp_file("cut.png");
+  io::write_png(path, io::Image(4, 4, 3));
+  const auto bytes = read_file_bytes(path, "png");
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() - 6));
+  EXPECT_THROW((void)io::read_png(path), TruncatedFileError);
 }
 
 }  // namespace

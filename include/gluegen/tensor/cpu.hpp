@@ -242,7 +242,10 @@ struct Cpu {
       return;
     }
     if (const auto split = detail::split_rows(out_shape, a_strides, b_strides)) {  // row / column broadcasts
-      const auto [rows, inner, axes, a_scalar, b_scalar] = *split;
+      // plain copies, not a structured binding: clang cannot capture those into an OpenMP region
+      const index_t rows = split->rows, inner = split->inner;
+      const int axes = split->outer_axes;
+      const bool a_scalar = split->a_scalar, b_scalar = split->b_scalar;
       detail::parallel_ranges(rows, std::max<index_t>(1, detail::kParallelElements / inner),
                               [&](index_t r0, index_t r1) {
                                 for (index_t r = r0; r < r1; ++r) {

@@ -21,8 +21,8 @@
 
 #include <algorithm>
 #include <array>
-#include <limits>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <unordered_map>
@@ -95,7 +95,15 @@ class ClipBpeTokenizer {
     try {
       const auto j = nlohmann::json::parse(read_file_bytes(vocab_json, "vocab.json"));  // named: items() only views it
       GLUEGEN_CHECK_AS(IoError, j.is_object(), "'{}' is not a JSON object of piece -> id", vocab_json.string());
-      for (const auto& [piece, id] : j.items()) vocab.emplace(piece, id.get<std::int32_t>());
+      for (const auto& [piece, id] : j.items()) {
+        // checked first: the JSON library converts 1e22 to an int32 without a range check (undefined behaviour)
+        GLUEGEN_CHECK_AS(IoError,
+                         id.is_number_integer() && id.get<std::int64_t>() >= 0 &&
+                             id.get<std::int64_t>() <= std::numeric_limits<std::int32_t>::max(),
+                         "'{}': the id of piece '{}' is {}, not a whole number in [0, 2^31)", vocab_json.string(),
+                         piece, id.dump());
+        vocab.emplace(piece, static_cast<std::int32_t>(id.get<std::int64_t>()));
+      }
     } catch (const nlohmann::json::exception& e) {
       GLUEGEN_THROW(IoError, "'{}' is not a JSON object of piece -> id: {}", vocab_json.string(), e.what());
     }

@@ -19,6 +19,7 @@
 // not, ties between equal-score segmentations of long repeats, and U+0085 (a piece for SentencePiece,
 // whitespace for transformers).
 #include <gluegen/core/file_bytes.hpp>
+#include <gluegen/core/json_config.hpp>
 #include <gluegen/text/special_tokens.hpp>
 #include <gluegen/text/token_batch.hpp>
 #include <gluegen/text/unicode.hpp>
@@ -166,7 +167,12 @@ class SentencePieceTokenizer {
   SentencePieceTokenizer(std::string_view serialized_model, SentencePieceOptions options, std::string origin)
       : opt_(std::move(options)), origin_(std::move(origin)) {
     auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
-    const auto status = sp->LoadFromSerializedProto(serialized_model);
+    sentencepiece::util::Status status;
+    try {
+      status = sp->LoadFromSerializedProto(serialized_model);
+    } catch (const std::exception& e) {  // its double-array trie builder throws on some malformed vocabularies
+      GLUEGEN_THROW(IoError, "'{}' is not a SentencePiece model libsentencepiece can load: {}", origin_, e.what());
+    }
     sp_ = std::move(sp);
     GLUEGEN_CHECK_AS(IoError, status.ok(), "'{}' is not a SentencePiece model libsentencepiece can load: {}", origin_,
                      status.ToString());
@@ -191,13 +197,12 @@ class SentencePieceTokenizer {
 
   /// The same from the file's text; `origin` names it in errors.
   static SentencePieceTokenizer from_hf_tokenizer_json_text(std::string_view json_text, const std::string& origin) {
-    nlohmann::json j;
+    const nlohmann::json j = parse_json(json_text, origin);
     try {
-      j = nlohmann::json::parse(json_text);
-    } catch (const nlohmann::json::exception& e) {
-      GLUEGEN_THROW(IoError, "'{}' is not valid JSON: {}", origin, e.what());
+      return SentencePieceTokenizer(unigram_model_proto(j, origin), hf_options(j, origin), origin);
+    } catch (const nlohmann::json::exception& e) {  // a member of the wrong type or missing ("sep": 5)
+      GLUEGEN_THROW(IoError, "'{}' is not a tokenizer.json gluegen can read: {}", origin, e.what());
     }
-    return SentencePieceTokenizer(unigram_model_proto(j, origin), hf_options(j, origin), origin);
   }
 
   [[nodiscard]] index_t vocab_size() const { return sp_->GetPieceSize(); }
