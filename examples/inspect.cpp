@@ -1,6 +1,7 @@
 // gluegen_inspect: what a gluegen (or any HDF5) model file holds.
 //   gluegen_inspect model.h5 [--stats]
-// Prints model_type, format, config, and each tensor's name, shape, dtype and size; with --stats
+// Prints model_type, format, config, and each tensor's name, shape, dtype and size (text datasets: how many
+// strings); with --stats
 // also min / max / mean / std of each tensor (read in f64).
 #include <gluegen/io/hdf5_store.hpp>
 
@@ -23,8 +24,17 @@ int main(int argc, char** argv) try {
   std::size_t width = 4, total = 0, bytes = 0;
   const auto names = reader.names();
   for (const auto& n : names) width = std::max(width, n.size());
+  std::size_t tensors = 0;
   for (const auto& name : names) {
-    const auto info = reader.info(name);
+    gluegen::io::TensorInfo info;
+    try {
+      info = reader.info(name);
+    } catch (const gluegen::DTypeError&) {  // text: a decoder's scheduler_config, a captions file's prompts
+      const auto texts = reader.read_strings(name);
+      fmt::print("{:<{}}  {:<18} {:<5} {:>12}\n", name, width, fmt::format("[{}]", texts.size()), "text", texts.size());
+      continue;
+    }
+    ++tensors;
     const auto count = static_cast<std::size_t>(info.shape.numel());
     total += count;
     bytes += count * gluegen::dtype_size(info.dtype);
@@ -40,7 +50,7 @@ int main(int argc, char** argv) try {
     }
     fmt::print("\n");
   }
-  fmt::print("\n{} tensors, {} parameters, {:.2f} MiB stored\n", names.size(), total,
+  fmt::print("\n{} tensors, {} parameters, {:.2f} MiB stored\n", tensors, total,
              static_cast<double>(bytes) / (1 << 20));
   return 0;
 } catch (const gluegen::Error& e) {

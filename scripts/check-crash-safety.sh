@@ -42,18 +42,18 @@ export OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE
 set_command() {
   local job="$1" dir="$2"
   case "$job" in
-    train) cmd=("$g" train --shards "$work/shards" --run "$dir" --depth 1 --batch 16 --held-out 32 --steps 300 \
-             --eval-every 100 --checkpoint-every 10 --log-every 10 --quiet) ;;
-    train-decoder) cmd=("$g" train-decoder --captions "$work/captions.h5" --run "$dir" --steps 40 --batch 2 \
+    train) cmd=("$g" train --shards "$work/shards" --run "$dir" --depth 1 --batch 16 --held-out 32 --steps 3000 \
+             --eval-every 500 --checkpoint-every 50 --log-every 50 --quiet) ;;
+    train-decoder) cmd=("$g" train-decoder --captions "$work/captions.h5" --run "$dir" --steps 80 --batch 2 \
                      --channels 8 16 --heads 2 --checkpoint-every 4 --log-every 4 --quiet) ;;
     lavi) cmd=("$g" train-lavi-bridge --decoder "$work/decoder/decoder.h5" --captions "$work/captions.h5" --run "$dir" \
-            --steps 30 --batch 2 --rank 2 --int-dim 32 --checkpoint-every 3 --log-every 3 --quiet) ;;
+            --steps 60 --batch 2 --rank 2 --int-dim 32 --checkpoint-every 3 --log-every 3 --quiet) ;;
     encode) cmd=("$g" encode --corpus "$root/tests/data/text/parallel_tiny.tsv" --source-model "$models/all-MiniLM-L6-v2" \
               --target-model "$models/all-MiniLM-L6-v2" --out "$dir" --source-length 16 --target-length 12 \
               --examples-per-shard 4 --quiet) ;;
   esac
 }
-interval_of() { case "$1" in train) echo 10 ;; train-decoder) echo 4 ;; lavi) echo 3 ;; encode) echo 0 ;; esac; }
+interval_of() { case "$1" in train) echo 50 ;; train-decoder) echo 4 ;; lavi) echo 3 ;; encode) echo 0 ;; esac; }
 
 # Every model file in DIR loads; a half-written one would not.
 check_files() {
@@ -91,7 +91,9 @@ for job in "${jobs[@]}"; do
     set_command "$job" "$run"
     "${cmd[@]}" > "$work/out" 2>&1 &
     pid=$!
-    sleep "$(echo "scale=3; $RANDOM / 32767 * $seconds" | bc)"
+    # a moment in the first 2/rounds of the job's length: the kills spread over the whole run, and some land
+    # while it loads its inputs or writes a checkpoint
+    sleep "$(echo "scale=3; $RANDOM / 32767 * 2 * $seconds / $rounds" | bc)"
     if kill -0 "$pid" 2>/dev/null; then
       kill -9 "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
@@ -120,12 +122,12 @@ for job in "${jobs[@]}"; do
     # room for the first checkpoint and the metrics, not for the second (written beside the first, then renamed)
     mount -t tmpfs -o size=$((checkpoint * 3 / 2 + 65536)) tmpfs "$work/disk"
     set_command "$job" "$work/disk/run"
-    if "${cmd[@]}" > "$work/out" 2>&1; then
+    if "${cmd[@]}" > "$work/out" 2> "$work/err"; then
       echo "  $job on a full disk: exited 0"; status=1
-    elif ! grep -q "$work/disk/run" "$work/out" || (($(grep -c . "$work/out") != 1)); then
-      echo "  $job on a full disk: not a one-line error naming the path:"; cat "$work/out"; status=1
+    elif ! grep -q "$work/disk/run" "$work/err" || (($(grep -c . "$work/err") != 1)); then
+      echo "  $job on a full disk: not a one-line error naming the path:"; cat "$work/err"; status=1
     else
-      echo "$job on a full disk: $(cat "$work/out")"
+      echo "$job on a full disk: $(cut -c1-160 "$work/err")..."
     fi
     check_files "$work/disk/run" || status=1
     mount -o remount,size=256m "$work/disk"

@@ -85,9 +85,16 @@ class Handle {
   Closer close_ = nullptr;
 };
 
-/// HDF5 prints its error stack to stderr by default; gluegen turns it into exception text instead.
+/// HDF5 prints its error stack to stderr by default; gluegen turns it into exception text instead. It also
+/// closes every file still open when the process exits, and a file whose writes failed (a full disk) cannot be
+/// closed: that second close at exit crashed in libhdf5's H5F__close_cb after the one-line error (found by
+/// scripts/check-crash-safety.sh --full-disk). gluegen closes its files itself (Handle), so the exit hook is
+/// turned off; H5dont_atexit must come before the library's first call and is a no-op after.
 inline void silence_hdf5_errors() {
-  static const bool once = [] { return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0; }();
+  static const bool once = [] {
+    (void)H5dont_atexit();
+    return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0;
+  }();
   (void)once;
 }
 
@@ -98,7 +105,10 @@ inline std::string hdf5_error_text() {
       H5E_DEFAULT, H5E_WALK_UPWARD,
       [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
         auto& out = *static_cast<std::string*>(data);
-        if (e->desc && *e->desc) out += (out.empty() ? "" : "; ") + std::string(e->desc);
+        if (!e->desc || !*e->desc) return 0;
+        std::string desc(e->desc);
+        std::replace(desc.begin(), desc.end(), '\n', ' ');  // write errors carry a timestamp line: one line here
+        out += (out.empty() ? "" : "; ") + desc;
         return 0;
       },
       &text);
