@@ -23,8 +23,10 @@ while (($#)); do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(wav safetensors ctranslate2 e5s1 hdf5 idx png sentencepiece tokenizer_json wordpiece clip_bpe prompts corpus)
-((${#targets[@]})) || targets=("${all[@]}")
+# every target is a tests/fuzz/fuzz_<name>.cpp (tests/fuzz/CMakeLists.txt builds the same list)
+if ((${#targets[@]} == 0)); then
+  for f in "$root"/tests/fuzz/fuzz_*.cpp; do t="$(basename "$f" .cpp)"; targets+=("${t#fuzz_}"); done
+fi
 
 for p in clang-16 libclang-rt-16-dev libomp-16-dev; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
