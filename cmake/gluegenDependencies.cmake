@@ -16,6 +16,7 @@ gluegen_find_dependency(nlohmann_json 3)
 gluegen_find_dependency(fmt)
 gluegen_find_dependency(OpenMP COMPONENTS CXX)
 gluegen_find_dependency(ZLIB)  # gzip-compressed IDX files (io/idx.hpp)
+gluegen_find_dependency(OpenSSL COMPONENTS Crypto)  # SHA-256 of model weights in provenance records (io/provenance.hpp)
 # utf8proc (Unicode categories, NFD, case mapping for the tokenizers), stb (PNG writing, the
 # caption font), sentencepiece (XLM-R / e5 / T5 tokenizers), FFTW and libsamplerate (audio/) ship
 # only pkg-config files: imported targets PkgConfig::GLUEGEN_<NAME>. HDF5 (its C API) comes the same

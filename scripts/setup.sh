@@ -18,7 +18,7 @@ done
 packages=(
   build-essential cmake ninja-build ccache pkg-config python3 clang-format-16
   libeigen3-dev libxtensor-dev xtl-dev libxsimd-dev
-  libhdf5-dev hdf5-tools zlib1g-dev dataset-fashion-mnist
+  libhdf5-dev hdf5-tools zlib1g-dev libssl-dev dataset-fashion-mnist
   nlohmann-json3-dev libfmt-dev libcli11-dev libutf8proc-dev libstb-dev libsentencepiece-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   fonts-dejavu-core fonts-droid-fallback

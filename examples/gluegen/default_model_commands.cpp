@@ -70,7 +70,10 @@ inline int fashion_captions_command(const CaptionArgs& a) {
                                         {"length", a.length},
                                         {"width", encoder.width()},
                                         {"captions", n},
-                                        {"languages", a.languages}}});
+                                        {"languages", a.languages}},
+                             .provenance = {{"text_encoder", encoder.identity().to_json()},
+                                            {"text_length", a.length},
+                                            {"command", command_line()}}});
   w.write("features", features, DType::f16);
   w.write_strings("text", texts);
   w.write("class", Tensor<std::int32_t, Cpu>::from_host({n}, cls));
@@ -156,8 +159,19 @@ inline diffusion::SchedulerConfig decoder_noise(const std::string& prediction) {
   return diffusion::training_noise(prediction == "v" ? diffusion::Prediction::v : diffusion::Prediction::epsilon);
 }
 
+/// What a model trained on a captions file records: the file's text encoder and length under the keys given (a
+/// decoder's own text_encoder; a LaVi-Bridge adapter's source_encoder), and this command.
+inline nlohmann::json captions_provenance(const nlohmann::json& captions, const char* encoder_key,
+                                          const char* length_key) {
+  nlohmann::json record{{"command", command_line()}};
+  if (captions.is_object() && captions.contains("text_encoder")) record[encoder_key] = captions.at("text_encoder");
+  if (captions.is_object() && captions.contains("text_length")) record[length_key] = captions.at("text_length");
+  return record;
+}
+
 inline int train_decoder_command(const DecoderArgs& a) {
   auto captions = default_model::CaptionFeatures<float>::load(a.captions);
+  const auto provenance = captions_provenance(captions.provenance, "text_encoder", "text_length");
   const index_t context_dim = captions.features.size(2);
   default_model::SceneCaptionData<float> data(default_model::FashionMnist::load(a.fashion_dir, true),
                                               std::move(captions), a.dropout);
@@ -180,7 +194,8 @@ inline int train_decoder_command(const DecoderArgs& a) {
        .log_every = a.log_every,
        .checkpoint_every = a.checkpoint_every,
        .seed = a.seed,
-       .progress = !a.quiet});
+       .progress = !a.quiet,
+       .provenance = provenance});
   const double loss = trainer.run();
   std::printf("step %lld: loss %.5f; decoder (EMA weights) in %s\n", static_cast<long long>(trainer.step()), loss,
               trainer.model_path().c_str());
@@ -208,6 +223,9 @@ inline int train_lavi_bridge_command(const LaviBridgeArgs& a) {
   auto captions = default_model::CaptionFeatures<float>::load(t.captions);
   const index_t source_dim = captions.features.size(2);
   auto unet = diffusion::load_unet<float, Cpu>(io::WeightReader(a.decoder));
+  auto provenance = captions_provenance(captions.provenance, "source_encoder", "source_length");
+  provenance["decoder"] =  // the frozen UNet the LoRA adapts, before it has any
+      io::ModelIdentity{std::filesystem::path(a.decoder).stem().string(), io::weights_sha256(unet)}.to_json();
   const index_t width = unet.config().cross_attention_dim;
   train::LaviBridgeUNet<float, Cpu> bridge(
       aligners::LaviBridgeAdapter<float, Cpu>(
@@ -238,7 +256,8 @@ inline int train_lavi_bridge_command(const LaviBridgeArgs& a) {
                                              .log_every = t.log_every,
                                              .checkpoint_every = t.checkpoint_every,
                                              .seed = t.seed,
-                                             .progress = !t.quiet};
+                                             .progress = !t.quiet,
+                                             .provenance = provenance};
   const auto finish = [](const auto& trainer, double loss) {
     std::printf("step %lld: loss %.5f; adapter + LoRA (EMA weights) in %s\n", static_cast<long long>(trainer.step()),
                 loss, trainer.model_path().c_str());
@@ -334,6 +353,7 @@ struct ConditionArgs {
   std::vector<std::string> voices;
   int audio_rate = 16000, speech_window = 5;
   double snr_db = std::numeric_limits<double>::infinity();
+  bool allow_mismatch = false;  ///< models the files say were not trained together (PipelineFiles::allow_mismatch)
 
   [[nodiscard]] bool glued() const { return !aligner.empty(); }
   [[nodiscard]] bool spoken() const { return glued() && encoders::is_whisper_folder(source_encoder); }
@@ -373,7 +393,8 @@ inline PipelineFiles pipeline_files(const std::string& decoder, const ConditionA
           .scheduler = s.scheduler,
           .length = c.length,
           .source_length = c.source_length,
-          .speech = c.speech()};
+          .speech = c.speech(),
+          .allow_mismatch = c.allow_mismatch};
 }
 
 /// The sampling options, with `bar` advanced as each batch of images finishes.
@@ -758,6 +779,8 @@ std::function<int()> add_default_model_commands(CLI::App& app) {
     cmd->add_option("--speech-window", c.speech_window, "a Whisper --source-encoder: seconds of audio it reads")
         ->check(at_least_one)
         ->capture_default_str();
+    cmd->add_flag("--allow-mismatch", c.allow_mismatch,
+                  "use the models together even where their files record other ones (an ablation on purpose)");
   };
   const auto translation = [](CLI::App* cmd, ConditionArgs& c) {
     cmd->add_option("--translate", c.translate,

@@ -20,6 +20,7 @@
 #include "corpus_commands.hpp"
 #include "speech_commands.hpp"
 #include "default_model_commands.hpp"
+#include "model_file_commands.hpp"
 #include "option_checks.hpp"
 
 #include <CLI/CLI.hpp>
@@ -96,7 +97,9 @@ int encode_corpus(const EncodeArgs& a, const std::vector<train::CorpusLine>& cor
                               .target_dim = target.width(),
                               .source_encoder = source.name(),
                               .target_encoder = target.name(),
-                              .storage = *storage};
+                              .storage = *storage,
+                              .source_sha256 = source.identity().sha256,
+                              .target_sha256 = target.identity().sha256};
   train::FeatureShardWriter writer(a.out, spec, a.per_shard);
   const index_t total = std::ssize(corpus), first = writer.examples_resumed();
   GLUEGEN_CHECK_AS(ValueError, first <= total,
@@ -178,6 +181,13 @@ void write_text(const std::string& path, const std::string& text) {
   GLUEGEN_CHECK_AS(IoError, static_cast<bool>(out << text), "cannot write '{}'", path);
 }
 
+/// `meta` with what the aligner was trained on recorded: the shards' encoders and lengths, and this command.
+io::ModelMeta with_provenance(io::ModelMeta meta, const train::FeatureDataset& data) {
+  meta.provenance = data.spec().provenance();
+  meta.provenance["command"] = cli::command_line();
+  return meta;
+}
+
 template <aligners::TrainableAligner A>
 int train_with(A& model, const io::ModelMeta& meta, const train::FeatureDataset& data, const TrainArgs& a) {
   const auto params = nn::count_parameters(model);
@@ -196,7 +206,7 @@ int train_with(A& model, const io::ModelMeta& meta, const train::FeatureDataset&
                             .eval_every = a.eval_every,
                             .checkpoint_every = a.checkpoint_every,
                             .progress = !a.quiet};
-  train::Trainer trainer(model, data, opt, meta);
+  train::Trainer trainer(model, data, opt, with_provenance(meta, data));
   const auto result = trainer.run();
   if (result.evaluation)
     fmt::print("\nheld-out evaluation at step {}:\n{}", result.last_step, result.evaluation->to_markdown());
@@ -228,7 +238,7 @@ int fit_linear(const train::FeatureDataset& data, const TrainArgs& a) {
                            {"iterations", a.ridge_iterations},
                            {"held_out", a.held_out},
                            {"examples", split.train.size()}};
-  io::WeightWriter out(run / "aligner.h5", aligners::linear_aligner_meta(cfg, fit));
+  io::WeightWriter out(run / "aligner.h5", with_provenance(aligners::linear_aligner_meta(cfg, fit), data));
   io::save_parameters(model, out);
   out.commit();
   const auto metrics = run / "metrics.jsonl";
@@ -316,48 +326,6 @@ int eval_command(EvalArgs a) {
   fmt::print("{}", md);
   write_text(a.json, report.to_json().dump(2) + "\n");
   write_text(a.markdown, md);
-  return 0;
-}
-
-struct ConvertArgs {
-  std::string in, out, dtype = "f16";
-  bool encoder_only = false;
-};
-
-/// Rewrites a model file with its floating-point tensors stored as another dtype (f16 / bf16 halve a
-/// file; compute stays f32 on load), keeping model_type, config and the integer tensors. With
-/// encoder_only, a GlueNet keeps only what inference runs, its encoder f, as the Translator_noln it
-/// is (gluegen.translator): the reconstruction decoder and the discriminator only serve training.
-int convert_weights_command(const ConvertArgs& a) {
-  const auto storage = dtype_from_name(a.dtype);
-  GLUEGEN_CHECK_AS(ValueError, storage && *storage != DType::i32, "--dtype must be f32, f64, f16 or bf16, got '{}'",
-                   a.dtype);
-  const io::WeightReader in(a.in);
-  io::ModelMeta meta = in.meta();
-  std::string keep;  // the prefix of the tensors kept, stripped from their names
-  if (a.encoder_only) {
-    GLUEGEN_CHECK_AS(ValueError, meta.model_type == aligners::kGlueNetModelType,
-                     "--encoder-only takes a GlueNet ({}), and '{}' holds a '{}'", aligners::kGlueNetModelType, a.in,
-                     meta.model_type);
-    meta = aligners::translator_meta<false>(aligners::gluenet_config(in).encoder_config());
-    keep = "encoder.";
-  }
-  std::filesystem::create_directories(std::filesystem::absolute(a.out).parent_path());
-  io::WeightWriter out(a.out, meta);
-  std::size_t n = 0;
-  for (const auto& name : in.names()) {
-    if (!name.starts_with(keep)) continue;
-    const std::string to = name.substr(keep.size());
-    if (in.info(name).dtype == DType::i32)
-      out.write(to, in.read<std::int32_t>(name));
-    else
-      out.write(to, in.read<float>(name), *storage);
-    ++n;
-  }
-  out.commit();
-  fmt::print("{} tensors of '{}' ({}) -> {} ({}) as {}: {:.1f} MB -> {:.1f} MB\n", n, a.in, in.meta().model_type, a.out,
-             meta.model_type, a.dtype, static_cast<double>(std::filesystem::file_size(a.in)) / 1e6,
-             static_cast<double>(std::filesystem::file_size(a.out)) / 1e6);
   return 0;
 }
 
@@ -492,27 +460,20 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--json", e.json, "write the report as JSON");
   eval_cmd->add_option("--markdown", e.markdown, "write the report as a Markdown table");
 
-  ConvertArgs cv;
-  auto* convert_cmd =
-      app.add_subcommand("convert-weights", "rewrite a model file with its float tensors in another storage dtype");
-  convert_cmd->add_option("--in", cv.in, "model file (.h5)")->required()->check(CLI::ExistingFile);
-  convert_cmd->add_option("--out", cv.out, "output file")->required();
-  convert_cmd->add_option("--dtype", cv.dtype, "storage: f16, bf16, f32, f64")->capture_default_str();
-  convert_cmd->add_flag("--encoder-only", cv.encoder_only,
-                        "a GlueNet's encoder f alone (gluegen.translator), all that inference needs");
-
+  const auto model_file_commands = gluegen::cli::add_model_file_commands(app);
   const auto default_model_commands = gluegen::cli::add_default_model_commands(app);
   const auto corpus_commands = gluegen::cli::add_corpus_commands(app);
   const auto speech_commands = gluegen::cli::add_speech_commands(app);
 
   CLI11_PARSE(app, argc, argv);
+  cli::record_command_line("gluegen", argc, argv);
   try {
+    if (const int rc = model_file_commands(); rc >= 0) return rc;
     if (const int rc = default_model_commands(); rc >= 0) return rc;
     if (const int rc = corpus_commands(); rc >= 0) return rc;
     if (const int rc = speech_commands(); rc >= 0) return rc;
     if (encode_cmd->parsed()) return encode_command(en);
     if (train_cmd->parsed()) return train_command(t);
-    if (convert_cmd->parsed()) return convert_weights_command(cv);
     return eval_command(e);
   } catch (const gluegen::Error& err) {
     fmt::print(stderr, "gluegen: {}\n", err.what());

@@ -43,4 +43,25 @@ inline void one_line_failures(CLI::App& app, const std::string& program) {
   });
 }
 
+/// The command line this process runs, as a shell would read it back (`gluegen train --run 'my run' ...`): what a
+/// file's provenance records made it. Set once by main (record_command_line, with the program's name: argv[0] is
+/// wherever the binary was built).
+inline std::string& command_line() {
+  static std::string line;
+  return line;
+}
+inline void record_command_line(const std::string& program, int argc, const char* const* argv) {
+  std::string line = program;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool plain = !arg.empty() && arg.find_first_not_of(
+                                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                           "0123456789-_=./:,+@%") == std::string::npos;
+    std::string quoted = "'";
+    for (const char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    line += " " + (plain ? arg : quoted + "'");
+  }
+  command_line() = line;
+}
+
 }  // namespace gluegen::cli

@@ -359,6 +359,16 @@ TEST(Pipeline, SpokenPromptsGenerateThroughWhisperAndTheGlue) {
   EXPECT_TRUE(bitwise_equal(c.uncond, null));
 }
 
+/// load_pipeline(f) fails with a gluegen::Error whose message contains `expected`.
+void expect_load_error(const PipelineFiles& f, const std::string& expected) {
+  try {
+    (void)load_pipeline(f);
+    ADD_FAILURE() << "expected an error containing: " << expected;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+  }
+}
+
 TEST(LoadPipeline, ResolvesTheAlignerFilesTypeOnce) {
   const PipelineFiles own{
       .decoder = kModels + "gluegen-fashion-decoder.h5", .encoder = kModels + "all-MiniLM-L6-v2", .length = 16};
@@ -368,26 +378,62 @@ TEST(LoadPipeline, ResolvesTheAlignerFilesTypeOnce) {
   PipelineFiles glued = own;
   glued.source_encoder = kModels + "multilingual-e5-small-q4";
   glued.aligner = kModels + "gluegen-fashion-aligner-e5.h5";
+  glued.source_length = 16;  // as the aligner was trained (its provenance record says so)
   auto p = load_pipeline(glued);
   ASSERT_TRUE(std::holds_alternative<Glued>(p));
   EXPECT_TRUE(std::get<Glued>(p).options().null_condition.defined());  // MiniLM's ""
-  const auto fails_with = [](const PipelineFiles& f, const std::string& expected) {
-    try {
-      (void)load_pipeline(f);
-      ADD_FAILURE() << "expected an error containing: " << expected;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
-    }
-  };
   PipelineFiles no_source = glued;
   no_source.source_encoder.clear();
-  fails_with(no_source, "needs the source encoder it was trained on");
+  expect_load_error(no_source, "needs the source encoder it was trained on");
   PipelineFiles not_an_aligner = glued;
   not_an_aligner.aligner = kModels + "gluegen-fashion-scorer.h5";
-  fails_with(not_an_aligner, "gluegen-fashion-scorer.h5' holds a 'gluegen.fashion_classifier', not an aligner");
+  expect_load_error(not_an_aligner, "gluegen-fashion-scorer.h5' holds a 'gluegen.fashion_classifier', not an aligner");
   PipelineFiles nothing = own;
   nothing.encoder.clear();
-  fails_with(nothing, "needs the decoder's own text encoder, or a source encoder and an aligner");
+  expect_load_error(nothing, "needs the decoder's own text encoder, or a source encoder and an aligner");
+}
+
+TEST(LoadPipeline, RefusesModelsTheirFilesSayWereNotTrainedTogether) {
+  const PipelineFiles glued{.decoder = kModels + "gluegen-fashion-decoder.h5",
+                            .encoder = kModels + "all-MiniLM-L6-v2",
+                            .source_encoder = kModels + "multilingual-e5-small-q4",
+                            .aligner = kModels + "gluegen-fashion-aligner-e5.h5",
+                            .length = 16,
+                            .source_length = 16};
+  // MiniLM is as wide as e5: without the record this pairing generated (wrong) images
+  PipelineFiles minilm_source = glued;
+  minilm_source.source_encoder = kModels + "all-MiniLM-L6-v2";
+  expect_load_error(minilm_source,
+                    "gluegen-fashion-aligner-e5.h5' was trained with the source encoder 'multilingual-e5-small-q4'");
+  minilm_source.allow_mismatch = true;
+  using Glued = HfPipeline<aligners::TranslatorNoLn<float, Cpu>>;
+  EXPECT_TRUE(std::holds_alternative<Glued>(load_pipeline(minilm_source)));
+  PipelineFiles short_source = glued;
+  short_source.source_length = 8;
+  expect_load_error(short_source, "was trained with 16 tokens per prompt (--source-length 16), not 8");
+  PipelineFiles e5_as_own{.decoder = glued.decoder, .encoder = glued.source_encoder, .length = 16};
+  expect_load_error(e5_as_own, "gluegen-fashion-decoder.h5' was trained with the text encoder 'all-MiniLM-L6-v2'");
+  PipelineFiles short_own = e5_as_own;
+  short_own.encoder = glued.encoder;
+  short_own.length = 8;
+  expect_load_error(short_own, "(--length 16), not 8");
+  // an aligner into another encoder's space than the one the decoder was trained on
+  const auto other_target = std::filesystem::temp_directory_path() / fmt::format("gluegen_other_{}.h5", ::getpid());
+  {
+    const io::WeightReader in(glued.aligner);
+    io::ModelMeta meta = in.meta();
+    meta.provenance["target_encoder"] = io::ModelIdentity{"clip-text", std::string(64, '0')}.to_json();
+    io::WeightWriter out(other_target, meta);
+    for (const auto& name : in.names()) out.write(name, in.read<float>(name));
+    out.commit();
+  }
+  PipelineFiles other = glued;
+  other.aligner = other_target;
+  expect_load_error(other,
+                    "maps into the features of the target encoder 'clip-text' (sha256 000000000000), but the "
+                    "decoder '" +
+                        glued.decoder.string() + "' was trained on those of 'all-MiniLM-L6-v2'");
+  std::filesystem::remove(other_target);
 }
 
 TEST(LoadPipeline, AWhisperSourceEncoderSpeaksThePrompts) {

@@ -13,6 +13,8 @@
 
 namespace gluegen {
 
+/// The base of every error gluegen raises; raised as itself only where no subclass fits (a LoRA adapter merged
+/// twice, a BatchNorm backward after an evaluation forward).
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message, std::source_location where = std::source_location::current())
@@ -49,10 +51,17 @@ GLUEGEN_DEFINE_ERROR(DTypeError, Error)
 GLUEGEN_DEFINE_ERROR(ValueError, Error)
 /// Anything wrong with reading or writing a file. Subclasses say which way.
 GLUEGEN_DEFINE_ERROR(IoError, Error)
+/// A file or folder that does not exist, or lacks a file a model folder needs.
 GLUEGEN_DEFINE_ERROR(FileNotFoundError, IoError)
+/// A file that is not HDF5 where a gluegen model file is expected.
 GLUEGEN_DEFINE_ERROR(NotHdf5Error, IoError)
+/// A file shorter than its own contents say: an interrupted download or copy.
 GLUEGEN_DEFINE_ERROR(TruncatedFileError, IoError)
+/// A model file without a tensor the model needs (the message lists the closest names it has).
 GLUEGEN_DEFINE_ERROR(MissingDatasetError, IoError)
+/// Models put together that were not trained together: an aligner with a source encoder, or a decoder
+/// with a text encoder, other than the ones its file's provenance records (io/provenance.hpp).
+GLUEGEN_DEFINE_ERROR(ModelMismatchError, ValueError)
 /// Training produced a non-finite loss or gradient; the last checkpoint is left intact.
 GLUEGEN_DEFINE_ERROR(DivergedError, ValueError)
 /// A CUDA runtime or cuBLAS call failed.

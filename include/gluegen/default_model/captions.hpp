@@ -21,6 +21,7 @@ struct CaptionFeatures {
   std::vector<std::string> text;
   std::vector<int> cls, colour;
   std::string encoder;
+  nlohmann::json provenance = nullptr;  ///< the file's record: its text_encoder and text_length (io/provenance.hpp)
 
   static CaptionFeatures load(const std::filesystem::path& path) {
     const io::WeightReader in(path);
@@ -33,6 +34,7 @@ struct CaptionFeatures {
     for (const auto v : in.read<std::int32_t>("class").to_vector()) c.cls.push_back(v);
     for (const auto v : in.read<std::int32_t>("colour").to_vector()) c.colour.push_back(v);
     c.encoder = in.meta().config.value("encoder", std::string());
+    c.provenance = in.meta().provenance;
     const auto n = static_cast<std::size_t>(c.features.size(0));
     GLUEGEN_CHECK_AS(ShapeError,
                      c.features.rank() == 3 && c.text.size() == n && c.cls.size() == n && c.colour.size() == n,

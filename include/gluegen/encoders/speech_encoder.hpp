@@ -12,6 +12,7 @@
 #include <gluegen/audio/log_mel.hpp>
 #include <gluegen/audio/resample.hpp>
 #include <gluegen/encoders/whisper.hpp>
+#include <gluegen/io/provenance.hpp>
 
 #include <filesystem>
 #include <string>
@@ -43,6 +44,8 @@ class WhisperSpeechEncoder {
 
   [[nodiscard]] index_t width() const noexcept { return encoder_.width(); }
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  /// The name and the SHA-256 of the encoder's weights, as provenance records it (io/provenance.hpp).
+  [[nodiscard]] io::ModelIdentity identity() { return {name_, io::weights_sha256(encoder_)}; }
   /// Encoder frames per clip before pooling (50 per second of window).
   [[nodiscard]] index_t frames() const noexcept { return 50 * window_; }
   [[nodiscard]] WhisperEncoder<T, P>& whisper() noexcept { return encoder_; }

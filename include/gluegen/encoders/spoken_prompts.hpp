@@ -48,6 +48,7 @@ class SpokenPromptEncoder {
 
   [[nodiscard]] index_t width() const noexcept { return speech_.width(); }
   [[nodiscard]] const std::string& name() const noexcept { return speech_.name(); }
+  [[nodiscard]] io::ModelIdentity identity() { return speech_.identity(); }
   [[nodiscard]] const SpokenPromptOptions& options() const noexcept { return opt_; }
   [[nodiscard]] WhisperSpeechEncoder<T, P>& speech() noexcept { return speech_; }
   /// Prompts spoken so far (the next prompt takes voices[spoken() % voices.size()]).

@@ -12,6 +12,7 @@
 #include <gluegen/encoders/concepts.hpp>
 #include <gluegen/io/e5s1.hpp>
 #include <gluegen/io/hdf5_store.hpp>
+#include <gluegen/io/provenance.hpp>
 #include <gluegen/io/safetensors.hpp>
 #include <gluegen/text/tokenizer.hpp>
 
@@ -32,6 +33,8 @@ class HfTextEncoder {
 
   /// The folder's (or file's) name, recorded in feature shards as the encoder's identity.
   [[nodiscard]] std::string name() const { return dir_.stem().string(); }
+  /// The name and the SHA-256 of the weights, as provenance records an encoder (io/provenance.hpp).
+  [[nodiscard]] io::ModelIdentity identity() { return {name(), io::weights_sha256(encoder_)}; }
   [[nodiscard]] index_t width() const noexcept { return encoder_.config().hidden_size; }
   [[nodiscard]] const text::Tokenizer& tokenizer() const noexcept { return tokenizer_; }
   /// The encoder itself: to inject LoRA (a LaVi-Bridge file's), or to move into a model that trains it.

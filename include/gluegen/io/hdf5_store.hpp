@@ -2,8 +2,9 @@
 // The HDF5 weight store: named tensors as datasets in nested groups (a dotted name
 // "encoder.layers.0.fc1.weight" is the dataset /encoder/layers/0/fc1/weight), stored in their native
 // dtype (f32, f64, f16, bf16; i32 for indices), and root attributes `gluegen_format` (int), `model_type` and `config`
-// (JSON text). h5py reads and writes the same layout, which is how tools/ exchanges weights with
-// PyTorch.
+// (JSON text), and `provenance` (JSON text, when the writer knew it: what the model was made from,
+// io/provenance.hpp). h5py reads and writes the same layout, which is how tools/ exchanges weights
+// with PyTorch.
 //
 // Writing goes to "<path>.tmp.<pid>" and is renamed over <path> only by commit(), after an fsync, so
 // a crash or an exception never leaves a half-written file under the real name.
@@ -45,6 +46,9 @@ struct ModelMeta {
   int gluegen_format = kGluegenFormat;  ///< 0 when the file has no such attribute (not written by gluegen)
   std::string model_type;
   nlohmann::json config = nlohmann::json::object();
+  /// What the model was trained with (encoders, decoder, lengths, command; io/provenance.hpp); null
+  /// when unknown (files from before the record, or converted from elsewhere).
+  nlohmann::json provenance = nullptr;
 };
 
 /// Shape and stored dtype of one dataset.
@@ -181,6 +185,7 @@ class WeightWriter {
     write_int_attribute("gluegen_format", meta.gluegen_format);
     write_string_attribute("model_type", meta.model_type);
     write_string_attribute("config", meta.config.dump());
+    if (!meta.provenance.is_null()) write_string_attribute("provenance", meta.provenance.dump());
   }
   WeightWriter(const WeightWriter&) = delete;
   WeightWriter& operator=(const WeightWriter&) = delete;
@@ -407,6 +412,13 @@ class WeightReader {
     if (H5Lexists(file_.get(), path.c_str(), H5P_DEFAULT) <= 0) return false;
     detail::Handle object(H5Oopen(file_.get(), path.c_str(), H5P_DEFAULT), H5Oclose);
     return object.valid() && H5Iget_type(object.get()) == H5I_DATASET;
+  }
+
+  /// Whether dataset `name` holds strings (read_strings) rather than numbers (info, read).
+  [[nodiscard]] bool holds_text(std::string_view name) const {
+    const detail::Handle dataset = open_dataset(name);
+    const detail::Handle type(H5Dget_type(dataset.get()), H5Tclose);
+    return H5Tget_class(type.get()) == H5T_STRING;
   }
 
   [[nodiscard]] TensorInfo info(std::string_view name) const {
@@ -673,12 +685,16 @@ class WeightReader {
       H5Aread(attr.get(), H5T_NATIVE_INT, &meta_.gluegen_format);
     }
     meta_.model_type = string_attribute("", "model_type").value_or("");
-    if (const auto text = string_attribute("", "config"); text && !text->empty()) {
-      try {
-        meta_.config = nlohmann::json::parse(*text);
-      } catch (const nlohmann::json::exception& e) {
-        GLUEGEN_THROW(IoError, "the 'config' attribute of '{}' is not valid JSON: {}", path_.string(), e.what());
-      }
+    if (const auto text = string_attribute("", "config"); text && !text->empty())
+      meta_.config = json_attribute("config", *text);
+    if (const auto text = string_attribute("", "provenance"); text && !text->empty())
+      meta_.provenance = json_attribute("provenance", *text);
+  }
+  nlohmann::json json_attribute(const char* name, const std::string& text) const {
+    try {
+      return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+      GLUEGEN_THROW(IoError, "the '{}' attribute of '{}' is not valid JSON: {}", name, path_.string(), e.what());
     }
   }
 

@@ -69,8 +69,9 @@ nlohmann::json denoiser_config(const diffusion::UNet2DCondition<T, P>& unet) {
 }
 template <ComputeElement T, TensorPolicy P, typename ValueOf>
 void export_denoiser(diffusion::UNet2DCondition<T, P>& unet, const std::filesystem::path& path,
-                     const diffusion::SchedulerConfig& noise, ValueOf&& value_of) {
-  io::WeightWriter out(path, {.model_type = diffusion::kUNetModelType, .config = unet.config().to_json()});
+                     const diffusion::SchedulerConfig& noise, const nlohmann::json& provenance, ValueOf&& value_of) {
+  io::WeightWriter out(
+      path, {.model_type = diffusion::kUNetModelType, .config = unet.config().to_json(), .provenance = provenance});
   unet.visit_parameters(
       [&](const std::string& name, nn::Param<T, P>& p) { out.write(name, value_of(name, p), DType::f16); }, "");
   diffusion::write_scheduler_record(out, noise);
@@ -79,8 +80,8 @@ void export_denoiser(diffusion::UNet2DCondition<T, P>& unet, const std::filesyst
 
 /// What DecoderTrainer trains: maps noisy samples, timesteps and the batch's conditioning to the
 /// prediction, with a backward; denoiser_config(m) describes it for checkpoints, and
-/// export_denoiser(m, path, noise, value_of) writes the exported model (value_of(name, param): the EMA value
-/// of a trainable parameter, the parameter itself otherwise).
+/// export_denoiser(m, path, noise, provenance, value_of) writes the exported model (value_of(name, param): the EMA
+/// value of a trainable parameter, the parameter itself otherwise) with the provenance record it is given.
 template <typename M, typename T, typename P>
 concept TrainableDenoiser =
     nn::Module<M> && requires(M& m, const Tensor<T, P>& x, std::span<const double> t,
@@ -104,6 +105,7 @@ struct DecoderTrainerOptions {
   std::int64_t log_every = 50, checkpoint_every = 500;
   std::uint64_t seed = 0;
   bool progress = true;
+  nlohmann::json provenance = nullptr;  ///< what the exported file records it was made from (io/provenance.hpp)
 };
 
 template <ComputeElement T, TensorPolicy P, typename Data, typename Model = diffusion::UNet2DCondition<T, P>>
@@ -192,12 +194,17 @@ class DecoderTrainer {
     nn::zero_grad(unet_);
     const Tensor<T, P>& pred = unet_.forward(xt, td, b.context, cache_);
     const double loss = opt_.min_snr_gamma > 0 ? min_snr_loss(pred, target, t) : losses::mse(pred, target, dy_);
+    const char* term = opt_.min_snr_gamma > 0 ? "the Min-SNR-weighted denoising loss" : "the denoising loss";
     GLUEGEN_CHECK_AS(DivergedError, std::isfinite(loss),
-                     "DecoderTrainer: the loss is {} at step {}; the last checkpoint is intact", loss, step_);
+                     "training diverged at step {} ({}): {} = {} (learning rate {}). {}; lower the learning rate or "
+                     "the gradient clip (--clip-grad)",
+                     step_ + 1, opt_.progress_label, term, loss, adam_.lr(), run_.last_good_checkpoint());
     unet_.backward(dy_, cache_);
     const double norm = optim::grad_norm(unet_);
     GLUEGEN_CHECK_AS(DivergedError, std::isfinite(norm),
-                     "DecoderTrainer: the gradient norm is {} at step {}; the last checkpoint is intact", norm, step_);
+                     "training diverged at step {} ({}): {} = {}, gradient norm {} (learning rate {}). {}; lower "
+                     "the learning rate or the gradient clip (--clip-grad)",
+                     step_ + 1, opt_.progress_label, term, loss, norm, adam_.lr(), run_.last_good_checkpoint());
     if (opt_.grad_clip > 0) optim::clip_grad_norm_to(unet_, norm, opt_.grad_clip);
     adam_.set_lr(optim::learning_rate(optim::ConstantWarmup{.warmup = opt_.warmup}, step_, opt_.lr));
     adam_.step();
@@ -260,7 +267,7 @@ class DecoderTrainer {
     std::unordered_map<const nn::Param<T, P>*, const Tensor<T, P>*> ema;
     std::size_t i = 0;
     visit_trainable([&](const std::string&, nn::Param<T, P>& p) { ema[&p] = &ema_[i++]; });
-    export_denoiser(unet_, model_path(), schedule_.config(),
+    export_denoiser(unet_, model_path(), schedule_.config(), opt_.provenance,
                     [&](const std::string&, const nn::Param<T, P>& p) -> const Tensor<T, P>& {
                       const auto it = ema.find(&p);
                       return it == ema.end() ? p.value : *it->second;

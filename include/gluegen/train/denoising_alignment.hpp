@@ -173,8 +173,11 @@ nlohmann::json denoiser_config(const TimestepConnectorUNet<T, P>& m) {
 /// The gluegen.timestep_connector file: the connector alone (the frozen UNet is the decoder file's).
 template <ComputeElement T, TensorPolicy P, typename ValueOf>
 void export_denoiser(TimestepConnectorUNet<T, P>& m, const std::filesystem::path& path,
-                     const diffusion::SchedulerConfig& /*noise*/, ValueOf&& value_of) {
-  io::WeightWriter out(path, aligners::timestep_connector_meta(m.aligner.config()));
+                     const diffusion::SchedulerConfig& /*noise*/, const nlohmann::json& provenance,
+                     ValueOf&& value_of) {
+  io::ModelMeta meta = aligners::timestep_connector_meta(m.aligner.config());
+  meta.provenance = provenance;
+  io::WeightWriter out(path, meta);
   m.aligner.visit_parameters([&](const std::string& name, auto& p) { out.write(name, value_of(name, p)); }, "");
   out.commit();
 }
@@ -278,8 +281,10 @@ template <typename M, typename ValueOf>
     { m.meta() } -> std::same_as<io::ModelMeta>;  // LaviBridgeUNet, LaviBridgeLmUNet
   }
 void export_denoiser(M& m, const std::filesystem::path& path, const diffusion::SchedulerConfig& /*noise*/,
-                     ValueOf&& value_of) {
-  io::WeightWriter out(path, m.meta());
+                     const nlohmann::json& provenance, ValueOf&& value_of) {
+  io::ModelMeta meta = m.meta();
+  meta.provenance = provenance;
+  io::WeightWriter out(path, meta);
   m.visit_parameters(
       [&](const std::string& name, auto& p) {
         if (p.trainable) out.write(name, value_of(name, p), DType::f16);

@@ -20,17 +20,21 @@ namespace gluegen::train {
 /// The shapes and provenance every shard of a directory shares.
 struct ShardSpec {
   index_t source_len = 0, source_dim = 0, target_len = 0, target_dim = 0;
-  std::string source_encoder, target_encoder;  ///< model names, for provenance
+  std::string source_encoder = {}, target_encoder = {};  ///< model names, for provenance
   DType storage = DType::f16;
+  std::string source_sha256 = {}, target_sha256 = {};  ///< their weights' SHA-256 (io::weights_sha256); empty: unknown
 
   [[nodiscard]] nlohmann::json to_json() const {
-    return {{"source_len", source_len},
-            {"source_dim", source_dim},
-            {"target_len", target_len},
-            {"target_dim", target_dim},
-            {"source_encoder", source_encoder},
-            {"target_encoder", target_encoder},
-            {"storage", std::string(dtype_name(storage))}};
+    nlohmann::json j{{"source_len", source_len},
+                     {"source_dim", source_dim},
+                     {"target_len", target_len},
+                     {"target_dim", target_dim},
+                     {"source_encoder", source_encoder},
+                     {"target_encoder", target_encoder},
+                     {"storage", std::string(dtype_name(storage))}};
+    if (!source_sha256.empty()) j["source_sha256"] = source_sha256;
+    if (!target_sha256.empty()) j["target_sha256"] = target_sha256;
+    return j;
   }
   static ShardSpec from_json(const nlohmann::json& j, const std::filesystem::path& where) {
     try {
@@ -39,7 +43,10 @@ struct ShardSpec {
                   .target_len = j.at("target_len"),
                   .target_dim = j.at("target_dim"),
                   .source_encoder = j.at("source_encoder"),
-                  .target_encoder = j.at("target_encoder")};
+                  .target_encoder = j.at("target_encoder"),
+                  .storage = DType::f16,  // from the name below
+                  .source_sha256 = j.value("source_sha256", std::string()),
+                  .target_sha256 = j.value("target_sha256", std::string())};
       const auto storage = dtype_from_name(j.at("storage").get<std::string>());
       GLUEGEN_CHECK_AS(IoError, storage.has_value(), "'{}': unknown storage dtype '{}'", where.string(),
                        j.at("storage").get<std::string>());
@@ -48,6 +55,17 @@ struct ShardSpec {
     } catch (const nlohmann::json::exception& e) {
       GLUEGEN_THROW(IoError, "'{}' is not a gluegen feature shard: its config lacks {}", where.string(), e.what());
     }
+  }
+  /// What an aligner trained on these shards records about them (io/provenance.hpp): both encoders (with
+  /// their SHA-256 when the shards know it) and both token lengths.
+  [[nodiscard]] nlohmann::json provenance() const {
+    const auto identity = [](const std::string& name, const std::string& sha256) {
+      return sha256.empty() ? nlohmann::json{{"name", name}} : nlohmann::json{{"name", name}, {"sha256", sha256}};
+    };
+    return {{"source_encoder", identity(source_encoder, source_sha256)},
+            {"target_encoder", identity(target_encoder, target_sha256)},
+            {"source_length", source_len},
+            {"target_length", target_len}};
   }
   [[nodiscard]] bool same_shapes(const ShardSpec& o) const {
     return source_len == o.source_len && source_dim == o.source_dim && target_len == o.target_len &&
@@ -99,11 +117,16 @@ class FeatureShardWriter {
       GLUEGEN_CHECK_AS(ShapeError, existing.same_shapes(spec_),
                        "'{}' holds features of shape {} but this run writes {}; use a new directory", path.string(),
                        existing.to_json().dump(), spec_.to_json().dump());
+      const auto same = [](const std::string& a, const std::string& b) { return a.empty() || b.empty() || a == b; };
       GLUEGEN_CHECK_AS(
-          ValueError,
-          existing.source_encoder == spec_.source_encoder && existing.target_encoder == spec_.target_encoder,
-          "'{}' holds features of {} -> {} but this run encodes with {} -> {}; use a new directory", path.string(),
-          existing.source_encoder, existing.target_encoder, spec_.source_encoder, spec_.target_encoder);
+          ModelMismatchError,
+          existing.source_encoder == spec_.source_encoder && existing.target_encoder == spec_.target_encoder &&
+              same(existing.source_sha256, spec_.source_sha256) && same(existing.target_sha256, spec_.target_sha256),
+          "'{}' holds features of {} -> {} but this run encodes with {} -> {}{}; use a new directory", path.string(),
+          existing.source_encoder, existing.target_encoder, spec_.source_encoder, spec_.target_encoder,
+          existing.source_encoder == spec_.source_encoder && existing.target_encoder == spec_.target_encoder
+              ? " (same names, other weights)"
+              : "");
       written_ += in.meta().config.at("count").get<index_t>();
       ++shards_;
     }

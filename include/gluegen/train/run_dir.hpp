@@ -85,6 +85,11 @@ class RunDir {
   [[nodiscard]] std::filesystem::path model() const { return dir_ / export_file_; }
   [[nodiscard]] std::filesystem::path metrics() const { return dir_ / "metrics.jsonl"; }
   [[nodiscard]] bool has_checkpoint() const { return std::filesystem::exists(checkpoint()); }
+  /// What a diverged run still has, for its error message: the checkpoint it can resume from, if any.
+  [[nodiscard]] std::string last_good_checkpoint() const {
+    return has_checkpoint() ? fmt::format("The last good checkpoint '{}' is intact", checkpoint().string())
+                            : std::string("No checkpoint was written yet");
+  }
 
   /// Starts metrics.jsonl: empty for a fresh run (resumed_step < 0), else its lines up to that step.
   void begin_metrics(std::int64_t resumed_step) const { detail::prepare_metrics(metrics(), resumed_step); }

@@ -166,14 +166,10 @@ class Trainer {
   [[noreturn]] void diverged(const StepReport& r) const {
     std::string terms;
     for (const auto& [name, v] : r.losses.terms) terms += fmt::format("{}{} = {}", terms.empty() ? "" : ", ", name, v);
-    const bool have_checkpoint = run_.has_checkpoint();
-    GLUEGEN_THROW(
-        DivergedError,
-        "training diverged at step {}: {}, gradient norm {} (learning rate {}). {}; lower the learning rate or set a "
-        "gradient clip (--clip-grad)",
-        step_ + 1, terms, r.grad_norm, r.lr,
-        have_checkpoint ? fmt::format("The last good checkpoint '{}' is intact", checkpoint_path().string())
-                        : std::string("No checkpoint was written yet"));
+    GLUEGEN_THROW(DivergedError,
+                  "training diverged at step {}: {}, gradient norm {} (learning rate {}). {}; lower the learning rate "
+                  "or set a gradient clip (--clip-grad)",
+                  step_ + 1, terms, r.grad_norm, r.lr, run_.last_good_checkpoint());
   }
 
   nlohmann::json checkpoint_config() const {
